@@ -1,0 +1,281 @@
+//! Configuration: built-in defaults for the active profile, then an optional TOML file
+//! (`shop.toml`, or the file named by `SHOP_CONFIG`), then `SHOP_*` environment variables with
+//! `__` between nested keys (`SHOP_DATABASE__POOL_SIZE=32`).
+
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use primitives::Quota;
+use serde::{Deserialize, Serialize};
+
+/// The secret shipped for development. Production refuses to start with it.
+pub const DEV_JWT_SECRET: &str = "dev-only-insecure-jwt-secret-change-me-0000000000";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    Dev,
+    Test,
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Config {
+    pub profile: Profile,
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub redis: RedisSettings,
+    pub auth: AuthConfig,
+    pub telemetry: TelemetryConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServerConfig {
+    pub host: String,
+    pub port: u16,
+    /// Worker threads; 0 means one per CPU core.
+    pub workers: usize,
+    /// Seconds in-flight requests get to finish after SIGTERM.
+    pub shutdown_timeout_secs: u64,
+    /// Largest accepted JSON body, in bytes.
+    pub json_limit_bytes: usize,
+    /// Public base URL, used in the OpenAPI document's `servers`.
+    pub public_url: Option<String>,
+    /// Peers whose `X-Forwarded-For` is believed (the load balancers in front of the API).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DatabaseConfig {
+    pub url: String,
+    pub pool_size: usize,
+    pub statement_timeout_ms: u64,
+    pub connect_timeout_ms: u64,
+    pub acquire_timeout_ms: u64,
+    /// Create the database when it does not exist (dev and test profiles).
+    pub create_if_missing: bool,
+    /// When no server answers at `url`, start a private one under `embedded_dir` (dev profile).
+    pub embedded: bool,
+    pub embedded_dir: String,
+    pub embedded_port: u16,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RedisSettings {
+    pub url: String,
+    pub key_prefix: String,
+    pub pool_size: usize,
+    pub timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuthConfig {
+    /// HMAC key that signs new access tokens (at least 32 bytes in production).
+    pub jwt_secret: String,
+    /// Older keys still accepted for verification while their tokens expire (key rotation).
+    pub jwt_previous_secrets: Vec<String>,
+    pub issuer: String,
+    pub audience: String,
+    pub access_ttl_secs: u64,
+    pub refresh_ttl_secs: u64,
+    /// Password hashes computed at once; further logins queue.
+    pub max_concurrent_hashes: usize,
+    /// Creates this admin at start-up when no admin exists yet (with `bootstrap_admin_password`).
+    pub bootstrap_admin_email: Option<String>,
+    pub bootstrap_admin_password: Option<String>,
+    /// Login attempts per client IP.
+    pub login_per_ip: Quota,
+    /// Login attempts per account (email), whatever the IP.
+    pub login_per_account: Quota,
+    /// Registrations per client IP.
+    pub register_per_ip: Quota,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TelemetryConfig {
+    pub log_format: LogFormat,
+    /// `tracing` filter directives, e.g. `info,shop_api=debug`.
+    pub log_filter: String,
+    /// OTLP/HTTP endpoint; `OTEL_EXPORTER_OTLP_ENDPOINT` sets it too.
+    pub otlp_endpoint: Option<String>,
+    pub service_name: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Parse(#[from] Box<figment::Error>),
+    #[error("refusing to start in production: {0}")]
+    Insecure(String),
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    pub fn defaults(profile: Profile) -> Self {
+        let dev_like = profile != Profile::Production;
+        Config {
+            profile,
+            server: ServerConfig {
+                host: "127.0.0.1".into(),
+                port: 8080,
+                workers: if profile == Profile::Test { 2 } else { 0 },
+                shutdown_timeout_secs: 30,
+                json_limit_bytes: 64 * 1024,
+                public_url: None,
+                trusted_proxies: Vec::new(),
+            },
+            database: DatabaseConfig {
+                url: "postgres://postgres@127.0.0.1:5432/shop".into(),
+                pool_size: 16,
+                statement_timeout_ms: 5_000,
+                connect_timeout_ms: 3_000,
+                acquire_timeout_ms: 3_000,
+                create_if_missing: dev_like,
+                embedded: profile == Profile::Dev,
+                embedded_dir: ".data/postgres".into(),
+                embedded_port: 54329,
+            },
+            redis: RedisSettings {
+                url: "redis://127.0.0.1:6379".into(),
+                key_prefix: "shop:".into(),
+                pool_size: 16,
+                timeout_ms: 250,
+            },
+            auth: AuthConfig {
+                jwt_secret: if dev_like { DEV_JWT_SECRET.into() } else { String::new() },
+                jwt_previous_secrets: Vec::new(),
+                issuer: "shop".into(),
+                audience: "shop-api".into(),
+                access_ttl_secs: 15 * 60,
+                refresh_ttl_secs: 30 * 24 * 3600,
+                max_concurrent_hashes: 4,
+                bootstrap_admin_email: None,
+                bootstrap_admin_password: None,
+                login_per_ip: if profile == Profile::Test { Quota::new(10_000, 60) } else { Quota::new(20, 60) },
+                login_per_account: if profile == Profile::Test { Quota::new(10_000, 60) } else { Quota::new(10, 300) },
+                register_per_ip: if profile == Profile::Test { Quota::new(10_000, 60) } else { Quota::new(10, 3600) },
+            },
+            telemetry: TelemetryConfig {
+                log_format: if profile == Profile::Production { LogFormat::Json } else { LogFormat::Pretty },
+                log_filter: if profile == Profile::Test { "warn".into() } else { "info".into() },
+                otlp_endpoint: None,
+                service_name: "shop-api".into(),
+            },
+        }
+    }
+
+    /// Loads the configuration from the process environment (see the module docs).
+    pub fn load() -> Result<Self, ConfigError> {
+        let profile = match std::env::var("SHOP_PROFILE").as_deref() {
+            Ok("production") | Ok("prod") => Profile::Production,
+            Ok("test") => Profile::Test,
+            Ok("dev") | Ok("") | Err(_) => Profile::Dev,
+            Ok(other) => {
+                return Err(ConfigError::Invalid(format!(
+                    "SHOP_PROFILE={other:?} is not one of dev, test, production"
+                )));
+            }
+        };
+        let file = std::env::var("SHOP_CONFIG").unwrap_or_else(|_| "shop.toml".into());
+        let figment = Figment::from(Serialized::defaults(Config::defaults(profile)))
+            .merge(Toml::file(file))
+            .merge(Env::prefixed("SHOP_").split("__").ignore(&["config"]));
+        let mut config: Config = figment.extract().map_err(Box::new)?;
+        config.profile = profile;
+        if let Ok(endpoint) = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT") {
+            if !endpoint.is_empty() {
+                config.telemetry.otlp_endpoint = Some(endpoint);
+            }
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that no type can express, and refuses insecure production settings.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.database.pool_size == 0 {
+            return Err(ConfigError::Invalid("database.pool_size must be at least 1".into()));
+        }
+        if self.auth.max_concurrent_hashes == 0 {
+            return Err(ConfigError::Invalid("auth.max_concurrent_hashes must be at least 1".into()));
+        }
+        if self.profile == Profile::Production {
+            let secrets = std::iter::once(("auth.jwt_secret", &self.auth.jwt_secret))
+                .chain(self.auth.jwt_previous_secrets.iter().map(|s| ("auth.jwt_previous_secrets", s)));
+            for (key, value) in secrets {
+                let env = format!("SHOP_{}", key.to_uppercase().replace('.', "__"));
+                if value.is_empty() {
+                    return Err(ConfigError::Insecure(format!("{key} is missing (set {env})")));
+                }
+                if value == DEV_JWT_SECRET {
+                    return Err(ConfigError::Insecure(format!("{key} is the development default (set {env})")));
+                }
+                if value.len() < 32 {
+                    return Err(ConfigError::Insecure(format!("{key} is shorter than 32 bytes (set {env})")));
+                }
+            }
+            if let (Some(_), None) = (&self.auth.bootstrap_admin_email, &self.auth.bootstrap_admin_password) {
+                return Err(ConfigError::Insecure(
+                    "auth.bootstrap_admin_password is missing (set SHOP_AUTH__BOOTSTRAP_ADMIN_PASSWORD)".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn db_config(&self) -> persistence::DbConfig {
+        let d = &self.database;
+        persistence::DbConfig {
+            url: d.url.clone(),
+            pool_size: d.pool_size,
+            statement_timeout: Duration::from_millis(d.statement_timeout_ms),
+            connect_timeout: Duration::from_millis(d.connect_timeout_ms),
+            acquire_timeout: Duration::from_millis(d.acquire_timeout_ms),
+        }
+    }
+
+    pub fn redis_config(&self) -> redis_store::RedisConfig {
+        let r = &self.redis;
+        redis_store::RedisConfig {
+            url: r.url.clone(),
+            key_prefix: r.key_prefix.clone(),
+            pool_size: r.pool_size,
+            timeout: Duration::from_millis(r.timeout_ms),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn production_names_the_insecure_secret() {
+        let mut c = Config::defaults(Profile::Production);
+        let err = c.validate().expect_err("empty secret").to_string();
+        assert!(err.contains("auth.jwt_secret is missing"), "{err}");
+        c.auth.jwt_secret = DEV_JWT_SECRET.into();
+        let err = c.validate().expect_err("default secret").to_string();
+        assert!(err.contains("development default"), "{err}");
+        c.auth.jwt_secret = "x".repeat(40);
+        assert!(c.validate().is_ok());
+        c.auth.jwt_previous_secrets = vec!["short".into()];
+        let err = c.validate().expect_err("short old key").to_string();
+        assert!(err.contains("auth.jwt_previous_secrets"), "{err}");
+    }
+
+    #[test]
+    fn dev_defaults_are_valid() {
+        assert!(Config::defaults(Profile::Dev).validate().is_ok());
+        assert!(Config::defaults(Profile::Test).validate().is_ok());
+    }
+}

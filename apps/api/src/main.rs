@@ -1,0 +1,83 @@
+//! `shop-api`: serve the HTTP API (default), apply migrations, or run admin tasks.
+
+use clap::{Parser, Subcommand};
+use shop_api::Application;
+use shop_api::config::Config;
+
+#[derive(Parser)]
+#[command(name = "shop-api", version, about = "shop e-commerce API")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API (the default).
+    Serve,
+    /// Create the database if needed, apply pending migrations, and exit.
+    Migrate,
+    /// Administrative tasks.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an admin account. The password is read from SHOP_ADMIN_PASSWORD or, if unset, from
+    /// the first line of standard input.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "Administrator")]
+        name: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("shop-api: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let _telemetry = shop_api::telemetry::init(&config.telemetry);
+    match run(cli.command.unwrap_or(Command::Serve), config).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "fatal");
+            eprintln!("shop-api: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => {
+            let app = Application::build(config).await?;
+            tracing::info!(port = app.port(), "listening");
+            app.run_until_stopped().await?;
+        }
+        Command::Migrate => shop_api::startup::prepare_database(&mut config).await?,
+        Command::Admin { command: AdminCommand::Create { email, name } } => {
+            let password = match std::env::var("SHOP_ADMIN_PASSWORD") {
+                Ok(p) if !p.is_empty() => p,
+                _ => {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)?;
+                    line.trim_end_matches(['\r', '\n']).to_owned()
+                }
+            };
+            shop_api::startup::prepare_database(&mut config).await?;
+            let user = shop_api::startup::create_admin(&config, email, name, password).await?;
+            println!("created admin {} ({})", user.email, user.id);
+        }
+    }
+    Ok(())
+}

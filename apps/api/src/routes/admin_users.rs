@@ -1,0 +1,146 @@
+//! `/api/v1/admin/users`: account administration (permission `ManageUsers`, i.e. admins).
+
+use actix_web::{get, post, put, web};
+use chrono::{DateTime, Utc};
+use primitives::{Cursor, Page};
+use serde::{Deserialize, Serialize};
+use users::{Permission, Role, User, UserListQuery};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::extract::{ValidJson, ValidQuery};
+use crate::problem::{ApiResult, Problem};
+use crate::state::AppState;
+
+#[derive(Deserialize, garde::Validate, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct UserListParams {
+    /// Case-insensitive substring of the email or name.
+    #[garde(inner(length(max = 100)))]
+    pub q: Option<String>,
+    #[garde(skip)]
+    #[param(inline)]
+    pub role: Option<Role>,
+    /// Page size, 1 to 100 (default 20).
+    #[garde(inner(range(min = 1, max = 100)))]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    #[garde(inner(length(max = 512)))]
+    pub cursor: Option<String>,
+}
+
+/// A page of users.
+#[derive(Serialize, ToSchema)]
+pub struct UserPage {
+    pub items: Vec<User>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Deserialize, garde::Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleChange {
+    #[garde(skip)]
+    pub role: Role,
+}
+
+/// List and search users, newest first.
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    params(UserListParams),
+    responses((status = 200, body = UserPage), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem))
+)]
+#[get("/admin/users")]
+pub async fn list_users(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    ValidQuery(params): ValidQuery<UserListParams>,
+) -> ApiResult<web::Json<UserPage>> {
+    user.require(Permission::ManageUsers)?;
+    let after = match params.cursor.as_deref() {
+        Some(c) => Some(
+            Cursor::decode::<(DateTime<Utc>, Uuid)>(c)
+                .map_err(|e| Problem::invalid_parameter("cursor", e.to_string()))?,
+        ),
+        None => None,
+    };
+    let limit = params.limit.unwrap_or(20);
+    let mut items = state
+        .users
+        .list(&UserListQuery { q: params.q, role: params.role, limit: limit + 1, after })
+        .await?;
+    let next_cursor = if items.len() as i64 > limit {
+        items.truncate(limit as usize);
+        items.last().map(|u| Cursor::encode(&(u.created_at, u.id)))
+    } else {
+        None
+    };
+    let page = Page { items, next_cursor };
+    Ok(web::Json(UserPage { items: page.items, next_cursor: page.next_cursor }))
+}
+
+/// One user.
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = User), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
+)]
+#[get("/admin/users/{id}")]
+pub async fn get_user(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> ApiResult<web::Json<User>> {
+    user.require(Permission::ManageUsers)?;
+    Ok(web::Json(state.users.get(*id).await?))
+}
+
+/// Change a user's role (not one's own). Takes effect on the user's next token refresh.
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    request_body = RoleChange,
+    responses(
+        (status = 200, body = User), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)
+    )
+)]
+#[put("/admin/users/{id}/role")]
+pub async fn set_role(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+    ValidJson(body): ValidJson<RoleChange>,
+) -> ApiResult<web::Json<User>> {
+    user.require(Permission::ManageUsers)?;
+    Ok(web::Json(state.users.set_role(user.id(), *id, body.role).await?))
+}
+
+/// Disable an account: it can no longer log in or refresh; its sessions end.
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = User), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem))
+)]
+#[post("/admin/users/{id}/disable")]
+pub async fn disable_user(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> ApiResult<web::Json<User>> {
+    user.require(Permission::ManageUsers)?;
+    let u = state.users.set_disabled(user.id(), *id, true).await?;
+    state.auth.end_all_sessions(u.id).await?;
+    Ok(web::Json(u))
+}
+
+/// Enable a disabled account.
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = User), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem))
+)]
+#[post("/admin/users/{id}/enable")]
+pub async fn enable_user(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> ApiResult<web::Json<User>> {
+    user.require(Permission::ManageUsers)?;
+    Ok(web::Json(state.users.set_disabled(user.id(), *id, false).await?))
+}

@@ -1,0 +1,207 @@
+//! Start-up: prepare the database (create, migrate), connect Redis, wire services, bind the
+//! listener. `Application::build` returns once the port is bound, so tests can spawn the real app
+//! on port 0 and learn where it listens.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{App, HttpResponse, HttpServer, middleware::from_fn, web};
+use anyhow::Context;
+use persistence::Db;
+use primitives::Cache;
+use auth::{AuthLimits, AuthService, PasswordHasher, Registration, TokenConfig, Tokens};
+use persistence::{PgSessionRepo, PgUserRepo};
+use primitives::RateLimiter;
+use redis_store::{Redis, RedisCache, RedisLimiter};
+use users::{Role, UserService};
+use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
+use utoipa_scalar::Servable;
+
+use crate::config::{Config, Profile};
+use crate::metrics::Metrics;
+use crate::openapi::ApiDoc;
+use crate::problem::Problem;
+use crate::routes;
+use crate::state::AppState;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    db: Db,
+}
+
+/// Makes sure the configured database exists and is migrated. In the dev profile, when no server
+/// answers at the configured URL, starts a private one under `database.embedded_dir` and points
+/// the configuration at it.
+pub async fn prepare_database(config: &mut Config) -> anyhow::Result<()> {
+    let db = &mut config.database;
+    if db.embedded && !persistence::db::server_reachable(&db.url, Duration::from_millis(db.connect_timeout_ms)).await {
+        let (_, name) = persistence::db::maintenance_url(&db.url)?;
+        tracing::warn!(url = %db.url, dir = %db.embedded_dir, "PostgreSQL unreachable; starting a private server");
+        let (dir, port) = (db.embedded_dir.clone(), db.embedded_port);
+        let local = tokio::task::spawn_blocking(move || localpg::start(std::path::Path::new(&dir), port)).await??;
+        db.url = local.url(&name);
+    }
+    if db.create_if_missing && persistence::db::ensure_database(&db.url).await.context("creating the database")? {
+        tracing::info!("created database");
+    }
+    let applied = persistence::db::run_migrations(&db.url).await.context("applying migrations")?;
+    if !applied.is_empty() {
+        tracing::info!(?applied, "applied migrations");
+    }
+    Ok(())
+}
+
+/// Wires the authentication service from configuration and its ports.
+pub fn auth_service(
+    config: &Config,
+    users: Arc<dyn users::UserRepo>,
+    sessions: Arc<dyn auth::SessionRepo>,
+    limiter: Arc<dyn RateLimiter>,
+) -> AuthService {
+    let a = &config.auth;
+    let tokens = Tokens::new(&TokenConfig {
+        current_secret: a.jwt_secret.clone(),
+        previous_secrets: a.jwt_previous_secrets.clone(),
+        issuer: a.issuer.clone(),
+        audience: a.audience.clone(),
+        access_ttl_secs: a.access_ttl_secs as i64,
+    });
+    let limits = AuthLimits {
+        login_per_ip: a.login_per_ip,
+        login_per_account: a.login_per_account,
+        register_per_ip: a.register_per_ip,
+    };
+    AuthService::new(
+        users,
+        sessions,
+        limiter,
+        PasswordHasher::new(a.max_concurrent_hashes),
+        tokens,
+        limits,
+        a.refresh_ttl_secs as i64,
+    )
+}
+
+/// Creates an admin account (the `admin create` command).
+pub async fn create_admin(config: &Config, email: String, name: String, password: String) -> anyhow::Result<users::User> {
+    let db = Db::connect(&config.db_config())?;
+    let auth = auth_service(
+        config,
+        Arc::new(PgUserRepo::new(db.clone())),
+        Arc::new(PgSessionRepo::new(db.clone())),
+        Arc::new(redis_store::LocalLimiterPort::default()),
+    );
+    let user = auth.create_user(Registration { email, password, name }, Role::Admin).await?;
+    db.close();
+    Ok(user)
+}
+
+/// Creates the configured first admin when no admin exists yet.
+async fn bootstrap_admin(config: &Config, auth: &AuthService) -> anyhow::Result<()> {
+    let (Some(email), Some(password)) = (&config.auth.bootstrap_admin_email, &config.auth.bootstrap_admin_password) else {
+        return Ok(());
+    };
+    if auth.any_admin().await.map_err(|e| anyhow::anyhow!("{e}"))? {
+        return Ok(());
+    }
+    let reg = Registration { email: email.clone(), password: password.clone(), name: "Administrator".into() };
+    match auth.create_user(reg, Role::Admin).await {
+        Ok(u) => tracing::info!(email = %u.email, "bootstrap admin created"),
+        Err(auth::AuthError::EmailTaken) => tracing::warn!(%email, "bootstrap admin email belongs to an existing non-admin user; not promoted"),
+        Err(e) => anyhow::bail!("bootstrap admin: {e}"),
+    }
+    Ok(())
+}
+
+impl Application {
+    pub async fn build(mut config: Config) -> anyhow::Result<Self> {
+        prepare_database(&mut config).await?;
+        let db = Db::connect(&config.db_config())?;
+
+        let redis = Redis::new(&config.redis_config())?;
+        if let Err(e) = redis.ping().await {
+            tracing::warn!(error = %e, url = %config.redis.url, "Redis unreachable; using the in-process cache and rate limiter until it answers");
+        }
+        let cache: Arc<dyn Cache> = Arc::new(RedisCache::new(redis.clone()));
+        let limiter: Arc<dyn RateLimiter> = Arc::new(RedisLimiter::new(redis.clone()));
+
+        let user_repo: Arc<dyn users::UserRepo> = Arc::new(PgUserRepo::new(db.clone()));
+        let auth = Arc::new(auth_service(&config, user_repo.clone(), Arc::new(PgSessionRepo::new(db.clone())), limiter));
+        bootstrap_admin(&config, &auth).await?;
+        let users = Arc::new(UserService::new(user_repo));
+
+        let config = Arc::new(config);
+        let state = web::Data::new(AppState { config: config.clone(), db: db.clone(), cache, auth, users });
+        let metrics = web::Data::new(Metrics::new());
+
+        let listener = TcpListener::bind((config.server.host.as_str(), config.server.port))
+            .with_context(|| format!("binding {}:{}", config.server.host, config.server.port))?;
+        let port = listener.local_addr()?.port();
+
+        let json_limit = config.server.json_limit_bytes;
+        let public_url = config.server.public_url.clone();
+        let mut server = HttpServer::new(move || {
+            let (app, mut api) = App::new()
+                .into_utoipa_app()
+                .openapi(ApiDoc::openapi())
+                .app_data(state.clone())
+                .app_data(metrics.clone())
+                .app_data(web::PayloadConfig::new(json_limit))
+                .configure(routes::configure)
+                .split_for_parts();
+            if let Some(url) = &public_url {
+                api.servers = Some(vec![utoipa::openapi::Server::new(url)]);
+            }
+            let doc = web::Data::new(api);
+            app.app_data(doc.clone())
+                .route("/openapi.json", web::get().to(openapi_json))
+                .service(utoipa_scalar::Scalar::with_url("/docs", doc.get_ref().clone()))
+                .default_service(web::to(unmatched))
+                .wrap(from_fn(crate::middleware::envelope))
+        })
+        .listen(listener)?
+        .shutdown_timeout(config.server.shutdown_timeout_secs);
+        if config.server.workers > 0 {
+            server = server.workers(config.server.workers);
+        }
+        if config.profile == Profile::Test {
+            server = server.disable_signals();
+        }
+        Ok(Application { port, server: server.run(), db })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGTERM/SIGINT (or a handle's `stop`): stops accepting, lets in-flight
+    /// requests finish within the shutdown timeout, then closes the database pool.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        self.db.close();
+        tracing::info!("server stopped");
+        result
+    }
+}
+
+/// No route matched: 405 when the path exists under another method, 404 otherwise.
+async fn unmatched(req: actix_web::HttpRequest) -> Problem {
+    if req.resource_map().has_resource(req.path()) {
+        Problem::for_status(actix_web::http::StatusCode::METHOD_NOT_ALLOWED)
+            .detail(format!("{} is not allowed on this resource", req.method()))
+    } else {
+        Problem::not_found().detail("no route matches this path")
+    }
+}
+
+async fn openapi_json(doc: web::Data<utoipa::openapi::OpenApi>) -> HttpResponse {
+    HttpResponse::Ok().json(doc.get_ref())
+}

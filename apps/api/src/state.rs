@@ -1,0 +1,18 @@
+use std::sync::Arc;
+
+use auth::AuthService;
+use persistence::Db;
+use primitives::Cache;
+use users::UserService;
+
+use crate::config::Config;
+
+/// What every handler can reach: configuration, the database, the cache, and the domain
+/// services wired over them.
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub cache: Arc<dyn Cache>,
+    pub auth: Arc<AuthService>,
+    pub users: Arc<UserService>,
+}

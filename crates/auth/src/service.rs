@@ -1,0 +1,265 @@
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use primitives::{Quota, RateLimiter};
+use users::{NewUser, RepoError, Role, User, UserRepo, normalise_email};
+use uuid::Uuid;
+
+use crate::password::{PasswordHasher, PasswordPolicy, PolicyViolation};
+use crate::session::{NewSession, Rotation, SessionRepo, hash_refresh_token, new_refresh_token};
+use crate::token::{Principal, TokenError, Tokens};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("email already registered")]
+    EmailTaken,
+    #[error("invalid email address")]
+    InvalidEmail,
+    #[error("password {0}")]
+    WeakPassword(PolicyViolation),
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    #[error("the current password is wrong")]
+    WrongCurrentPassword,
+    #[error("account disabled")]
+    AccountDisabled,
+    #[error("refresh token invalid")]
+    InvalidRefreshToken,
+    #[error("refresh token reused; session revoked")]
+    RefreshTokenReused,
+    #[error("access token: {0}")]
+    Token(TokenError),
+    #[error("too many attempts")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("storage failure: {0}")]
+    Storage(String),
+}
+
+impl From<RepoError> for AuthError {
+    fn from(e: RepoError) -> Self {
+        match e {
+            RepoError::EmailTaken => AuthError::EmailTaken,
+            other => AuthError::Storage(other.to_string()),
+        }
+    }
+}
+
+/// Brute-force limits for the credential endpoints.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthLimits {
+    pub login_per_ip: Quota,
+    pub login_per_account: Quota,
+    pub register_per_ip: Quota,
+}
+
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub email: String,
+    pub password: String,
+    pub name: String,
+}
+
+/// What login and refresh hand back.
+#[derive(Debug, Clone)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub access_expires_in: i64,
+    pub refresh_token: String,
+    pub refresh_expires_in: i64,
+    pub user: User,
+}
+
+pub struct AuthService {
+    users: Arc<dyn UserRepo>,
+    sessions: Arc<dyn SessionRepo>,
+    limiter: Arc<dyn RateLimiter>,
+    hasher: PasswordHasher,
+    tokens: Tokens,
+    policy: PasswordPolicy,
+    limits: AuthLimits,
+    refresh_ttl: Duration,
+}
+
+impl AuthService {
+    pub fn new(
+        users: Arc<dyn UserRepo>,
+        sessions: Arc<dyn SessionRepo>,
+        limiter: Arc<dyn RateLimiter>,
+        hasher: PasswordHasher,
+        tokens: Tokens,
+        limits: AuthLimits,
+        refresh_ttl_secs: i64,
+    ) -> Self {
+        AuthService {
+            users,
+            sessions,
+            limiter,
+            hasher,
+            tokens,
+            policy: PasswordPolicy::default(),
+            limits,
+            refresh_ttl: Duration::seconds(refresh_ttl_secs),
+        }
+    }
+
+    pub fn tokens(&self) -> &Tokens {
+        &self.tokens
+    }
+
+    async fn limit(&self, key: String, quota: Quota) -> Result<(), AuthError> {
+        let d = self.limiter.check(&key, quota).await;
+        if d.allowed {
+            Ok(())
+        } else {
+            Err(AuthError::RateLimited { retry_after_secs: d.retry_after.as_secs_f64().ceil() as u64 })
+        }
+    }
+
+    /// Creates a customer account. The email is normalised; the password must pass the policy.
+    pub async fn register(&self, r: Registration, client_ip: &str) -> Result<User, AuthError> {
+        self.limit(format!("rl:register:ip:{client_ip}"), self.limits.register_per_ip).await?;
+        self.create_user(r, Role::Customer).await
+    }
+
+    /// Creates a user with any role (first admin from the CLI or the environment).
+    pub async fn create_user(&self, r: Registration, role: Role) -> Result<User, AuthError> {
+        let email = normalise_email(&r.email);
+        if !plausible_email(&email) {
+            return Err(AuthError::InvalidEmail);
+        }
+        self.policy.check(&r.password, &email).map_err(AuthError::WeakPassword)?;
+        let password_hash = self.hasher.hash(&r.password).await;
+        Ok(self.users.create(NewUser { email, password_hash, name: r.name.trim().to_owned(), role }).await?)
+    }
+
+    /// Whether any admin exists (for the start-up bootstrap).
+    pub async fn any_admin(&self) -> Result<bool, AuthError> {
+        Ok(self.users.any_admin().await?)
+    }
+
+    /// Checks the password and opens a session. Unknown email and wrong password give the same
+    /// error after the same work.
+    pub async fn login(&self, email: &str, password: &str, client_ip: &str) -> Result<TokenPair, AuthError> {
+        let email = normalise_email(email);
+        self.limit(format!("rl:login:ip:{client_ip}"), self.limits.login_per_ip).await?;
+        self.limit(format!("rl:login:acct:{email}"), self.limits.login_per_account).await?;
+        let creds = self.users.credentials_by_email(&email).await?;
+        let ok = self.hasher.verify(password, creds.as_ref().map(|c| c.password_hash.as_str())).await;
+        let creds = match creds {
+            Some(c) if ok => c,
+            _ => return Err(AuthError::InvalidCredentials),
+        };
+        if creds.user.disabled {
+            return Err(AuthError::AccountDisabled);
+        }
+        self.open_session(creds.user, Uuid::now_v7()).await
+    }
+
+    async fn open_session(&self, user: User, family_id: Uuid) -> Result<TokenPair, AuthError> {
+        let refresh_token = new_refresh_token();
+        self.sessions
+            .create(NewSession {
+                user_id: user.id,
+                family_id,
+                token_hash: hash_refresh_token(&refresh_token),
+                expires_at: Utc::now() + self.refresh_ttl,
+            })
+            .await?;
+        Ok(self.pair(user, family_id, refresh_token))
+    }
+
+    fn pair(&self, user: User, family_id: Uuid, refresh_token: String) -> TokenPair {
+        TokenPair {
+            access_token: self.tokens.issue(user.id, user.role, family_id),
+            access_expires_in: self.tokens.ttl_secs(),
+            refresh_token,
+            refresh_expires_in: self.refresh_ttl.num_seconds(),
+            user,
+        }
+    }
+
+    /// Spends a refresh token and issues a new pair in the same family. A spent token presented
+    /// again revokes the family (the legitimate holder and the thief both lose it).
+    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, AuthError> {
+        if refresh_token.is_empty() || refresh_token.len() > 128 {
+            return Err(AuthError::InvalidRefreshToken);
+        }
+        let successor = new_refresh_token();
+        let outcome = self
+            .sessions
+            .rotate(&hash_refresh_token(refresh_token), &hash_refresh_token(&successor), Utc::now() + self.refresh_ttl)
+            .await?;
+        match outcome {
+            Rotation::Invalid => Err(AuthError::InvalidRefreshToken),
+            Rotation::Reused { user_id, family_id } => {
+                tracing::warn!(%user_id, %family_id, "refresh token reused; family revoked");
+                Err(AuthError::RefreshTokenReused)
+            }
+            Rotation::Rotated { user_id, family_id } => {
+                let user = self.users.get(user_id).await?.ok_or(AuthError::InvalidRefreshToken)?;
+                if user.disabled {
+                    self.sessions.revoke_family(user_id, family_id).await?;
+                    return Err(AuthError::AccountDisabled);
+                }
+                Ok(self.pair(user, family_id, successor))
+            }
+        }
+    }
+
+    pub fn verify_access(&self, token: &str) -> Result<Principal, AuthError> {
+        self.tokens.verify(token).map_err(AuthError::Token)
+    }
+
+    pub async fn logout(&self, p: &Principal) -> Result<(), AuthError> {
+        Ok(self.sessions.revoke_family(p.user_id, p.session_id).await?)
+    }
+
+    pub async fn logout_all(&self, p: &Principal) -> Result<u64, AuthError> {
+        self.end_all_sessions(p.user_id).await
+    }
+
+    /// Revokes every refresh token of a user (logout-all, account disabled).
+    pub async fn end_all_sessions(&self, user_id: Uuid) -> Result<u64, AuthError> {
+        Ok(self.sessions.revoke_all(user_id, None).await?)
+    }
+
+    /// Changes the password (the current one is required) and ends every other session.
+    pub async fn change_password(&self, p: &Principal, current: &str, new: &str) -> Result<(), AuthError> {
+        let creds = self.users.credentials_by_id(p.user_id).await?.ok_or(AuthError::InvalidCredentials)?;
+        if !self.hasher.verify(current, Some(&creds.password_hash)).await {
+            return Err(AuthError::WrongCurrentPassword);
+        }
+        self.policy.check(new, &creds.user.email).map_err(AuthError::WeakPassword)?;
+        let hash = self.hasher.hash(new).await;
+        self.users.set_password_hash(p.user_id, &hash).await?;
+        self.sessions.revoke_all(p.user_id, Some(p.session_id)).await?;
+        Ok(())
+    }
+}
+
+/// A deliberately loose syntactic check (one `@`, a dot in the domain, no spaces); deliverability
+/// is proven by email, not by regex.
+pub fn plausible_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else { return false };
+    !local.is_empty()
+        && email.len() <= 254
+        && local.len() <= 64
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains('@')
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plausible_email;
+
+    #[test]
+    fn email_syntax() {
+        assert!(plausible_email("a@example.com"));
+        for bad in ["", "a", "@example.com", "a@b", "a@.com", "a@b.", "a b@c.d", "a@b@c.d"] {
+            assert!(!plausible_email(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! PostgreSQL adapters (diesel + diesel-async) for every domain's ports, plus the plumbing they
+//! share: the connection pool, embedded migrations applied under an advisory lock, and database
+//! creation for development.
+
+pub mod db;
+mod error;
+mod migrate;
+pub mod schema;
+mod sessions;
+mod identity;
+
+pub use db::{Db, DbConfig, DbError, PoolStats};
+pub use error::is_unique_violation;
+pub use sessions::PgSessionRepo;
+pub use identity::PgUserRepo;

@@ -1,0 +1,121 @@
+//! Adapter for `auth::SessionRepo`: refresh-token families.
+
+use auth::{NewSession, Rotation, SessionRepo};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use users::RepoError;
+use uuid::Uuid;
+
+use crate::Db;
+use crate::schema::refresh_tokens as rt;
+
+pub struct PgSessionRepo {
+    db: Db,
+}
+
+impl PgSessionRepo {
+    pub fn new(db: Db) -> Self {
+        PgSessionRepo { db }
+    }
+}
+
+fn storage(e: impl std::fmt::Display) -> RepoError {
+    RepoError::Storage(e.to_string())
+}
+
+#[async_trait::async_trait]
+impl SessionRepo for PgSessionRepo {
+    async fn create(&self, s: NewSession) -> Result<(), RepoError> {
+        let mut conn = self.db.conn().await?;
+        diesel::insert_into(rt::table)
+            .values((
+                rt::id.eq(Uuid::now_v7()),
+                rt::user_id.eq(s.user_id),
+                rt::family_id.eq(s.family_id),
+                rt::token_hash.eq(&s.token_hash),
+                rt::expires_at.eq(s.expires_at),
+            ))
+            .execute(&mut conn)
+            .await
+            .map_err(storage)?;
+        Ok(())
+    }
+
+    async fn rotate(
+        &self,
+        presented: &[u8],
+        successor: &[u8],
+        successor_expires_at: DateTime<Utc>,
+    ) -> Result<Rotation, RepoError> {
+        let mut conn = self.db.conn().await?;
+        conn.transaction(async |conn| {
+            type Row = (Uuid, Uuid, DateTime<Utc>, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+            let row: Option<Row> = rt::table
+                .filter(rt::token_hash.eq(presented))
+                .select((rt::user_id, rt::family_id, rt::expires_at, rt::used_at, rt::revoked_at))
+                .for_update()
+                .first(conn)
+                .await
+                .optional()?;
+            let Some((user_id, family_id, expires_at, used_at, revoked_at)) = row else {
+                return Ok(Rotation::Invalid);
+            };
+            let now = Utc::now();
+            if revoked_at.is_some() {
+                return Ok(Rotation::Invalid);
+            }
+            if used_at.is_some() {
+                diesel::update(rt::table.filter(rt::family_id.eq(family_id)).filter(rt::revoked_at.is_null()))
+                    .set(rt::revoked_at.eq(now))
+                    .execute(conn)
+                    .await?;
+                return Ok(Rotation::Reused { user_id, family_id });
+            }
+            if expires_at <= now {
+                return Ok(Rotation::Invalid);
+            }
+            diesel::update(rt::table.filter(rt::token_hash.eq(presented))).set(rt::used_at.eq(now)).execute(conn).await?;
+            diesel::insert_into(rt::table)
+                .values((
+                    rt::id.eq(Uuid::now_v7()),
+                    rt::user_id.eq(user_id),
+                    rt::family_id.eq(family_id),
+                    rt::token_hash.eq(successor),
+                    rt::expires_at.eq(successor_expires_at),
+                ))
+                .execute(conn)
+                .await?;
+            Ok(Rotation::Rotated { user_id, family_id })
+        })
+        .await
+        .map_err(|e: diesel::result::Error| storage(e))
+    }
+
+    async fn revoke_family(&self, user_id: Uuid, family_id: Uuid) -> Result<(), RepoError> {
+        let mut conn = self.db.conn().await?;
+        diesel::update(
+            rt::table.filter(rt::user_id.eq(user_id)).filter(rt::family_id.eq(family_id)).filter(rt::revoked_at.is_null()),
+        )
+        .set(rt::revoked_at.eq(Utc::now()))
+        .execute(&mut conn)
+        .await
+        .map_err(storage)?;
+        Ok(())
+    }
+
+    async fn revoke_all(&self, user_id: Uuid, keep: Option<Uuid>) -> Result<u64, RepoError> {
+        let mut conn = self.db.conn().await?;
+        let n = diesel::update(
+            rt::table
+                .filter(rt::user_id.eq(user_id))
+                .filter(rt::revoked_at.is_null())
+                .filter(rt::family_id.nullable().is_distinct_from(keep)),
+        )
+        .set(rt::revoked_at.eq(Utc::now()))
+        .execute(&mut conn)
+        .await
+        .map_err(storage)?;
+        Ok(n as u64)
+    }
+}

@@ -1,0 +1,14 @@
+//! Shared kernel: the small value types every domain crate agrees on (money, pagination cursors,
+//! pages) and the ports that are not owned by a single domain (the cache).
+//!
+//! Nothing in here knows about HTTP, SQL or Redis.
+
+pub mod cache;
+pub mod money;
+pub mod page;
+pub mod rate_limit;
+
+pub use cache::{Cache, CacheError};
+pub use money::{Currency, CurrencyError, Money};
+pub use page::{Cursor, CursorError, Page};
+pub use rate_limit::{Decision, Quota, RateLimiter};

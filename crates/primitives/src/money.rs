@@ -1,0 +1,143 @@
+//! Money is an integer amount of minor units (cents, pence, yen) plus an ISO 4217 currency code.
+//! Floats never appear.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// An ISO 4217 alphabetic currency code: three upper-case ASCII letters.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Currency([u8; 3]);
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("a currency is three upper-case letters (ISO 4217), such as EUR or USD")]
+pub struct CurrencyError;
+
+impl Currency {
+    pub fn as_str(&self) -> &str {
+        // Only ever built from validated ASCII letters.
+        std::str::from_utf8(&self.0).unwrap_or("XXX")
+    }
+}
+
+impl FromStr for Currency {
+    type Err = CurrencyError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let b = s.as_bytes();
+        if b.len() == 3 && b.iter().all(u8::is_ascii_uppercase) {
+            Ok(Currency([b[0], b[1], b[2]]))
+        } else {
+            Err(CurrencyError)
+        }
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Currency({})", self.as_str())
+    }
+}
+
+impl Serialize for Currency {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Currency {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// An amount in minor units of a currency.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Money {
+    pub amount_minor: i64,
+    pub currency: Currency,
+}
+
+impl Money {
+    pub fn new(amount_minor: i64, currency: Currency) -> Self {
+        Self { amount_minor, currency }
+    }
+
+    pub fn zero(currency: Currency) -> Self {
+        Self { amount_minor: 0, currency }
+    }
+
+    /// Adds two amounts of the same currency; `None` on a currency mismatch or overflow.
+    pub fn checked_add(self, other: Money) -> Option<Money> {
+        (self.currency == other.currency)
+            .then(|| self.amount_minor.checked_add(other.amount_minor))
+            .flatten()
+            .map(|amount_minor| Money { amount_minor, ..self })
+    }
+
+    /// Multiplies by a quantity; `None` on overflow.
+    pub fn checked_mul(self, qty: i64) -> Option<Money> {
+        self.amount_minor.checked_mul(qty).map(|amount_minor| Money { amount_minor, ..self })
+    }
+
+    /// Applies a rate given in basis points (1/100 of a percent), rounding half away from zero.
+    pub fn percent_bp(self, basis_points: i64) -> Option<Money> {
+        let scaled = (self.amount_minor as i128) * (basis_points as i128);
+        let q = scaled / 10_000;
+        let r = scaled % 10_000;
+        let rounded = if r.abs() * 2 >= 10_000 { q + scaled.signum() } else { q };
+        i64::try_from(rounded).ok().map(|amount_minor| Money { amount_minor, ..self })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eur() -> Currency {
+        "EUR".parse().expect("valid")
+    }
+
+    #[test]
+    fn currency_parsing() {
+        assert_eq!(eur().as_str(), "EUR");
+        for bad in ["eur", "EU", "EURO", "E1R", ""] {
+            assert!(bad.parse::<Currency>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn arithmetic_is_exact_and_checked() {
+        let a = Money::new(1999, eur());
+        assert_eq!(a.checked_mul(3).map(|m| m.amount_minor), Some(5997));
+        assert_eq!(a.checked_add(Money::new(1, eur())).map(|m| m.amount_minor), Some(2000));
+        assert_eq!(a.checked_add(Money::new(1, "USD".parse().expect("valid"))), None);
+        assert_eq!(Money::new(i64::MAX, eur()).checked_add(Money::new(1, eur())), None);
+    }
+
+    #[test]
+    fn percentages_round_half_away_from_zero() {
+        // 19% of 1.05 = 0.1995 -> 0.20
+        assert_eq!(Money::new(105, eur()).percent_bp(1900).map(|m| m.amount_minor), Some(20));
+        // 20% of 0.02 = 0.004 -> 0.00
+        assert_eq!(Money::new(2, eur()).percent_bp(2000).map(|m| m.amount_minor), Some(0));
+        // 50% of 0.01 = 0.005 -> 0.01
+        assert_eq!(Money::new(1, eur()).percent_bp(5000).map(|m| m.amount_minor), Some(1));
+    }
+
+    #[test]
+    fn serde_round_trip() {
+        let m = Money::new(1234, eur());
+        let j = serde_json::to_string(&m).expect("serialise");
+        assert_eq!(j, r#"{"amount_minor":1234,"currency":"EUR"}"#);
+        assert_eq!(serde_json::from_str::<Money>(&j).expect("parse"), m);
+        assert!(serde_json::from_str::<Money>(r#"{"amount_minor":1,"currency":"eur"}"#).is_err());
+    }
+}

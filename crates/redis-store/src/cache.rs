@@ -1,0 +1,109 @@
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use deadpool_redis::redis::AsyncCommands;
+use primitives::{Cache, CacheError};
+
+use crate::{MemoryCache, Redis};
+
+#[derive(Debug, Clone)]
+pub struct RedisConfig {
+    pub url: String,
+    pub key_prefix: String,
+    pub pool_size: usize,
+    pub timeout: Duration,
+}
+
+/// Cache port over Redis. When a Redis call fails the cache switches to its in-process fallback
+/// for a short back-off and then tries Redis again, so an outage costs one timeout per back-off
+/// window rather than one per request.
+pub struct RedisCache {
+    redis: Redis,
+    fallback: MemoryCache,
+    started: Instant,
+    /// Milliseconds since `started` before which Redis is not tried again.
+    down_until_ms: AtomicU64,
+    backoff: Duration,
+}
+
+impl RedisCache {
+    pub fn new(redis: Redis) -> Self {
+        Self {
+            redis,
+            fallback: MemoryCache::new(10_000),
+            started: Instant::now(),
+            down_until_ms: AtomicU64::new(0),
+            backoff: Duration::from_secs(1),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    fn redis_usable(&self) -> bool {
+        self.now_ms() >= self.down_until_ms.load(Ordering::Relaxed)
+    }
+
+    fn mark_down(&self, err: &crate::RedisError) {
+        let until = self.now_ms() + self.backoff.as_millis() as u64;
+        let previous = self.down_until_ms.swap(until, Ordering::Relaxed);
+        if previous <= self.now_ms() {
+            tracing::warn!(error = %err, "redis unreachable; serving the cache from process memory");
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Cache for RedisCache {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, CacheError> {
+        if self.redis_usable() {
+            let k = self.redis.key(key);
+            match self.redis.run(|mut c| async move { c.get::<_, Option<Vec<u8>>>(k).await }).await {
+                Ok(v) => return Ok(v),
+                Err(e) => self.mark_down(&e),
+            }
+        }
+        Ok(self.fallback.get_now(key))
+    }
+
+    async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), CacheError> {
+        if self.redis_usable() {
+            let k = self.redis.key(key);
+            let v = value.to_vec();
+            let ms = ttl.as_millis().max(1) as u64;
+            match self.redis.run(|mut c| async move { c.pset_ex::<_, _, ()>(k, v, ms).await }).await {
+                Ok(()) => return Ok(()),
+                Err(e) => self.mark_down(&e),
+            }
+        }
+        self.fallback.set_now(key, value, ttl);
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), CacheError> {
+        // Always drop the local copy too: it may have been filled during an outage.
+        self.fallback.delete_now(key);
+        let k = self.redis.key(key);
+        self.redis
+            .run(|mut c| async move { c.del::<_, ()>(k).await })
+            .await
+            .map_err(|e| {
+                self.mark_down(&e);
+                CacheError(e.to_string())
+            })
+    }
+
+    async fn healthy(&self) -> bool {
+        match self.redis.ping().await {
+            Ok(()) => {
+                self.down_until_ms.store(0, Ordering::Relaxed);
+                true
+            }
+            Err(e) => {
+                self.mark_down(&e);
+                false
+            }
+        }
+    }
+}

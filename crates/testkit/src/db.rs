@@ -1,0 +1,152 @@
+use std::hash::{Hash, Hasher};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use diesel::sql_types::{BigInt, Bool, Text};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use persistence::db::{quote_ident, run_migrations};
+
+/// Lock key serialising template creation across concurrently running test binaries.
+const TEMPLATE_LOCK: i64 = 0x73686f702d746d70;
+
+static SERVER: OnceLock<String> = OnceLock::new();
+
+/// The PostgreSQL server tests use (no database in the URL), starting a throwaway one if needed.
+pub fn server_url() -> String {
+    SERVER
+        .get_or_init(|| {
+            let configured = std::env::var("SHOP_TEST_DATABASE_URL").ok();
+            let url = configured.clone().unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432".into());
+            if configured.is_some() || reachable(&url) {
+                return url.trim_end_matches('/').to_owned();
+            }
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/testkit-pg");
+            match localpg::start(&dir, 54330) {
+                Ok(pg) => pg.url("").trim_end_matches('/').to_owned(),
+                Err(e) => panic!("no PostgreSQL at {url} and none could be started: {e}"),
+            }
+        })
+        .clone()
+}
+
+fn reachable(server: &str) -> bool {
+    let addr = server.rsplit('@').next().unwrap_or(server).trim_start_matches("postgres://");
+    let addr = addr.split('/').next().unwrap_or(addr);
+    std::net::ToSocketAddrs::to_socket_addrs(addr)
+        .ok()
+        .and_then(|mut a| a.next())
+        .is_some_and(|a| std::net::TcpStream::connect_timeout(&a, Duration::from_millis(500)).is_ok())
+}
+
+/// A hash of every migration file, so a changed migration gets a fresh template.
+fn migrations_fingerprint() -> u64 {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations");
+    let mut files: Vec<_> = walk(&dir);
+    files.sort();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for f in files {
+        f.to_string_lossy().hash(&mut h);
+        std::fs::read(&f).unwrap_or_default().hash(&mut h);
+    }
+    h.finish()
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .flat_map(|p| if p.is_dir() { walk(&p) } else { vec![p] })
+        .collect()
+}
+
+#[derive(diesel::QueryableByName)]
+struct Flag {
+    #[diesel(sql_type = Bool)]
+    flag: bool,
+}
+
+async fn admin() -> AsyncPgConnection {
+    let url = format!("{}/postgres", server_url());
+    AsyncPgConnection::establish(&url).await.unwrap_or_else(|e| panic!("connecting to {url}: {e}"))
+}
+
+/// Creates (once per migration set) the migrated template database and returns its name.
+async fn template() -> String {
+    let name = format!("shop_template_{:016x}", migrations_fingerprint());
+    let mut conn = admin().await;
+    diesel::sql_query("SELECT pg_advisory_lock($1)").bind::<BigInt, _>(TEMPLATE_LOCK).execute(&mut conn).await.expect("lock");
+    let ready: Flag = diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1 AND datistemplate) AS flag")
+        .bind::<Text, _>(&name)
+        .get_result(&mut conn)
+        .await
+        .expect("query pg_database");
+    if !ready.flag {
+        let q = quote_ident(&name).expect("plain name");
+        // A half-built template from an interrupted run is rebuilt.
+        diesel::sql_query(format!("DROP DATABASE IF EXISTS {q} WITH (FORCE)")).execute(&mut conn).await.expect("drop");
+        diesel::sql_query(format!("CREATE DATABASE {q}")).execute(&mut conn).await.expect("create template");
+        run_migrations(&format!("{}/{name}", server_url())).await.expect("migrate template");
+        diesel::sql_query(format!("ALTER DATABASE {q} WITH IS_TEMPLATE true")).execute(&mut conn).await.expect("mark template");
+    }
+    diesel::sql_query("SELECT pg_advisory_unlock($1)").bind::<BigInt, _>(TEMPLATE_LOCK).execute(&mut conn).await.expect("unlock");
+    name
+}
+
+/// A database that exists for one test and is dropped afterwards.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    /// A fresh database with every migration applied.
+    pub async fn new() -> TestDb {
+        let template = template().await;
+        Self::create(Some(&template)).await
+    }
+
+    /// A fresh, empty database (no migrations): for tests of start-up itself.
+    pub async fn empty() -> TestDb {
+        Self::create(None).await
+    }
+
+    async fn create(template: Option<&str>) -> TestDb {
+        let name = format!("shop_test_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = admin().await;
+        let sql = match template {
+            Some(t) => format!("CREATE DATABASE {} TEMPLATE {}", quote_ident(&name).expect("plain"), quote_ident(t).expect("plain")),
+            None => format!("CREATE DATABASE {}", quote_ident(&name).expect("plain")),
+        };
+        // Copying a template fails while another session is connected to it; that only happens
+        // for a moment while another binary checks it, so retry briefly.
+        let mut attempt = 0;
+        loop {
+            match diesel::sql_query(&sql).execute(&mut conn).await {
+                Ok(_) => break,
+                Err(e) if attempt < 50 && e.to_string().contains("being accessed by other users") => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("creating test database: {e}"),
+            }
+        }
+        let url = format!("{}/{name}", server_url());
+        TestDb { name, url }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs outside async context; use a short-lived runtime on its own thread.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            rt.block_on(async {
+                let mut conn = admin().await;
+                let q = quote_ident(&name).expect("plain");
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {q} WITH (FORCE)")).execute(&mut conn).await;
+            });
+        })
+        .join();
+    }
+}

@@ -1,0 +1,12 @@
+//! Users: accounts, roles and permissions, profiles and addresses, and the repository port that
+//! stores them. Pure domain code: no HTTP, no SQL.
+
+mod address;
+mod model;
+mod repo;
+mod service;
+
+pub use address::{Address, AddressInput, AddressPatch, MAX_ADDRESSES_PER_USER, is_country_code};
+pub use model::{Permission, ProfilePatch, Role, User, UserCredentials, UserListQuery, normalise_email};
+pub use repo::{NewUser, RepoError, UserRepo};
+pub use service::{UserError, UserService};

@@ -1,0 +1,92 @@
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use crate::{
+    Address, AddressInput, AddressPatch, MAX_ADDRESSES_PER_USER, ProfilePatch, RepoError, Role, User, UserListQuery,
+    UserRepo,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    #[error("not found")]
+    NotFound,
+    #[error("a user keeps at most {0} addresses")]
+    AddressLimit(i64),
+    #[error("admins cannot change their own role or disable themselves")]
+    SelfChange,
+    #[error("storage failure: {0}")]
+    Storage(String),
+}
+
+impl From<RepoError> for UserError {
+    fn from(e: RepoError) -> Self {
+        match e {
+            RepoError::NotFound => UserError::NotFound,
+            RepoError::AddressLimit => UserError::AddressLimit(MAX_ADDRESSES_PER_USER),
+            other => UserError::Storage(other.to_string()),
+        }
+    }
+}
+
+/// Profiles, addresses and account administration. Every method that touches a user's own data
+/// takes the acting user's id and scopes by it (ownership is checked here as well as by routing).
+pub struct UserService {
+    repo: Arc<dyn UserRepo>,
+}
+
+impl UserService {
+    pub fn new(repo: Arc<dyn UserRepo>) -> Self {
+        UserService { repo }
+    }
+
+    pub async fn get(&self, user: Uuid) -> Result<User, UserError> {
+        self.repo.get(user).await?.ok_or(UserError::NotFound)
+    }
+
+    pub async fn update_profile(&self, user: Uuid, patch: ProfilePatch) -> Result<User, UserError> {
+        match patch.name {
+            Some(name) => Ok(self.repo.update_name(user, name.trim()).await?),
+            None => self.get(user).await,
+        }
+    }
+
+    pub async fn addresses(&self, user: Uuid) -> Result<Vec<Address>, UserError> {
+        Ok(self.repo.list_addresses(user).await?)
+    }
+
+    pub async fn address(&self, user: Uuid, id: Uuid) -> Result<Address, UserError> {
+        self.repo.get_address(user, id).await?.ok_or(UserError::NotFound)
+    }
+
+    pub async fn add_address(&self, user: Uuid, input: AddressInput) -> Result<Address, UserError> {
+        Ok(self.repo.create_address(user, &input, MAX_ADDRESSES_PER_USER).await?)
+    }
+
+    pub async fn update_address(&self, user: Uuid, id: Uuid, patch: AddressPatch) -> Result<Address, UserError> {
+        let current = self.address(user, id).await?;
+        Ok(self.repo.replace_address(user, id, &patch.apply(&current)).await?)
+    }
+
+    pub async fn delete_address(&self, user: Uuid, id: Uuid) -> Result<(), UserError> {
+        Ok(self.repo.delete_address(user, id).await?)
+    }
+
+    pub async fn list(&self, query: &UserListQuery) -> Result<Vec<User>, UserError> {
+        Ok(self.repo.list(query).await?)
+    }
+
+    pub async fn set_role(&self, actor: Uuid, target: Uuid, role: Role) -> Result<User, UserError> {
+        if actor == target {
+            return Err(UserError::SelfChange);
+        }
+        Ok(self.repo.set_role(target, role).await?)
+    }
+
+    pub async fn set_disabled(&self, actor: Uuid, target: Uuid, disabled: bool) -> Result<User, UserError> {
+        if actor == target {
+            return Err(UserError::SelfChange);
+        }
+        Ok(self.repo.set_disabled(target, disabled).await?)
+    }
+}

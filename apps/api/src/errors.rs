@@ -9,17 +9,27 @@ use crate::problem::{Problem, internal};
 impl From<AuthError> for Problem {
     fn from(e: AuthError) -> Self {
         match e {
-            AuthError::EmailTaken => Problem::conflict("email-taken", "This email is already registered")
-                .detail("an account with this email exists; log in or reset the password"),
-            AuthError::InvalidEmail => Problem::invalid_field("email", "must be a valid email address"),
+            AuthError::EmailTaken => {
+                Problem::conflict("email-taken", "This email is already registered")
+                    .detail("an account with this email exists; log in or reset the password")
+            }
+            AuthError::InvalidEmail => {
+                Problem::invalid_field("email", "must be a valid email address")
+            }
             AuthError::WeakPassword(v) => Problem::invalid_field("password", v.to_string()),
             AuthError::InvalidCredentials => Problem::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid-credentials",
                 "The email or password is wrong",
             ),
-            AuthError::WrongCurrentPassword => Problem::invalid_field("current_password", "is wrong"),
-            AuthError::AccountDisabled => Problem::new(StatusCode::FORBIDDEN, "account-disabled", "This account is disabled"),
+            AuthError::WrongCurrentPassword => {
+                Problem::invalid_field("current_password", "is wrong")
+            }
+            AuthError::AccountDisabled => Problem::new(
+                StatusCode::FORBIDDEN,
+                "account-disabled",
+                "This account is disabled",
+            ),
             AuthError::InvalidRefreshToken => Problem::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid-refresh-token",
@@ -31,7 +41,9 @@ impl From<AuthError> for Problem {
                 "This refresh token was already used; the session has been revoked",
             ),
             AuthError::Token(_) => Problem::unauthorized("the access token is invalid"),
-            AuthError::RateLimited { retry_after_secs } => Problem::too_many_requests(retry_after_secs),
+            AuthError::RateLimited { retry_after_secs } => {
+                Problem::too_many_requests(retry_after_secs)
+            }
             AuthError::Storage(msg) => storage(msg),
         }
     }
@@ -41,9 +53,13 @@ impl From<UserError> for Problem {
     fn from(e: UserError) -> Self {
         match e {
             UserError::NotFound => Problem::not_found(),
-            UserError::AddressLimit(max) => Problem::conflict("address-limit", "Too many addresses")
-                .detail(format!("a user keeps at most {max} addresses")),
-            UserError::SelfChange => Problem::conflict("self-change", "You cannot change your own role or status"),
+            UserError::AddressLimit(max) => {
+                Problem::conflict("address-limit", "Too many addresses")
+                    .detail(format!("a user keeps at most {max} addresses"))
+            }
+            UserError::SelfChange => {
+                Problem::conflict("self-change", "You cannot change your own role or status")
+            }
             UserError::Storage(msg) => storage(msg),
         }
     }

@@ -65,7 +65,9 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             app.run_until_stopped().await?;
         }
         Command::Migrate => shop_api::startup::prepare_database(&mut config).await?,
-        Command::Admin { command: AdminCommand::Create { email, name } } => {
+        Command::Admin {
+            command: AdminCommand::Create { email, name },
+        } => {
             let password = match std::env::var("SHOP_ADMIN_PASSWORD") {
                 Ok(p) if !p.is_empty() => p,
                 _ => {

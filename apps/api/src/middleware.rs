@@ -24,11 +24,15 @@ fn accept_request_id(v: &HeaderValue) -> Option<String> {
     let s = v.to_str().ok()?;
     let ok = !s.is_empty()
         && s.len() <= 128
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
     ok.then(|| s.to_owned())
 }
 
-pub async fn envelope(req: ServiceRequest, next: Next<impl MessageBody + 'static>) -> Result<ServiceResponse<BoxBody>, Error> {
+pub async fn envelope(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
     let started = Instant::now();
     let request_id = req
         .headers()
@@ -57,18 +61,30 @@ pub async fn envelope(req: ServiceRequest, next: Next<impl MessageBody + 'static
         res = ServiceResponse::new(req, problem.error_response());
     }
 
-    let route = res.request().match_pattern().unwrap_or_else(|| "<unmatched>".to_owned());
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "<unmatched>".to_owned());
     let elapsed = started.elapsed();
     if let Some(m) = metrics {
-        m.http_requests.with_label_values(&[method.as_str(), &route, status.as_str()]).inc();
-        m.http_duration.with_label_values(&[method.as_str(), &route]).observe(elapsed.as_secs_f64());
+        m.http_requests
+            .with_label_values(&[method.as_str(), &route, status.as_str()])
+            .inc();
+        m.http_duration
+            .with_label_values(&[method.as_str(), &route])
+            .observe(elapsed.as_secs_f64());
     }
     span.record("route", route.as_str());
     span.in_scope(|| {
         let latency_ms = elapsed.as_secs_f64() * 1000.0;
         if status.is_server_error() {
             let cause = res.response().error().map(|e| e.to_string());
-            tracing::error!(status = status.as_u16(), latency_ms, cause, "request failed");
+            tracing::error!(
+                status = status.as_u16(),
+                latency_ms,
+                cause,
+                "request failed"
+            );
         } else {
             tracing::info!(status = status.as_u16(), latency_ms, "request");
         }
@@ -79,9 +95,11 @@ pub async fn envelope(req: ServiceRequest, next: Next<impl MessageBody + 'static
     Ok(res)
 }
 
+/// Whether an error response already carries a JSON document of ours (a problem, or a
+/// deliberate JSON body such as the readiness report); anything else is replaced by a problem.
 fn is_problem<B>(res: &ServiceResponse<B>) -> bool {
     res.headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with(PROBLEM_JSON))
+        .is_some_and(|v| v.starts_with(PROBLEM_JSON) || v.starts_with("application/json"))
 }

@@ -9,10 +9,10 @@ use std::time::Duration;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpResponse, HttpServer, middleware::from_fn, web};
 use anyhow::Context;
-use persistence::Db;
-use primitives::Cache;
 use auth::{AuthLimits, AuthService, PasswordHasher, Registration, TokenConfig, Tokens};
+use persistence::Db;
 use persistence::{PgSessionRepo, PgUserRepo};
+use primitives::Cache;
 use primitives::RateLimiter;
 use redis_store::{Redis, RedisCache, RedisLimiter};
 use users::{Role, UserService};
@@ -38,17 +38,28 @@ pub struct Application {
 /// the configuration at it.
 pub async fn prepare_database(config: &mut Config) -> anyhow::Result<()> {
     let db = &mut config.database;
-    if db.embedded && !persistence::db::server_reachable(&db.url, Duration::from_millis(db.connect_timeout_ms)).await {
+    if db.embedded
+        && !persistence::db::server_reachable(&db.url, Duration::from_millis(db.connect_timeout_ms))
+            .await
+    {
         let (_, name) = persistence::db::maintenance_url(&db.url)?;
         tracing::warn!(url = %db.url, dir = %db.embedded_dir, "PostgreSQL unreachable; starting a private server");
         let (dir, port) = (db.embedded_dir.clone(), db.embedded_port);
-        let local = tokio::task::spawn_blocking(move || localpg::start(std::path::Path::new(&dir), port)).await??;
+        let local =
+            tokio::task::spawn_blocking(move || localpg::start(std::path::Path::new(&dir), port))
+                .await??;
         db.url = local.url(&name);
     }
-    if db.create_if_missing && persistence::db::ensure_database(&db.url).await.context("creating the database")? {
+    if db.create_if_missing
+        && persistence::db::ensure_database(&db.url)
+            .await
+            .context("creating the database")?
+    {
         tracing::info!("created database");
     }
-    let applied = persistence::db::run_migrations(&db.url).await.context("applying migrations")?;
+    let applied = persistence::db::run_migrations(&db.url)
+        .await
+        .context("applying migrations")?;
     if !applied.is_empty() {
         tracing::info!(?applied, "applied migrations");
     }
@@ -87,7 +98,12 @@ pub fn auth_service(
 }
 
 /// Creates an admin account (the `admin create` command).
-pub async fn create_admin(config: &Config, email: String, name: String, password: String) -> anyhow::Result<users::User> {
+pub async fn create_admin(
+    config: &Config,
+    email: String,
+    name: String,
+    password: String,
+) -> anyhow::Result<users::User> {
     let db = Db::connect(&config.db_config())?;
     let auth = auth_service(
         config,
@@ -95,23 +111,41 @@ pub async fn create_admin(config: &Config, email: String, name: String, password
         Arc::new(PgSessionRepo::new(db.clone())),
         Arc::new(redis_store::LocalLimiterPort::default()),
     );
-    let user = auth.create_user(Registration { email, password, name }, Role::Admin).await?;
+    let user = auth
+        .create_user(
+            Registration {
+                email,
+                password,
+                name,
+            },
+            Role::Admin,
+        )
+        .await?;
     db.close();
     Ok(user)
 }
 
 /// Creates the configured first admin when no admin exists yet.
 async fn bootstrap_admin(config: &Config, auth: &AuthService) -> anyhow::Result<()> {
-    let (Some(email), Some(password)) = (&config.auth.bootstrap_admin_email, &config.auth.bootstrap_admin_password) else {
+    let (Some(email), Some(password)) = (
+        &config.auth.bootstrap_admin_email,
+        &config.auth.bootstrap_admin_password,
+    ) else {
         return Ok(());
     };
     if auth.any_admin().await.map_err(|e| anyhow::anyhow!("{e}"))? {
         return Ok(());
     }
-    let reg = Registration { email: email.clone(), password: password.clone(), name: "Administrator".into() };
+    let reg = Registration {
+        email: email.clone(),
+        password: password.clone(),
+        name: "Administrator".into(),
+    };
     match auth.create_user(reg, Role::Admin).await {
         Ok(u) => tracing::info!(email = %u.email, "bootstrap admin created"),
-        Err(auth::AuthError::EmailTaken) => tracing::warn!(%email, "bootstrap admin email belongs to an existing non-admin user; not promoted"),
+        Err(auth::AuthError::EmailTaken) => {
+            tracing::warn!(%email, "bootstrap admin email belongs to an existing non-admin user; not promoted")
+        }
         Err(e) => anyhow::bail!("bootstrap admin: {e}"),
     }
     Ok(())
@@ -130,12 +164,23 @@ impl Application {
         let limiter: Arc<dyn RateLimiter> = Arc::new(RedisLimiter::new(redis.clone()));
 
         let user_repo: Arc<dyn users::UserRepo> = Arc::new(PgUserRepo::new(db.clone()));
-        let auth = Arc::new(auth_service(&config, user_repo.clone(), Arc::new(PgSessionRepo::new(db.clone())), limiter));
+        let auth = Arc::new(auth_service(
+            &config,
+            user_repo.clone(),
+            Arc::new(PgSessionRepo::new(db.clone())),
+            limiter,
+        ));
         bootstrap_admin(&config, &auth).await?;
         let users = Arc::new(UserService::new(user_repo));
 
         let config = Arc::new(config);
-        let state = web::Data::new(AppState { config: config.clone(), db: db.clone(), cache, auth, users });
+        let state = web::Data::new(AppState {
+            config: config.clone(),
+            db: db.clone(),
+            cache,
+            auth,
+            users,
+        });
         let metrics = web::Data::new(Metrics::new());
 
         let listener = TcpListener::bind((config.server.host.as_str(), config.server.port))
@@ -159,7 +204,10 @@ impl Application {
             let doc = web::Data::new(api);
             app.app_data(doc.clone())
                 .route("/openapi.json", web::get().to(openapi_json))
-                .service(utoipa_scalar::Scalar::with_url("/docs", doc.get_ref().clone()))
+                .service(utoipa_scalar::Scalar::with_url(
+                    "/docs",
+                    doc.get_ref().clone(),
+                ))
                 .default_service(web::to(unmatched))
                 .wrap(from_fn(crate::middleware::envelope))
         })
@@ -171,7 +219,11 @@ impl Application {
         if config.profile == Profile::Test {
             server = server.disable_signals();
         }
-        Ok(Application { port, server: server.run(), db })
+        Ok(Application {
+            port,
+            server: server.run(),
+            db,
+        })
     }
 
     pub fn port(&self) -> u16 {

@@ -5,7 +5,6 @@ use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfi
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures_util::FutureExt;
 
-
 #[derive(Debug, Clone)]
 pub struct DbConfig {
     pub url: String,
@@ -67,9 +66,12 @@ impl Db {
         manager_config.custom_setup = Box::new(move |url| {
             let url = url.to_owned();
             async move {
-                let mut conn = tokio::time::timeout(connect_timeout, AsyncPgConnection::establish(&url))
-                    .await
-                    .map_err(|_| diesel::ConnectionError::BadConnection("connect timed out".into()))??;
+                let mut conn =
+                    tokio::time::timeout(connect_timeout, AsyncPgConnection::establish(&url))
+                        .await
+                        .map_err(|_| {
+                            diesel::ConnectionError::BadConnection("connect timed out".into())
+                        })??;
                 diesel::sql_query(format!("SET statement_timeout = {statement_timeout_ms}"))
                     .execute(&mut conn)
                     .await
@@ -78,7 +80,10 @@ impl Db {
             }
             .boxed()
         });
-        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(&cfg.url, manager_config);
+        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
+            &cfg.url,
+            manager_config,
+        );
         let primary = Pool::builder(manager)
             .max_size(cfg.pool_size)
             .wait_timeout(Some(cfg.acquire_timeout))
@@ -104,7 +109,12 @@ impl Db {
 
     pub fn stats(&self) -> PoolStats {
         let s = self.primary.status();
-        PoolStats { max_size: s.max_size, size: s.size, available: s.available, waiting: s.waiting }
+        PoolStats {
+            max_size: s.max_size,
+            size: s.size,
+            available: s.available,
+            waiting: s.waiting,
+        }
     }
 
     /// Closes the pool: idle connections are dropped, new checkouts fail.
@@ -121,7 +131,10 @@ pub fn maintenance_url(url: &str) -> Result<(String, String), DbError> {
         Some((b, q)) => (b, Some(q)),
         None => (url, None),
     };
-    let scheme_end = base.find("://").ok_or_else(|| DbError::Url("missing scheme".into()))? + 3;
+    let scheme_end = base
+        .find("://")
+        .ok_or_else(|| DbError::Url("missing scheme".into()))?
+        + 3;
     let slash = base[scheme_end..]
         .find('/')
         .map(|i| i + scheme_end)
@@ -143,7 +156,9 @@ pub fn maintenance_url(url: &str) -> Result<(String, String), DbError> {
 pub fn quote_ident(name: &str) -> Result<String, DbError> {
     if !name.is_empty()
         && name.len() <= 63
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
     {
         Ok(format!("\"{name}\""))
     } else {
@@ -162,17 +177,23 @@ struct Exists {
 pub async fn ensure_database(url: &str) -> Result<bool, DbError> {
     let (admin_url, name) = maintenance_url(url)?;
     let mut conn = AsyncPgConnection::establish(&admin_url).await?;
-    let found: Exists = diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
-        .bind::<diesel::sql_types::Text, _>(&name)
-        .get_result(&mut conn)
-        .await?;
+    let found: Exists =
+        diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
+            .bind::<diesel::sql_types::Text, _>(&name)
+            .get_result(&mut conn)
+            .await?;
     if found.exists {
         return Ok(false);
     }
-    match diesel::sql_query(format!("CREATE DATABASE {}", quote_ident(&name)?)).execute(&mut conn).await {
+    match diesel::sql_query(format!("CREATE DATABASE {}", quote_ident(&name)?))
+        .execute(&mut conn)
+        .await
+    {
         Ok(_) => Ok(true),
         // Another instance created it between our check and our CREATE.
-        Err(e) if crate::error::is_duplicate_database(&e) || crate::is_unique_violation(&e) => Ok(false),
+        Err(e) if crate::error::is_duplicate_database(&e) || crate::is_unique_violation(&e) => {
+            Ok(false)
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -180,8 +201,13 @@ pub async fn ensure_database(url: &str) -> Result<bool, DbError> {
 /// Whether a PostgreSQL server answers at `url` (any database error other than a connection
 /// failure counts as "answers").
 pub async fn server_reachable(url: &str, timeout: Duration) -> bool {
-    let Ok((admin_url, _)) = maintenance_url(url) else { return false };
-    matches!(tokio::time::timeout(timeout, AsyncPgConnection::establish(&admin_url)).await, Ok(Ok(_)))
+    let Ok((admin_url, _)) = maintenance_url(url) else {
+        return false;
+    };
+    matches!(
+        tokio::time::timeout(timeout, AsyncPgConnection::establish(&admin_url)).await,
+        Ok(Ok(_))
+    )
 }
 
 #[cfg(test)]
@@ -192,7 +218,10 @@ mod tests {
     fn maintenance_url_keeps_credentials_and_query() {
         assert_eq!(
             maintenance_url("postgres://u:p@h:5432/shop?sslmode=disable").ok(),
-            Some(("postgres://u:p@h:5432/postgres?sslmode=disable".into(), "shop".into()))
+            Some((
+                "postgres://u:p@h:5432/postgres?sslmode=disable".into(),
+                "shop".into()
+            ))
         );
         assert!(maintenance_url("postgres://h:5432").is_err());
         assert!(maintenance_url("postgres://h:5432/").is_err());
@@ -200,7 +229,10 @@ mod tests {
 
     #[test]
     fn quote_ident_refuses_odd_names() {
-        assert_eq!(quote_ident("shop_test-1").ok(), Some("\"shop_test-1\"".into()));
+        assert_eq!(
+            quote_ident("shop_test-1").ok(),
+            Some("\"shop_test-1\"".into())
+        );
         assert!(quote_ident("x\"; DROP DATABASE y; --").is_err());
     }
 }

@@ -4,12 +4,12 @@
 
 pub mod db;
 mod error;
+mod identity;
 mod migrate;
 pub mod schema;
 mod sessions;
-mod identity;
 
 pub use db::{Db, DbConfig, DbError, PoolStats};
 pub use error::is_unique_violation;
-pub use sessions::PgSessionRepo;
 pub use identity::PgUserRepo;
+pub use sessions::PgSessionRepo;

@@ -39,4 +39,3 @@ pub async fn run_migrations(url: &str) -> Result<Vec<String>, DbError> {
     .await
     .map_err(|e| DbError::Migration(e.to_string()))?
 }
-

@@ -50,10 +50,22 @@ impl SessionRepo for PgSessionRepo {
     ) -> Result<Rotation, RepoError> {
         let mut conn = self.db.conn().await?;
         conn.transaction(async |conn| {
-            type Row = (Uuid, Uuid, DateTime<Utc>, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+            type Row = (
+                Uuid,
+                Uuid,
+                DateTime<Utc>,
+                Option<DateTime<Utc>>,
+                Option<DateTime<Utc>>,
+            );
             let row: Option<Row> = rt::table
                 .filter(rt::token_hash.eq(presented))
-                .select((rt::user_id, rt::family_id, rt::expires_at, rt::used_at, rt::revoked_at))
+                .select((
+                    rt::user_id,
+                    rt::family_id,
+                    rt::expires_at,
+                    rt::used_at,
+                    rt::revoked_at,
+                ))
                 .for_update()
                 .first(conn)
                 .await
@@ -66,16 +78,23 @@ impl SessionRepo for PgSessionRepo {
                 return Ok(Rotation::Invalid);
             }
             if used_at.is_some() {
-                diesel::update(rt::table.filter(rt::family_id.eq(family_id)).filter(rt::revoked_at.is_null()))
-                    .set(rt::revoked_at.eq(now))
-                    .execute(conn)
-                    .await?;
+                diesel::update(
+                    rt::table
+                        .filter(rt::family_id.eq(family_id))
+                        .filter(rt::revoked_at.is_null()),
+                )
+                .set(rt::revoked_at.eq(now))
+                .execute(conn)
+                .await?;
                 return Ok(Rotation::Reused { user_id, family_id });
             }
             if expires_at <= now {
                 return Ok(Rotation::Invalid);
             }
-            diesel::update(rt::table.filter(rt::token_hash.eq(presented))).set(rt::used_at.eq(now)).execute(conn).await?;
+            diesel::update(rt::table.filter(rt::token_hash.eq(presented)))
+                .set(rt::used_at.eq(now))
+                .execute(conn)
+                .await?;
             diesel::insert_into(rt::table)
                 .values((
                     rt::id.eq(Uuid::now_v7()),
@@ -95,7 +114,10 @@ impl SessionRepo for PgSessionRepo {
     async fn revoke_family(&self, user_id: Uuid, family_id: Uuid) -> Result<(), RepoError> {
         let mut conn = self.db.conn().await?;
         diesel::update(
-            rt::table.filter(rt::user_id.eq(user_id)).filter(rt::family_id.eq(family_id)).filter(rt::revoked_at.is_null()),
+            rt::table
+                .filter(rt::user_id.eq(user_id))
+                .filter(rt::family_id.eq(family_id))
+                .filter(rt::revoked_at.is_null()),
         )
         .set(rt::revoked_at.eq(Utc::now()))
         .execute(&mut conn)

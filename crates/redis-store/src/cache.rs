@@ -59,7 +59,11 @@ impl Cache for RedisCache {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, CacheError> {
         if self.redis_usable() {
             let k = self.redis.key(key);
-            match self.redis.run(|mut c| async move { c.get::<_, Option<Vec<u8>>>(k).await }).await {
+            match self
+                .redis
+                .run(|mut c| async move { c.get::<_, Option<Vec<u8>>>(k).await })
+                .await
+            {
                 Ok(v) => return Ok(v),
                 Err(e) => self.mark_down(&e),
             }
@@ -72,7 +76,11 @@ impl Cache for RedisCache {
             let k = self.redis.key(key);
             let v = value.to_vec();
             let ms = ttl.as_millis().max(1) as u64;
-            match self.redis.run(|mut c| async move { c.pset_ex::<_, _, ()>(k, v, ms).await }).await {
+            match self
+                .redis
+                .run(|mut c| async move { c.pset_ex::<_, _, ()>(k, v, ms).await })
+                .await
+            {
                 Ok(()) => return Ok(()),
                 Err(e) => self.mark_down(&e),
             }

@@ -3,9 +3,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use redis::Script;
 use primitives::rate_limit::gcra;
 use primitives::{Decision, Quota, RateLimiter};
+use redis::Script;
 
 use crate::Redis;
 
@@ -35,7 +35,10 @@ pub struct LocalLimiter {
 
 impl Default for LocalLimiter {
     fn default() -> Self {
-        LocalLimiter { state: Mutex::new(HashMap::new()), started: Instant::now() }
+        LocalLimiter {
+            state: Mutex::new(HashMap::new()),
+            started: Instant::now(),
+        }
     }
 }
 
@@ -64,12 +67,20 @@ pub struct RedisLimiter {
 
 impl RedisLimiter {
     pub fn new(redis: Redis) -> Self {
-        RedisLimiter { redis, script: Script::new(GCRA_LUA), local: LocalLimiter::default(), down_until_ms: AtomicU64::new(0) }
+        RedisLimiter {
+            redis,
+            script: Script::new(GCRA_LUA),
+            local: LocalLimiter::default(),
+            down_until_ms: AtomicU64::new(0),
+        }
     }
 }
 
 fn epoch_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 #[async_trait::async_trait]
@@ -83,7 +94,12 @@ impl RateLimiter for RedisLimiter {
             let result = self
                 .redis
                 .run(|mut c| async move {
-                    script.key(k).arg(interval).arg(burst).invoke_async::<(i64, i64, i64, i64)>(&mut c).await
+                    script
+                        .key(k)
+                        .arg(interval)
+                        .arg(burst)
+                        .invoke_async::<(i64, i64, i64, i64)>(&mut c)
+                        .await
                 })
                 .await;
             match result {
@@ -97,7 +113,11 @@ impl RateLimiter for RedisLimiter {
                     };
                 }
                 Err(e) => {
-                    if self.down_until_ms.swap(epoch_ms() + 1000, Ordering::Relaxed) <= epoch_ms() {
+                    if self
+                        .down_until_ms
+                        .swap(epoch_ms() + 1000, Ordering::Relaxed)
+                        <= epoch_ms()
+                    {
                         tracing::warn!(error = %e, "redis unreachable; rate limiting in process");
                     }
                 }

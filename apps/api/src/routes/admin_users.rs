@@ -70,7 +70,12 @@ pub async fn list_users(
     let limit = params.limit.unwrap_or(20);
     let mut items = state
         .users
-        .list(&UserListQuery { q: params.q, role: params.role, limit: limit + 1, after })
+        .list(&UserListQuery {
+            q: params.q,
+            role: params.role,
+            limit: limit + 1,
+            after,
+        })
         .await?;
     let next_cursor = if items.len() as i64 > limit {
         items.truncate(limit as usize);
@@ -79,7 +84,10 @@ pub async fn list_users(
         None
     };
     let page = Page { items, next_cursor };
-    Ok(web::Json(UserPage { items: page.items, next_cursor: page.next_cursor }))
+    Ok(web::Json(UserPage {
+        items: page.items,
+        next_cursor: page.next_cursor,
+    }))
 }
 
 /// One user.
@@ -90,7 +98,11 @@ pub async fn list_users(
     responses((status = 200, body = User), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
 )]
 #[get("/admin/users/{id}")]
-pub async fn get_user(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> ApiResult<web::Json<User>> {
+pub async fn get_user(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<User>> {
     user.require(Permission::ManageUsers)?;
     Ok(web::Json(state.users.get(*id).await?))
 }
@@ -114,7 +126,9 @@ pub async fn set_role(
     ValidJson(body): ValidJson<RoleChange>,
 ) -> ApiResult<web::Json<User>> {
     user.require(Permission::ManageUsers)?;
-    Ok(web::Json(state.users.set_role(user.id(), *id, body.role).await?))
+    Ok(web::Json(
+        state.users.set_role(user.id(), *id, body.role).await?,
+    ))
 }
 
 /// Disable an account: it can no longer log in or refresh; its sessions end.
@@ -125,7 +139,11 @@ pub async fn set_role(
     responses((status = 200, body = User), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem))
 )]
 #[post("/admin/users/{id}/disable")]
-pub async fn disable_user(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> ApiResult<web::Json<User>> {
+pub async fn disable_user(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<User>> {
     user.require(Permission::ManageUsers)?;
     let u = state.users.set_disabled(user.id(), *id, true).await?;
     state.auth.end_all_sessions(u.id).await?;
@@ -140,7 +158,13 @@ pub async fn disable_user(state: web::Data<AppState>, user: AuthUser, id: web::P
     responses((status = 200, body = User), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem))
 )]
 #[post("/admin/users/{id}/enable")]
-pub async fn enable_user(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> ApiResult<web::Json<User>> {
+pub async fn enable_user(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<User>> {
     user.require(Permission::ManageUsers)?;
-    Ok(web::Json(state.users.set_disabled(user.id(), *id, false).await?))
+    Ok(web::Json(
+        state.users.set_disabled(user.id(), *id, false).await?,
+    ))
 }

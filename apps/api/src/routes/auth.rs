@@ -81,7 +81,10 @@ impl From<auth::TokenPair> for TokenResponse {
 }
 
 fn no_store(mut res: HttpResponse) -> HttpResponse {
-    res.headers_mut().insert(actix_web::http::header::CACHE_CONTROL, actix_web::http::header::HeaderValue::from_static("no-store"));
+    res.headers_mut().insert(
+        actix_web::http::header::CACHE_CONTROL,
+        actix_web::http::header::HeaderValue::from_static("no-store"),
+    );
     res
 }
 
@@ -104,9 +107,18 @@ pub async fn register(
 ) -> ApiResult<HttpResponse> {
     let user = state
         .auth
-        .register(Registration { email: body.email, password: body.password, name: body.name }, &ip.0)
+        .register(
+            Registration {
+                email: body.email,
+                password: body.password,
+                name: body.name,
+            },
+            &ip.0,
+        )
         .await?;
-    Ok(HttpResponse::Created().insert_header(("location", "/api/v1/me")).json(user))
+    Ok(HttpResponse::Created()
+        .insert_header(("location", "/api/v1/me"))
+        .json(user))
 }
 
 /// Exchange email and password for a token pair.
@@ -121,7 +133,11 @@ pub async fn register(
     )
 )]
 #[post("/auth/login")]
-pub async fn login(state: web::Data<AppState>, ip: ClientIp, ValidJson(body): ValidJson<LoginRequest>) -> ApiResult<HttpResponse> {
+pub async fn login(
+    state: web::Data<AppState>,
+    ip: ClientIp,
+    ValidJson(body): ValidJson<LoginRequest>,
+) -> ApiResult<HttpResponse> {
     let pair = state.auth.login(&body.email, &body.password, &ip.0).await?;
     Ok(no_store(HttpResponse::Ok().json(TokenResponse::from(pair))))
 }
@@ -137,7 +153,10 @@ pub async fn login(state: web::Data<AppState>, ip: ClientIp, ValidJson(body): Va
     )
 )]
 #[post("/auth/refresh")]
-pub async fn refresh(state: web::Data<AppState>, ValidJson(body): ValidJson<RefreshRequest>) -> ApiResult<HttpResponse> {
+pub async fn refresh(
+    state: web::Data<AppState>,
+    ValidJson(body): ValidJson<RefreshRequest>,
+) -> ApiResult<HttpResponse> {
     let pair = state.auth.refresh(&body.refresh_token).await?;
     Ok(no_store(HttpResponse::Ok().json(TokenResponse::from(pair))))
 }

@@ -41,7 +41,9 @@ pub async fn patch_me(
     user: AuthUser,
     ValidJson(body): ValidJson<ProfilePatch>,
 ) -> ApiResult<web::Json<User>> {
-    Ok(web::Json(state.users.update_profile(user.id(), body).await?))
+    Ok(web::Json(
+        state.users.update_profile(user.id(), body).await?,
+    ))
 }
 
 /// Change the password. Requires the current one; ends every other session.
@@ -57,14 +59,20 @@ pub async fn change_password(
     user: AuthUser,
     ValidJson(body): ValidJson<PasswordChange>,
 ) -> ApiResult<HttpResponse> {
-    state.auth.change_password(&user.0, &body.current_password, &body.new_password).await?;
+    state
+        .auth
+        .change_password(&user.0, &body.current_password, &body.new_password)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// The caller's addresses, oldest first.
 #[utoipa::path(tag = "me", security(("bearer" = [])), responses((status = 200, body = Vec<Address>), (status = 401, body = Problem)))]
 #[get("/me/addresses")]
-pub async fn list_addresses(state: web::Data<AppState>, user: AuthUser) -> ApiResult<web::Json<Vec<Address>>> {
+pub async fn list_addresses(
+    state: web::Data<AppState>,
+    user: AuthUser,
+) -> ApiResult<web::Json<Vec<Address>>> {
     Ok(web::Json(state.users.addresses(user.id()).await?))
 }
 
@@ -87,7 +95,9 @@ pub async fn create_address(
     ValidJson(body): ValidJson<AddressInput>,
 ) -> ApiResult<HttpResponse> {
     let a = state.users.add_address(user.id(), body).await?;
-    Ok(HttpResponse::Created().insert_header(("location", format!("/api/v1/me/addresses/{}", a.id))).json(a))
+    Ok(HttpResponse::Created()
+        .insert_header(("location", format!("/api/v1/me/addresses/{}", a.id)))
+        .json(a))
 }
 
 /// One of the caller's addresses.
@@ -98,7 +108,11 @@ pub async fn create_address(
     responses((status = 200, body = Address), (status = 401, body = Problem), (status = 404, body = Problem))
 )]
 #[get("/me/addresses/{id}")]
-pub async fn get_address(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> ApiResult<web::Json<Address>> {
+pub async fn get_address(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<Address>> {
     Ok(web::Json(state.users.address(user.id(), *id).await?))
 }
 
@@ -117,7 +131,9 @@ pub async fn update_address(
     id: web::Path<Uuid>,
     ValidJson(body): ValidJson<AddressPatch>,
 ) -> ApiResult<web::Json<Address>> {
-    Ok(web::Json(state.users.update_address(user.id(), *id, body).await?))
+    Ok(web::Json(
+        state.users.update_address(user.id(), *id, body).await?,
+    ))
 }
 
 /// Delete one of the caller's addresses.
@@ -128,7 +144,11 @@ pub async fn update_address(
     responses((status = 204), (status = 401, body = Problem), (status = 404, body = Problem))
 )]
 #[delete("/me/addresses/{id}")]
-pub async fn delete_address(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+pub async fn delete_address(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
     state.users.delete_address(user.id(), *id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -9,7 +9,9 @@ pub mod me;
 pub mod ops;
 
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(ops::live).service(ops::ready).service(ops::metrics);
+    cfg.service(ops::live)
+        .service(ops::ready)
+        .service(ops::metrics);
     cfg.service(
         scope::scope("/api/v1")
             .service(auth::register)

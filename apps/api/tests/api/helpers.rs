@@ -1,0 +1,137 @@
+use std::sync::Once;
+
+use serde_json::{Value, json};
+use shop_api::Application;
+use shop_api::config::{Config, Profile};
+use testkit::{Client, TestDb};
+
+static TRACING: Once = Once::new();
+
+/// A running app and what a test needs to talk to it.
+pub struct TestApp {
+    pub client: Client,
+    pub config: Config,
+    pub db_url: String,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Stop accepting and let workers exit; the database is dropped by its owner.
+        let handle = self.handle.clone();
+        std::mem::drop(handle.stop(false));
+    }
+}
+
+/// The configuration of a test instance over `db`.
+pub fn test_config(db: &TestDb) -> Config {
+    let mut c = Config::defaults(Profile::Test);
+    c.server.port = 0;
+    c.database.url = db.url.clone();
+    c.database.create_if_missing = false;
+    c.database.embedded = false;
+    c.database.pool_size = 5;
+    c.redis.url = testkit::redis_url();
+    c.redis.key_prefix = testkit::redis_prefix();
+    c
+}
+
+pub async fn start(config: Config) -> TestApp {
+    TRACING.call_once(|| {
+        if std::env::var("TEST_LOG").is_ok() {
+            std::mem::forget(shop_api::telemetry::init(&config.telemetry));
+        }
+    });
+    let app = Application::build(config.clone())
+        .await
+        .expect("app starts");
+    let client = Client::new(format!("http://127.0.0.1:{}", app.port()));
+    let handle = app.handle();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        client,
+        db_url: config.database.url.clone(),
+        config,
+        handle,
+    }
+}
+
+/// A fresh database and an app over it. Keep the `TestDb` alive for the test's duration.
+pub async fn spawn() -> (TestApp, TestDb) {
+    spawn_with(|_| {}).await
+}
+
+pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> (TestApp, TestDb) {
+    let db = TestDb::new().await;
+    let mut config = test_config(&db);
+    tweak(&mut config);
+    (start(config).await, db)
+}
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A signed-in user.
+pub struct Session {
+    pub id: String,
+    pub email: String,
+    pub access: String,
+    pub refresh: String,
+    pub client: Client,
+}
+
+pub fn unique_email(tag: &str) -> String {
+    format!("{tag}-{}@example.com", uuid::Uuid::new_v4().simple())
+}
+
+pub async fn login(app: &TestApp, email: &str, password: &str) -> Session {
+    let res = app
+        .client
+        .post(
+            "/api/v1/auth/login",
+            &json!({"email": email, "password": password}),
+        )
+        .await;
+    res.assert_status(200);
+    let body = res.json();
+    Session {
+        id: body["user"]["id"].as_str().expect("id").to_owned(),
+        email: email.to_owned(),
+        access: body["access_token"].as_str().expect("access").to_owned(),
+        refresh: body["refresh_token"].as_str().expect("refresh").to_owned(),
+        client: app
+            .client
+            .with_token(body["access_token"].as_str().expect("access")),
+    }
+}
+
+/// Registers a customer and logs in.
+pub async fn customer(app: &TestApp, tag: &str) -> Session {
+    let email = unique_email(tag);
+    app.client
+        .post(
+            "/api/v1/auth/register",
+            &json!({"email": email, "password": PASSWORD, "name": tag}),
+        )
+        .await
+        .assert_status(201);
+    login(app, &email, PASSWORD).await
+}
+
+/// Creates an admin the way an operator does (the CLI's code path) and logs in.
+pub async fn admin(app: &TestApp) -> Session {
+    let email = unique_email("admin");
+    shop_api::startup::create_admin(&app.config, email.clone(), "Admin".into(), PASSWORD.into())
+        .await
+        .expect("admin created");
+    login(app, &email, PASSWORD).await
+}
+
+pub fn address(name: &str) -> Value {
+    json!({
+        "full_name": name,
+        "line1": "1 Main Street",
+        "city": "Berlin",
+        "postal_code": "10115",
+        "country": "DE",
+    })
+}

@@ -1,0 +1,7 @@
+//! Black-box tests: the real application on a random port, a fresh PostgreSQL database per test,
+//! an isolated Redis key space per test, requests over HTTP.
+
+mod helpers;
+
+mod foundation;
+mod identity;

@@ -20,11 +20,7 @@ pub struct AuthUser(pub Principal);
 impl AuthUser {
     /// 403 unless the caller's role grants `p`.
     pub fn require(&self, p: Permission) -> Result<(), Problem> {
-        if self.0.role.has(p) {
-            Ok(())
-        } else {
-            Err(Problem::forbidden().detail("your role does not allow this"))
-        }
+        if self.0.role.has(p) { Ok(()) } else { Err(Problem::forbidden().detail("your role does not allow this")) }
     }
 
     pub fn id(&self) -> uuid::Uuid {
@@ -35,18 +31,13 @@ impl AuthUser {
 fn bearer(req: &HttpRequest) -> Option<&str> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then_some(token.trim())
+    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
 }
 
 fn authenticate(req: &HttpRequest) -> Result<AuthUser, Problem> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(Problem::internal)?;
-    let token = bearer(req).ok_or_else(|| {
-        Problem::unauthorized("send an access token as `Authorization: Bearer <token>`")
-    })?;
+    let state = req.app_data::<web::Data<AppState>>().ok_or_else(Problem::internal)?;
+    let token =
+        bearer(req).ok_or_else(|| Problem::unauthorized("send an access token as `Authorization: Bearer <token>`"))?;
     match state.auth.verify_access(token) {
         Ok(p) => Ok(AuthUser(p)),
         Err(AuthError::Token(TokenError::Expired)) => Err(Problem::new(
@@ -59,15 +50,10 @@ fn authenticate(req: &HttpRequest) -> Result<AuthUser, Problem> {
             header::WWW_AUTHENTICATE,
             "Bearer realm=\"shop\", error=\"invalid_token\", error_description=\"expired\"",
         )),
-        Err(_) => Err(Problem::new(
-            actix_web::http::StatusCode::UNAUTHORIZED,
-            "invalid-token",
-            "The access token is invalid",
-        )
-        .header(
-            header::WWW_AUTHENTICATE,
-            "Bearer realm=\"shop\", error=\"invalid_token\"",
-        )),
+        Err(_) => {
+            Err(Problem::new(actix_web::http::StatusCode::UNAUTHORIZED, "invalid-token", "The access token is invalid")
+                .header(header::WWW_AUTHENTICATE, "Bearer realm=\"shop\", error=\"invalid_token\""))
+        }
     }
 }
 
@@ -97,12 +83,7 @@ pub fn client_ip(req: &HttpRequest, trusted: &[IpAddr]) -> String {
         .flat_map(|v| v.split(','))
         .filter_map(|s| s.trim().parse::<IpAddr>().ok())
         .collect::<Vec<_>>();
-    forwarded
-        .into_iter()
-        .rev()
-        .find(|ip| !trusted.contains(ip))
-        .unwrap_or(peer)
-        .to_string()
+    forwarded.into_iter().rev().find(|ip| !trusted.contains(ip)).unwrap_or(peer).to_string()
 }
 
 /// Extractor form of [`client_ip`].
@@ -113,10 +94,8 @@ impl FromRequest for ClientIp {
     type Future = std::future::Ready<Result<Self, Problem>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let trusted = req
-            .app_data::<web::Data<AppState>>()
-            .map(|s| s.config.server.trusted_proxies.clone())
-            .unwrap_or_default();
+        let trusted =
+            req.app_data::<web::Data<AppState>>().map(|s| s.config.server.trusted_proxies.clone()).unwrap_or_default();
         std::future::ready(Ok(ClientIp(client_ip(req, &trusted))))
     }
 }

@@ -35,6 +35,17 @@ pub struct Config {
     pub redis: RedisSettings,
     pub auth: AuthConfig,
     pub telemetry: TelemetryConfig,
+    pub catalog: CatalogConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CatalogConfig {
+    /// Serve product detail and categories cache-aside (Redis, or memory while it is down).
+    pub cache_enabled: bool,
+    /// Lifetime of a cached product detail; writes invalidate it at once anyway.
+    pub cache_ttl_secs: u64,
+    /// Facet counts of one filter set are reused this long.
+    pub facets_ttl_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -151,11 +162,7 @@ impl Config {
                 timeout_ms: 250,
             },
             auth: AuthConfig {
-                jwt_secret: if dev_like {
-                    DEV_JWT_SECRET.into()
-                } else {
-                    String::new()
-                },
+                jwt_secret: if dev_like { DEV_JWT_SECRET.into() } else { String::new() },
                 jwt_previous_secrets: Vec::new(),
                 issuer: "shop".into(),
                 audience: "shop-api".into(),
@@ -164,33 +171,14 @@ impl Config {
                 max_concurrent_hashes: 4,
                 bootstrap_admin_email: None,
                 bootstrap_admin_password: None,
-                login_per_ip: if profile == Profile::Test {
-                    Quota::new(10_000, 60)
-                } else {
-                    Quota::new(20, 60)
-                },
-                login_per_account: if profile == Profile::Test {
-                    Quota::new(10_000, 60)
-                } else {
-                    Quota::new(10, 300)
-                },
-                register_per_ip: if profile == Profile::Test {
-                    Quota::new(10_000, 60)
-                } else {
-                    Quota::new(10, 3600)
-                },
+                login_per_ip: if profile == Profile::Test { Quota::new(10_000, 60) } else { Quota::new(20, 60) },
+                login_per_account: if profile == Profile::Test { Quota::new(10_000, 60) } else { Quota::new(10, 300) },
+                register_per_ip: if profile == Profile::Test { Quota::new(10_000, 60) } else { Quota::new(10, 3600) },
             },
+            catalog: CatalogConfig { cache_enabled: true, cache_ttl_secs: 300, facets_ttl_secs: 30 },
             telemetry: TelemetryConfig {
-                log_format: if profile == Profile::Production {
-                    LogFormat::Json
-                } else {
-                    LogFormat::Pretty
-                },
-                log_filter: if profile == Profile::Test {
-                    "warn".into()
-                } else {
-                    "info".into()
-                },
+                log_format: if profile == Profile::Production { LogFormat::Json } else { LogFormat::Pretty },
+                log_filter: if profile == Profile::Test { "warn".into() } else { "info".into() },
                 otlp_endpoint: None,
                 service_name: "shop-api".into(),
             },
@@ -227,44 +215,27 @@ impl Config {
     /// Checks values that no type can express, and refuses insecure production settings.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.database.pool_size == 0 {
-            return Err(ConfigError::Invalid(
-                "database.pool_size must be at least 1".into(),
-            ));
+            return Err(ConfigError::Invalid("database.pool_size must be at least 1".into()));
         }
         if self.auth.max_concurrent_hashes == 0 {
-            return Err(ConfigError::Invalid(
-                "auth.max_concurrent_hashes must be at least 1".into(),
-            ));
+            return Err(ConfigError::Invalid("auth.max_concurrent_hashes must be at least 1".into()));
         }
         if self.profile == Profile::Production {
-            let secrets = std::iter::once(("auth.jwt_secret", &self.auth.jwt_secret)).chain(
-                self.auth
-                    .jwt_previous_secrets
-                    .iter()
-                    .map(|s| ("auth.jwt_previous_secrets", s)),
-            );
+            let secrets = std::iter::once(("auth.jwt_secret", &self.auth.jwt_secret))
+                .chain(self.auth.jwt_previous_secrets.iter().map(|s| ("auth.jwt_previous_secrets", s)));
             for (key, value) in secrets {
                 let env = format!("SHOP_{}", key.to_uppercase().replace('.', "__"));
                 if value.is_empty() {
-                    return Err(ConfigError::Insecure(format!(
-                        "{key} is missing (set {env})"
-                    )));
+                    return Err(ConfigError::Insecure(format!("{key} is missing (set {env})")));
                 }
                 if value == DEV_JWT_SECRET {
-                    return Err(ConfigError::Insecure(format!(
-                        "{key} is the development default (set {env})"
-                    )));
+                    return Err(ConfigError::Insecure(format!("{key} is the development default (set {env})")));
                 }
                 if value.len() < 32 {
-                    return Err(ConfigError::Insecure(format!(
-                        "{key} is shorter than 32 bytes (set {env})"
-                    )));
+                    return Err(ConfigError::Insecure(format!("{key} is shorter than 32 bytes (set {env})")));
                 }
             }
-            if let (Some(_), None) = (
-                &self.auth.bootstrap_admin_email,
-                &self.auth.bootstrap_admin_password,
-            ) {
+            if let (Some(_), None) = (&self.auth.bootstrap_admin_email, &self.auth.bootstrap_admin_password) {
                 return Err(ConfigError::Insecure(
                     "auth.bootstrap_admin_password is missing (set SHOP_AUTH__BOOTSTRAP_ADMIN_PASSWORD)".into(),
                 ));

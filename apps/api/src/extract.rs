@@ -19,28 +19,16 @@ pub struct ValidJson<T>(pub T);
 pub struct ValidQuery<T>(pub T);
 
 fn is_json(req: &HttpRequest) -> bool {
-    let Some(ct) = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-    else {
+    let Some(ct) = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
         return false;
     };
-    let mime = ct
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
 /// serde's "missing field `x`" is reported at the parent path; move it onto the field itself.
 fn field_of(path: &str, message: &str) -> String {
-    let missing = message
-        .strip_prefix("missing field `")
-        .and_then(|rest| rest.split('`').next())
-        .map(str::to_owned);
+    let missing = message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next()).map(str::to_owned);
     match (path, missing) {
         (".", Some(f)) | ("", Some(f)) => f,
         (p, Some(f)) => format!("{p}.{f}"),
@@ -59,33 +47,22 @@ fn clean_message(msg: &str) -> String {
 
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let inner = e.inner();
-        match inner.classify() {
-            serde_json::error::Category::Data => {
-                let path = e.path().to_string();
-                let msg = inner.to_string();
-                Problem::invalid_field(field_of(&path, &msg), clean_message(&msg))
+    let value =
+        serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let inner = e.inner();
+            match inner.classify() {
+                serde_json::error::Category::Data => {
+                    let path = e.path().to_string();
+                    let msg = inner.to_string();
+                    Problem::invalid_field(field_of(&path, &msg), clean_message(&msg))
+                }
+                _ => Problem::new(StatusCode::BAD_REQUEST, "malformed-json", "The body is not valid JSON")
+                    .detail(format!("syntax error at line {} column {}", inner.line(), inner.column())),
             }
-            _ => Problem::new(
-                StatusCode::BAD_REQUEST,
-                "malformed-json",
-                "The body is not valid JSON",
-            )
-            .detail(format!(
-                "syntax error at line {} column {}",
-                inner.line(),
-                inner.column()
-            )),
-        }
-    })?;
+        })?;
     de.end().map_err(|_| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "malformed-json",
-            "The body is not valid JSON",
-        )
-        .detail("trailing characters after the JSON value")
+        Problem::new(StatusCode::BAD_REQUEST, "malformed-json", "The body is not valid JSON")
+            .detail("trailing characters after the JSON value")
     })?;
     Ok(value)
 }
@@ -123,23 +100,13 @@ where
     type Future = std::future::Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready(
-            parse_query(req.query_string())
-                .map(ValidQuery)
-                .map_err(Into::into),
-        )
+        std::future::ready(parse_query(req.query_string()).map(ValidQuery).map_err(Into::into))
     }
 }
 
-pub fn parse_query<T: DeserializeOwned + garde::Validate<Context = ()>>(
-    qs: &str,
-) -> Result<T, Problem> {
+pub fn parse_query<T: DeserializeOwned + garde::Validate<Context = ()>>(qs: &str) -> Result<T, Problem> {
     if qs.len() > 4096 {
-        return Err(Problem::new(
-            StatusCode::URI_TOO_LONG,
-            "uri-too-long",
-            "The query string is too long",
-        ));
+        return Err(Problem::new(StatusCode::URI_TOO_LONG, "uri-too-long", "The query string is too long"));
     }
     let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(qs));
     let value: T = serde_path_to_error::deserialize(de).map_err(|e| {
@@ -150,11 +117,7 @@ pub fn parse_query<T: DeserializeOwned + garde::Validate<Context = ()>>(
     })?;
     value.validate().map_err(|report| {
         report.iter().fold(
-            Problem::new(
-                StatusCode::BAD_REQUEST,
-                "invalid-parameter",
-                "A query or path parameter is invalid",
-            ),
+            Problem::new(StatusCode::BAD_REQUEST, "invalid-parameter", "A query or path parameter is invalid"),
             |p, (path, err)| p.field(path.to_string(), err.message().to_string()),
         )
     })?;

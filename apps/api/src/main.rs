@@ -17,6 +17,14 @@ enum Command {
     Serve,
     /// Create the database if needed, apply pending migrations, and exit.
     Migrate,
+    /// Load deterministic demo data (categories, products with variants and stock, users).
+    /// Seeded users' password is `SHOP_SEED_PASSWORD` (default `demo password 123`).
+    Seed {
+        #[arg(long, default_value_t = 1000)]
+        products: i64,
+        #[arg(long, default_value_t = 100)]
+        users: i64,
+    },
     /// Administrative tasks.
     Admin {
         #[command(subcommand)]
@@ -65,9 +73,23 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             app.run_until_stopped().await?;
         }
         Command::Migrate => shop_api::startup::prepare_database(&mut config).await?,
-        Command::Admin {
-            command: AdminCommand::Create { email, name },
-        } => {
+        Command::Seed { products, users } => {
+            shop_api::startup::prepare_database(&mut config).await?;
+            let started = std::time::Instant::now();
+            let password = std::env::var("SHOP_SEED_PASSWORD").unwrap_or_else(|_| "demo password 123".into());
+            let hash = auth::PasswordHasher::new(1).hash(&password).await;
+            let db = persistence::Db::connect(&config.db_config())?;
+            let seeded = persistence::seed::seed(&db, products, users, &hash).await?;
+            println!(
+                "seeded {} categories, {} products, {} variants, {} users in {:.1} s",
+                seeded.categories,
+                seeded.products,
+                seeded.variants,
+                seeded.users,
+                started.elapsed().as_secs_f64()
+            );
+        }
+        Command::Admin { command: AdminCommand::Create { email, name } } => {
             let password = match std::env::var("SHOP_ADMIN_PASSWORD") {
                 Ok(p) if !p.is_empty() => p,
                 _ => {

@@ -1,9 +1,7 @@
 //! Prometheus metrics, exposed at `/metrics`. Routes are labelled by their pattern
 //! (`/api/v1/products/{id}`), never by raw path, so cardinality stays bounded.
 
-use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
-};
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -17,30 +15,18 @@ impl Metrics {
     pub fn new() -> Self {
         let registry = Registry::new();
         let http_requests = IntCounterVec::new(
-            Opts::new(
-                "http_requests_total",
-                "HTTP requests by method, route pattern and status",
-            ),
+            Opts::new("http_requests_total", "HTTP requests by method, route pattern and status"),
             &["method", "route", "status"],
         )
         .expect("valid metric");
         let http_duration = HistogramVec::new(
-            HistogramOpts::new(
-                "http_request_duration_seconds",
-                "HTTP request latency by route pattern",
-            )
-            .buckets(vec![
-                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-                10.0,
-            ]),
+            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency by route pattern")
+                .buckets(vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
             &["method", "route"],
         )
         .expect("valid metric");
         let db_pool = IntGaugeVec::new(
-            Opts::new(
-                "db_pool_connections",
-                "PostgreSQL pool connections by state (max, open, idle, waiting)",
-            ),
+            Opts::new("db_pool_connections", "PostgreSQL pool connections by state (max, open, idle, waiting)"),
             &["pool", "state"],
         )
         .expect("valid metric");
@@ -51,12 +37,7 @@ impl Metrics {
         ] {
             registry.register(c).expect("metric registered once");
         }
-        Metrics {
-            registry,
-            http_requests,
-            http_duration,
-            db_pool,
-        }
+        Metrics { registry, http_requests, http_duration, db_pool }
     }
 
     pub fn registry(&self) -> &Registry {
@@ -64,8 +45,7 @@ impl Metrics {
     }
 
     pub fn observe_pool(&self, pool: &str, s: persistence::PoolStats) {
-        let set =
-            |state: &str, v: usize| self.db_pool.with_label_values(&[pool, state]).set(v as i64);
+        let set = |state: &str, v: usize| self.db_pool.with_label_values(&[pool, state]).set(v as i64);
         set("max", s.max_size);
         set("open", s.size);
         set("idle", s.available);

@@ -24,8 +24,7 @@ fn accept_request_id(v: &HeaderValue) -> Option<String> {
     let s = v.to_str().ok()?;
     let ok = !s.is_empty()
         && s.len() <= 128
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
     ok.then(|| s.to_owned())
 }
 
@@ -34,15 +33,13 @@ pub async fn envelope(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let started = Instant::now();
-    let request_id = req
-        .headers()
-        .get(&REQUEST_ID)
-        .and_then(accept_request_id)
-        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    let request_id =
+        req.headers().get(&REQUEST_ID).and_then(accept_request_id).unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let method = req.method().clone();
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
-    let span = tracing::info_span!("request", request_id = %request_id, method = %method, route = tracing::field::Empty);
+    let span =
+        tracing::info_span!("request", request_id = %request_id, method = %method, route = tracing::field::Empty);
 
     // Handlers' errors arrive here as responses; an `Err` only comes from a failing inner
     // middleware, and actix renders it (as problem+json, since all our errors are problems).
@@ -61,30 +58,18 @@ pub async fn envelope(
         res = ServiceResponse::new(req, problem.error_response());
     }
 
-    let route = res
-        .request()
-        .match_pattern()
-        .unwrap_or_else(|| "<unmatched>".to_owned());
+    let route = res.request().match_pattern().unwrap_or_else(|| "<unmatched>".to_owned());
     let elapsed = started.elapsed();
     if let Some(m) = metrics {
-        m.http_requests
-            .with_label_values(&[method.as_str(), &route, status.as_str()])
-            .inc();
-        m.http_duration
-            .with_label_values(&[method.as_str(), &route])
-            .observe(elapsed.as_secs_f64());
+        m.http_requests.with_label_values(&[method.as_str(), &route, status.as_str()]).inc();
+        m.http_duration.with_label_values(&[method.as_str(), &route]).observe(elapsed.as_secs_f64());
     }
     span.record("route", route.as_str());
     span.in_scope(|| {
         let latency_ms = elapsed.as_secs_f64() * 1000.0;
         if status.is_server_error() {
             let cause = res.response().error().map(|e| e.to_string());
-            tracing::error!(
-                status = status.as_u16(),
-                latency_ms,
-                cause,
-                "request failed"
-            );
+            tracing::error!(status = status.as_u16(), latency_ms, cause, "request failed");
         } else {
             tracing::info!(status = status.as_u16(), latency_ms, "request");
         }

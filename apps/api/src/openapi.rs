@@ -18,7 +18,9 @@ use utoipa::{Modify, OpenApi};
         (name = "ops", description = "Health and metrics"),
         (name = "auth", description = "Registration, login, token refresh, logout"),
         (name = "me", description = "The signed-in user's profile, password and addresses"),
-        (name = "admin", description = "Administration (admin role)"),
+        (name = "admin", description = "User administration (admin role)"),
+        (name = "catalog", description = "Categories, product listing and search, product detail"),
+        (name = "admin-catalog", description = "Catalog management: categories, products, variants, stock (staff and admin)"),
     )
 )]
 pub struct ApiDoc;
@@ -30,12 +32,7 @@ impl Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(
-                Http::builder()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .build(),
-            ),
+            SecurityScheme::Http(Http::builder().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
         );
     }
 }

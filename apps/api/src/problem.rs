@@ -73,10 +73,7 @@ impl Problem {
     }
 
     pub fn field(mut self, field: impl Into<String>, message: impl Into<String>) -> Self {
-        self.errors.push(FieldError {
-            field: field.into(),
-            message: message.into(),
-        });
+        self.errors.push(FieldError { field: field.into(), message: message.into() });
         self
     }
 
@@ -88,20 +85,11 @@ impl Problem {
     // The catalogue of generic problems; domain errors add their own codes in `errors.rs`.
 
     pub fn bad_request(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "bad-request",
-            "The request is malformed",
-        )
-        .detail(detail)
+        Self::new(StatusCode::BAD_REQUEST, "bad-request", "The request is malformed").detail(detail)
     }
 
     pub fn validation() -> Self {
-        Self::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation-failed",
-            "The request has invalid fields",
-        )
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation-failed", "The request has invalid fields")
     }
 
     pub fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> Self {
@@ -110,23 +98,15 @@ impl Problem {
 
     pub fn invalid_parameter(param: impl Into<String>, message: impl Into<String>) -> Self {
         let param = param.into();
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-parameter",
-            "A query or path parameter is invalid",
-        )
-        .detail(format!("parameter `{param}` is invalid"))
-        .field(param, message)
+        Self::new(StatusCode::BAD_REQUEST, "invalid-parameter", "A query or path parameter is invalid")
+            .detail(format!("parameter `{param}` is invalid"))
+            .field(param, message)
     }
 
     pub fn unauthorized(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "Authentication is required",
-        )
-        .detail(detail)
-        .header(header::WWW_AUTHENTICATE, "Bearer realm=\"shop\"")
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Authentication is required")
+            .detail(detail)
+            .header(header::WWW_AUTHENTICATE, "Bearer realm=\"shop\"")
     }
 
     pub fn forbidden() -> Self {
@@ -142,30 +122,18 @@ impl Problem {
     }
 
     pub fn too_many_requests(retry_after_secs: u64) -> Self {
-        Self::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate-limited",
-            "Too many requests",
-        )
-        .detail(format!("retry after {retry_after_secs} s"))
-        .header(header::RETRY_AFTER, retry_after_secs.max(1).to_string())
+        Self::new(StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Too many requests")
+            .detail(format!("retry after {retry_after_secs} s"))
+            .header(header::RETRY_AFTER, retry_after_secs.max(1).to_string())
     }
 
     pub fn unavailable() -> Self {
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "The service is temporarily unavailable",
-        )
-        .header(header::RETRY_AFTER, "1")
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "The service is temporarily unavailable")
+            .header(header::RETRY_AFTER, "1")
     }
 
     pub fn internal() -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "Internal server error",
-        )
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal server error")
     }
 
     /// A problem for a bare status produced outside our handlers (unknown route, wrong method,
@@ -173,17 +141,11 @@ impl Problem {
     pub fn for_status(status: StatusCode) -> Self {
         let (code, title) = match status {
             StatusCode::NOT_FOUND => ("not-found", "No such resource"),
-            StatusCode::METHOD_NOT_ALLOWED => {
-                ("method-not-allowed", "Method not allowed on this resource")
-            }
+            StatusCode::METHOD_NOT_ALLOWED => ("method-not-allowed", "Method not allowed on this resource"),
             StatusCode::PAYLOAD_TOO_LARGE => ("payload-too-large", "The request body is too large"),
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-                ("unsupported-media-type", "Unsupported content type")
-            }
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported-media-type", "Unsupported content type"),
             StatusCode::URI_TOO_LONG => ("uri-too-long", "The request URI is too long"),
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => {
-                ("headers-too-large", "Request headers are too large")
-            }
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => ("headers-too-large", "Request headers are too large"),
             StatusCode::REQUEST_TIMEOUT => ("request-timeout", "The request took too long"),
             StatusCode::UNAUTHORIZED => {
                 return Self::unauthorized("missing or invalid credentials");
@@ -206,14 +168,7 @@ impl From<garde::Report> for Problem {
     fn from(report: garde::Report) -> Self {
         report.iter().fold(Problem::validation(), |p, (path, err)| {
             let field = path.to_string();
-            p.field(
-                if field.is_empty() {
-                    "body".to_string()
-                } else {
-                    field
-                },
-                err.message().to_string(),
-            )
+            p.field(if field.is_empty() { "body".to_string() } else { field }, err.message().to_string())
         })
     }
 }

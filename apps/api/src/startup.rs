@@ -10,8 +10,9 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpResponse, HttpServer, middleware::from_fn, web};
 use anyhow::Context;
 use auth::{AuthLimits, AuthService, PasswordHasher, Registration, TokenConfig, Tokens};
+use catalog::{CatalogService, DetailCacheConfig};
 use persistence::Db;
-use persistence::{PgSessionRepo, PgUserRepo};
+use persistence::{PgCatalogRepo, PgSessionRepo, PgUserRepo};
 use primitives::Cache;
 use primitives::RateLimiter;
 use redis_store::{Redis, RedisCache, RedisLimiter};
@@ -38,28 +39,17 @@ pub struct Application {
 /// the configuration at it.
 pub async fn prepare_database(config: &mut Config) -> anyhow::Result<()> {
     let db = &mut config.database;
-    if db.embedded
-        && !persistence::db::server_reachable(&db.url, Duration::from_millis(db.connect_timeout_ms))
-            .await
-    {
+    if db.embedded && !persistence::db::server_reachable(&db.url, Duration::from_millis(db.connect_timeout_ms)).await {
         let (_, name) = persistence::db::maintenance_url(&db.url)?;
         tracing::warn!(url = %db.url, dir = %db.embedded_dir, "PostgreSQL unreachable; starting a private server");
         let (dir, port) = (db.embedded_dir.clone(), db.embedded_port);
-        let local =
-            tokio::task::spawn_blocking(move || localpg::start(std::path::Path::new(&dir), port))
-                .await??;
+        let local = tokio::task::spawn_blocking(move || localpg::start(std::path::Path::new(&dir), port)).await??;
         db.url = local.url(&name);
     }
-    if db.create_if_missing
-        && persistence::db::ensure_database(&db.url)
-            .await
-            .context("creating the database")?
-    {
+    if db.create_if_missing && persistence::db::ensure_database(&db.url).await.context("creating the database")? {
         tracing::info!("created database");
     }
-    let applied = persistence::db::run_migrations(&db.url)
-        .await
-        .context("applying migrations")?;
+    let applied = persistence::db::run_migrations(&db.url).await.context("applying migrations")?;
     if !applied.is_empty() {
         tracing::info!(?applied, "applied migrations");
     }
@@ -111,36 +101,21 @@ pub async fn create_admin(
         Arc::new(PgSessionRepo::new(db.clone())),
         Arc::new(redis_store::LocalLimiterPort::default()),
     );
-    let user = auth
-        .create_user(
-            Registration {
-                email,
-                password,
-                name,
-            },
-            Role::Admin,
-        )
-        .await?;
+    let user = auth.create_user(Registration { email, password, name }, Role::Admin).await?;
     db.close();
     Ok(user)
 }
 
 /// Creates the configured first admin when no admin exists yet.
 async fn bootstrap_admin(config: &Config, auth: &AuthService) -> anyhow::Result<()> {
-    let (Some(email), Some(password)) = (
-        &config.auth.bootstrap_admin_email,
-        &config.auth.bootstrap_admin_password,
-    ) else {
+    let (Some(email), Some(password)) = (&config.auth.bootstrap_admin_email, &config.auth.bootstrap_admin_password)
+    else {
         return Ok(());
     };
     if auth.any_admin().await.map_err(|e| anyhow::anyhow!("{e}"))? {
         return Ok(());
     }
-    let reg = Registration {
-        email: email.clone(),
-        password: password.clone(),
-        name: "Administrator".into(),
-    };
+    let reg = Registration { email: email.clone(), password: password.clone(), name: "Administrator".into() };
     match auth.create_user(reg, Role::Admin).await {
         Ok(u) => tracing::info!(email = %u.email, "bootstrap admin created"),
         Err(auth::AuthError::EmailTaken) => {
@@ -164,23 +139,22 @@ impl Application {
         let limiter: Arc<dyn RateLimiter> = Arc::new(RedisLimiter::new(redis.clone()));
 
         let user_repo: Arc<dyn users::UserRepo> = Arc::new(PgUserRepo::new(db.clone()));
-        let auth = Arc::new(auth_service(
-            &config,
-            user_repo.clone(),
-            Arc::new(PgSessionRepo::new(db.clone())),
-            limiter,
-        ));
+        let auth =
+            Arc::new(auth_service(&config, user_repo.clone(), Arc::new(PgSessionRepo::new(db.clone())), limiter));
         bootstrap_admin(&config, &auth).await?;
         let users = Arc::new(UserService::new(user_repo));
+        let catalog = Arc::new(CatalogService::new(
+            Arc::new(PgCatalogRepo::new(db.clone())),
+            cache.clone(),
+            DetailCacheConfig {
+                enabled: config.catalog.cache_enabled,
+                ttl: Duration::from_secs(config.catalog.cache_ttl_secs),
+                facets_ttl: Duration::from_secs(config.catalog.facets_ttl_secs),
+            },
+        ));
 
         let config = Arc::new(config);
-        let state = web::Data::new(AppState {
-            config: config.clone(),
-            db: db.clone(),
-            cache,
-            auth,
-            users,
-        });
+        let state = web::Data::new(AppState { config: config.clone(), db: db.clone(), cache, auth, users, catalog });
         let metrics = web::Data::new(Metrics::new());
 
         let listener = TcpListener::bind((config.server.host.as_str(), config.server.port))
@@ -204,10 +178,7 @@ impl Application {
             let doc = web::Data::new(api);
             app.app_data(doc.clone())
                 .route("/openapi.json", web::get().to(openapi_json))
-                .service(utoipa_scalar::Scalar::with_url(
-                    "/docs",
-                    doc.get_ref().clone(),
-                ))
+                .service(utoipa_scalar::Scalar::with_url("/docs", doc.get_ref().clone()))
                 .default_service(web::to(unmatched))
                 .wrap(from_fn(crate::middleware::envelope))
         })
@@ -219,11 +190,7 @@ impl Application {
         if config.profile == Profile::Test {
             server = server.disable_signals();
         }
-        Ok(Application {
-            port,
-            server: server.run(),
-            db,
-        })
+        Ok(Application { port, server: server.run(), db })
     }
 
     pub fn port(&self) -> u16 {

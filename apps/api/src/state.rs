@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
 use auth::AuthService;
+use catalog::CatalogService;
 use persistence::Db;
 use primitives::Cache;
 use users::UserService;
@@ -15,4 +16,5 @@ pub struct AppState {
     pub cache: Arc<dyn Cache>,
     pub auth: Arc<AuthService>,
     pub users: Arc<UserService>,
+    pub catalog: Arc<CatalogService>,
 }

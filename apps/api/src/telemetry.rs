@@ -25,8 +25,7 @@ impl Drop for TelemetryGuard {
 /// Installs the global subscriber. Safe to call more than once (later calls are no-ops), which
 /// the test harness relies on.
 pub fn init(cfg: &TelemetryConfig) -> TelemetryGuard {
-    let filter =
-        EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new(&cfg.log_filter));
+    let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new(&cfg.log_filter));
     let fmt = match cfg.log_format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
@@ -45,24 +44,11 @@ pub fn init(cfg: &TelemetryConfig) -> TelemetryGuard {
             .build()
             .map_err(|e| eprintln!("OpenTelemetry exporter disabled: {e}"))
             .ok()?;
-        let resource = opentelemetry_sdk::Resource::builder()
-            .with_service_name(cfg.service_name.clone())
-            .build();
-        Some(
-            SdkTracerProvider::builder()
-                .with_batch_exporter(exporter)
-                .with_resource(resource)
-                .build(),
-        )
+        let resource = opentelemetry_sdk::Resource::builder().with_service_name(cfg.service_name.clone()).build();
+        Some(SdkTracerProvider::builder().with_batch_exporter(exporter).with_resource(resource).build())
     });
-    let otel = provider
-        .as_ref()
-        .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("shop-api")));
+    let otel = provider.as_ref().map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("shop-api")));
 
-    let _ = tracing_subscriber::registry()
-        .with(filter)
-        .with(fmt)
-        .with(otel)
-        .try_init();
+    let _ = tracing_subscriber::registry().with(filter).with(fmt).with(otel).try_init();
     TelemetryGuard { provider }
 }

@@ -9,11 +9,7 @@ use tokio::sync::Semaphore;
 static COMMON: OnceLock<HashSet<&'static str>> = OnceLock::new();
 
 fn common_passwords() -> &'static HashSet<&'static str> {
-    COMMON.get_or_init(|| {
-        include_str!("../data/common-passwords.txt")
-            .lines()
-            .collect()
-    })
+    COMMON.get_or_init(|| include_str!("../data/common-passwords.txt").lines().collect())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,10 +33,7 @@ pub struct PasswordPolicy {
 
 impl Default for PasswordPolicy {
     fn default() -> Self {
-        PasswordPolicy {
-            min_chars: 10,
-            max_chars: 128,
-        }
+        PasswordPolicy { min_chars: 10, max_chars: 128 }
     }
 }
 
@@ -83,27 +76,16 @@ impl PasswordHasher {
             .hash_password(b"dummy password for unknown accounts", &salt)
             .expect("hashing a constant cannot fail")
             .to_string();
-        PasswordHasher {
-            argon,
-            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
-            dummy: dummy.into(),
-        }
+        PasswordHasher { argon, permits: Arc::new(Semaphore::new(max_concurrent.max(1))), dummy: dummy.into() }
     }
 
     pub async fn hash(&self, password: &str) -> String {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .expect("semaphore never closed");
+        let _permit = self.permits.acquire().await.expect("semaphore never closed");
         let argon = self.argon.clone();
         let password = password.to_owned();
         tokio::task::spawn_blocking(move || {
             let salt = SaltString::generate(&mut OsRng);
-            argon
-                .hash_password(password.as_bytes(), &salt)
-                .expect("argon2 with valid params")
-                .to_string()
+            argon.hash_password(password.as_bytes(), &salt).expect("argon2 with valid params").to_string()
         })
         .await
         .expect("hashing task panicked")
@@ -112,20 +94,13 @@ impl PasswordHasher {
     /// Verifies against `hash`, or against a dummy hash when there is none, so unknown accounts
     /// cost the same time as wrong passwords.
     pub async fn verify(&self, password: &str, hash: Option<&str>) -> bool {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .expect("semaphore never closed");
+        let _permit = self.permits.acquire().await.expect("semaphore never closed");
         let argon = self.argon.clone();
         let password = password.to_owned();
         let known = hash.is_some();
-        let hash = hash
-            .map(str::to_owned)
-            .unwrap_or_else(|| self.dummy.to_string());
+        let hash = hash.map(str::to_owned).unwrap_or_else(|| self.dummy.to_string());
         tokio::task::spawn_blocking(move || {
-            let ok = PasswordHash::new(&hash)
-                .is_ok_and(|h| argon.verify_password(password.as_bytes(), &h).is_ok());
+            let ok = PasswordHash::new(&hash).is_ok_and(|h| argon.verify_password(password.as_bytes(), &h).is_ok());
             ok && known
         })
         .await
@@ -140,24 +115,12 @@ mod tests {
     #[test]
     fn policy() {
         let p = PasswordPolicy::default();
-        assert_eq!(
-            p.check("short", "a@b.c"),
-            Err(PolicyViolation::TooShort(10))
-        );
-        assert_eq!(
-            p.check(&"x".repeat(129), "a@b.c"),
-            Err(PolicyViolation::TooLong(128))
-        );
+        assert_eq!(p.check("short", "a@b.c"), Err(PolicyViolation::TooShort(10)));
+        assert_eq!(p.check(&"x".repeat(129), "a@b.c"), Err(PolicyViolation::TooLong(128)));
         assert_eq!(p.check("1234567890", "a@b.c"), Err(PolicyViolation::Common));
         assert_eq!(p.check("Qwertyuiop", "a@b.c"), Err(PolicyViolation::Common));
-        assert_eq!(
-            p.check("my alice secret", "alice@example.com"),
-            Err(PolicyViolation::ContainsEmail)
-        );
-        assert_eq!(
-            p.check("correct horse battery", "alice@example.com"),
-            Ok(())
-        );
+        assert_eq!(p.check("my alice secret", "alice@example.com"), Err(PolicyViolation::ContainsEmail));
+        assert_eq!(p.check("correct horse battery", "alice@example.com"), Ok(()));
         assert!(common_passwords().len() >= 10_000);
     }
 

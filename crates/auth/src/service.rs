@@ -111,19 +111,13 @@ impl AuthService {
         if d.allowed {
             Ok(())
         } else {
-            Err(AuthError::RateLimited {
-                retry_after_secs: d.retry_after.as_secs_f64().ceil() as u64,
-            })
+            Err(AuthError::RateLimited { retry_after_secs: d.retry_after.as_secs_f64().ceil() as u64 })
         }
     }
 
     /// Creates a customer account. The email is normalised; the password must pass the policy.
     pub async fn register(&self, r: Registration, client_ip: &str) -> Result<User, AuthError> {
-        self.limit(
-            format!("rl:register:ip:{client_ip}"),
-            self.limits.register_per_ip,
-        )
-        .await?;
+        self.limit(format!("rl:register:ip:{client_ip}"), self.limits.register_per_ip).await?;
         self.create_user(r, Role::Customer).await
     }
 
@@ -133,19 +127,9 @@ impl AuthService {
         if !plausible_email(&email) {
             return Err(AuthError::InvalidEmail);
         }
-        self.policy
-            .check(&r.password, &email)
-            .map_err(AuthError::WeakPassword)?;
+        self.policy.check(&r.password, &email).map_err(AuthError::WeakPassword)?;
         let password_hash = self.hasher.hash(&r.password).await;
-        Ok(self
-            .users
-            .create(NewUser {
-                email,
-                password_hash,
-                name: r.name.trim().to_owned(),
-                role,
-            })
-            .await?)
+        Ok(self.users.create(NewUser { email, password_hash, name: r.name.trim().to_owned(), role }).await?)
     }
 
     /// Whether any admin exists (for the start-up bootstrap).
@@ -155,25 +139,12 @@ impl AuthService {
 
     /// Checks the password and opens a session. Unknown email and wrong password give the same
     /// error after the same work.
-    pub async fn login(
-        &self,
-        email: &str,
-        password: &str,
-        client_ip: &str,
-    ) -> Result<TokenPair, AuthError> {
+    pub async fn login(&self, email: &str, password: &str, client_ip: &str) -> Result<TokenPair, AuthError> {
         let email = normalise_email(email);
-        self.limit(format!("rl:login:ip:{client_ip}"), self.limits.login_per_ip)
-            .await?;
-        self.limit(
-            format!("rl:login:acct:{email}"),
-            self.limits.login_per_account,
-        )
-        .await?;
+        self.limit(format!("rl:login:ip:{client_ip}"), self.limits.login_per_ip).await?;
+        self.limit(format!("rl:login:acct:{email}"), self.limits.login_per_account).await?;
         let creds = self.users.credentials_by_email(&email).await?;
-        let ok = self
-            .hasher
-            .verify(password, creds.as_ref().map(|c| c.password_hash.as_str()))
-            .await;
+        let ok = self.hasher.verify(password, creds.as_ref().map(|c| c.password_hash.as_str())).await;
         let creds = match creds {
             Some(c) if ok => c,
             _ => return Err(AuthError::InvalidCredentials),
@@ -216,11 +187,7 @@ impl AuthService {
         let successor = new_refresh_token();
         let outcome = self
             .sessions
-            .rotate(
-                &hash_refresh_token(refresh_token),
-                &hash_refresh_token(&successor),
-                Utc::now() + self.refresh_ttl,
-            )
+            .rotate(&hash_refresh_token(refresh_token), &hash_refresh_token(&successor), Utc::now() + self.refresh_ttl)
             .await?;
         match outcome {
             Rotation::Invalid => Err(AuthError::InvalidRefreshToken),
@@ -229,11 +196,7 @@ impl AuthService {
                 Err(AuthError::RefreshTokenReused)
             }
             Rotation::Rotated { user_id, family_id } => {
-                let user = self
-                    .users
-                    .get(user_id)
-                    .await?
-                    .ok_or(AuthError::InvalidRefreshToken)?;
+                let user = self.users.get(user_id).await?.ok_or(AuthError::InvalidRefreshToken)?;
                 if user.disabled {
                     self.sessions.revoke_family(user_id, family_id).await?;
                     return Err(AuthError::AccountDisabled);
@@ -261,32 +224,15 @@ impl AuthService {
     }
 
     /// Changes the password (the current one is required) and ends every other session.
-    pub async fn change_password(
-        &self,
-        p: &Principal,
-        current: &str,
-        new: &str,
-    ) -> Result<(), AuthError> {
-        let creds = self
-            .users
-            .credentials_by_id(p.user_id)
-            .await?
-            .ok_or(AuthError::InvalidCredentials)?;
-        if !self
-            .hasher
-            .verify(current, Some(&creds.password_hash))
-            .await
-        {
+    pub async fn change_password(&self, p: &Principal, current: &str, new: &str) -> Result<(), AuthError> {
+        let creds = self.users.credentials_by_id(p.user_id).await?.ok_or(AuthError::InvalidCredentials)?;
+        if !self.hasher.verify(current, Some(&creds.password_hash)).await {
             return Err(AuthError::WrongCurrentPassword);
         }
-        self.policy
-            .check(new, &creds.user.email)
-            .map_err(AuthError::WeakPassword)?;
+        self.policy.check(new, &creds.user.email).map_err(AuthError::WeakPassword)?;
         let hash = self.hasher.hash(new).await;
         self.users.set_password_hash(p.user_id, &hash).await?;
-        self.sessions
-            .revoke_all(p.user_id, Some(p.session_id))
-            .await?;
+        self.sessions.revoke_all(p.user_id, Some(p.session_id)).await?;
         Ok(())
     }
 }
@@ -314,16 +260,7 @@ mod tests {
     #[test]
     fn email_syntax() {
         assert!(plausible_email("a@example.com"));
-        for bad in [
-            "",
-            "a",
-            "@example.com",
-            "a@b",
-            "a@.com",
-            "a@b.",
-            "a b@c.d",
-            "a@b@c.d",
-        ] {
+        for bad in ["", "a", "@example.com", "a@b", "a@.com", "a@b.", "a b@c.d", "a@b@c.d"] {
             assert!(!plausible_email(bad), "{bad}");
         }
     }

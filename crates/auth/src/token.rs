@@ -1,9 +1,7 @@
 use std::collections::HashMap;
 
 use chrono::Utc;
-use jsonwebtoken::{
-    Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, decode_header, encode,
-};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, decode_header, encode};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use users::Role;
@@ -108,10 +106,7 @@ impl Tokens {
             role,
             sid: session_id.to_string(),
         };
-        let header = Header {
-            kid: Some(self.kid.clone()),
-            ..Header::new(Algorithm::HS256)
-        };
+        let header = Header { kid: Some(self.kid.clone()), ..Header::new(Algorithm::HS256) };
         encode(&header, &claims, &self.encoding).expect("HS256 encoding cannot fail")
     }
 
@@ -120,11 +115,7 @@ impl Tokens {
         if header.alg != Algorithm::HS256 {
             return Err(TokenError::Invalid);
         }
-        let key = header
-            .kid
-            .as_deref()
-            .and_then(|k| self.decoding.get(k))
-            .ok_or(TokenError::Invalid)?;
+        let key = header.kid.as_deref().and_then(|k| self.decoding.get(k)).ok_or(TokenError::Invalid)?;
         let data = decode::<Claims>(token, key, &self.validation).map_err(|e| match e.kind() {
             jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
             _ => TokenError::Invalid,
@@ -157,27 +148,14 @@ mod tests {
         let old = Tokens::new(&cfg("old-secret-old-secret-old-secret!"));
         let (u, s) = (Uuid::new_v4(), Uuid::new_v4());
         let t = old.issue(u, Role::Admin, s);
-        assert_eq!(
-            old.verify(&t),
-            Ok(Principal {
-                user_id: u,
-                role: Role::Admin,
-                session_id: s
-            })
-        );
+        assert_eq!(old.verify(&t), Ok(Principal { user_id: u, role: Role::Admin, session_id: s }));
 
         let mut rotated = cfg("new-secret-new-secret-new-secret!");
         rotated.previous_secrets = vec!["old-secret-old-secret-old-secret!".into()];
         let new = Tokens::new(&rotated);
-        assert!(
-            new.verify(&t).is_ok(),
-            "old tokens stay valid after rotation"
-        );
+        assert!(new.verify(&t).is_ok(), "old tokens stay valid after rotation");
         let fresh = new.issue(u, Role::Customer, s);
-        assert!(
-            old.verify(&fresh).is_err(),
-            "the old key set does not know the new key"
-        );
+        assert!(old.verify(&fresh).is_err(), "the old key set does not know the new key");
     }
 
     #[test]

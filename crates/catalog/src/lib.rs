@@ -1,1 +1,12 @@
-//! catalog
+//! Catalog: categories (a tree), products with variants, the inventory ledger, listing and
+//! search, and the cache-aside product detail. Pure domain code behind ports.
+
+mod model;
+mod query;
+mod repo;
+mod service;
+
+pub use model::*;
+pub use query::{Facet, Facets, ListingCursor, ListingQuery, ProductPage, Sort, SortKey};
+pub use repo::{CatalogError, CatalogRepo};
+pub use service::{CatalogService, DetailCacheConfig, ProductDetail, PublicProduct, PublicVariant};

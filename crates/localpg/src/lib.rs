@@ -34,9 +34,8 @@ impl LocalPg {
 /// Finds the directory holding `initdb` and `pg_ctl`: the `PATH` first, then Debian's
 /// `/usr/lib/postgresql/<version>/bin` (newest version first).
 pub fn bin_dir() -> Option<PathBuf> {
-    let on_path = std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p).find(|d| d.join("initdb").is_file() && d.join("pg_ctl").is_file())
-    });
+    let on_path = std::env::var_os("PATH")
+        .and_then(|p| std::env::split_paths(&p).find(|d| d.join("initdb").is_file() && d.join("pg_ctl").is_file()));
     on_path.or_else(|| {
         let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
             .ok()?
@@ -50,10 +49,7 @@ pub fn bin_dir() -> Option<PathBuf> {
 }
 
 fn running_as_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+    Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"))
 }
 
 /// PostgreSQL refuses to run as root; as root, run its tools as the `postgres` user.
@@ -68,10 +64,8 @@ fn tool(bin: &Path, name: &str, as_postgres: bool) -> Command {
 }
 
 fn run(mut cmd: Command, dir: &Path) -> Result<(), LocalPgError> {
-    let out = cmd.output().map_err(|e| LocalPgError::Failed {
-        dir: dir.display().to_string(),
-        reason: e.to_string(),
-    })?;
+    let out =
+        cmd.output().map_err(|e| LocalPgError::Failed { dir: dir.display().to_string(), reason: e.to_string() })?;
     if out.status.success() {
         Ok(())
     } else {
@@ -86,10 +80,7 @@ fn run(mut cmd: Command, dir: &Path) -> Result<(), LocalPgError> {
 /// running there. Blocking; call it before serving traffic.
 pub fn start(data_dir: &Path, port: u16) -> Result<LocalPg, LocalPgError> {
     let bin = bin_dir().ok_or(LocalPgError::NotInstalled)?;
-    let fail = |reason: String| LocalPgError::Failed {
-        dir: data_dir.display().to_string(),
-        reason,
-    };
+    let fail = |reason: String| LocalPgError::Failed { dir: data_dir.display().to_string(), reason };
     std::fs::create_dir_all(data_dir).map_err(|e| fail(e.to_string()))?;
     let data_dir = data_dir.canonicalize().map_err(|e| fail(e.to_string()))?;
     let as_postgres = running_as_root();
@@ -105,14 +96,7 @@ pub fn start(data_dir: &Path, port: u16) -> Result<LocalPg, LocalPgError> {
     }
     if !data_dir.join("PG_VERSION").exists() {
         let mut c = tool(&bin, "initdb", as_postgres);
-        c.arg("-D").arg(&data_dir).args([
-            "-U",
-            "postgres",
-            "--auth=trust",
-            "-E",
-            "UTF8",
-            "--no-locale",
-        ]);
+        c.arg("-D").arg(&data_dir).args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale"]);
         run(c, &data_dir)?;
     }
     let mut status = tool(&bin, "pg_ctl", as_postgres);
@@ -127,10 +111,7 @@ pub fn start(data_dir: &Path, port: u16) -> Result<LocalPg, LocalPgError> {
             .arg("-l")
             .arg(data_dir.join("server.log"))
             .arg("-o")
-            .arg(format!(
-                "-p {port} -c listen_addresses=127.0.0.1 -k {} -c max_connections=200",
-                data_dir.display()
-            ));
+            .arg(format!("-p {port} -c listen_addresses=127.0.0.1 -k {} -c max_connections=200", data_dir.display()));
         run(c, &data_dir)?;
     }
     Ok(LocalPg { data_dir, port })

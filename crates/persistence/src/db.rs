@@ -66,13 +66,15 @@ impl Db {
         manager_config.custom_setup = Box::new(move |url| {
             let url = url.to_owned();
             async move {
-                let mut conn =
-                    tokio::time::timeout(connect_timeout, AsyncPgConnection::establish(&url))
-                        .await
-                        .map_err(|_| {
-                            diesel::ConnectionError::BadConnection("connect timed out".into())
-                        })??;
+                let mut conn = tokio::time::timeout(connect_timeout, AsyncPgConnection::establish(&url))
+                    .await
+                    .map_err(|_| diesel::ConnectionError::BadConnection("connect timed out".into()))??;
                 diesel::sql_query(format!("SET statement_timeout = {statement_timeout_ms}"))
+                    .execute(&mut conn)
+                    .await
+                    .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                // Typo tolerance: a query word matches a name word at 40 % trigram similarity.
+                diesel::sql_query("SET pg_trgm.word_similarity_threshold = 0.4")
                     .execute(&mut conn)
                     .await
                     .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
@@ -80,10 +82,7 @@ impl Db {
             }
             .boxed()
         });
-        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
-            &cfg.url,
-            manager_config,
-        );
+        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(&cfg.url, manager_config);
         let primary = Pool::builder(manager)
             .max_size(cfg.pool_size)
             .wait_timeout(Some(cfg.acquire_timeout))
@@ -109,12 +108,7 @@ impl Db {
 
     pub fn stats(&self) -> PoolStats {
         let s = self.primary.status();
-        PoolStats {
-            max_size: s.max_size,
-            size: s.size,
-            available: s.available,
-            waiting: s.waiting,
-        }
+        PoolStats { max_size: s.max_size, size: s.size, available: s.available, waiting: s.waiting }
     }
 
     /// Closes the pool: idle connections are dropped, new checkouts fail.
@@ -131,10 +125,7 @@ pub fn maintenance_url(url: &str) -> Result<(String, String), DbError> {
         Some((b, q)) => (b, Some(q)),
         None => (url, None),
     };
-    let scheme_end = base
-        .find("://")
-        .ok_or_else(|| DbError::Url("missing scheme".into()))?
-        + 3;
+    let scheme_end = base.find("://").ok_or_else(|| DbError::Url("missing scheme".into()))? + 3;
     let slash = base[scheme_end..]
         .find('/')
         .map(|i| i + scheme_end)
@@ -154,12 +145,7 @@ pub fn maintenance_url(url: &str) -> Result<(String, String), DbError> {
 /// Quotes an identifier for the few statements that cannot take bind parameters
 /// (CREATE/DROP DATABASE). Only plain names are accepted, so nothing needs escaping.
 pub fn quote_ident(name: &str) -> Result<String, DbError> {
-    if !name.is_empty()
-        && name.len() <= 63
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    {
+    if !name.is_empty() && name.len() <= 63 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
         Ok(format!("\"{name}\""))
     } else {
         Err(DbError::Url(format!("unsupported database name {name:?}")))
@@ -177,23 +163,17 @@ struct Exists {
 pub async fn ensure_database(url: &str) -> Result<bool, DbError> {
     let (admin_url, name) = maintenance_url(url)?;
     let mut conn = AsyncPgConnection::establish(&admin_url).await?;
-    let found: Exists =
-        diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
-            .bind::<diesel::sql_types::Text, _>(&name)
-            .get_result(&mut conn)
-            .await?;
+    let found: Exists = diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
+        .bind::<diesel::sql_types::Text, _>(&name)
+        .get_result(&mut conn)
+        .await?;
     if found.exists {
         return Ok(false);
     }
-    match diesel::sql_query(format!("CREATE DATABASE {}", quote_ident(&name)?))
-        .execute(&mut conn)
-        .await
-    {
+    match diesel::sql_query(format!("CREATE DATABASE {}", quote_ident(&name)?)).execute(&mut conn).await {
         Ok(_) => Ok(true),
         // Another instance created it between our check and our CREATE.
-        Err(e) if crate::error::is_duplicate_database(&e) || crate::is_unique_violation(&e) => {
-            Ok(false)
-        }
+        Err(e) if crate::error::is_duplicate_database(&e) || crate::is_unique_violation(&e) => Ok(false),
         Err(e) => Err(e.into()),
     }
 }
@@ -204,10 +184,7 @@ pub async fn server_reachable(url: &str, timeout: Duration) -> bool {
     let Ok((admin_url, _)) = maintenance_url(url) else {
         return false;
     };
-    matches!(
-        tokio::time::timeout(timeout, AsyncPgConnection::establish(&admin_url)).await,
-        Ok(Ok(_))
-    )
+    matches!(tokio::time::timeout(timeout, AsyncPgConnection::establish(&admin_url)).await, Ok(Ok(_)))
 }
 
 #[cfg(test)]
@@ -218,10 +195,7 @@ mod tests {
     fn maintenance_url_keeps_credentials_and_query() {
         assert_eq!(
             maintenance_url("postgres://u:p@h:5432/shop?sslmode=disable").ok(),
-            Some((
-                "postgres://u:p@h:5432/postgres?sslmode=disable".into(),
-                "shop".into()
-            ))
+            Some(("postgres://u:p@h:5432/postgres?sslmode=disable".into(), "shop".into()))
         );
         assert!(maintenance_url("postgres://h:5432").is_err());
         assert!(maintenance_url("postgres://h:5432/").is_err());
@@ -229,10 +203,7 @@ mod tests {
 
     #[test]
     fn quote_ident_refuses_odd_names() {
-        assert_eq!(
-            quote_ident("shop_test-1").ok(),
-            Some("\"shop_test-1\"".into())
-        );
+        assert_eq!(quote_ident("shop_test-1").ok(), Some("\"shop_test-1\"".into()));
         assert!(quote_ident("x\"; DROP DATABASE y; --").is_err());
     }
 }

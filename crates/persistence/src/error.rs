@@ -1,10 +1,7 @@
 use diesel::result::{DatabaseErrorKind, Error};
 
 pub fn is_unique_violation(e: &Error) -> bool {
-    matches!(
-        e,
-        Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)
-    )
+    matches!(e, Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _))
 }
 
 /// SQLSTATE 42P04 (duplicate_database) is not one of diesel's named kinds.

@@ -1,8 +1,6 @@
 //! Adapter for `users::UserRepo`.
 
-use ::users::{
-    Address, AddressInput, NewUser, RepoError, Role, User, UserCredentials, UserListQuery, UserRepo,
-};
+use ::users::{Address, AddressInput, NewUser, RepoError, Role, User, UserCredentials, UserListQuery, UserRepo};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
@@ -39,10 +37,7 @@ impl UserRow {
 
     fn credentials(self) -> UserCredentials {
         let password_hash = self.password_hash.clone();
-        UserCredentials {
-            user: self.user(),
-            password_hash,
-        }
+        UserCredentials { user: self.user(), password_hash }
     }
 }
 
@@ -132,10 +127,7 @@ impl From<DbError> for RepoError {
 
 /// Escapes LIKE wildcards so user input matches literally.
 pub(crate) fn like_pattern(q: &str) -> String {
-    let escaped = q
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
+    let escaped = q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
     format!("%{escaped}%")
 }
 
@@ -158,9 +150,7 @@ async fn clear_other_defaults(
     values: &AddressValues<'_>,
 ) -> QueryResult<()> {
     let others = || {
-        addresses::table
-            .filter(addresses::user_id.eq(user))
-            .filter(addresses::id.nullable().is_distinct_from(except))
+        addresses::table.filter(addresses::user_id.eq(user)).filter(addresses::id.nullable().is_distinct_from(except))
     };
     if values.is_default_shipping {
         diesel::update(others().filter(addresses::is_default_shipping))
@@ -192,20 +182,11 @@ impl UserRepo for PgUserRepo {
             .returning(UserRow::as_returning())
             .get_result(&mut conn)
             .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    RepoError::EmailTaken
-                } else {
-                    storage(e)
-                }
-            })?;
+            .map_err(|e| if is_unique_violation(&e) { RepoError::EmailTaken } else { storage(e) })?;
         Ok(row.user())
     }
 
-    async fn credentials_by_email(
-        &self,
-        email: &str,
-    ) -> Result<Option<UserCredentials>, RepoError> {
+    async fn credentials_by_email(&self, email: &str) -> Result<Option<UserCredentials>, RepoError> {
         let mut conn = self.db.conn().await?;
         let row: Option<UserRow> = users::table
             .filter(users::email.eq(email))
@@ -219,13 +200,8 @@ impl UserRepo for PgUserRepo {
 
     async fn credentials_by_id(&self, id: Uuid) -> Result<Option<UserCredentials>, RepoError> {
         let mut conn = self.db.conn().await?;
-        let row: Option<UserRow> = users::table
-            .find(id)
-            .select(UserRow::as_select())
-            .first(&mut conn)
-            .await
-            .optional()
-            .map_err(storage)?;
+        let row: Option<UserRow> =
+            users::table.find(id).select(UserRow::as_select()).first(&mut conn).await.optional().map_err(storage)?;
         Ok(row.map(UserRow::credentials))
     }
 
@@ -252,11 +228,7 @@ impl UserRepo for PgUserRepo {
             .execute(&mut conn)
             .await
             .map_err(storage)?;
-        if n == 0 {
-            Err(RepoError::NotFound)
-        } else {
-            Ok(())
-        }
+        if n == 0 { Err(RepoError::NotFound) } else { Ok(()) }
     }
 
     async fn set_role(&self, id: Uuid, role: Role) -> Result<User, RepoError> {
@@ -289,21 +261,13 @@ impl UserRepo for PgUserRepo {
         let mut query = users::table.select(UserRow::as_select()).into_boxed();
         if let Some(text) = q.q.as_deref().filter(|t| !t.is_empty()) {
             let pattern = like_pattern(text);
-            query = query.filter(
-                users::email
-                    .ilike(pattern.clone())
-                    .or(users::name.ilike(pattern)),
-            );
+            query = query.filter(users::email.ilike(pattern.clone()).or(users::name.ilike(pattern)));
         }
         if let Some(role) = q.role {
             query = query.filter(users::role.eq(role.as_str()));
         }
         if let Some((ts, id)) = q.after {
-            query = query.filter(
-                users::created_at
-                    .lt(ts)
-                    .or(users::created_at.eq(ts).and(users::id.lt(id))),
-            );
+            query = query.filter(users::created_at.lt(ts).or(users::created_at.eq(ts).and(users::id.lt(id))));
         }
         let rows: Vec<UserRow> = query
             .order((users::created_at.desc(), users::id.desc()))
@@ -316,12 +280,10 @@ impl UserRepo for PgUserRepo {
 
     async fn any_admin(&self) -> Result<bool, RepoError> {
         let mut conn = self.db.conn().await?;
-        diesel::select(diesel::dsl::exists(
-            users::table.filter(users::role.eq("admin")),
-        ))
-        .get_result(&mut conn)
-        .await
-        .map_err(storage)
+        diesel::select(diesel::dsl::exists(users::table.filter(users::role.eq("admin"))))
+            .get_result(&mut conn)
+            .await
+            .map_err(storage)
     }
 
     async fn list_addresses(&self, user: Uuid) -> Result<Vec<Address>, RepoError> {
@@ -349,42 +311,24 @@ impl UserRepo for PgUserRepo {
         Ok(row.map(Address::from))
     }
 
-    async fn create_address(
-        &self,
-        user: Uuid,
-        input: &AddressInput,
-        max: i64,
-    ) -> Result<Address, RepoError> {
+    async fn create_address(&self, user: Uuid, input: &AddressInput, max: i64) -> Result<Address, RepoError> {
         let mut conn = self.db.conn().await?;
         let values = AddressValues::from(input);
         let result: Result<Result<AddressRow, RepoError>, diesel::result::Error> = conn
             .transaction(async |conn| {
                 // Lock the owner so concurrent inserts cannot both pass the count.
-                let owner: Option<Uuid> = users::table
-                    .find(user)
-                    .select(users::id)
-                    .for_update()
-                    .first(conn)
-                    .await
-                    .optional()?;
+                let owner: Option<Uuid> =
+                    users::table.find(user).select(users::id).for_update().first(conn).await.optional()?;
                 if owner.is_none() {
                     return Ok(Err(RepoError::NotFound));
                 }
-                let count: i64 = addresses::table
-                    .filter(addresses::user_id.eq(user))
-                    .count()
-                    .get_result(conn)
-                    .await?;
+                let count: i64 = addresses::table.filter(addresses::user_id.eq(user)).count().get_result(conn).await?;
                 if count >= max {
                     return Ok(Err(RepoError::AddressLimit));
                 }
                 clear_other_defaults(conn, user, None, &values).await?;
                 let row = diesel::insert_into(addresses::table)
-                    .values((
-                        addresses::id.eq(Uuid::now_v7()),
-                        addresses::user_id.eq(user),
-                        &values,
-                    ))
+                    .values((addresses::id.eq(Uuid::now_v7()), addresses::user_id.eq(user), &values))
                     .returning(AddressRow::as_returning())
                     .get_result(conn)
                     .await?;
@@ -394,27 +338,18 @@ impl UserRepo for PgUserRepo {
         result.map_err(storage)?.map(Address::from)
     }
 
-    async fn replace_address(
-        &self,
-        user: Uuid,
-        id: Uuid,
-        input: &AddressInput,
-    ) -> Result<Address, RepoError> {
+    async fn replace_address(&self, user: Uuid, id: Uuid, input: &AddressInput) -> Result<Address, RepoError> {
         let mut conn = self.db.conn().await?;
         let values = AddressValues::from(input);
         let row: Option<AddressRow> = conn
             .transaction(async |conn| {
                 clear_other_defaults(conn, user, Some(id), &values).await?;
-                diesel::update(
-                    addresses::table
-                        .filter(addresses::user_id.eq(user))
-                        .filter(addresses::id.eq(id)),
-                )
-                .set(&values)
-                .returning(AddressRow::as_returning())
-                .get_result(conn)
-                .await
-                .optional()
+                diesel::update(addresses::table.filter(addresses::user_id.eq(user)).filter(addresses::id.eq(id)))
+                    .set(&values)
+                    .returning(AddressRow::as_returning())
+                    .get_result(conn)
+                    .await
+                    .optional()
             })
             .await
             .map_err(storage)?;
@@ -423,18 +358,10 @@ impl UserRepo for PgUserRepo {
 
     async fn delete_address(&self, user: Uuid, id: Uuid) -> Result<(), RepoError> {
         let mut conn = self.db.conn().await?;
-        let n = diesel::delete(
-            addresses::table
-                .filter(addresses::user_id.eq(user))
-                .filter(addresses::id.eq(id)),
-        )
-        .execute(&mut conn)
-        .await
-        .map_err(storage)?;
-        if n == 0 {
-            Err(RepoError::NotFound)
-        } else {
-            Ok(())
-        }
+        let n = diesel::delete(addresses::table.filter(addresses::user_id.eq(user)).filter(addresses::id.eq(id)))
+            .execute(&mut conn)
+            .await
+            .map_err(storage)?;
+        if n == 0 { Err(RepoError::NotFound) } else { Ok(()) }
     }
 }

@@ -2,13 +2,16 @@
 //! share: the connection pool, embedded migrations applied under an advisory lock, and database
 //! creation for development.
 
+mod catalog;
 pub mod db;
 mod error;
 mod identity;
 mod migrate;
 pub mod schema;
+pub mod seed;
 mod sessions;
 
+pub use catalog::PgCatalogRepo;
 pub use db::{Db, DbConfig, DbError, PoolStats};
 pub use error::is_unique_violation;
 pub use identity::PgUserRepo;

@@ -23,17 +23,14 @@ pub async fn run_migrations(url: &str) -> Result<Vec<String>, DbError> {
     let url = url.to_owned();
     tokio::task::spawn_blocking(move || -> Result<Vec<String>, DbError> {
         let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(&url)?;
-        diesel::sql_query("SELECT pg_advisory_lock($1)")
-            .bind::<BigInt, _>(MIGRATION_LOCK_KEY)
-            .execute(&mut conn)?;
+        diesel::sql_query("SELECT pg_advisory_lock($1)").bind::<BigInt, _>(MIGRATION_LOCK_KEY).execute(&mut conn)?;
         let applied = conn
             .run_pending_migrations(MIGRATIONS)
             .map(|v| v.into_iter().map(|m| m.to_string()).collect())
             .map_err(|e| DbError::Migration(e.to_string()));
         // Unlock even when a migration failed (the session ends right after anyway).
-        let _ = diesel::sql_query("SELECT pg_advisory_unlock($1)")
-            .bind::<BigInt, _>(MIGRATION_LOCK_KEY)
-            .execute(&mut conn);
+        let _ =
+            diesel::sql_query("SELECT pg_advisory_unlock($1)").bind::<BigInt, _>(MIGRATION_LOCK_KEY).execute(&mut conn);
         applied
     })
     .await

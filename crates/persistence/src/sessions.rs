@@ -50,22 +50,10 @@ impl SessionRepo for PgSessionRepo {
     ) -> Result<Rotation, RepoError> {
         let mut conn = self.db.conn().await?;
         conn.transaction(async |conn| {
-            type Row = (
-                Uuid,
-                Uuid,
-                DateTime<Utc>,
-                Option<DateTime<Utc>>,
-                Option<DateTime<Utc>>,
-            );
+            type Row = (Uuid, Uuid, DateTime<Utc>, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
             let row: Option<Row> = rt::table
                 .filter(rt::token_hash.eq(presented))
-                .select((
-                    rt::user_id,
-                    rt::family_id,
-                    rt::expires_at,
-                    rt::used_at,
-                    rt::revoked_at,
-                ))
+                .select((rt::user_id, rt::family_id, rt::expires_at, rt::used_at, rt::revoked_at))
                 .for_update()
                 .first(conn)
                 .await
@@ -78,14 +66,10 @@ impl SessionRepo for PgSessionRepo {
                 return Ok(Rotation::Invalid);
             }
             if used_at.is_some() {
-                diesel::update(
-                    rt::table
-                        .filter(rt::family_id.eq(family_id))
-                        .filter(rt::revoked_at.is_null()),
-                )
-                .set(rt::revoked_at.eq(now))
-                .execute(conn)
-                .await?;
+                diesel::update(rt::table.filter(rt::family_id.eq(family_id)).filter(rt::revoked_at.is_null()))
+                    .set(rt::revoked_at.eq(now))
+                    .execute(conn)
+                    .await?;
                 return Ok(Rotation::Reused { user_id, family_id });
             }
             if expires_at <= now {

@@ -13,6 +13,24 @@ pub trait Cache: Send + Sync + 'static {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, CacheError>;
     async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), CacheError>;
     async fn delete(&self, key: &str) -> Result<(), CacheError>;
+
+    // Race-free cache-aside. A reader that misses reads the key's generation *before* loading
+    // from the database and stores its result only if the generation is unchanged; a writer
+    // bumps the generation (and drops the value) *after* committing. A reader that loaded data
+    // older than a concurrent write therefore never stores it.
+
+    /// The current generation of `key` (0 when none was recorded).
+    async fn generation(&self, key: &str) -> Result<u64, CacheError>;
+    /// Stores `value` only if `key`'s generation is still `generation`; returns whether it did.
+    async fn set_if_generation(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+        generation: u64,
+    ) -> Result<bool, CacheError>;
+    /// Bumps `key`'s generation and drops its value.
+    async fn invalidate(&self, key: &str) -> Result<(), CacheError>;
     /// Whether the shared backend is reachable right now (false: running on the local fallback).
     async fn healthy(&self) -> bool;
 }

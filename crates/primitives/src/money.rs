@@ -60,24 +60,23 @@ impl<'de> Deserialize<'de> for Currency {
 
 /// An amount in minor units of a currency.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Money {
+    /// Integer amount in the currency's minor unit (cents for EUR and USD, yen for JPY).
+    #[cfg_attr(feature = "openapi", schema(example = 1999))]
     pub amount_minor: i64,
+    /// ISO 4217 code.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "EUR"))]
     pub currency: Currency,
 }
 
 impl Money {
     pub fn new(amount_minor: i64, currency: Currency) -> Self {
-        Self {
-            amount_minor,
-            currency,
-        }
+        Self { amount_minor, currency }
     }
 
     pub fn zero(currency: Currency) -> Self {
-        Self {
-            amount_minor: 0,
-            currency,
-        }
+        Self { amount_minor: 0, currency }
     }
 
     /// Adds two amounts of the same currency; `None` on a currency mismatch or overflow.
@@ -85,20 +84,12 @@ impl Money {
         (self.currency == other.currency)
             .then(|| self.amount_minor.checked_add(other.amount_minor))
             .flatten()
-            .map(|amount_minor| Money {
-                amount_minor,
-                ..self
-            })
+            .map(|amount_minor| Money { amount_minor, ..self })
     }
 
     /// Multiplies by a quantity; `None` on overflow.
     pub fn checked_mul(self, qty: i64) -> Option<Money> {
-        self.amount_minor
-            .checked_mul(qty)
-            .map(|amount_minor| Money {
-                amount_minor,
-                ..self
-            })
+        self.amount_minor.checked_mul(qty).map(|amount_minor| Money { amount_minor, ..self })
     }
 
     /// Applies a rate given in basis points (1/100 of a percent), rounding half away from zero.
@@ -106,15 +97,8 @@ impl Money {
         let scaled = (self.amount_minor as i128) * (basis_points as i128);
         let q = scaled / 10_000;
         let r = scaled % 10_000;
-        let rounded = if r.abs() * 2 >= 10_000 {
-            q + scaled.signum()
-        } else {
-            q
-        };
-        i64::try_from(rounded).ok().map(|amount_minor| Money {
-            amount_minor,
-            ..self
-        })
+        let rounded = if r.abs() * 2 >= 10_000 { q + scaled.signum() } else { q };
+        i64::try_from(rounded).ok().map(|amount_minor| Money { amount_minor, ..self })
     }
 }
 
@@ -138,43 +122,19 @@ mod tests {
     fn arithmetic_is_exact_and_checked() {
         let a = Money::new(1999, eur());
         assert_eq!(a.checked_mul(3).map(|m| m.amount_minor), Some(5997));
-        assert_eq!(
-            a.checked_add(Money::new(1, eur())).map(|m| m.amount_minor),
-            Some(2000)
-        );
-        assert_eq!(
-            a.checked_add(Money::new(1, "USD".parse().expect("valid"))),
-            None
-        );
-        assert_eq!(
-            Money::new(i64::MAX, eur()).checked_add(Money::new(1, eur())),
-            None
-        );
+        assert_eq!(a.checked_add(Money::new(1, eur())).map(|m| m.amount_minor), Some(2000));
+        assert_eq!(a.checked_add(Money::new(1, "USD".parse().expect("valid"))), None);
+        assert_eq!(Money::new(i64::MAX, eur()).checked_add(Money::new(1, eur())), None);
     }
 
     #[test]
     fn percentages_round_half_away_from_zero() {
         // 19% of 1.05 = 0.1995 -> 0.20
-        assert_eq!(
-            Money::new(105, eur())
-                .percent_bp(1900)
-                .map(|m| m.amount_minor),
-            Some(20)
-        );
+        assert_eq!(Money::new(105, eur()).percent_bp(1900).map(|m| m.amount_minor), Some(20));
         // 20% of 0.02 = 0.004 -> 0.00
-        assert_eq!(
-            Money::new(2, eur())
-                .percent_bp(2000)
-                .map(|m| m.amount_minor),
-            Some(0)
-        );
+        assert_eq!(Money::new(2, eur()).percent_bp(2000).map(|m| m.amount_minor), Some(0));
         // 50% of 0.01 = 0.005 -> 0.01
-        assert_eq!(
-            Money::new(1, eur())
-                .percent_bp(5000)
-                .map(|m| m.amount_minor),
-            Some(1)
-        );
+        assert_eq!(Money::new(1, eur()).percent_bp(5000).map(|m| m.amount_minor), Some(1));
     }
 
     #[test]

@@ -46,9 +46,6 @@ mod tests {
         let c = Cursor::encode(&key);
         assert_eq!(Cursor::decode::<(i64, String)>(&c), Ok(key));
         assert_eq!(Cursor::decode::<(i64, String)>("!!!"), Err(CursorError));
-        assert_eq!(
-            Cursor::decode::<(i64, String)>(&Cursor::encode(&"x")),
-            Err(CursorError)
-        );
+        assert_eq!(Cursor::decode::<(i64, String)>(&Cursor::encode(&"x")), Err(CursorError));
     }
 }

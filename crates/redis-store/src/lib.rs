@@ -42,11 +42,7 @@ impl Redis {
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|e| RedisError::Unavailable(e.to_string()))?;
-        Ok(Self {
-            pool,
-            prefix: cfg.key_prefix.clone(),
-            timeout: cfg.timeout,
-        })
+        Ok(Self { pool, prefix: cfg.key_prefix.clone(), timeout: cfg.timeout })
     }
 
     pub fn key(&self, k: &str) -> String {
@@ -60,27 +56,15 @@ impl Redis {
         Fut: Future<Output = deadpool_redis::redis::RedisResult<T>>,
     {
         let work = async {
-            let conn = self
-                .pool
-                .get()
-                .await
-                .map_err(|e| RedisError::Unavailable(e.to_string()))?;
-            f(conn)
-                .await
-                .map_err(|e| RedisError::Unavailable(e.to_string()))
+            let conn = self.pool.get().await.map_err(|e| RedisError::Unavailable(e.to_string()))?;
+            f(conn).await.map_err(|e| RedisError::Unavailable(e.to_string()))
         };
-        tokio::time::timeout(self.timeout, work)
-            .await
-            .map_err(|_| RedisError::Timeout)?
+        tokio::time::timeout(self.timeout, work).await.map_err(|_| RedisError::Timeout)?
     }
 
     pub async fn ping(&self) -> Result<(), RedisError> {
-        self.run(|mut c| async move {
-            deadpool_redis::redis::cmd("PING")
-                .query_async::<String>(&mut c)
-                .await
-        })
-        .await
-        .map(|_| ())
+        self.run(|mut c| async move { deadpool_redis::redis::cmd("PING").query_async::<String>(&mut c).await })
+            .await
+            .map(|_| ())
     }
 }

@@ -35,10 +35,7 @@ pub struct LocalLimiter {
 
 impl Default for LocalLimiter {
     fn default() -> Self {
-        LocalLimiter {
-            state: Mutex::new(HashMap::new()),
-            started: Instant::now(),
-        }
+        LocalLimiter { state: Mutex::new(HashMap::new()), started: Instant::now() }
     }
 }
 
@@ -77,10 +74,7 @@ impl RedisLimiter {
 }
 
 fn epoch_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 #[async_trait::async_trait]
@@ -94,12 +88,7 @@ impl RateLimiter for RedisLimiter {
             let result = self
                 .redis
                 .run(|mut c| async move {
-                    script
-                        .key(k)
-                        .arg(interval)
-                        .arg(burst)
-                        .invoke_async::<(i64, i64, i64, i64)>(&mut c)
-                        .await
+                    script.key(k).arg(interval).arg(burst).invoke_async::<(i64, i64, i64, i64)>(&mut c).await
                 })
                 .await;
             match result {
@@ -113,11 +102,7 @@ impl RateLimiter for RedisLimiter {
                     };
                 }
                 Err(e) => {
-                    if self
-                        .down_until_ms
-                        .swap(epoch_ms() + 1000, Ordering::Relaxed)
-                        <= epoch_ms()
-                    {
+                    if self.down_until_ms.swap(epoch_ms() + 1000, Ordering::Relaxed) <= epoch_ms() {
                         tracing::warn!(error = %e, "redis unreachable; rate limiting in process");
                     }
                 }

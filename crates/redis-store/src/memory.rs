@@ -8,15 +8,13 @@ use primitives::{Cache, CacheError};
 /// cache of a single instance run without Redis.
 pub struct MemoryCache {
     entries: Mutex<HashMap<String, (Instant, Vec<u8>)>>,
+    generations: Mutex<HashMap<String, u64>>,
     capacity: usize,
 }
 
 impl MemoryCache {
     pub fn new(capacity: usize) -> Self {
-        Self {
-            entries: Mutex::new(HashMap::new()),
-            capacity,
-        }
+        Self { entries: Mutex::new(HashMap::new()), generations: Mutex::new(HashMap::new()), capacity }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Vec<u8>)>> {
@@ -52,6 +50,33 @@ impl MemoryCache {
     pub fn delete_now(&self, key: &str) {
         self.lock().remove(key);
     }
+
+    fn gens(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
+        self.generations.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn generation_now(&self, key: &str) -> u64 {
+        self.gens().get(key).copied().unwrap_or(0)
+    }
+
+    pub fn set_if_generation_now(&self, key: &str, value: &[u8], ttl: Duration, generation: u64) -> bool {
+        let gens = self.gens();
+        if gens.get(key).copied().unwrap_or(0) != generation {
+            return false;
+        }
+        self.set_now(key, value, ttl);
+        true
+    }
+
+    pub fn invalidate_now(&self, key: &str) {
+        let mut gens = self.gens();
+        if gens.len() > self.capacity * 4 {
+            gens.clear(); // a reset generation only makes in-flight fills look current: drop them too
+            self.lock().clear();
+        }
+        *gens.entry(key.to_owned()).or_insert(0) += 1;
+        self.lock().remove(key);
+    }
 }
 
 #[async_trait::async_trait]
@@ -65,6 +90,22 @@ impl Cache for MemoryCache {
     }
     async fn delete(&self, key: &str) -> Result<(), CacheError> {
         self.delete_now(key);
+        Ok(())
+    }
+    async fn generation(&self, key: &str) -> Result<u64, CacheError> {
+        Ok(self.generation_now(key))
+    }
+    async fn set_if_generation(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+        generation: u64,
+    ) -> Result<bool, CacheError> {
+        Ok(self.set_if_generation_now(key, value, ttl, generation))
+    }
+    async fn invalidate(&self, key: &str) -> Result<(), CacheError> {
+        self.invalidate_now(key);
         Ok(())
     }
     async fn healthy(&self) -> bool {
@@ -88,5 +129,17 @@ mod tests {
         assert!(c.lock().len() <= 2);
         c.delete_now("d");
         assert_eq!(c.get_now("d"), None);
+    }
+
+    #[test]
+    fn stale_fill_after_invalidate_is_refused() {
+        let c = MemoryCache::new(10);
+        let g = c.generation_now("k");
+        c.invalidate_now("k"); // a writer commits and invalidates while the reader loads
+        assert!(!c.set_if_generation_now("k", b"old", Duration::from_secs(60), g));
+        assert_eq!(c.get_now("k"), None);
+        let g = c.generation_now("k");
+        assert!(c.set_if_generation_now("k", b"new", Duration::from_secs(60), g));
+        assert_eq!(c.get_now("k").as_deref(), Some(&b"new"[..]));
     }
 }

@@ -23,21 +23,13 @@ pub struct Response {
 
 impl Response {
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!(
-                "body is not JSON ({e}): {}",
-                String::from_utf8_lossy(&self.body)
-            )
-        })
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
 
     pub fn parse<T: DeserializeOwned>(&self) -> T {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!(
-                "unexpected body ({e}): {}",
-                String::from_utf8_lossy(&self.body)
-            )
-        })
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("unexpected body ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
 
     pub fn text(&self) -> String {
@@ -51,12 +43,7 @@ impl Response {
     /// Asserts the status, printing the body when it differs.
     #[track_caller]
     pub fn assert_status(&self, expected: u16) -> &Self {
-        assert_eq!(
-            self.status.as_u16(),
-            expected,
-            "unexpected status; body: {}",
-            self.text()
-        );
+        assert_eq!(self.status.as_u16(), expected, "unexpected status; body: {}", self.text());
         self
     }
 
@@ -64,12 +51,7 @@ impl Response {
     #[track_caller]
     pub fn assert_problem(&self, status: u16, code: &str) -> Value {
         self.assert_status(status);
-        assert_eq!(
-            self.header("content-type"),
-            Some("application/problem+json"),
-            "not problem+json: {}",
-            self.text()
-        );
+        assert_eq!(self.header("content-type"), Some("application/problem+json"), "not problem+json: {}", self.text());
         let doc = self.json();
         assert_eq!(doc["status"], status, "{doc}");
         assert_eq!(doc["code"], code, "{doc}");
@@ -86,29 +68,18 @@ impl Client {
             .pool_max_idle_per_host(8)
             .build()
             .expect("http client");
-        Client {
-            base: base.into(),
-            http,
-            token: None,
-            headers: HeaderMap::new(),
-        }
+        Client { base: base.into(), http, token: None, headers: HeaderMap::new() }
     }
 
     /// The same client, sending `Authorization: Bearer <token>`.
     pub fn with_token(&self, token: impl Into<String>) -> Self {
-        Client {
-            token: Some(token.into()),
-            ..self.clone()
-        }
+        Client { token: Some(token.into()), ..self.clone() }
     }
 
     /// The same client, sending one more header on every request.
     pub fn with_header(&self, name: &'static str, value: &str) -> Self {
         let mut c = self.clone();
-        c.headers.insert(
-            HeaderName::from_static(name),
-            HeaderValue::from_str(value).expect("header value"),
-        );
+        c.headers.insert(HeaderName::from_static(name), HeaderValue::from_str(value).expect("header value"));
         c
     }
 
@@ -116,34 +87,19 @@ impl Client {
         format!("{}{}", self.base, path)
     }
 
-    pub async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<(&str, Vec<u8>)>,
-    ) -> Response {
-        let mut req = self
-            .http
-            .request(method, self.url(path))
-            .headers(self.headers.clone());
+    pub async fn send(&self, method: Method, path: &str, body: Option<(&str, Vec<u8>)>) -> Response {
+        let mut req = self.http.request(method, self.url(path)).headers(self.headers.clone());
         if let Some(t) = &self.token {
             req = req.bearer_auth(t);
         }
         if let Some((content_type, bytes)) = body {
             req = req.header("content-type", content_type).body(bytes);
         }
-        let res = req
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("request to {path} failed: {e}"));
+        let res = req.send().await.unwrap_or_else(|e| panic!("request to {path} failed: {e}"));
         let status = res.status();
         let headers = res.headers().clone();
         let body = res.bytes().await.expect("read body").to_vec();
-        Response {
-            status,
-            headers,
-            body,
-        }
+        Response { status, headers, body }
     }
 
     pub async fn get(&self, path: &str) -> Response {
@@ -155,40 +111,19 @@ impl Client {
     }
 
     pub async fn post<T: Serialize + ?Sized>(&self, path: &str, body: &T) -> Response {
-        self.send(
-            Method::POST,
-            path,
-            Some(("application/json", serde_json::to_vec(body).expect("json"))),
-        )
-        .await
+        self.send(Method::POST, path, Some(("application/json", serde_json::to_vec(body).expect("json")))).await
     }
 
     pub async fn patch<T: Serialize + ?Sized>(&self, path: &str, body: &T) -> Response {
-        self.send(
-            Method::PATCH,
-            path,
-            Some(("application/json", serde_json::to_vec(body).expect("json"))),
-        )
-        .await
+        self.send(Method::PATCH, path, Some(("application/json", serde_json::to_vec(body).expect("json")))).await
     }
 
     pub async fn put<T: Serialize + ?Sized>(&self, path: &str, body: &T) -> Response {
-        self.send(
-            Method::PUT,
-            path,
-            Some(("application/json", serde_json::to_vec(body).expect("json"))),
-        )
-        .await
+        self.send(Method::PUT, path, Some(("application/json", serde_json::to_vec(body).expect("json")))).await
     }
 
     /// Sends raw bytes with an arbitrary content type.
-    pub async fn post_raw(
-        &self,
-        path: &str,
-        content_type: &str,
-        body: impl Into<Vec<u8>>,
-    ) -> Response {
-        self.send(Method::POST, path, Some((content_type, body.into())))
-            .await
+    pub async fn post_raw(&self, path: &str, content_type: &str, body: impl Into<Vec<u8>>) -> Response {
+        self.send(Method::POST, path, Some((content_type, body.into()))).await
     }
 }

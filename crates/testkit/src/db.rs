@@ -16,14 +16,11 @@ pub fn server_url() -> String {
     SERVER
         .get_or_init(|| {
             let configured = std::env::var("SHOP_TEST_DATABASE_URL").ok();
-            let url = configured
-                .clone()
-                .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432".into());
+            let url = configured.clone().unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432".into());
             if configured.is_some() || reachable(&url) {
                 return url.trim_end_matches('/').to_owned();
             }
-            let dir =
-                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/testkit-pg");
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/testkit-pg");
             match localpg::start(&dir, 54330) {
                 Ok(pg) => pg.url("").trim_end_matches('/').to_owned(),
                 Err(e) => panic!("no PostgreSQL at {url} and none could be started: {e}"),
@@ -33,18 +30,12 @@ pub fn server_url() -> String {
 }
 
 fn reachable(server: &str) -> bool {
-    let addr = server
-        .rsplit('@')
-        .next()
-        .unwrap_or(server)
-        .trim_start_matches("postgres://");
+    let addr = server.rsplit('@').next().unwrap_or(server).trim_start_matches("postgres://");
     let addr = addr.split('/').next().unwrap_or(addr);
     std::net::ToSocketAddrs::to_socket_addrs(addr)
         .ok()
         .and_then(|mut a| a.next())
-        .is_some_and(|a| {
-            std::net::TcpStream::connect_timeout(&a, Duration::from_millis(500)).is_ok()
-        })
+        .is_some_and(|a| std::net::TcpStream::connect_timeout(&a, Duration::from_millis(500)).is_ok())
 }
 
 /// A hash of every migration file, so a changed migration gets a fresh template.
@@ -64,10 +55,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
-    entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .flat_map(|p| if p.is_dir() { walk(&p) } else { vec![p] })
-        .collect()
+    entries.filter_map(|e| e.ok().map(|e| e.path())).flat_map(|p| if p.is_dir() { walk(&p) } else { vec![p] }).collect()
 }
 
 #[derive(diesel::QueryableByName)]
@@ -78,9 +66,7 @@ struct Flag {
 
 async fn admin() -> AsyncPgConnection {
     let url = format!("{}/postgres", server_url());
-    AsyncPgConnection::establish(&url)
-        .await
-        .unwrap_or_else(|e| panic!("connecting to {url}: {e}"))
+    AsyncPgConnection::establish(&url).await.unwrap_or_else(|e| panic!("connecting to {url}: {e}"))
 }
 
 /// Creates (once per migration set) the migrated template database and returns its name.
@@ -92,27 +78,18 @@ async fn template() -> String {
         .execute(&mut conn)
         .await
         .expect("lock");
-    let ready: Flag = diesel::sql_query(
-        "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1 AND datistemplate) AS flag",
-    )
-    .bind::<Text, _>(&name)
-    .get_result(&mut conn)
-    .await
-    .expect("query pg_database");
+    let ready: Flag =
+        diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1 AND datistemplate) AS flag")
+            .bind::<Text, _>(&name)
+            .get_result(&mut conn)
+            .await
+            .expect("query pg_database");
     if !ready.flag {
         let q = quote_ident(&name).expect("plain name");
         // A half-built template from an interrupted run is rebuilt.
-        diesel::sql_query(format!("DROP DATABASE IF EXISTS {q} WITH (FORCE)"))
-            .execute(&mut conn)
-            .await
-            .expect("drop");
-        diesel::sql_query(format!("CREATE DATABASE {q}"))
-            .execute(&mut conn)
-            .await
-            .expect("create template");
-        run_migrations(&format!("{}/{name}", server_url()))
-            .await
-            .expect("migrate template");
+        diesel::sql_query(format!("DROP DATABASE IF EXISTS {q} WITH (FORCE)")).execute(&mut conn).await.expect("drop");
+        diesel::sql_query(format!("CREATE DATABASE {q}")).execute(&mut conn).await.expect("create template");
+        run_migrations(&format!("{}/{name}", server_url())).await.expect("migrate template");
         diesel::sql_query(format!("ALTER DATABASE {q} WITH IS_TEMPLATE true"))
             .execute(&mut conn)
             .await
@@ -161,9 +138,7 @@ impl TestDb {
         loop {
             match diesel::sql_query(&sql).execute(&mut conn).await {
                 Ok(_) => break,
-                Err(e)
-                    if attempt < 50 && e.to_string().contains("being accessed by other users") =>
-                {
+                Err(e) if attempt < 50 && e.to_string().contains("being accessed by other users") => {
                     attempt += 1;
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
@@ -180,16 +155,11 @@ impl Drop for TestDb {
         let name = self.name.clone();
         // Drop runs outside async context; use a short-lived runtime on its own thread.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
             rt.block_on(async {
                 let mut conn = admin().await;
                 let q = quote_ident(&name).expect("plain");
-                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {q} WITH (FORCE)"))
-                    .execute(&mut conn)
-                    .await;
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {q} WITH (FORCE)")).execute(&mut conn).await;
             });
         })
         .join();

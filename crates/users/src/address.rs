@@ -44,9 +44,7 @@ fn valid_country(value: &str, _: &()) -> garde::Result {
     if is_country_code(value) {
         Ok(())
     } else {
-        Err(garde::Error::new(
-            "must be an ISO 3166-1 alpha-2 country code, such as DE or US",
-        ))
+        Err(garde::Error::new("must be an ISO 3166-1 alpha-2 country code, such as DE or US"))
     }
 }
 
@@ -59,15 +57,8 @@ fn opt_text(value: &Option<String>, ctx: &()) -> garde::Result {
 
 fn valid_phone(value: &Option<String>, _: &()) -> garde::Result {
     match value {
-        Some(v)
-            if !v
-                .chars()
-                .all(|c| c.is_ascii_digit() || " +-()./".contains(c))
-                || v.len() < 5 =>
-        {
-            Err(garde::Error::new(
-                "must be a phone number (digits, spaces and + - ( ) . /)",
-            ))
+        Some(v) if !v.chars().all(|c| c.is_ascii_digit() || " +-()./".contains(c)) || v.len() < 5 => {
+            Err(garde::Error::new("must be a phone number (digits, spaces and + - ( ) . /)"))
         }
         _ => Ok(()),
     }
@@ -176,21 +167,12 @@ mod tests {
     #[test]
     fn validates_country_and_text() {
         assert!(input().validate().is_ok());
-        let bad = AddressInput {
-            country: "UK".into(),
-            ..input()
-        };
+        let bad = AddressInput { country: "UK".into(), ..input() };
         let report = bad.validate().expect_err("UK is not ISO 3166-1");
         assert!(report.iter().any(|(p, _)| p.to_string() == "country"));
-        let bad = AddressInput {
-            city: "Lon\u{0}don".into(),
-            ..input()
-        };
+        let bad = AddressInput { city: "Lon\u{0}don".into(), ..input() };
         assert!(bad.validate().is_err());
-        let bad = AddressInput {
-            phone: Some("call me".into()),
-            ..input()
-        };
+        let bad = AddressInput { phone: Some("call me".into()), ..input() };
         assert!(bad.validate().is_err());
     }
 }

@@ -7,8 +7,6 @@ mod repo;
 mod service;
 
 pub use address::{Address, AddressInput, AddressPatch, MAX_ADDRESSES_PER_USER, is_country_code};
-pub use model::{
-    Permission, ProfilePatch, Role, User, UserCredentials, UserListQuery, normalise_email,
-};
+pub use model::{Permission, ProfilePatch, Role, User, UserCredentials, UserListQuery, normalise_email};
 pub use repo::{NewUser, RepoError, UserRepo};
 pub use service::{UserError, UserService};

@@ -36,10 +36,9 @@ impl Role {
     pub fn has(self, p: Permission) -> bool {
         match self {
             Role::Admin => true,
-            Role::Staff => matches!(
-                p,
-                Permission::ManageCatalog | Permission::ManageOrders | Permission::ModerateReviews
-            ),
+            Role::Staff => {
+                matches!(p, Permission::ManageCatalog | Permission::ManageOrders | Permission::ModerateReviews)
+            }
             Role::Customer => false,
         }
     }
@@ -87,10 +86,7 @@ pub fn normalise_email(email: &str) -> String {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProfilePatch {
-    #[garde(inner(
-        length(chars, min = 1, max = 100),
-        custom(crate::model::no_control_chars)
-    ))]
+    #[garde(inner(length(chars, min = 1, max = 100), custom(crate::model::no_control_chars)))]
     pub name: Option<String>,
 }
 

@@ -27,8 +27,7 @@ pub struct NewUser {
 #[async_trait::async_trait]
 pub trait UserRepo: Send + Sync + 'static {
     async fn create(&self, user: NewUser) -> Result<User, RepoError>;
-    async fn credentials_by_email(&self, email: &str)
-    -> Result<Option<UserCredentials>, RepoError>;
+    async fn credentials_by_email(&self, email: &str) -> Result<Option<UserCredentials>, RepoError>;
     async fn credentials_by_id(&self, id: Uuid) -> Result<Option<UserCredentials>, RepoError>;
     async fn get(&self, id: Uuid) -> Result<Option<User>, RepoError>;
     async fn update_name(&self, id: Uuid, name: &str) -> Result<User, RepoError>;
@@ -42,18 +41,8 @@ pub trait UserRepo: Send + Sync + 'static {
     async fn get_address(&self, user: Uuid, id: Uuid) -> Result<Option<Address>, RepoError>;
     /// Inserts an address unless the user already has `max`; clears other defaults when this one
     /// is a default. One transaction.
-    async fn create_address(
-        &self,
-        user: Uuid,
-        input: &AddressInput,
-        max: i64,
-    ) -> Result<Address, RepoError>;
+    async fn create_address(&self, user: Uuid, input: &AddressInput, max: i64) -> Result<Address, RepoError>;
     /// Replaces an address; clears other defaults when this one becomes a default. One transaction.
-    async fn replace_address(
-        &self,
-        user: Uuid,
-        id: Uuid,
-        input: &AddressInput,
-    ) -> Result<Address, RepoError>;
+    async fn replace_address(&self, user: Uuid, id: Uuid, input: &AddressInput) -> Result<Address, RepoError>;
     async fn delete_address(&self, user: Uuid, id: Uuid) -> Result<(), RepoError>;
 }

@@ -3,8 +3,8 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::{
-    Address, AddressInput, AddressPatch, MAX_ADDRESSES_PER_USER, ProfilePatch, RepoError, Role,
-    User, UserListQuery, UserRepo,
+    Address, AddressInput, AddressPatch, MAX_ADDRESSES_PER_USER, ProfilePatch, RepoError, Role, User, UserListQuery,
+    UserRepo,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -56,30 +56,16 @@ impl UserService {
     }
 
     pub async fn address(&self, user: Uuid, id: Uuid) -> Result<Address, UserError> {
-        self.repo
-            .get_address(user, id)
-            .await?
-            .ok_or(UserError::NotFound)
+        self.repo.get_address(user, id).await?.ok_or(UserError::NotFound)
     }
 
     pub async fn add_address(&self, user: Uuid, input: AddressInput) -> Result<Address, UserError> {
-        Ok(self
-            .repo
-            .create_address(user, &input, MAX_ADDRESSES_PER_USER)
-            .await?)
+        Ok(self.repo.create_address(user, &input, MAX_ADDRESSES_PER_USER).await?)
     }
 
-    pub async fn update_address(
-        &self,
-        user: Uuid,
-        id: Uuid,
-        patch: AddressPatch,
-    ) -> Result<Address, UserError> {
+    pub async fn update_address(&self, user: Uuid, id: Uuid, patch: AddressPatch) -> Result<Address, UserError> {
         let current = self.address(user, id).await?;
-        Ok(self
-            .repo
-            .replace_address(user, id, &patch.apply(&current))
-            .await?)
+        Ok(self.repo.replace_address(user, id, &patch.apply(&current)).await?)
     }
 
     pub async fn delete_address(&self, user: Uuid, id: Uuid) -> Result<(), UserError> {
@@ -97,12 +83,7 @@ impl UserService {
         Ok(self.repo.set_role(target, role).await?)
     }
 
-    pub async fn set_disabled(
-        &self,
-        actor: Uuid,
-        target: Uuid,
-        disabled: bool,
-    ) -> Result<User, UserError> {
+    pub async fn set_disabled(&self, actor: Uuid, target: Uuid, disabled: bool) -> Result<User, UserError> {
         if actor == target {
             return Err(UserError::SelfChange);
         }

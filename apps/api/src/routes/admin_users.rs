@@ -68,15 +68,8 @@ pub async fn list_users(
         None => None,
     };
     let limit = params.limit.unwrap_or(20);
-    let mut items = state
-        .users
-        .list(&UserListQuery {
-            q: params.q,
-            role: params.role,
-            limit: limit + 1,
-            after,
-        })
-        .await?;
+    let mut items =
+        state.users.list(&UserListQuery { q: params.q, role: params.role, limit: limit + 1, after }).await?;
     let next_cursor = if items.len() as i64 > limit {
         items.truncate(limit as usize);
         items.last().map(|u| Cursor::encode(&(u.created_at, u.id)))
@@ -84,10 +77,7 @@ pub async fn list_users(
         None
     };
     let page = Page { items, next_cursor };
-    Ok(web::Json(UserPage {
-        items: page.items,
-        next_cursor: page.next_cursor,
-    }))
+    Ok(web::Json(UserPage { items: page.items, next_cursor: page.next_cursor }))
 }
 
 /// One user.
@@ -98,11 +88,7 @@ pub async fn list_users(
     responses((status = 200, body = User), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
 )]
 #[get("/admin/users/{id}")]
-pub async fn get_user(
-    state: web::Data<AppState>,
-    user: AuthUser,
-    id: web::Path<Uuid>,
-) -> ApiResult<web::Json<User>> {
+pub async fn get_user(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> ApiResult<web::Json<User>> {
     user.require(Permission::ManageUsers)?;
     Ok(web::Json(state.users.get(*id).await?))
 }
@@ -126,9 +112,7 @@ pub async fn set_role(
     ValidJson(body): ValidJson<RoleChange>,
 ) -> ApiResult<web::Json<User>> {
     user.require(Permission::ManageUsers)?;
-    Ok(web::Json(
-        state.users.set_role(user.id(), *id, body.role).await?,
-    ))
+    Ok(web::Json(state.users.set_role(user.id(), *id, body.role).await?))
 }
 
 /// Disable an account: it can no longer log in or refresh; its sessions end.
@@ -164,7 +148,5 @@ pub async fn enable_user(
     id: web::Path<Uuid>,
 ) -> ApiResult<web::Json<User>> {
     user.require(Permission::ManageUsers)?;
-    Ok(web::Json(
-        state.users.set_disabled(user.id(), *id, false).await?,
-    ))
+    Ok(web::Json(state.users.set_disabled(user.id(), *id, false).await?))
 }

@@ -81,10 +81,8 @@ impl From<auth::TokenPair> for TokenResponse {
 }
 
 fn no_store(mut res: HttpResponse) -> HttpResponse {
-    res.headers_mut().insert(
-        actix_web::http::header::CACHE_CONTROL,
-        actix_web::http::header::HeaderValue::from_static("no-store"),
-    );
+    res.headers_mut()
+        .insert(actix_web::http::header::CACHE_CONTROL, actix_web::http::header::HeaderValue::from_static("no-store"));
     res
 }
 
@@ -107,18 +105,9 @@ pub async fn register(
 ) -> ApiResult<HttpResponse> {
     let user = state
         .auth
-        .register(
-            Registration {
-                email: body.email,
-                password: body.password,
-                name: body.name,
-            },
-            &ip.0,
-        )
+        .register(Registration { email: body.email, password: body.password, name: body.name }, &ip.0)
         .await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("location", "/api/v1/me"))
-        .json(user))
+    Ok(HttpResponse::Created().insert_header(("location", "/api/v1/me")).json(user))
 }
 
 /// Exchange email and password for a token pair.

@@ -41,9 +41,7 @@ pub async fn patch_me(
     user: AuthUser,
     ValidJson(body): ValidJson<ProfilePatch>,
 ) -> ApiResult<web::Json<User>> {
-    Ok(web::Json(
-        state.users.update_profile(user.id(), body).await?,
-    ))
+    Ok(web::Json(state.users.update_profile(user.id(), body).await?))
 }
 
 /// Change the password. Requires the current one; ends every other session.
@@ -59,20 +57,14 @@ pub async fn change_password(
     user: AuthUser,
     ValidJson(body): ValidJson<PasswordChange>,
 ) -> ApiResult<HttpResponse> {
-    state
-        .auth
-        .change_password(&user.0, &body.current_password, &body.new_password)
-        .await?;
+    state.auth.change_password(&user.0, &body.current_password, &body.new_password).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// The caller's addresses, oldest first.
 #[utoipa::path(tag = "me", security(("bearer" = [])), responses((status = 200, body = Vec<Address>), (status = 401, body = Problem)))]
 #[get("/me/addresses")]
-pub async fn list_addresses(
-    state: web::Data<AppState>,
-    user: AuthUser,
-) -> ApiResult<web::Json<Vec<Address>>> {
+pub async fn list_addresses(state: web::Data<AppState>, user: AuthUser) -> ApiResult<web::Json<Vec<Address>>> {
     Ok(web::Json(state.users.addresses(user.id()).await?))
 }
 
@@ -95,9 +87,7 @@ pub async fn create_address(
     ValidJson(body): ValidJson<AddressInput>,
 ) -> ApiResult<HttpResponse> {
     let a = state.users.add_address(user.id(), body).await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("location", format!("/api/v1/me/addresses/{}", a.id)))
-        .json(a))
+    Ok(HttpResponse::Created().insert_header(("location", format!("/api/v1/me/addresses/{}", a.id))).json(a))
 }
 
 /// One of the caller's addresses.
@@ -131,9 +121,7 @@ pub async fn update_address(
     id: web::Path<Uuid>,
     ValidJson(body): ValidJson<AddressPatch>,
 ) -> ApiResult<web::Json<Address>> {
-    Ok(web::Json(
-        state.users.update_address(user.id(), *id, body).await?,
-    ))
+    Ok(web::Json(state.users.update_address(user.id(), *id, body).await?))
 }
 
 /// Delete one of the caller's addresses.

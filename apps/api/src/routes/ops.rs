@@ -47,22 +47,13 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
         database: if db.is_ok() { "up" } else { "down" },
         redis: if redis { "up" } else { "degraded" },
     };
-    if db.is_ok() {
-        HttpResponse::Ok().json(body)
-    } else {
-        HttpResponse::ServiceUnavailable().json(body)
-    }
+    if db.is_ok() { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
 }
 
 /// Prometheus metrics in the text exposition format.
 #[utoipa::path(tag = "ops", responses((status = 200, content_type = "text/plain", body = String)))]
 #[get("/metrics")]
-pub async fn metrics(
-    state: web::Data<AppState>,
-    m: web::Data<crate::metrics::Metrics>,
-) -> HttpResponse {
+pub async fn metrics(state: web::Data<AppState>, m: web::Data<crate::metrics::Metrics>) -> HttpResponse {
     m.observe_pool("primary", state.db.stats());
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(m.render())
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(m.render())
 }

@@ -15,45 +15,24 @@ async fn liveness_and_readiness() {
     assert_eq!(live.json()["status"], "up");
     let ready = app.client.get("/health/ready").await;
     ready.assert_status(200);
-    assert_eq!(
-        ready.json(),
-        json!({"status": "ready", "database": "up", "redis": "up"})
-    );
+    assert_eq!(ready.json(), json!({"status": "ready", "database": "up", "redis": "up"}));
 }
 
 #[tokio::test]
 async fn malformed_json_is_a_400_problem() {
     let (app, _db) = spawn().await;
-    let res = app
-        .client
-        .post_raw("/api/v1/auth/register", "application/json", "{\"email\": ")
-        .await;
+    let res = app.client.post_raw("/api/v1/auth/register", "application/json", "{\"email\": ").await;
     let doc = res.assert_problem(400, "malformed-json");
-    assert!(
-        doc["detail"].as_str().is_some_and(|d| d.contains("line 1")),
-        "{doc}"
-    );
+    assert!(doc["detail"].as_str().is_some_and(|d| d.contains("line 1")), "{doc}");
 }
 
 #[tokio::test]
 async fn wrong_field_types_name_the_field() {
     let (app, _db) = spawn().await;
-    let res = app
-        .client
-        .post(
-            "/api/v1/auth/register",
-            &json!({"email": 5, "password": "x", "name": "n"}),
-        )
-        .await;
+    let res = app.client.post("/api/v1/auth/register", &json!({"email": 5, "password": "x", "name": "n"})).await;
     let doc = res.assert_problem(422, "validation-failed");
     assert_eq!(doc["errors"][0]["field"], "email", "{doc}");
-    let res = app
-        .client
-        .post(
-            "/api/v1/auth/register",
-            &json!({"password": "x", "name": "n"}),
-        )
-        .await;
+    let res = app.client.post("/api/v1/auth/register", &json!({"password": "x", "name": "n"})).await;
     let doc = res.assert_problem(422, "validation-failed");
     assert_eq!(doc["errors"][0]["field"], "email", "{doc}");
 }
@@ -62,71 +41,41 @@ async fn wrong_field_types_name_the_field() {
 async fn oversized_body_is_a_413_problem() {
     let (app, _db) = spawn().await;
     let big = format!("{{\"email\":\"{}\"}}", "a".repeat(200 * 1024));
-    let res = app
-        .client
-        .post_raw("/api/v1/auth/register", "application/json", big)
-        .await;
+    let res = app.client.post_raw("/api/v1/auth/register", "application/json", big).await;
     res.assert_problem(413, "payload-too-large");
 }
 
 #[tokio::test]
 async fn wrong_content_type_is_a_415_problem() {
     let (app, _db) = spawn().await;
-    let res = app
-        .client
-        .post_raw("/api/v1/auth/login", "text/plain", "email=a")
-        .await;
+    let res = app.client.post_raw("/api/v1/auth/login", "text/plain", "email=a").await;
     res.assert_problem(415, "unsupported-media-type");
 }
 
 #[tokio::test]
 async fn unknown_route_and_wrong_method_are_problems() {
     let (app, _db) = spawn().await;
-    app.client
-        .get("/nope")
-        .await
-        .assert_problem(404, "not-found");
-    app.client
-        .get("/api/v1/does-not-exist")
-        .await
-        .assert_problem(404, "not-found");
-    app.client
-        .delete("/health/live")
-        .await
-        .assert_problem(405, "method-not-allowed");
+    app.client.get("/nope").await.assert_problem(404, "not-found");
+    app.client.get("/api/v1/does-not-exist").await.assert_problem(404, "not-found");
+    app.client.delete("/health/live").await.assert_problem(405, "method-not-allowed");
     // A path parameter that is not a UUID matches no resource either.
     let user = customer(&app, "x").await;
-    user.client
-        .get("/api/v1/me/addresses/not-a-uuid")
-        .await
-        .assert_problem(404, "not-found");
+    user.client.get("/api/v1/me/addresses/not-a-uuid").await.assert_problem(404, "not-found");
 }
 
 #[tokio::test]
 async fn request_id_is_echoed_or_generated() {
     let (app, _db) = spawn().await;
-    let res = app
-        .client
-        .with_header("x-request-id", "abc-123.req")
-        .get("/health/live")
-        .await;
+    let res = app.client.with_header("x-request-id", "abc-123.req").get("/health/live").await;
     assert_eq!(res.header("x-request-id"), Some("abc-123.req"));
     let res = app.client.get("/health/live").await;
     let generated = res.header("x-request-id").expect("generated id");
     assert!(uuid::Uuid::parse_str(generated).is_ok(), "{generated}");
     // An unusable incoming id (spaces, too long) is replaced, not echoed.
-    let res = app
-        .client
-        .with_header("x-request-id", "has spaces")
-        .get("/health/live")
-        .await;
+    let res = app.client.with_header("x-request-id", "has spaces").get("/health/live").await;
     assert_ne!(res.header("x-request-id"), Some("has spaces"));
     // Errors carry it too.
-    let res = app
-        .client
-        .with_header("x-request-id", "err-1")
-        .get("/nope")
-        .await;
+    let res = app.client.with_header("x-request-id", "err-1").get("/nope").await;
     assert_eq!(res.header("x-request-id"), Some("err-1"));
 }
 
@@ -135,10 +84,7 @@ async fn metrics_count_requests_by_route_pattern() {
     let (app, _db) = spawn().await;
     let user = customer(&app, "m").await;
     for _ in 0..3 {
-        user.client
-            .get(&format!("/api/v1/me/addresses/{}", uuid::Uuid::new_v4()))
-            .await
-            .assert_status(404);
+        user.client.get(&format!("/api/v1/me/addresses/{}", uuid::Uuid::new_v4())).await.assert_status(404);
     }
     let text = app.client.get("/metrics").await.text();
     let line = text
@@ -150,18 +96,9 @@ async fn metrics_count_requests_by_route_pattern() {
         })
         .unwrap_or_else(|| panic!("no counter for the route pattern:\n{text}"));
     assert!(line.ends_with(" 3"), "{line}");
-    assert!(
-        !text.contains("/api/v1/me/addresses/0"),
-        "raw paths must not become labels"
-    );
-    assert!(
-        text.contains("http_request_duration_seconds_bucket"),
-        "{text}"
-    );
-    assert!(
-        text.contains(r#"db_pool_connections{pool="primary",state="max"} 5"#),
-        "{text}"
-    );
+    assert!(!text.contains("/api/v1/me/addresses/0"), "raw paths must not become labels");
+    assert!(text.contains("http_request_duration_seconds_bucket"), "{text}");
+    assert!(text.contains(r#"db_pool_connections{pool="primary",state="max"} 5"#), "{text}");
 }
 
 #[tokio::test]
@@ -169,28 +106,13 @@ async fn openapi_document_is_3_1_and_lists_every_route() {
     let (app, _db) = spawn().await;
     let doc = app.client.get("/openapi.json").await.json();
     assert_eq!(doc["openapi"], "3.1.0");
-    for path in [
-        "/health/live",
-        "/health/ready",
-        "/metrics",
-        "/api/v1/auth/login",
-        "/api/v1/me/addresses/{id}",
-    ] {
-        assert!(
-            doc["paths"][path].is_object(),
-            "{path} missing from the document"
-        );
+    for path in ["/health/live", "/health/ready", "/metrics", "/api/v1/auth/login", "/api/v1/me/addresses/{id}"] {
+        assert!(doc["paths"][path].is_object(), "{path} missing from the document");
     }
-    assert_eq!(
-        doc["components"]["securitySchemes"]["bearer"]["scheme"],
-        "bearer"
-    );
+    assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
     let ui = app.client.get("/docs").await;
     ui.assert_status(200);
-    assert!(
-        ui.text().contains("/openapi.json") || ui.text().contains("openapi"),
-        "docs UI"
-    );
+    assert!(ui.text().contains("/openapi.json") || ui.text().contains("openapi"), "docs UI");
 }
 
 #[tokio::test]
@@ -198,17 +120,9 @@ async fn readiness_is_degraded_but_requests_work_without_redis() {
     let (app, _db) = spawn_with(|c| c.redis.url = "redis://127.0.0.1:1".into()).await;
     let ready = app.client.get("/health/ready").await;
     ready.assert_status(200);
-    assert_eq!(
-        ready.json(),
-        json!({"status": "degraded", "database": "up", "redis": "degraded"})
-    );
+    assert_eq!(ready.json(), json!({"status": "degraded", "database": "up", "redis": "degraded"}));
     // Redis-backed features (rate limiting) fall back to memory; the request still succeeds.
-    customer(&app, "noredis")
-        .await
-        .client
-        .get("/api/v1/me")
-        .await
-        .assert_status(200);
+    customer(&app, "noredis").await.client.get("/api/v1/me").await.assert_status(200);
 }
 
 #[derive(diesel::QueryableByName)]
@@ -218,9 +132,7 @@ struct Name {
 }
 
 async fn admin_conn() -> AsyncPgConnection {
-    AsyncPgConnection::establish(&format!("{}/postgres", testkit::server_url()))
-        .await
-        .expect("admin connection")
+    AsyncPgConnection::establish(&format!("{}/postgres", testkit::server_url())).await.expect("admin connection")
 }
 
 #[tokio::test]
@@ -230,40 +142,26 @@ async fn readiness_is_503_while_postgres_is_unreachable_and_recovers() {
 
     // Make this test's database refuse connections and cut the pool's existing ones.
     let mut admin = admin_conn().await;
-    diesel::sql_query(format!(
-        "ALTER DATABASE \"{}\" ALLOW_CONNECTIONS false",
-        db.name
-    ))
-    .execute(&mut admin)
-    .await
-    .expect("alter");
-    diesel::sql_query(
-        "SELECT pg_terminate_backend(pid)::text AS name FROM pg_stat_activity WHERE datname = $1",
-    )
-    .bind::<Text, _>(&db.name)
-    .load::<Name>(&mut admin)
-    .await
-    .expect("terminate");
+    diesel::sql_query(format!("ALTER DATABASE \"{}\" ALLOW_CONNECTIONS false", db.name))
+        .execute(&mut admin)
+        .await
+        .expect("alter");
+    diesel::sql_query("SELECT pg_terminate_backend(pid)::text AS name FROM pg_stat_activity WHERE datname = $1")
+        .bind::<Text, _>(&db.name)
+        .load::<Name>(&mut admin)
+        .await
+        .expect("terminate");
     let res = app.client.get("/health/ready").await;
     res.assert_status(503);
     assert_eq!(res.json()["database"], "down");
     // A request that needs the database answers 503 problem+json, not a 500.
-    let res = app
-        .client
-        .post(
-            "/api/v1/auth/login",
-            &json!({"email": "a@b.cd", "password": "whatever-password"}),
-        )
-        .await;
+    let res = app.client.post("/api/v1/auth/login", &json!({"email": "a@b.cd", "password": "whatever-password"})).await;
     res.assert_problem(503, "unavailable");
 
-    diesel::sql_query(format!(
-        "ALTER DATABASE \"{}\" ALLOW_CONNECTIONS true",
-        db.name
-    ))
-    .execute(&mut admin)
-    .await
-    .expect("alter");
+    diesel::sql_query(format!("ALTER DATABASE \"{}\" ALLOW_CONNECTIONS true", db.name))
+        .execute(&mut admin)
+        .await
+        .expect("alter");
     // The pool reconnects by itself.
     let mut ok = false;
     for _ in 0..50 {
@@ -283,28 +181,20 @@ async fn two_instances_starting_together_apply_migrations_once() {
     a.client.get("/health/ready").await.assert_status(200);
     b.client.get("/health/ready").await.assert_status(200);
 
-    let mut conn = AsyncPgConnection::establish(&db.url)
-        .await
-        .expect("connect");
-    let versions: Vec<String> = diesel::sql_query(
-        "SELECT version AS name FROM __diesel_schema_migrations ORDER BY version",
-    )
-    .load::<Name>(&mut conn)
-    .await
-    .expect("versions")
-    .into_iter()
-    .map(|n| n.name)
-    .collect();
+    let mut conn = AsyncPgConnection::establish(&db.url).await.expect("connect");
+    let versions: Vec<String> =
+        diesel::sql_query("SELECT version AS name FROM __diesel_schema_migrations ORDER BY version")
+            .load::<Name>(&mut conn)
+            .await
+            .expect("versions")
+            .into_iter()
+            .map(|n| n.name)
+            .collect();
     let unique: std::collections::BTreeSet<_> = versions.iter().collect();
     assert_eq!(unique.len(), versions.len());
-    let embedded = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations"))
-        .expect("migrations dir")
-        .count();
-    assert_eq!(
-        versions.len(),
-        embedded,
-        "each migration recorded exactly once"
-    );
+    let embedded =
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations")).expect("migrations dir").count();
+    assert_eq!(versions.len(), embedded, "each migration recorded exactly once");
     // Both instances serve the migrated schema.
     customer(&a, "a").await;
     customer(&b, "b").await;
@@ -312,14 +202,11 @@ async fn two_instances_starting_together_apply_migrations_once() {
 
 fn run_binary(envs: &[(&str, &str)]) -> std::process::Output {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_shop-api"));
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    cmd.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
     for (k, v) in envs {
         cmd.env(k, v);
     }
-    cmd.stdin(std::process::Stdio::null())
-        .output()
-        .expect("run shop-api")
+    cmd.stdin(std::process::Stdio::null()).output().expect("run shop-api")
 }
 
 #[tokio::test]
@@ -327,21 +214,13 @@ async fn production_refuses_default_or_missing_secrets() {
     let out = run_binary(&[("SHOP_PROFILE", "production")]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("auth.jwt_secret is missing") && err.contains("SHOP_AUTH__JWT_SECRET"),
-        "{err}"
-    );
+    assert!(err.contains("auth.jwt_secret is missing") && err.contains("SHOP_AUTH__JWT_SECRET"), "{err}");
 
-    let out = run_binary(&[
-        ("SHOP_PROFILE", "production"),
-        ("SHOP_AUTH__JWT_SECRET", shop_api::config::DEV_JWT_SECRET),
-    ]);
+    let out =
+        run_binary(&[("SHOP_PROFILE", "production"), ("SHOP_AUTH__JWT_SECRET", shop_api::config::DEV_JWT_SECRET)]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("auth.jwt_secret is the development default"),
-        "{err}"
-    );
+    assert!(err.contains("auth.jwt_secret is the development default"), "{err}");
 }
 
 #[tokio::test]
@@ -350,8 +229,5 @@ async fn environment_overrides_the_file_and_defaults() {
     let out = run_binary(&[("SHOP_DATABASE__POOL_SIZE", "lots")]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.to_lowercase().contains("pool_size") && err.contains("SHOP_"),
-        "{err}"
-    );
+    assert!(err.to_lowercase().contains("pool_size") && err.contains("SHOP_"), "{err}");
 }

@@ -42,18 +42,11 @@ pub async fn start(config: Config) -> TestApp {
             std::mem::forget(shop_api::telemetry::init(&config.telemetry));
         }
     });
-    let app = Application::build(config.clone())
-        .await
-        .expect("app starts");
+    let app = Application::build(config.clone()).await.expect("app starts");
     let client = Client::new(format!("http://127.0.0.1:{}", app.port()));
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
-    TestApp {
-        client,
-        db_url: config.database.url.clone(),
-        config,
-        handle,
-    }
+    TestApp { client, db_url: config.database.url.clone(), config, handle }
 }
 
 /// A fresh database and an app over it. Keep the `TestDb` alive for the test's duration.
@@ -84,13 +77,7 @@ pub fn unique_email(tag: &str) -> String {
 }
 
 pub async fn login(app: &TestApp, email: &str, password: &str) -> Session {
-    let res = app
-        .client
-        .post(
-            "/api/v1/auth/login",
-            &json!({"email": email, "password": password}),
-        )
-        .await;
+    let res = app.client.post("/api/v1/auth/login", &json!({"email": email, "password": password})).await;
     res.assert_status(200);
     let body = res.json();
     Session {
@@ -98,9 +85,7 @@ pub async fn login(app: &TestApp, email: &str, password: &str) -> Session {
         email: email.to_owned(),
         access: body["access_token"].as_str().expect("access").to_owned(),
         refresh: body["refresh_token"].as_str().expect("refresh").to_owned(),
-        client: app
-            .client
-            .with_token(body["access_token"].as_str().expect("access")),
+        client: app.client.with_token(body["access_token"].as_str().expect("access")),
     }
 }
 
@@ -108,10 +93,7 @@ pub async fn login(app: &TestApp, email: &str, password: &str) -> Session {
 pub async fn customer(app: &TestApp, tag: &str) -> Session {
     let email = unique_email(tag);
     app.client
-        .post(
-            "/api/v1/auth/register",
-            &json!({"email": email, "password": PASSWORD, "name": tag}),
-        )
+        .post("/api/v1/auth/register", &json!({"email": email, "password": PASSWORD, "name": tag}))
         .await
         .assert_status(201);
     login(app, &email, PASSWORD).await

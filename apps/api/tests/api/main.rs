@@ -3,5 +3,6 @@
 
 mod helpers;
 
+mod catalog;
 mod foundation;
 mod identity;

@@ -1,0 +1,130 @@
+//! The listing and search query: filters, sorts, and keyset cursors bound to their sort.
+
+use chrono::{DateTime, Utc};
+use primitives::{Cursor, Money};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::ProductSummary;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Sort {
+    /// Best match first; only with `q`.
+    Relevance,
+    PriceAsc,
+    PriceDesc,
+    #[default]
+    Newest,
+    /// Highest average rating first.
+    Rating,
+}
+
+/// The position after the last item of a page, in the terms of its sort.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum SortKey {
+    Relevance(f64),
+    Price(i64),
+    Newest(DateTime<Utc>),
+    Rating(f64, i32),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ListingCursor {
+    pub key: SortKey,
+    pub id: Uuid,
+}
+
+impl ListingCursor {
+    pub fn after(item: &ProductSummary, sort: Sort) -> Self {
+        let key = match sort {
+            Sort::Relevance => SortKey::Relevance(item.rank),
+            Sort::PriceAsc | Sort::PriceDesc => SortKey::Price(item.price_min.amount_minor),
+            Sort::Newest => SortKey::Newest(item.created_at),
+            Sort::Rating => SortKey::Rating(item.rating_average.unwrap_or(0.0), item.rating_count),
+        };
+        ListingCursor { key, id: item.id }
+    }
+
+    pub fn encode(&self) -> String {
+        Cursor::encode(self)
+    }
+
+    /// Decodes a cursor and checks it belongs to `sort`.
+    pub fn decode(s: &str, sort: Sort) -> Option<Self> {
+        let c: ListingCursor = Cursor::decode(s).ok()?;
+        let matches = matches!(
+            (&c.key, sort),
+            (SortKey::Relevance(_), Sort::Relevance)
+                | (SortKey::Price(_), Sort::PriceAsc | Sort::PriceDesc)
+                | (SortKey::Newest(_), Sort::Newest)
+                | (SortKey::Rating(..), Sort::Rating)
+        );
+        matches.then_some(c)
+    }
+}
+
+/// A validated listing request, ready for the repository.
+#[derive(Debug, Clone, Default)]
+pub struct ListingQuery {
+    /// Search text (full-text with typo tolerance).
+    pub q: Option<String>,
+    /// The category and all its descendants.
+    pub categories: Option<Vec<Uuid>>,
+    pub brand: Option<String>,
+    pub price_min: Option<i64>,
+    pub price_max: Option<i64>,
+    pub in_stock: bool,
+    pub sort: Sort,
+    pub after: Option<ListingCursor>,
+    pub limit: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Facet {
+    /// Category id or brand name.
+    pub value: String,
+    pub count: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Facets {
+    pub categories: Vec<Facet>,
+    pub brands: Vec<Facet>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProductPage {
+    pub items: Vec<ProductSummary>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+    /// Counts per category and brand over all matches (first page only).
+    pub facets: Option<Facets>,
+}
+
+impl ProductSummary {
+    pub fn price_range(&self) -> (Money, Money) {
+        (self.price_min, self.price_max)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_are_bound_to_their_sort() {
+        let c = ListingCursor { key: SortKey::Price(1999), id: Uuid::nil() };
+        let s = c.encode();
+        assert_eq!(ListingCursor::decode(&s, Sort::PriceAsc), Some(c.clone()));
+        assert_eq!(ListingCursor::decode(&s, Sort::PriceDesc), Some(c));
+        assert_eq!(ListingCursor::decode(&s, Sort::Newest), None);
+        assert_eq!(ListingCursor::decode("garbage", Sort::Newest), None);
+        let r = ListingCursor { key: SortKey::Relevance(0.123_456_789_012_345_6), id: Uuid::nil() };
+        assert_eq!(ListingCursor::decode(&r.encode(), Sort::Relevance), Some(r), "floats round-trip exactly");
+    }
+}

@@ -1,0 +1,81 @@
+use uuid::Uuid;
+
+use crate::{
+    Category, CategoryPatch, Facets, LedgerEntry, ListingQuery, NewCategory, NewProduct, NewVariant, Product,
+    ProductPatch, ProductSummary, StockReason, Variant, VariantPatch,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("not found")]
+    NotFound,
+    #[error("slug already in use")]
+    SlugTaken,
+    #[error("SKU already in use")]
+    SkuTaken,
+    #[error("the parent category does not exist")]
+    UnknownParent,
+    #[error("the category does not exist")]
+    UnknownCategory,
+    #[error("a category cannot be moved under itself or its descendants")]
+    CategoryCycle,
+    #[error("the category still has sub-categories or products")]
+    CategoryNotEmpty,
+    #[error("the resource changed since it was read")]
+    VersionMismatch,
+    #[error("a product keeps at least one variant")]
+    LastVariant,
+    #[error("not enough stock: {available} available")]
+    InsufficientStock { available: i32 },
+    #[error("invalid: {field}: {message}")]
+    Invalid { field: &'static str, message: String },
+    #[error("storage failure: {0}")]
+    Storage(String),
+}
+
+/// Storage of the catalog. Writes that span rows (a product with its variants, a stock change
+/// with its ledger row) are single transactions in the adapter.
+#[async_trait::async_trait]
+pub trait CatalogRepo: Send + Sync + 'static {
+    async fn categories(&self) -> Result<Vec<Category>, CatalogError>;
+    async fn create_category(&self, c: &NewCategory) -> Result<Category, CatalogError>;
+    /// Applies the patch; refuses a move that would make a cycle (checked under lock).
+    async fn update_category(&self, id: Uuid, p: &CategoryPatch) -> Result<Category, CatalogError>;
+    async fn delete_category(&self, id: Uuid) -> Result<(), CatalogError>;
+
+    async fn product(&self, id: Uuid) -> Result<Option<Product>, CatalogError>;
+    async fn product_id_by_slug(&self, slug: &str) -> Result<Option<Uuid>, CatalogError>;
+    async fn create_product(&self, p: &NewProduct, actor: Uuid) -> Result<Product, CatalogError>;
+    /// Applies the patch when the stored version equals `expected_version` (if given).
+    async fn update_product(
+        &self,
+        id: Uuid,
+        p: &ProductPatch,
+        expected_version: Option<i32>,
+    ) -> Result<Product, CatalogError>;
+    async fn delete_product(&self, id: Uuid) -> Result<(), CatalogError>;
+
+    async fn add_variant(&self, product: Uuid, v: &NewVariant, actor: Uuid) -> Result<Variant, CatalogError>;
+    /// Returns the variant and its product's id.
+    async fn update_variant(&self, id: Uuid, p: &VariantPatch) -> Result<(Variant, Uuid), CatalogError>;
+    /// Returns the product id of the deleted variant.
+    async fn delete_variant(&self, id: Uuid) -> Result<Uuid, CatalogError>;
+
+    /// Changes stock and writes the ledger row in one transaction; never below zero.
+    /// Returns the ledger entry and the variant's product id.
+    async fn adjust_stock(
+        &self,
+        variant: Uuid,
+        delta: i32,
+        reason: StockReason,
+        actor: Option<Uuid>,
+        note: Option<&str>,
+    ) -> Result<(LedgerEntry, Uuid), CatalogError>;
+    /// Ledger rows of a variant in order, after row id `after`.
+    async fn ledger(&self, variant: Uuid, after: Option<i64>, limit: i64) -> Result<Vec<LedgerEntry>, CatalogError>;
+
+    /// One page of active products matching the query (`limit` rows at most).
+    async fn list(&self, q: &ListingQuery) -> Result<Vec<ProductSummary>, CatalogError>;
+    /// Counts per category and brand over everything the query matches (cursor ignored).
+    async fn facets(&self, q: &ListingQuery) -> Result<Facets, CatalogError>;
+}

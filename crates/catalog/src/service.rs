@@ -1,0 +1,413 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use primitives::{Cache, Currency, Money};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::query::{Facets, ListingCursor, ListingQuery, ProductPage, Sort};
+use crate::{
+    CatalogError, CatalogRepo, Category, CategoryNode, CategoryPatch, CategoryRef, LedgerEntry, NewCategory,
+    NewProduct, NewVariant, Product, ProductPatch, ProductStatus, StockAdjustment, Variant, VariantPatch,
+    category_tree, descendants,
+};
+
+#[derive(Debug, Clone, Copy)]
+pub struct DetailCacheConfig {
+    /// Whether product detail is cached at all (benchmarks turn it off).
+    pub enabled: bool,
+    pub ttl: Duration,
+    /// Facet counts of a filter set are reused this long.
+    pub facets_ttl: Duration,
+}
+
+/// The public representation of a variant: availability, not stock counts.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PublicVariant {
+    pub id: Uuid,
+    pub sku: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub options: Map<String, Value>,
+    pub price: Money,
+    pub compare_at_price: Option<Money>,
+    pub available: bool,
+}
+
+/// The public representation of an active product.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PublicProduct {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub category: Option<CategoryRef>,
+    pub brand: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub attributes: Map<String, Value>,
+    pub images: Vec<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "EUR"))]
+    pub currency: Currency,
+    pub price_min: Money,
+    pub price_max: Money,
+    pub in_stock: bool,
+    pub rating_average: Option<f64>,
+    pub rating_count: i32,
+    pub variants: Vec<PublicVariant>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&Product> for PublicProduct {
+    fn from(p: &Product) -> Self {
+        let active: Vec<&Variant> = p.variants.iter().filter(|v| v.active).collect();
+        let price = |f: fn(i64, i64) -> i64| {
+            let amount = active.iter().map(|v| v.price.amount_minor).reduce(f).unwrap_or(0);
+            Money::new(amount, p.currency)
+        };
+        PublicProduct {
+            id: p.id,
+            slug: p.slug.clone(),
+            name: p.name.clone(),
+            description: p.description.clone(),
+            category: p.category.clone(),
+            brand: p.brand.clone(),
+            attributes: p.attributes.clone(),
+            images: p.images.clone(),
+            currency: p.currency,
+            price_min: price(i64::min),
+            price_max: price(i64::max),
+            in_stock: active.iter().any(|v| v.stock > 0),
+            rating_average: p.rating_average(),
+            rating_count: p.rating_count,
+            variants: active
+                .iter()
+                .map(|v| PublicVariant {
+                    id: v.id,
+                    sku: v.sku.clone(),
+                    options: v.options.clone(),
+                    price: v.price,
+                    compare_at_price: v.compare_at_price,
+                    available: v.stock > 0,
+                })
+                .collect(),
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+}
+
+/// A serialised public product and its entity tag.
+#[derive(Debug, Clone)]
+pub struct ProductDetail {
+    pub body: Vec<u8>,
+    pub etag: String,
+}
+
+impl ProductDetail {
+    fn new(body: Vec<u8>) -> Self {
+        let etag = format!("\"{}\"", hex::encode(&Sha256::digest(&body)[..12]));
+        ProductDetail { body, etag }
+    }
+}
+
+const CATEGORIES_KEY: &str = "catalog:categories:v1";
+
+fn product_key(id: Uuid) -> String {
+    format!("catalog:product:v1:{id}")
+}
+
+fn slug_key(slug: &str) -> String {
+    format!("catalog:slug:v1:{slug}")
+}
+
+pub struct CatalogService {
+    repo: Arc<dyn CatalogRepo>,
+    cache: Arc<dyn Cache>,
+    cfg: DetailCacheConfig,
+}
+
+impl CatalogService {
+    pub fn new(repo: Arc<dyn CatalogRepo>, cache: Arc<dyn Cache>, cfg: DetailCacheConfig) -> Self {
+        CatalogService { repo, cache, cfg }
+    }
+
+    /// Cache-aside with the generation check: a value loaded before a concurrent write is never
+    /// stored. Cache failures count as misses.
+    async fn cached<T, F, Fut>(&self, key: &str, ttl: Duration, load: F) -> Result<Option<Vec<u8>>, CatalogError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Option<T>, CatalogError>>,
+        T: Serialize,
+    {
+        if let Ok(Some(hit)) = self.cache.get(key).await {
+            return Ok(Some(hit));
+        }
+        let generation = self.cache.generation(key).await.ok();
+        let Some(value) = load().await? else { return Ok(None) };
+        let bytes = serde_json::to_vec(&value).map_err(|e| CatalogError::Storage(e.to_string()))?;
+        if let Some(g) = generation {
+            let _ = self.cache.set_if_generation(key, &bytes, ttl, g).await;
+        }
+        Ok(Some(bytes))
+    }
+
+    async fn invalidate(&self, key: &str) {
+        if let Err(e) = self.cache.invalidate(key).await {
+            tracing::warn!(key, error = %e, "cache invalidation failed; the entry expires with its TTL");
+        }
+    }
+
+    // ---- categories -------------------------------------------------------------------------
+
+    pub async fn categories(&self) -> Result<Vec<Category>, CatalogError> {
+        let bytes = self
+            .cached(CATEGORIES_KEY, self.cfg.ttl, || async { self.repo.categories().await.map(Some) })
+            .await?
+            .unwrap_or_default();
+        let raw: Vec<CategoryRow> = serde_json::from_slice(&bytes).unwrap_or_default();
+        Ok(raw.into_iter().map(Category::from).collect())
+    }
+
+    pub async fn category_tree(&self) -> Result<Vec<CategoryNode>, CatalogError> {
+        Ok(category_tree(self.categories().await?))
+    }
+
+    /// A category by slug, with its sub-tree.
+    pub async fn category(&self, slug: &str) -> Result<CategoryNode, CatalogError> {
+        let all = self.categories().await?;
+        let root = all.iter().find(|c| c.slug == slug).ok_or(CatalogError::NotFound)?.id;
+        fn find(nodes: Vec<CategoryNode>, id: Uuid) -> Option<CategoryNode> {
+            for n in nodes {
+                if n.category.id == id {
+                    return Some(n);
+                }
+                if let Some(found) = find(n.children, id) {
+                    return Some(found);
+                }
+            }
+            None
+        }
+        find(category_tree(all), root).ok_or(CatalogError::NotFound)
+    }
+
+    pub async fn create_category(&self, c: NewCategory) -> Result<Category, CatalogError> {
+        let created = self.repo.create_category(&c).await?;
+        self.invalidate(CATEGORIES_KEY).await;
+        Ok(created)
+    }
+
+    pub async fn update_category(&self, id: Uuid, p: CategoryPatch) -> Result<Category, CatalogError> {
+        let updated = self.repo.update_category(id, &p).await?;
+        self.invalidate(CATEGORIES_KEY).await;
+        Ok(updated)
+    }
+
+    pub async fn delete_category(&self, id: Uuid) -> Result<(), CatalogError> {
+        self.repo.delete_category(id).await?;
+        self.invalidate(CATEGORIES_KEY).await;
+        Ok(())
+    }
+
+    // ---- product detail ---------------------------------------------------------------------
+
+    async fn resolve(&self, id_or_slug: &str) -> Result<Option<Uuid>, CatalogError> {
+        if let Ok(id) = id_or_slug.parse::<Uuid>() {
+            return Ok(Some(id));
+        }
+        if id_or_slug.is_empty() || id_or_slug.len() > 120 {
+            return Ok(None);
+        }
+        if !self.cfg.enabled {
+            return self.repo.product_id_by_slug(id_or_slug).await;
+        }
+        let key = slug_key(id_or_slug);
+        let bytes = self.cached(&key, self.cfg.ttl, || self.repo.product_id_by_slug(id_or_slug)).await?;
+        Ok(bytes.and_then(|b| serde_json::from_slice(&b).ok()))
+    }
+
+    /// The public detail of an active product, by id or slug, served cache-aside.
+    pub async fn detail(&self, id_or_slug: &str) -> Result<ProductDetail, CatalogError> {
+        let id = self.resolve(id_or_slug).await?.ok_or(CatalogError::NotFound)?;
+        let load = || async {
+            Ok(self
+                .repo
+                .product(id)
+                .await?
+                .filter(|p| p.status == ProductStatus::Active)
+                .map(|p| PublicProduct::from(&p)))
+        };
+        let body = if self.cfg.enabled {
+            self.cached(&product_key(id), self.cfg.ttl, load).await?
+        } else {
+            load().await?.map(|p| serde_json::to_vec(&p).unwrap_or_default())
+        };
+        body.map(ProductDetail::new).ok_or(CatalogError::NotFound)
+    }
+
+    /// Drops the cached detail of products whose public view changed (for example when a sale
+    /// takes a variant's stock to zero).
+    pub async fn invalidate_products(&self, ids: &[Uuid]) {
+        for id in ids {
+            self.invalidate(&product_key(*id)).await;
+        }
+    }
+
+    // ---- admin: products ----------------------------------------------------------------------
+
+    pub async fn product(&self, id: Uuid) -> Result<Product, CatalogError> {
+        self.repo.product(id).await?.ok_or(CatalogError::NotFound)
+    }
+
+    pub async fn create_product(&self, p: NewProduct, actor: Uuid) -> Result<Product, CatalogError> {
+        check_unique_skus(&p.variants)?;
+        let created = self.repo.create_product(&p, actor).await?;
+        // A cached "not found" never exists (misses are not stored), but a slug may have pointed
+        // at a deleted product.
+        self.invalidate(&slug_key(&created.slug)).await;
+        Ok(created)
+    }
+
+    pub async fn update_product(
+        &self,
+        id: Uuid,
+        p: ProductPatch,
+        expected_version: Option<i32>,
+    ) -> Result<Product, CatalogError> {
+        let before = self.product(id).await?;
+        let updated = self.repo.update_product(id, &p, expected_version).await?;
+        self.invalidate(&product_key(id)).await;
+        if before.slug != updated.slug {
+            self.invalidate(&slug_key(&before.slug)).await;
+            self.invalidate(&slug_key(&updated.slug)).await;
+        }
+        Ok(updated)
+    }
+
+    pub async fn delete_product(&self, id: Uuid) -> Result<(), CatalogError> {
+        let before = self.product(id).await?;
+        self.repo.delete_product(id).await?;
+        self.invalidate(&product_key(id)).await;
+        self.invalidate(&slug_key(&before.slug)).await;
+        Ok(())
+    }
+
+    pub async fn add_variant(&self, product: Uuid, v: NewVariant, actor: Uuid) -> Result<Variant, CatalogError> {
+        let created = self.repo.add_variant(product, &v, actor).await?;
+        self.invalidate(&product_key(product)).await;
+        Ok(created)
+    }
+
+    pub async fn update_variant(&self, id: Uuid, p: VariantPatch) -> Result<Variant, CatalogError> {
+        let (variant, product) = self.repo.update_variant(id, &p).await?;
+        self.invalidate(&product_key(product)).await;
+        Ok(variant)
+    }
+
+    pub async fn delete_variant(&self, id: Uuid) -> Result<(), CatalogError> {
+        let product = self.repo.delete_variant(id).await?;
+        self.invalidate(&product_key(product)).await;
+        Ok(())
+    }
+
+    pub async fn adjust_stock(
+        &self,
+        variant: Uuid,
+        adj: StockAdjustment,
+        actor: Uuid,
+    ) -> Result<LedgerEntry, CatalogError> {
+        let (entry, product) =
+            self.repo.adjust_stock(variant, adj.delta, adj.reason, Some(actor), adj.note.as_deref()).await?;
+        self.invalidate(&product_key(product)).await;
+        Ok(entry)
+    }
+
+    pub async fn ledger(
+        &self,
+        variant: Uuid,
+        after: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<LedgerEntry>, CatalogError> {
+        self.repo.ledger(variant, after, limit).await
+    }
+
+    // ---- listing ------------------------------------------------------------------------------
+
+    /// Resolves a category filter (slug or id) to the category and all its descendants.
+    pub async fn category_filter(&self, slug_or_id: &str) -> Result<Vec<Uuid>, CatalogError> {
+        let all = self.categories().await?;
+        let root = all
+            .iter()
+            .find(|c| c.slug == slug_or_id || c.id.to_string() == slug_or_id)
+            .ok_or(CatalogError::Invalid { field: "category", message: "no such category".into() })?
+            .id;
+        Ok(descendants(root, &all))
+    }
+
+    pub async fn list(&self, mut q: ListingQuery) -> Result<ProductPage, CatalogError> {
+        if q.sort == Sort::Relevance && q.q.is_none() {
+            return Err(CatalogError::Invalid { field: "sort", message: "relevance needs a search text `q`".into() });
+        }
+        let limit = q.limit;
+        let first_page = q.after.is_none();
+        q.limit = limit + 1;
+        let mut items = self.repo.list(&q).await?;
+        let next_cursor = if items.len() as i64 > limit {
+            items.truncate(limit as usize);
+            items.last().map(|last| ListingCursor::after(last, q.sort).encode())
+        } else {
+            None
+        };
+        let facets = if first_page { Some(self.facets(&q).await?) } else { None };
+        Ok(ProductPage { items, next_cursor, facets })
+    }
+
+    async fn facets(&self, q: &ListingQuery) -> Result<Facets, CatalogError> {
+        let signature =
+            format!("{:?}|{:?}|{:?}|{:?}|{:?}|{}", q.q, q.categories, q.brand, q.price_min, q.price_max, q.in_stock);
+        let key = format!("catalog:facets:v1:{}", hex::encode(&Sha256::digest(signature.as_bytes())[..16]));
+        let bytes = self
+            .cached(&key, self.cfg.facets_ttl, || async { self.repo.facets(q).await.map(Some) })
+            .await?
+            .unwrap_or_default();
+        Ok(serde_json::from_slice(&bytes).unwrap_or_default())
+    }
+}
+
+fn check_unique_skus(variants: &[NewVariant]) -> Result<(), CatalogError> {
+    let mut seen = std::collections::HashSet::new();
+    for v in variants {
+        if !seen.insert(v.sku.as_str()) {
+            return Err(CatalogError::Invalid { field: "variants", message: format!("SKU {} appears twice", v.sku) });
+        }
+    }
+    Ok(())
+}
+
+/// Categories as cached (the domain type is serialise-only).
+#[derive(serde::Deserialize)]
+struct CategoryRow {
+    id: Uuid,
+    parent_id: Option<Uuid>,
+    slug: String,
+    name: String,
+    description: String,
+    position: i32,
+}
+
+impl From<CategoryRow> for Category {
+    fn from(r: CategoryRow) -> Self {
+        Category {
+            id: r.id,
+            parent_id: r.parent_id,
+            slug: r.slug,
+            name: r.name,
+            description: r.description,
+            position: r.position,
+        }
+    }
+}

@@ -34,7 +34,7 @@ fn bearer(req: &HttpRequest) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
 }
 
-fn authenticate(req: &HttpRequest) -> Result<AuthUser, Problem> {
+pub fn authenticate(req: &HttpRequest) -> Result<AuthUser, Problem> {
     let state = req.app_data::<web::Data<AppState>>().ok_or_else(Problem::internal)?;
     let token =
         bearer(req).ok_or_else(|| Problem::unauthorized("send an access token as `Authorization: Bearer <token>`"))?;

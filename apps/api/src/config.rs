@@ -9,8 +9,9 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use primitives::Quota;
 use serde::{Deserialize, Serialize};
 
-/// The secret shipped for development. Production refuses to start with it.
+/// The secrets shipped for development. Production refuses to start with them.
 pub const DEV_JWT_SECRET: &str = "dev-only-insecure-jwt-secret-change-me-0000000000";
+pub const DEV_WEBHOOK_SECRET: &str = "dev-only-insecure-webhook-secret-change-me-00000";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -36,6 +37,49 @@ pub struct Config {
     pub auth: AuthConfig,
     pub telemetry: TelemetryConfig,
     pub catalog: CatalogConfig,
+    pub checkout: CheckoutSettings,
+    pub payments: PaymentsConfig,
+    pub tax: TaxConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CheckoutSettings {
+    /// Unpaid orders are cancelled and restocked after this long.
+    pub pending_ttl_secs: i64,
+    /// How long an `Idempotency-Key` is remembered.
+    pub idempotency_ttl_secs: i64,
+    /// How often the sweeper looks for expired orders and failed refunds (0 disables it).
+    pub sweep_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PaymentProvider {
+    Sandbox,
+    Stripe,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PaymentsConfig {
+    pub provider: PaymentProvider,
+    /// How long the sandbox's `tok_timeout` takes before giving up.
+    pub sandbox_timeout_ms: u64,
+    pub stripe_base_url: String,
+    pub stripe_secret_key: String,
+    pub stripe_timeout_ms: u64,
+    pub stripe_max_retries: u32,
+    /// Shared secret of the payment webhooks (HMAC-SHA256).
+    pub webhook_secret: String,
+    /// Accepted clock difference of a webhook signature's timestamp.
+    pub webhook_tolerance_secs: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TaxConfig {
+    /// Rate in basis points (1900 = 19 %) for countries without their own.
+    pub default_rate_bp: i64,
+    /// Per ISO 3166-1 alpha-2 country, in basis points.
+    pub rates: std::collections::HashMap<String, i64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -176,6 +220,18 @@ impl Config {
                 register_per_ip: if profile == Profile::Test { Quota::new(10_000, 60) } else { Quota::new(10, 3600) },
             },
             catalog: CatalogConfig { cache_enabled: true, cache_ttl_secs: 300, facets_ttl_secs: 30 },
+            checkout: CheckoutSettings { pending_ttl_secs: 900, idempotency_ttl_secs: 86_400, sweep_interval_ms: 5_000 },
+            payments: PaymentsConfig {
+                provider: PaymentProvider::Sandbox,
+                sandbox_timeout_ms: 2_000,
+                stripe_base_url: "https://api.stripe.com".into(),
+                stripe_secret_key: String::new(),
+                stripe_timeout_ms: 10_000,
+                stripe_max_retries: 2,
+                webhook_secret: if dev_like { DEV_WEBHOOK_SECRET.into() } else { String::new() },
+                webhook_tolerance_secs: 300,
+            },
+            tax: TaxConfig { default_rate_bp: 0, rates: Default::default() },
             telemetry: TelemetryConfig {
                 log_format: if profile == Profile::Production { LogFormat::Json } else { LogFormat::Pretty },
                 log_filter: if profile == Profile::Test { "warn".into() } else { "info".into() },
@@ -221,14 +277,18 @@ impl Config {
             return Err(ConfigError::Invalid("auth.max_concurrent_hashes must be at least 1".into()));
         }
         if self.profile == Profile::Production {
+            let stripe = (self.payments.provider == PaymentProvider::Stripe)
+                .then_some(("payments.stripe_secret_key", &self.payments.stripe_secret_key));
             let secrets = std::iter::once(("auth.jwt_secret", &self.auth.jwt_secret))
-                .chain(self.auth.jwt_previous_secrets.iter().map(|s| ("auth.jwt_previous_secrets", s)));
+                .chain(self.auth.jwt_previous_secrets.iter().map(|s| ("auth.jwt_previous_secrets", s)))
+                .chain(std::iter::once(("payments.webhook_secret", &self.payments.webhook_secret)))
+                .chain(stripe);
             for (key, value) in secrets {
                 let env = format!("SHOP_{}", key.to_uppercase().replace('.', "__"));
                 if value.is_empty() {
                     return Err(ConfigError::Insecure(format!("{key} is missing (set {env})")));
                 }
-                if value == DEV_JWT_SECRET {
+                if value == DEV_JWT_SECRET || value == DEV_WEBHOOK_SECRET {
                     return Err(ConfigError::Insecure(format!("{key} is the development default (set {env})")));
                 }
                 if value.len() < 32 {
@@ -279,6 +339,9 @@ mod tests {
         let err = c.validate().expect_err("default secret").to_string();
         assert!(err.contains("development default"), "{err}");
         c.auth.jwt_secret = "x".repeat(40);
+        let err = c.validate().expect_err("no webhook secret").to_string();
+        assert!(err.contains("payments.webhook_secret is missing"), "{err}");
+        c.payments.webhook_secret = "w".repeat(40);
         assert!(c.validate().is_ok());
         c.auth.jwt_previous_secrets = vec!["short".into()];
         let err = c.validate().expect_err("short old key").to_string();

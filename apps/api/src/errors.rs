@@ -2,7 +2,9 @@
 
 use actix_web::http::StatusCode;
 use auth::AuthError;
+use cart::CartError;
 use catalog::CatalogError;
+use orders::{CheckoutError, CheckoutRefusal, OrderError};
 use users::UserError;
 
 use crate::problem::{Problem, internal};
@@ -88,6 +90,83 @@ impl From<CatalogError> for Problem {
             }
             CatalogError::Invalid { field, message } => Problem::invalid_field(field, message),
             CatalogError::Storage(msg) => storage(msg),
+        }
+    }
+}
+
+impl From<CartError> for Problem {
+    fn from(e: CartError) -> Self {
+        match e {
+            CartError::NotFound => Problem::not_found(),
+            CartError::UnknownVariant => Problem::invalid_field("variant_id", "no such variant"),
+            CartError::CurrencyMismatch(c) => Problem::conflict("currency-mismatch", "One currency per cart")
+                .detail(format!("the cart is priced in {c}")),
+            CartError::TooManyLines(n) => Problem::conflict("cart-full", "The cart is full").detail(format!("at most {n} lines")),
+            CartError::Invalid { field: field @ ("shipping_method" | "country"), message } => Problem::invalid_parameter(field, message),
+            CartError::Invalid { field, message } => Problem::invalid_field(field, message),
+            CartError::Storage(msg) => storage(msg),
+        }
+    }
+}
+
+impl From<CheckoutRefusal> for Problem {
+    fn from(r: CheckoutRefusal) -> Self {
+        match r {
+            CheckoutRefusal::CartEmpty => Problem::conflict("cart-empty", "The cart is empty"),
+            CheckoutRefusal::LinesUnavailable { lines } => {
+                let detail = lines.iter().map(|l| format!("{}: {} available", l.sku, l.available_quantity)).collect::<Vec<_>>().join("; ");
+                Problem::conflict("insufficient-stock", "Some items are not available in the quantity asked for")
+                    .detail(detail)
+                    .extension("lines", serde_json::to_value(&lines).unwrap_or_default())
+            }
+            CheckoutRefusal::UnknownShippingMethod => Problem::invalid_field("shipping_method_id", "no such active shipping method"),
+            CheckoutRefusal::NotShippable { country } => {
+                Problem::invalid_field("shipping_address.country", format!("the shipping method does not ship to {country}"))
+            }
+            CheckoutRefusal::CurrencyMismatch => Problem::conflict("currency-mismatch", "The cart and the shipping method use different currencies"),
+        }
+    }
+}
+
+impl From<OrderError> for Problem {
+    fn from(e: OrderError) -> Self {
+        match e {
+            OrderError::NotFound => Problem::not_found(),
+            OrderError::Refused(r) => r.into(),
+            OrderError::Illegal(t) => Problem::conflict("illegal-transition", "The order cannot do this in its current state")
+                .detail(format!("an order that is {} cannot be {}", t.from.as_str(), event_verb(t.event)))
+                .extension("status", serde_json::json!(t.from.as_str())),
+            OrderError::Storage(msg) => storage(msg),
+        }
+    }
+}
+
+fn event_verb(e: orders::Event) -> &'static str {
+    use orders::Event::*;
+    match e {
+        PaymentSucceeded => "marked paid",
+        PaymentFailed => "marked payment-failed",
+        Ship => "shipped",
+        Deliver => "delivered",
+        Cancel => "cancelled",
+        Expire => "expired",
+        Refund => "refunded",
+    }
+}
+
+impl From<CheckoutError> for Problem {
+    fn from(e: CheckoutError) -> Self {
+        match e {
+            CheckoutError::KeyMismatch => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "This Idempotency-Key was used with a different request",
+            )
+            .field("Idempotency-Key", "already used for another request body"),
+            CheckoutError::InProgress => Problem::conflict("idempotency-in-progress", "A request with this Idempotency-Key is in progress")
+                .detail("retry after it finishes to get its answer")
+                .header(actix_web::http::header::RETRY_AFTER, "1"),
+            CheckoutError::Order(e) => e.into(),
         }
     }
 }

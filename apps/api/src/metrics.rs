@@ -9,6 +9,9 @@ pub struct Metrics {
     pub http_requests: IntCounterVec,
     pub http_duration: HistogramVec,
     db_pool: IntGaugeVec,
+    pub orders_created: prometheus::IntCounter,
+    pub checkout_failures: IntCounterVec,
+    pub payment_duration: HistogramVec,
 }
 
 impl Metrics {
@@ -30,14 +33,30 @@ impl Metrics {
             &["pool", "state"],
         )
         .expect("valid metric");
+        let orders_created =
+            prometheus::IntCounter::new("orders_created_total", "Orders placed (stock reserved)").expect("valid metric");
+        let checkout_failures = IntCounterVec::new(
+            Opts::new("checkout_failures_total", "Checkouts that did not end in a paid order, by reason"),
+            &["reason"],
+        )
+        .expect("valid metric");
+        let payment_duration = HistogramVec::new(
+            HistogramOpts::new("payment_duration_seconds", "Payment authorisation latency by outcome")
+                .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+            &["outcome"],
+        )
+        .expect("valid metric");
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
             Box::new(db_pool.clone()),
+            Box::new(orders_created.clone()),
+            Box::new(checkout_failures.clone()),
+            Box::new(payment_duration.clone()),
         ] {
             registry.register(c).expect("metric registered once");
         }
-        Metrics { registry, http_requests, http_duration, db_pool }
+        Metrics { registry, http_requests, http_duration, db_pool, orders_created, checkout_failures, payment_duration }
     }
 
     pub fn registry(&self) -> &Registry {

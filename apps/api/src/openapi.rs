@@ -21,6 +21,11 @@ use utoipa::{Modify, OpenApi};
         (name = "admin", description = "User administration (admin role)"),
         (name = "catalog", description = "Categories, product listing and search, product detail"),
         (name = "admin-catalog", description = "Catalog management: categories, products, variants, stock (staff and admin)"),
+        (name = "cart", description = "Carts (signed-in or guest) and shipping methods"),
+        (name = "checkout", description = "Idempotent checkout with payment"),
+        (name = "orders", description = "The signed-in user's orders"),
+        (name = "admin-orders", description = "Order fulfilment and shipping methods (staff and admin)"),
+        (name = "webhooks", description = "Signed events from the payment provider"),
     )
 )]
 pub struct ApiDoc;

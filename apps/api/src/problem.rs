@@ -36,6 +36,10 @@ pub struct Problem {
     pub detail: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// Problem-specific members (RFC 9457 extensions), e.g. `order_id`.
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub extensions: serde_json::Map<String, serde_json::Value>,
     #[serde(skip)]
     headers: Vec<(HeaderName, String)>,
 }
@@ -63,6 +67,7 @@ impl Problem {
             code: code.into(),
             detail: None,
             errors: Vec::new(),
+            extensions: serde_json::Map::new(),
             headers: Vec::new(),
         }
     }
@@ -74,6 +79,11 @@ impl Problem {
 
     pub fn field(mut self, field: impl Into<String>, message: impl Into<String>) -> Self {
         self.errors.push(FieldError { field: field.into(), message: message.into() });
+        self
+    }
+
+    pub fn extension(mut self, key: &str, value: serde_json::Value) -> Self {
+        self.extensions.insert(key.to_owned(), value);
         self
     }
 

@@ -10,9 +10,11 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpResponse, HttpServer, middleware::from_fn, web};
 use anyhow::Context;
 use auth::{AuthLimits, AuthService, PasswordHasher, Registration, TokenConfig, Tokens};
+use cart::{CartService, TaxRates};
 use catalog::{CatalogService, DetailCacheConfig};
+use orders::{CheckoutConfig, OrderObserver, OrderService, PaymentGateway};
 use persistence::Db;
-use persistence::{PgCatalogRepo, PgSessionRepo, PgUserRepo};
+use persistence::{PgCartRepo, PgCatalogRepo, PgOrderRepo, PgSessionRepo, PgUserRepo};
 use primitives::Cache;
 use primitives::RateLimiter;
 use redis_store::{Redis, RedisCache, RedisLimiter};
@@ -21,7 +23,7 @@ use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 use utoipa_scalar::Servable;
 
-use crate::config::{Config, Profile};
+use crate::config::{Config, PaymentProvider, Profile};
 use crate::metrics::Metrics;
 use crate::openapi::ApiDoc;
 use crate::problem::Problem;
@@ -54,6 +56,61 @@ pub async fn prepare_database(config: &mut Config) -> anyhow::Result<()> {
         tracing::info!(?applied, "applied migrations");
     }
     Ok(())
+}
+
+fn tax_rates(config: &Config) -> TaxRates {
+    TaxRates { default_bp: config.tax.default_rate_bp, by_country: config.tax.rates.clone() }
+}
+
+fn payment_gateway(config: &Config) -> anyhow::Result<Arc<dyn PaymentGateway>> {
+    let p = &config.payments;
+    Ok(match p.provider {
+        PaymentProvider::Sandbox => {
+            Arc::new(payments::SandboxGateway::new().with_timeout(Duration::from_millis(p.sandbox_timeout_ms)))
+        }
+        PaymentProvider::Stripe => Arc::new(payments::StripeGateway::new(payments::StripeConfig {
+            base_url: p.stripe_base_url.clone(),
+            secret_key: p.stripe_secret_key.clone(),
+            timeout: Duration::from_millis(p.stripe_timeout_ms),
+            max_retries: p.stripe_max_retries,
+        })?),
+    })
+}
+
+/// Order events → metrics, and cache invalidation of products whose availability may change.
+struct Observer {
+    metrics: Arc<Metrics>,
+    catalog: Arc<CatalogService>,
+}
+
+impl Observer {
+    fn invalidate(&self, products: &[uuid::Uuid]) {
+        let (catalog, ids) = (self.catalog.clone(), products.to_vec());
+        tokio::spawn(async move { catalog.invalidate_products(&ids).await });
+    }
+}
+
+impl OrderObserver for Observer {
+    fn stock_returned(&self, products: &[uuid::Uuid]) {
+        self.invalidate(products);
+    }
+    fn stock_taken(&self, products: &[uuid::Uuid]) {
+        self.invalidate(products);
+    }
+    fn payment_finished(&self, approved: Option<bool>, seconds: f64) {
+        let outcome = match approved {
+            Some(true) => "approved",
+            Some(false) => "declined",
+            None => "unknown",
+        };
+        self.metrics.payment_duration.with_label_values(&[outcome]).observe(seconds);
+    }
+    fn order_created(&self) {
+        self.metrics.orders_created.inc();
+    }
+    fn checkout_failed(&self, reason: &str) {
+        self.metrics.checkout_failures.with_label_values(&[reason]).inc();
+    }
 }
 
 /// Wires the authentication service from configuration and its ports.
@@ -153,9 +210,26 @@ impl Application {
             },
         ));
 
-        let config = Arc::new(config);
-        let state = web::Data::new(AppState { config: config.clone(), db: db.clone(), cache, auth, users, catalog });
         let metrics = web::Data::new(Metrics::new());
+        let carts = Arc::new(CartService::new(Arc::new(PgCartRepo::new(db.clone())), tax_rates(&config)));
+        let observer = Arc::new(Observer { metrics: metrics.clone().into_inner(), catalog: catalog.clone() });
+        let orders = Arc::new(OrderService::new(
+            Arc::new(PgOrderRepo::new(db.clone())),
+            Arc::new(PgCartRepo::new(db.clone())),
+            tax_rates(&config),
+            payment_gateway(&config)?,
+            observer,
+            CheckoutConfig {
+                pending_ttl_secs: config.checkout.pending_ttl_secs,
+                idempotency_ttl_secs: config.checkout.idempotency_ttl_secs,
+            },
+        ));
+        if config.checkout.sweep_interval_ms > 0 {
+            orders.clone().spawn_sweeper(Duration::from_millis(config.checkout.sweep_interval_ms));
+        }
+
+        let config = Arc::new(config);
+        let state = web::Data::new(AppState { config: config.clone(), db: db.clone(), cache, auth, users, catalog, carts, orders });
 
         let listener = TcpListener::bind((config.server.host.as_str(), config.server.port))
             .with_context(|| format!("binding {}:{}", config.server.host, config.server.port))?;

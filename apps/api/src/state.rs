@@ -1,7 +1,9 @@
 use std::sync::Arc;
 
 use auth::AuthService;
+use cart::CartService;
 use catalog::CatalogService;
+use orders::OrderService;
 use persistence::Db;
 use primitives::Cache;
 use users::UserService;
@@ -17,4 +19,6 @@ pub struct AppState {
     pub auth: Arc<AuthService>,
     pub users: Arc<UserService>,
     pub catalog: Arc<CatalogService>,
+    pub carts: Arc<CartService>,
+    pub orders: Arc<OrderService>,
 }

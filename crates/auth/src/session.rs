@@ -1,21 +1,7 @@
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use rand::RngCore;
-use sha2::{Digest, Sha256};
+pub use primitives::secret::{hash_token as hash_refresh_token, new_token as new_refresh_token};
 use users::RepoError;
 use uuid::Uuid;
-
-/// A fresh refresh token: 256 random bits, URL-safe. Only its hash is stored.
-pub fn new_refresh_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-pub fn hash_refresh_token(token: &str) -> Vec<u8> {
-    Sha256::digest(token.as_bytes()).to_vec()
-}
 
 #[derive(Debug, Clone)]
 pub struct NewSession {

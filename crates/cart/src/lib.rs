@@ -1,1 +1,13 @@
-//! cart
+//! Carts: a server-side cart per signed-in user and guest carts behind a token, merged at login;
+//! pricing (subtotal, shipping, tax, total) computed here, on the server, from current prices;
+//! shipping methods.
+
+mod model;
+mod pricing;
+mod repo;
+mod service;
+
+pub use model::*;
+pub use pricing::{Totals, TotalsError, price_lines, totals};
+pub use repo::{CartError, CartOwner, CartRepo};
+pub use service::{CartService, Shopper, TaxRates};

@@ -1,1 +1,16 @@
-//! orders
+//! Orders: the order state machine (pure), checkout (idempotent, no oversell), customer and
+//! admin order management, payment webhooks, the payment-gateway port, and the sweeper that
+//! cancels unpaid orders.
+
+mod model;
+pub mod payment;
+mod repo;
+mod service;
+pub mod state;
+pub mod webhook;
+
+pub use model::*;
+pub use payment::{Authorization, AuthorizeRequest, PaymentError, PaymentGateway};
+pub use repo::{Applied, CheckoutRefusal, Claim, OrderError, OrderRepo, PlaceOrder, TransitionData, UnavailableLine};
+pub use service::{CheckoutConfig, CheckoutError, CheckoutOutcome, OrderObserver, OrderService, PaymentRef};
+pub use state::{Effects, Event, IllegalTransition, OrderStatus, transition};

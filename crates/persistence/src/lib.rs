@@ -2,8 +2,10 @@
 //! share: the connection pool, embedded migrations applied under an advisory lock, and database
 //! creation for development.
 
+mod carts;
 mod catalog;
 pub mod db;
+mod ordering;
 mod error;
 mod identity;
 mod migrate;
@@ -11,8 +13,10 @@ pub mod schema;
 pub mod seed;
 mod sessions;
 
+pub use carts::PgCartRepo;
 pub use catalog::PgCatalogRepo;
 pub use db::{Db, DbConfig, DbError, PoolStats};
 pub use error::is_unique_violation;
 pub use identity::PgUserRepo;
+pub use ordering::PgOrderRepo;
 pub use sessions::PgSessionRepo;

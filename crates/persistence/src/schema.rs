@@ -114,9 +114,123 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    carts (id) {
+        id -> Uuid,
+        user_id -> Nullable<Uuid>,
+        token_hash -> Nullable<Bytea>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    cart_lines (cart_id, variant_id) {
+        cart_id -> Uuid,
+        variant_id -> Uuid,
+        quantity -> Int4,
+        added_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    shipping_methods (id) {
+        id -> Uuid,
+        name -> Text,
+        price_minor -> Int8,
+        currency -> Text,
+        countries -> Array<Text>,
+        active -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    orders (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        status -> Text,
+        currency -> Text,
+        subtotal_minor -> Int8,
+        shipping_minor -> Int8,
+        tax_minor -> Int8,
+        total_minor -> Int8,
+        shipping_address -> Jsonb,
+        shipping_method_id -> Nullable<Uuid>,
+        shipping_method -> Text,
+        payment_id -> Nullable<Text>,
+        refund_id -> Nullable<Text>,
+        payment_error -> Nullable<Text>,
+        carrier -> Nullable<Text>,
+        tracking_number -> Nullable<Text>,
+        expires_at -> Timestamptz,
+        paid_at -> Nullable<Timestamptz>,
+        shipped_at -> Nullable<Timestamptz>,
+        delivered_at -> Nullable<Timestamptz>,
+        cancelled_at -> Nullable<Timestamptz>,
+        refunded_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    order_lines (order_id, line_no) {
+        order_id -> Uuid,
+        line_no -> Int4,
+        variant_id -> Nullable<Uuid>,
+        product_id -> Nullable<Uuid>,
+        sku -> Text,
+        name -> Text,
+        options -> Jsonb,
+        unit_price_minor -> Int8,
+        quantity -> Int4,
+        line_total_minor -> Int8,
+    }
+}
+
+diesel::table! {
+    order_events (id) {
+        id -> Int8,
+        order_id -> Uuid,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        actor_id -> Nullable<Uuid>,
+        note -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (user_id, key) {
+        user_id -> Uuid,
+        key -> Text,
+        request_hash -> Bytea,
+        order_id -> Nullable<Uuid>,
+        outcome -> Nullable<Jsonb>,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    payment_events (event_id) {
+        event_id -> Text,
+        #[sql_name = "type"]
+        kind -> Text,
+        order_id -> Nullable<Uuid>,
+        received_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(products -> categories (category_id));
 diesel::joinable!(variants -> products (product_id));
 diesel::joinable!(inventory_ledger -> variants (variant_id));
+diesel::joinable!(cart_lines -> carts (cart_id));
+diesel::joinable!(cart_lines -> variants (variant_id));
+diesel::joinable!(order_lines -> orders (order_id));
+diesel::joinable!(orders -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     refresh_tokens,
@@ -125,4 +239,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     products,
     variants,
     inventory_ledger,
+    carts,
+    cart_lines,
+    shipping_methods,
+    orders,
+    order_lines,
+    order_events,
+    idempotency_keys,
+    payment_events,
 );

@@ -7,6 +7,7 @@ pub mod cache;
 pub mod money;
 pub mod page;
 pub mod rate_limit;
+pub mod secret;
 
 pub use cache::{Cache, CacheError};
 pub use money::{Currency, CurrencyError, Money};

@@ -65,7 +65,7 @@ fn valid_phone(value: &Option<String>, _: &()) -> garde::Result {
 }
 
 /// A new address, or the full replacement of one.
-#[derive(Debug, Clone, Deserialize, garde::Validate)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, garde::Validate)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AddressInput {

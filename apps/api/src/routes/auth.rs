@@ -44,6 +44,9 @@ pub struct LoginRequest {
     pub email: String,
     #[garde(length(max = 1024))]
     pub password: String,
+    /// A guest cart to merge into the user's cart.
+    #[garde(inner(length(min = 1, max = 128)))]
+    pub cart_token: Option<String>,
 }
 
 #[derive(Deserialize, garde::Validate, ToSchema)]
@@ -128,6 +131,12 @@ pub async fn login(
     ValidJson(body): ValidJson<LoginRequest>,
 ) -> ApiResult<HttpResponse> {
     let pair = state.auth.login(&body.email, &body.password, &ip.0).await?;
+    if let Some(token) = &body.cart_token {
+        // Logging in never fails over the cart; a cart that cannot merge stays a guest cart.
+        if let Err(e) = state.carts.merge_guest(pair.user.id, token).await {
+            tracing::warn!(error = %e, "guest cart not merged at login");
+        }
+    }
     Ok(no_store(HttpResponse::Ok().json(TokenResponse::from(pair))))
 }
 

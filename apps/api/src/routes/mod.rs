@@ -4,11 +4,15 @@ use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 pub mod admin_catalog;
+pub mod admin_orders;
 pub mod admin_users;
 pub mod auth;
+pub mod cart;
 pub mod catalog;
 pub mod me;
 pub mod ops;
+pub mod orders;
+pub mod webhooks;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(ops::live).service(ops::ready).service(ops::metrics);
@@ -47,6 +51,28 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(admin_catalog::update_variant)
             .service(admin_catalog::delete_variant)
             .service(admin_catalog::adjust_stock)
-            .service(admin_catalog::ledger),
+            .service(admin_catalog::ledger)
+            .service(cart::get_cart)
+            .service(cart::add_line)
+            .service(cart::set_quantity)
+            .service(cart::remove_line)
+            .service(cart::clear_cart)
+            .service(cart::merge)
+            .service(cart::shipping_methods)
+            .service(orders::checkout)
+            .service(orders::list_orders)
+            .service(orders::get_order)
+            .service(orders::cancel_order)
+            .service(admin_orders::list_orders)
+            .service(admin_orders::get_order)
+            .service(admin_orders::ship)
+            .service(admin_orders::deliver)
+            .service(admin_orders::cancel)
+            .service(admin_orders::refund)
+            .service(admin_orders::list_shipping)
+            .service(admin_orders::create_shipping)
+            .service(admin_orders::update_shipping)
+            .service(admin_orders::delete_shipping)
+            .service(webhooks::payments),
     );
 }

@@ -1,0 +1,174 @@
+//! Checkout and the customer's orders.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use chrono::{DateTime, Utc};
+use orders::{CheckoutOutcome, CheckoutRequest, Order, OrderFilter};
+use primitives::Cursor;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::extract::{ValidJson, ValidQuery};
+use crate::problem::{ApiResult, Problem};
+use crate::state::AppState;
+
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+fn idempotency_key(req: &HttpRequest) -> Result<String, Problem> {
+    let key = req
+        .headers()
+        .get(IDEMPOTENCY_KEY)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .unwrap_or("");
+    if key.is_empty() {
+        return Err(Problem::new(StatusCode::BAD_REQUEST, "idempotency-key-required", "An Idempotency-Key header is required")
+            .detail("send a unique key (for example a UUID) per checkout attempt, and the same key when retrying it")
+            .field("Idempotency-Key", "required"));
+    }
+    if key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Problem::invalid_parameter("Idempotency-Key", "1 to 255 printable ASCII characters"));
+    }
+    Ok(key.to_owned())
+}
+
+/// The HTTP form of a checkout outcome (the same for the first answer and every replay).
+pub fn outcome_response(outcome: CheckoutOutcome) -> HttpResponse {
+    match outcome {
+        CheckoutOutcome::Placed { order } => {
+            let status = if OrderStatusExt::is_pending(&order) { StatusCode::ACCEPTED } else { StatusCode::CREATED };
+            HttpResponse::build(status)
+                .insert_header((header::LOCATION, format!("/api/v1/orders/{}", order.id)))
+                .json(order)
+        }
+        CheckoutOutcome::Declined { order, reason } => actix_web::ResponseError::error_response(
+            &Problem::new(StatusCode::PAYMENT_REQUIRED, "payment-declined", "The payment was declined")
+                .detail(format!("order {} was not paid ({reason}); its items are back in stock", order.id))
+                .extension("order_id", serde_json::json!(order.id))
+                .extension("reason", serde_json::json!(reason)),
+        ),
+        CheckoutOutcome::Refused { refusal } => actix_web::ResponseError::error_response(&Problem::from(refusal)),
+    }
+}
+
+struct OrderStatusExt;
+
+impl OrderStatusExt {
+    fn is_pending(order: &Order) -> bool {
+        orders::OrderService::is_pending(order)
+    }
+}
+
+/// Place an order from the cart and pay for it. Requires `Idempotency-Key`: retrying with the
+/// same key and body returns the first answer and does the work once; the same key with another
+/// body is 422; while the first request runs, 409.
+///
+/// 201: paid. 202: placed, payment outcome pending (settled by webhook or expiry).
+/// 402: declined (the order exists as `payment_failed`, stock returned). 409: cart empty or
+/// lines unavailable (nothing written).
+#[utoipa::path(
+    tag = "checkout",
+    security(("bearer" = [])),
+    params(("Idempotency-Key" = String, Header, description = "Unique per checkout attempt; reuse it to retry")),
+    request_body = CheckoutRequest,
+    responses(
+        (status = 201, description = "Paid", body = Order),
+        (status = 202, description = "Placed; payment pending", body = Order),
+        (status = 400, description = "Missing Idempotency-Key", body = Problem),
+        (status = 401, body = Problem),
+        (status = 402, description = "Payment declined", body = Problem),
+        (status = 409, description = "Cart empty, lines unavailable, or the same key in flight", body = Problem),
+        (status = 422, description = "Invalid fields, or the key was used with another body", body = Problem)
+    )
+)]
+#[post("/checkout")]
+pub async fn checkout(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    req: HttpRequest,
+    ValidJson(body): ValidJson<CheckoutRequest>,
+) -> ApiResult<HttpResponse> {
+    let key = idempotency_key(&req)?;
+    let outcome = state.orders.checkout(user.id(), &key, &body).await?;
+    let mut res = outcome_response(outcome);
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
+}
+
+#[derive(Deserialize, garde::Validate, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct OrderListParams {
+    /// `next_cursor` of the previous page.
+    #[garde(inner(length(max = 512)))]
+    pub cursor: Option<String>,
+    /// 1 to 100 (default 20).
+    #[garde(inner(range(min = 1, max = 100)))]
+    pub limit: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OrderPage {
+    pub items: Vec<Order>,
+    pub next_cursor: Option<String>,
+}
+
+pub fn decode_cursor(c: Option<&str>) -> Result<Option<(DateTime<Utc>, Uuid)>, Problem> {
+    c.map(|c| Cursor::decode(c).map_err(|e| Problem::invalid_parameter("cursor", e.to_string()))).transpose()
+}
+
+pub fn page(mut items: Vec<Order>, limit: i64) -> OrderPage {
+    let next_cursor = if items.len() as i64 > limit {
+        items.truncate(limit as usize);
+        items.last().map(|o| Cursor::encode(&(o.created_at, o.id)))
+    } else {
+        None
+    };
+    OrderPage { items, next_cursor }
+}
+
+/// The caller's orders, newest first.
+#[utoipa::path(
+    tag = "orders",
+    security(("bearer" = [])),
+    params(OrderListParams),
+    responses((status = 200, body = OrderPage), (status = 400, body = Problem), (status = 401, body = Problem))
+)]
+#[get("/orders")]
+pub async fn list_orders(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    ValidQuery(p): ValidQuery<OrderListParams>,
+) -> ApiResult<web::Json<OrderPage>> {
+    let limit = p.limit.unwrap_or(20);
+    let filter = OrderFilter { user_id: Some(user.id()), status: None, after: decode_cursor(p.cursor.as_deref())?, limit: limit + 1 };
+    Ok(web::Json(page(state.orders.list(&filter).await?, limit)))
+}
+
+/// One of the caller's orders (another user's order is 404).
+#[utoipa::path(
+    tag = "orders",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Order), (status = 401, body = Problem), (status = 404, body = Problem))
+)]
+#[get("/orders/{id}")]
+pub async fn get_order(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> ApiResult<web::Json<Order>> {
+    Ok(web::Json(state.orders.order_for(user.id(), *id).await?))
+}
+
+/// Cancel one of the caller's orders before it ships: the stock returns, a paid order is
+/// refunded. 409 `illegal-transition` once shipped.
+#[utoipa::path(
+    tag = "orders",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Order), (status = 401, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem))
+)]
+#[post("/orders/{id}/cancel")]
+pub async fn cancel_order(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> ApiResult<web::Json<Order>> {
+    Ok(web::Json(state.orders.cancel_own(user.id(), *id).await?))
+}

@@ -1,0 +1,56 @@
+//! `POST /api/v1/webhooks/payments`: signed events from the payment provider.
+
+use actix_web::http::StatusCode;
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse, post, web};
+use orders::PaymentRef;
+use orders::webhook::{SignatureError, WebhookEvent, verify};
+
+use crate::problem::{ApiResult, Problem};
+use crate::state::AppState;
+
+pub const SIGNATURE: &str = "shop-signature";
+
+/// Payment events (`payment.succeeded`, `payment.failed`), signed with HMAC-SHA256 in
+/// `Shop-Signature: t=<unix>,v1=<hex>` over `"<t>.<body>"`. Forged or stale signatures are 401;
+/// an event id seen before is acknowledged without effect.
+#[utoipa::path(
+    tag = "webhooks",
+    request_body(content = WebhookEvent, content_type = "application/json"),
+    params(("Shop-Signature" = String, Header, description = "t=<unix seconds>,v1=<hex HMAC-SHA256>")),
+    responses(
+        (status = 200, description = "Processed, or already processed"),
+        (status = 400, body = Problem),
+        (status = 401, description = "Bad or stale signature", body = Problem),
+        (status = 404, description = "Unknown order", body = Problem),
+        (status = 409, description = "The order cannot take this event", body = Problem)
+    )
+)]
+#[post("/webhooks/payments")]
+pub async fn payments(state: web::Data<AppState>, req: HttpRequest, body: Bytes) -> ApiResult<HttpResponse> {
+    let cfg = &state.config.payments;
+    let header = req.headers().get(SIGNATURE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    verify(cfg.webhook_secret.as_bytes(), header, &body, chrono::Utc::now().timestamp(), cfg.webhook_tolerance_secs)
+        .map_err(|e| {
+            let detail = match e {
+                SignatureError::Malformed => "missing or malformed Shop-Signature header",
+                SignatureError::Stale => "signature timestamp outside the accepted window",
+                SignatureError::Mismatch => "signature does not match",
+            };
+            Problem::new(StatusCode::UNAUTHORIZED, "invalid-signature", "The webhook signature is invalid").detail(detail)
+        })?;
+    let event: WebhookEvent = crate::extract::parse_json(&body)?;
+    let approved = match event.kind.as_str() {
+        "payment.succeeded" => true,
+        "payment.failed" => false,
+        // Events we do not act on are acknowledged so the provider stops resending them.
+        _ => return Ok(HttpResponse::Ok().json(serde_json::json!({"received": true, "ignored": true}))),
+    };
+    let target = match (event.data.order_id, event.data.payment_id.clone()) {
+        (Some(o), _) => PaymentRef::Order(o),
+        (None, Some(p)) => PaymentRef::Payment(p),
+        (None, None) => return Err(Problem::invalid_field("data", "needs order_id or payment_id")),
+    };
+    state.orders.payment_event(&event.id, &event.kind, target, approved, event.data.reason.clone()).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"received": true})))
+}

@@ -1,0 +1,547 @@
+#!/usr/bin/env bash
+# Load benchmark of the shop API (issue 9). What it measures and the last figures:
+# docs/performance.md.
+#
+#   benches/run.sh            full run: release build, 100,000 products and 10,000 users in the
+#                             database `shop_bench` (seeded once, kept for the next run), 10 s per
+#                             scenario; prints the table and writes it into docs/performance.md
+#   benches/run.sh --quick    smoke run (CI): the debug binary, 2,000 products in a throw-away
+#                             database, 2 s per scenario; fails when any scenario has an error
+#                             (a non-2xx answer or a failed connection); never judges timings;
+#                             writes nothing
+#
+# Options: --duration SECS (per scenario), --no-write (full run: do not touch the docs),
+#          -h/--help.
+# Environment: PGHOST/PGPORT/PGUSER (default 127.0.0.1/5432/postgres), REDIS_URL (default
+# redis://127.0.0.1:6379), BENCH_DB, BENCH_PRODUCTS, BENCH_USERS, BENCH_CONCURRENCY (32),
+# BENCH_LOGIN_CONCURRENCY (4), BENCH_PORT (first port tried, 18480), CARGO_TARGET_DIR.
+#
+# The load comes from separate processes on the same machine: `oha` for HTTP (installed with
+# `cargo install oha --locked` when missing) and `pgbench` for the PostgreSQL baselines, whose
+# scripts are in benches/sql/. Everything started here is stopped on exit, whatever happens.
+set -Eeuo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+COMMAND="benches/run.sh${*:+ $*}"
+
+# ---- options ------------------------------------------------------------------------------------
+QUICK=0
+WRITE=1
+DURATION=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) QUICK=1 ;;
+    --no-write) WRITE=0 ;;
+    --duration) DURATION=${2:?--duration needs seconds}; shift ;;
+    --duration=*) DURATION=${1#*=} ;;
+    -h | --help) sed -n '2,/^set -E/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
+REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
+CONC=${BENCH_CONCURRENCY:-32}
+LOGIN_CONC=${BENCH_LOGIN_CONCURRENCY:-4}
+DETAIL_URLS=1000 # distinct products the detail scenarios spread over
+if [ "$QUICK" = 1 ]; then
+  MODE=quick
+  PRODUCTS=${BENCH_PRODUCTS:-2000}
+  USERS=${BENCH_USERS:-200}
+  DURATION=${DURATION:-2}
+  DB=${BENCH_DB:-shop_bench_quick_$$}
+  DROP_DB=1 # a throw-away database
+  WRITE=0
+else
+  MODE=full
+  PRODUCTS=${BENCH_PRODUCTS:-100000}
+  USERS=${BENCH_USERS:-10000}
+  DURATION=${DURATION:-10}
+  DB=${BENCH_DB:-shop_bench}
+  DROP_DB=0 # kept: seeding 100k products takes a while
+fi
+SEED_PASSWORD=${SHOP_SEED_PASSWORD:-demo password 123}
+DB_URL="postgres://$PGUSER@$PGHOST:$PGPORT/$DB"
+REDIS_PREFIX="bench:$$:"
+# Search terms sent to the API; benches/sql/search.sql holds the same list for pgbench.
+SEARCH_TERMS=(cotton jaket leathr "oak lamp" kettel "wool scarf" headphones "ceramic mug")
+
+say() { printf '%s\n' "bench: $*" >&2; }
+die() { say "$*"; exit 1; }
+
+# ---- cleanup: everything started here stops when the script ends --------------------------------
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/shop-bench.XXXXXX")
+PIDS=()          # background processes (API instances, load generators)
+DB_CREATED=0     # the database was created by this run (quick mode drops it)
+cleanup() {
+  local rc=$? pid
+  trap - EXIT INT TERM
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  if command -v redis-cli >/dev/null; then
+    redis-cli -u "$REDIS_URL" --scan --pattern "${REDIS_PREFIX}*" 2>/dev/null |
+      xargs -r -n 500 redis-cli -u "$REDIS_URL" del >/dev/null 2>&1 || true
+  fi
+  if [ "$DROP_DB" = 1 ] && [ "$DB_CREATED" = 1 ]; then
+    psql -X -q -d postgres -c "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" >/dev/null 2>&1 ||
+      say "could not drop database $DB"
+  fi
+  rm -rf "$WORK"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---- tools --------------------------------------------------------------------------------------
+need() { command -v "$1" >/dev/null || die "$1 is missing: $2"; }
+need psql "install the PostgreSQL client (Debian/Ubuntu: apt-get install postgresql-client)"
+need pgbench "install the PostgreSQL client tools (Debian/Ubuntu: apt-get install postgresql-client)"
+need redis-cli "install Redis (Debian/Ubuntu: apt-get install redis-tools)"
+need curl "install curl"
+need jq "install jq (Debian/Ubuntu: apt-get install jq)"
+need cargo "install Rust (rustup)"
+if ! command -v oha >/dev/null; then
+  if [ -x "$HOME/.cargo/bin/oha" ]; then
+    PATH="$HOME/.cargo/bin:$PATH"
+  else
+    say "oha (HTTP load generator) is missing: cargo install oha --locked (a few minutes, once)"
+    cargo install oha --locked >"$WORK/oha-install.log" 2>&1 || {
+      tail -20 "$WORK/oha-install.log" >&2
+      die "could not install oha"
+    }
+    PATH="$HOME/.cargo/bin:$PATH"
+  fi
+fi
+OHA_HELP=$(oha --help)
+grep -q -- '--urls-from-file' <<<"$OHA_HELP" || die "oha is too old (no --urls-from-file): cargo install oha --locked --force"
+OHA_JSON=(--output-format json)
+grep -q -- '--output-format' <<<"$OHA_HELP" || OHA_JSON=(--json)
+OHA_WAIT=()
+grep -q -- '--wait-ongoing-requests-after-deadline' <<<"$OHA_HELP" && OHA_WAIT=(--wait-ongoing-requests-after-deadline)
+
+# PostgreSQL and Redis: start local ones when installed but stopped (does nothing otherwise).
+scripts/services.sh || true
+psql -X -q -d postgres -c 'select 1' >/dev/null 2>&1 || die "PostgreSQL does not answer at $PGHOST:$PGPORT as $PGUSER"
+[ "$(redis-cli -u "$REDIS_URL" ping 2>/dev/null)" = PONG ] || die "Redis does not answer at $REDIS_URL"
+
+# ---- the binary ---------------------------------------------------------------------------------
+TARGET_DIR=${CARGO_TARGET_DIR:-$(cargo metadata --format-version 1 --no-deps 2>/dev/null | jq -r .target_directory)}
+TARGET_DIR=${TARGET_DIR:-$ROOT/target}
+if [ "$QUICK" = 1 ]; then
+  # CI builds one profile only: reuse the debug binary, build it only when it is missing.
+  BIN=$TARGET_DIR/debug/shop-api
+  if [ ! -x "$BIN" ]; then
+    say "building the debug binary (cargo build -p shop-api)"
+    cargo build -p shop-api >&2
+  fi
+else
+  BIN=$TARGET_DIR/release/shop-api
+  say "building the release binary (cargo build --release -p shop-api)"
+  cargo build --release -p shop-api >&2
+fi
+[ -x "$BIN" ] || die "no binary at $BIN"
+
+# ---- spare loopback ports -----------------------------------------------------------------------
+NEXT_PORT=${BENCH_PORT:-18480}
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+spare_port() {
+  while ! port_free "$NEXT_PORT"; do NEXT_PORT=$((NEXT_PORT + 1)); done
+  PORT=$NEXT_PORT
+  NEXT_PORT=$((NEXT_PORT + 1))
+}
+
+# ---- database -----------------------------------------------------------------------------------
+api_env() {
+  # Production profile (as deployed), quiet logs, and login limits high enough for a benchmark
+  # (inline TOML tables, read by figment).
+  env SHOP_PROFILE=production \
+    SHOP_AUTH__JWT_SECRET="bench-only-secret-$$-0123456789abcdef0123456789abcdef" \
+    SHOP_DATABASE__URL="$DB_URL" \
+    SHOP_REDIS__URL="$REDIS_URL" \
+    SHOP_TELEMETRY__LOG_FILTER=warn \
+    SHOP_SERVER__HOST=127.0.0.1 \
+    SHOP_SERVER__SHUTDOWN_TIMEOUT_SECS=2 \
+    SHOP_AUTH__LOGIN_PER_IP='{limit=1000000,period_secs=1}' \
+    SHOP_AUTH__LOGIN_PER_ACCOUNT='{limit=1000000,period_secs=1}' \
+    SHOP_SEED_PASSWORD="$SEED_PASSWORD" \
+    "$@"
+}
+sql() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
+
+prepare_database() {
+  local exists counts
+  exists=$(psql -X -At -d postgres -c "SELECT 1 FROM pg_database WHERE datname = '$DB'")
+  if [ "$exists" = 1 ] && [ "$QUICK" = 1 ] && [ -z "${BENCH_DB:-}" ]; then
+    die "database $DB already exists"
+  fi
+  if [ "$exists" = 1 ]; then
+    api_env "$BIN" migrate >"$WORK/migrate.log" 2>&1 || { cat "$WORK/migrate.log" >&2; die "migrations failed"; }
+    counts=$(sql "SELECT (SELECT count(*) FROM products) || ' ' || (SELECT count(*) FROM users)" 2>/dev/null || echo "x x")
+    if [ "$counts" = "$PRODUCTS $USERS" ]; then
+      say "database $DB already holds $PRODUCTS products and $USERS users: not seeding again"
+      return
+    fi
+    say "database $DB holds products/users $counts, not $PRODUCTS $USERS: recreating it"
+    psql -X -q -d postgres -c "DROP DATABASE \"$DB\" WITH (FORCE)" >/dev/null
+  fi
+  psql -X -q -d postgres -c "CREATE DATABASE \"$DB\"" >/dev/null
+  DB_CREATED=1
+  say "seeding $DB: $PRODUCTS products, $USERS users"
+  api_env "$BIN" seed --products "$PRODUCTS" --users "$USERS" >"$WORK/seed.log" 2>&1 ||
+    { cat "$WORK/seed.log" >&2; die "seeding failed"; }
+  say "$(tail -1 "$WORK/seed.log")"
+  sql "VACUUM ANALYZE" >/dev/null
+}
+
+# ---- API instances ------------------------------------------------------------------------------
+declare -A API_PID API_PORT
+start_api() { # NAME ENV=VALUE...: starts an instance on a spare port and waits until it is ready
+  local name=$1 pid i
+  shift
+  spare_port
+  api_env SHOP_SERVER__PORT="$PORT" SHOP_REDIS__KEY_PREFIX="${REDIS_PREFIX}$name:" "$@" "$BIN" serve \
+    >"$WORK/api-$name.log" 2>&1 &
+  pid=$!
+  PIDS+=("$pid")
+  API_PID[$name]=$pid
+  API_PORT[$name]=$PORT
+  for i in $(seq 1 300); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      tail -20 "$WORK/api-$name.log" >&2
+      die "API instance $name exited during start-up"
+    fi
+    curl -fsS -o /dev/null "http://127.0.0.1:$PORT/health/ready" 2>/dev/null && break
+    sleep 0.2
+  done
+  curl -fsS -o /dev/null "http://127.0.0.1:$PORT/health/ready" || die "API instance $name not ready after 60 s"
+  say "API instance $name (${*:-defaults}) listening on 127.0.0.1:$PORT, pid $pid"
+}
+api_url() { echo "http://127.0.0.1:${API_PORT[$1]}"; }
+peak_rss_mib() { # peak resident set size of an instance, MiB (VmHWM)
+  awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/${API_PID[$1]}/status" 2>/dev/null || echo "?"
+}
+check_alive() {
+  local name
+  for name in "${!API_PID[@]}"; do
+    kill -0 "${API_PID[$name]}" 2>/dev/null || { tail -20 "$WORK/api-$name.log" >&2; die "API instance $name died"; }
+  done
+}
+
+# ---- results ------------------------------------------------------------------------------------
+ROWS=()          # markdown table rows, in order (the note column is added when rendering)
+NOTES=()         # the "compared with" column of each row
+FAILED=()        # scenarios with errors
+declare -A RPS P99 # by key, for the ratios and targets
+fmt_ms() { awk -v s="$1" 'BEGIN { if (s == "" || s == "null") print "-"; else printf "%.2f ms", s * 1000 }'; }
+fmt_rps() { awk -v r="$1" 'BEGIN { printf "%.0f", r }'; }
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else print "?" }'; }
+record() { # KEY LABEL CONC RPS P50_S P99_S ERRORS NOTE
+  local key=$1 label=$2 conc=$3 rps=$4 p50=$5 p99=$6 errors=$7 note=${8:-}
+  RPS[$key]=$rps
+  P99[$key]=$p99
+  ROWS+=("| $label | $conc | $(fmt_rps "$rps") | $(fmt_ms "$p50") | $(fmt_ms "$p99") | $errors |")
+  NOTES+=("$note")
+  if [ "$errors" != 0 ]; then FAILED+=("$label ($errors errors)"); fi
+  say "$(printf '%-34s c=%-3s %8s req/s  p50 %-10s p99 %-10s errors %s' "$label" "$conc" "$(fmt_rps "$rps")" \
+    "$(fmt_ms "$p50")" "$(fmt_ms "$p99")" "$errors")"
+}
+note() { NOTES[-1]=$1; } # sets the "compared with" column of the last row
+skip() { # LABEL: a scenario whose feature does not exist yet
+  ROWS+=("| $1 | - | - | - | - | - |")
+  NOTES+=("skipped: not built yet")
+  say "$(printf '%-34s skipped: not built yet' "$1")"
+}
+
+# ---- load generators ----------------------------------------------------------------------------
+# oha for D seconds at concurrency C; JSON summary into FILE. URL is a URL or @file of URLs
+# (oha picks one at random for each request).
+oha_run() { # FILE C URL [oha options...]
+  local out=$1 c=$2 url=$3
+  shift 3
+  local target=("$url")
+  if [ "${url:0:1}" = @ ]; then target=(--urls-from-file "${url:1}"); fi
+  oha --no-tui "${OHA_JSON[@]}" "${OHA_WAIT[@]}" -z "${DURATION}s" -c "$c" "$@" "${target[@]}" >"$out" 2>"$out.err" ||
+    { cat "$out.err" >&2; echo '{}' >"$out"; return 1; }
+}
+# Errors: failed requests (connection errors, timeouts) and answers outside 2xx (304 too when
+# ALLOW_304=1). Requests cut off by the end of the run are not errors.
+oha_errors() {
+  jq --arg allow "${ALLOW_304:-0}" '
+    ([.errorDistribution // {} | to_entries[] | select(.key | test("deadline") | not) | .value] | add // 0)
+    + ([.statusCodeDistribution // {} | to_entries[]
+        | select((.key | startswith("2") | not) and ($allow != "1" or .key != "304")) | .value] | add // 0)
+    + (if (.summary.total // 0) == 0 and ((.statusCodeDistribution // {}) | length) == 0 then 1 else 0 end)' "$1"
+}
+oha_record() { # KEY LABEL C FILE NOTE
+  local f=$4
+  local rps p50 p99 errors
+  rps=$(jq -r '.summary.requestsPerSec // 0' "$f")
+  p50=$(jq -r '.latencyPercentiles.p50 // empty' "$f")
+  p99=$(jq -r '.latencyPercentiles.p99 // empty' "$f")
+  errors=$(oha_errors "$f")
+  if [ "$errors" != 0 ]; then
+    say "$2: status codes $(jq -c '.statusCodeDistribution // {}' "$f"), errors $(jq -c '.errorDistribution // {}' "$f")"
+  fi
+  record "$1" "$2" "$3" "$rps" "$p50" "$p99" "$errors" "${5:-}"
+}
+oha_scenario() { # KEY LABEL C URL NOTE [oha options...]
+  local key=$1 label=$2 c=$3 url=$4 note=${5:-}
+  shift 5 || shift $#
+  oha_run "$WORK/$key.json" "$c" "$url" "$@" || true
+  oha_record "$key" "$label" "$c" "$WORK/$key.json" "$note"
+  check_alive
+}
+
+# pgbench with a script from benches/sql/ at the HTTP concurrency; latency percentiles from its
+# per-transaction log.
+pgbench_scenario() { # KEY LABEL SCRIPT
+  local key=$1 label=$2 script=$3 out tps failed p50 p99
+  rm -f "$WORK/$key".log*
+  if ! PGOPTIONS="-c pg_trgm.word_similarity_threshold=0.4" \
+    pgbench -n -M prepared -c "$CONC" -j 2 -T "$DURATION" -D products="$PRODUCTS" \
+    -f "benches/sql/$script" -l --log-prefix="$WORK/$key.log" "$DB" >"$WORK/$key.out" 2>&1; then
+    cat "$WORK/$key.out" >&2
+    record "$key" "$label" "$CONC" 0 "" "" 1 "pgbench failed"
+    return
+  fi
+  out=$(cat "$WORK/$key.out")
+  tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out" | tail -1)
+  failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' <<<"$out")
+  read -r p50 p99 < <(cat "$WORK/$key".log* | awk '{ print $3 }' | sort -n |
+    awk '{ v[NR] = $1 } END { if (NR) printf "%f %f\n", v[int(NR * 0.50 + 0.5) > 0 ? int(NR * 0.50 + 0.5) : 1] / 1e6, v[int(NR * 0.99 + 0.5)] / 1e6; else print "- -" }')
+  record "$key" "$label" "$CONC" "${tps:-0}" "$p50" "$p99" "${failed:-0}" "PostgreSQL alone, $script"
+}
+
+# ---- URL sets -----------------------------------------------------------------------------------
+urlencode() { jq -rn --arg s "$1" '$s | @uri'; }
+make_url_files() {
+  local base name
+  # A fixed sample of active products, the same in every run.
+  sql "SELECT id FROM products WHERE status = 'active' ORDER BY md5(id::text) LIMIT $DETAIL_URLS" >"$WORK/product-ids"
+  [ -s "$WORK/product-ids" ] || die "no active products in $DB"
+  for name in "${!API_PORT[@]}"; do
+    base=$(api_url "$name")
+    sed "s|^|$base/api/v1/products/|" "$WORK/product-ids" >"$WORK/detail-$name.urls"
+  done
+  # Listing: every category (a top-level one includes its sub-categories) x price range x sort.
+  base=$(api_url cached)
+  local slug range sort
+  : >"$WORK/listing.urls"
+  for slug in $(sql "SELECT slug FROM categories ORDER BY slug"); do
+    for range in "price_min=0&price_max=3000" "price_min=1000&price_max=5000" \
+      "price_min=2000&price_max=8000" "price_min=5000&price_max=15000"; do
+      for sort in newest price_asc price_desc; do
+        echo "$base/api/v1/products?category=$slug&$range&sort=$sort" >>"$WORK/listing.urls"
+      done
+    done
+  done
+  # Search: a mix of exact words, phrases and typos.
+  : >"$WORK/search.urls"
+  for term in "${SEARCH_TERMS[@]}"; do
+    echo "$base/api/v1/products?q=$(urlencode "$term")" >>"$WORK/search.urls"
+  done
+}
+# One request to every URL of a file, sequentially; fails unless all answer 200. Fills caches
+# and checks the URL set before it is measured.
+warm() { # FILE
+  local bad
+  bad=$(sed 's/.*/url = "&"\noutput = "\/dev\/null"\nwrite-out = "%{http_code} %{url_effective}\\n"/' "$1" |
+    curl -s -K - | grep -v '^200 ' || true)
+  [ -z "$bad" ] || { say "warm-up of $(basename "$1") failed:"; head -5 <<<"$bad" >&2; return 1; }
+}
+
+# ---- scenarios ----------------------------------------------------------------------------------
+# One function per scenario, run in the order of SCENARIOS. Add a feature's scenario by writing
+# `scenario_<name>` and listing it. Each records one or more table rows.
+scenario_live() {
+  oha_scenario live "GET /health/live" "$CONC" "$(api_url cached)/health/live" "HTTP ceiling"
+}
+
+scenario_pgbench_detail() {
+  pgbench_scenario pg_detail "pgbench: product detail SQL" detail.sql
+}
+
+scenario_detail_uncached() {
+  warm "$WORK/detail-uncached.urls" || FAILED+=("warm-up of detail (cache off)")
+  oha_scenario detail_uncached "product detail, cache off" "$CONC" "@$WORK/detail-uncached.urls" ""
+  note "$(pct "${RPS[detail_uncached]}" "${RPS[pg_detail]:-0}") of pgbench detail"
+}
+
+scenario_detail_cached() {
+  warm "$WORK/detail-cached.urls" || FAILED+=("warm-up of detail (cached)")
+  oha_scenario detail_cached "product detail, cached" "$CONC" "@$WORK/detail-cached.urls" ""
+  note "$(pct "${RPS[detail_cached]}" "${RPS[live]:-0}") of /health/live"
+}
+
+scenario_listing() {
+  oha_scenario listing "listing: category + price + sort" "$CONC" "@$WORK/listing.urls" \
+    "$(wc -l <"$WORK/listing.urls") URLs"
+}
+
+scenario_pgbench_search() {
+  pgbench_scenario pg_search "pgbench: search SQL" search.sql
+}
+
+scenario_search() {
+  warm "$WORK/search.urls" || FAILED+=("warm-up of search")
+  oha_scenario search "search: q (typos included)" "$CONC" "@$WORK/search.urls" ""
+  note "$(pct "${RPS[search]}" "${RPS[pg_search]:-0}") of pgbench search"
+}
+
+login_body() { jq -cn --arg e "user$1@example.com" --arg p "$SEED_PASSWORD" '{email: $e, password: $p}'; }
+scenario_login() {
+  oha_scenario login "POST /auth/login (argon2id)" "$LOGIN_CONC" "$(api_url cached)/api/v1/auth/login" "" \
+    -m POST -H 'content-type: application/json' -d "$(login_body 1)"
+}
+
+# Login load and cached-detail load at once: does hashing starve the cheap requests?
+scenario_login_beside_detail() {
+  local login_pid
+  oha_run "$WORK/login_beside.json" "$LOGIN_CONC" "$(api_url cached)/api/v1/auth/login" \
+    -m POST -H 'content-type: application/json' -d "$(login_body 2)" &
+  login_pid=$!
+  PIDS+=("$login_pid")
+  oha_run "$WORK/detail_beside.json" "$CONC" "@$WORK/detail-cached.urls" || true
+  wait "$login_pid" || true
+  oha_record detail_beside "product detail, cached, beside login" "$CONC" "$WORK/detail_beside.json" \
+    "$(pct "$(jq -r '.summary.requestsPerSec // 0' "$WORK/detail_beside.json")" "${RPS[detail_cached]:-0}") of cached detail alone"
+  oha_record login_beside "POST /auth/login, beside detail" "$LOGIN_CONC" "$WORK/login_beside.json" \
+    "$(pct "$(jq -r '.summary.requestsPerSec // 0' "$WORK/login_beside.json")" "${RPS[login]:-0}") of login alone"
+  check_alive
+}
+
+# TODO(cart): PUT /api/v1/cart/items for a logged-in user (tokens from one login per user, spread
+# over many products and users).
+scenario_add_to_cart() { skip "add to cart"; }
+# TODO(checkout): POST /api/v1/checkout of a prepared cart, at low concurrency; report stock
+# contention separately (many buyers of one product) from the spread case.
+scenario_checkout() { skip "checkout"; }
+# TODO(reviews): listing with sort=rating once reviews fill products.rating_*; today every rating
+# is zero and the sort says nothing.
+scenario_rating_sort() { skip "listing, sort=rating"; }
+
+SCENARIOS=(
+  live
+  pgbench_detail
+  detail_uncached
+  detail_cached
+  listing
+  pgbench_search
+  search
+  login
+  login_beside_detail
+  add_to_cart
+  checkout
+  rating_sort
+)
+
+# ---- run ----------------------------------------------------------------------------------------
+for term in "${SEARCH_TERMS[@]}"; do
+  grep -q "'$term'" benches/sql/search.sql || die "search term '$term' is missing from benches/sql/search.sql"
+done
+grep -q "random(1, ${#SEARCH_TERMS[@]})" benches/sql/search.sql ||
+  die "benches/sql/search.sql must pick among ${#SEARCH_TERMS[@]} terms"
+
+STARTED=$(date +%s)
+say "$MODE run: $PRODUCTS products, $USERS users, ${DURATION} s per scenario, concurrency $CONC (login $LOGIN_CONC), binary $BIN"
+prepare_database
+start_api cached
+start_api uncached SHOP_CATALOG__CACHE_ENABLED=false
+make_url_files
+
+for s in "${SCENARIOS[@]}"; do
+  "scenario_$s"
+done
+
+RSS_CACHED=$(peak_rss_mib cached)
+RSS_UNCACHED=$(peak_rss_mib uncached)
+
+# ---- report -------------------------------------------------------------------------------------
+TABLE=$(
+  echo "| scenario | concurrency | requests/s | p50 | p99 | errors | compared with |"
+  echo "|---|---:|---:|---:|---:|---:|---|"
+  for i in "${!ROWS[@]}"; do echo "${ROWS[$i]} ${NOTES[$i]} |"; done
+)
+RSS_LINE="API peak RSS (VmHWM): ${RSS_CACHED} MiB (instance with the cache, every scenario above except \"cache off\"), ${RSS_UNCACHED} MiB (instance with SHOP_CATALOG__CACHE_ENABLED=false)."
+
+echo
+echo "$TABLE"
+echo
+echo "$RSS_LINE"
+echo
+
+met() { if [ "$1" = 1 ]; then echo "met"; else echo "**missed**"; fi; }
+targets() {
+  local r
+  echo "| target | measured | |"
+  echo "|---|---|---|"
+  r=$(awk -v a="${RPS[detail_cached]:-0}" -v b="${RPS[live]:-0}" 'BEGIN { print (b > 0 && a >= 0.5 * b) ? 1 : 0 }')
+  echo "| cached detail >= 50% of /health/live | $(pct "${RPS[detail_cached]:-0}" "${RPS[live]:-0}") | $(met "$r") |"
+  r=$(awk -v a="${RPS[detail_uncached]:-0}" -v b="${RPS[pg_detail]:-0}" 'BEGIN { print (b > 0 && a >= 0.5 * b) ? 1 : 0 }')
+  echo "| uncached detail >= 50% of pgbench on its SQL | $(pct "${RPS[detail_uncached]:-0}" "${RPS[pg_detail]:-0}") | $(met "$r") |"
+  for k in search listing; do
+    r=$(awk -v p="${P99[$k]:-}" 'BEGIN { print (p != "" && p < 0.020) ? 1 : 0 }')
+    echo "| $k p99 < 20 ms at $CONC connections | $(fmt_ms "${P99[$k]:-}") | $(met "$r") |"
+  done
+  r=$(awk -v a="$RSS_CACHED" -v b="$RSS_UNCACHED" 'BEGIN { print (a + 0 < 150 && b + 0 < 150) ? 1 : 0 }')
+  echo "| API RSS < 150 MiB | ${RSS_CACHED} / ${RSS_UNCACHED} MiB | $(met "$r") |"
+}
+
+if [ "$QUICK" = 0 ]; then
+  TARGETS=$(targets)
+  echo "$TARGETS"
+  echo
+fi
+
+machine() {
+  local cpu mem
+  cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null)
+  mem=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo 2>/dev/null)
+  echo "- CPU: $(nproc) cores, ${cpu:-unknown model}; memory $mem; Linux $(uname -r)"
+  echo "- PostgreSQL $(psql -X -At -d postgres -c 'SHOW server_version' | cut -d' ' -f1) (shared_buffers $(psql -X -At -d postgres -c 'SHOW shared_buffers')), Redis $(redis-cli -u "$REDIS_URL" info server | tr -d '\r' | awk -F: '/^redis_version/ { print $2 }'), all on this machine over loopback"
+  echo "- Load: $(oha --version | head -1), $(pgbench --version | head -1), both on the same machine"
+  echo "- API: release build of commit $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD -- 2>/dev/null || echo ' plus uncommitted changes'), production profile, default workers (one per core) and pool (16 connections)"
+}
+
+if [ "$WRITE" = 1 ]; then
+  DOC=docs/performance.md
+  SECTION="$WORK/section.md"
+  {
+    echo "<!-- bench:begin: written by benches/run.sh; edit outside these markers -->"
+    echo "Run of $(date -u '+%Y-%m-%d %H:%M UTC'): \`$COMMAND\` (\`just bench\`), $PRODUCTS products and $USERS users, ${DURATION} s per scenario, in $(($(date +%s) - STARTED)) s."
+    echo
+    machine
+    echo
+    echo "$TABLE"
+    echo
+    echo "$RSS_LINE"
+    echo
+    echo "$TARGETS"
+    echo "<!-- bench:end -->"
+  } >"$SECTION"
+  if [ -f "$DOC" ] && grep -q '^<!-- bench:begin' "$DOC" && grep -q '^<!-- bench:end' "$DOC"; then
+    awk -v section="$SECTION" '
+      /^<!-- bench:begin/ { while ((getline line < section) > 0) print line; skipping = 1; next }
+      /^<!-- bench:end/ { skipping = 0; next }
+      !skipping { print }' "$DOC" >"$WORK/doc.md"
+    cat "$WORK/doc.md" >"$DOC"
+  else
+    { [ -f "$DOC" ] && cat "$DOC" && echo; echo "## Last run"; echo; cat "$SECTION"; } >"$WORK/doc.md"
+    cat "$WORK/doc.md" >"$DOC"
+  fi
+  say "wrote the results into $DOC"
+fi
+
+ELAPSED=$(($(date +%s) - STARTED))
+if [ "${#FAILED[@]}" -gt 0 ]; then
+  say "FAILED after $ELAPSED s: ${FAILED[*]}"
+  exit 1
+fi
+say "$MODE run passed in $ELAPSED s: every scenario completed without errors"

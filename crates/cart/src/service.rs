@@ -1,0 +1,220 @@
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use primitives::secret::{hash_token, new_token};
+use uuid::Uuid;
+
+use crate::pricing::{price_lines, totals};
+use crate::{
+    AddLine, CartError, CartOwner, CartRepo, CartView, MAX_LINES, NewShippingMethod, PricedLine, SetQuantity,
+    ShippingMethod, ShippingMethodPatch,
+};
+
+/// Tax rates in basis points (1900 = 19 %) per ISO country code, with a default.
+#[derive(Debug, Clone, Default)]
+pub struct TaxRates {
+    pub default_bp: i64,
+    pub by_country: HashMap<String, i64>,
+}
+
+impl TaxRates {
+    pub fn rate(&self, country: &str) -> i64 {
+        self.by_country.get(country).copied().unwrap_or(self.default_bp)
+    }
+}
+
+/// Who is asking: a signed-in user, or a guest with (or without yet) a cart token.
+#[derive(Debug, Clone)]
+pub enum Shopper {
+    User(Uuid),
+    Guest(Option<String>),
+}
+
+pub struct CartService {
+    repo: Arc<dyn CartRepo>,
+    tax: TaxRates,
+}
+
+impl CartService {
+    pub fn new(repo: Arc<dyn CartRepo>, tax: TaxRates) -> Self {
+        CartService { repo, tax }
+    }
+
+    pub fn tax_rate(&self, country: &str) -> i64 {
+        self.tax.rate(country)
+    }
+
+    fn owner(shopper: &Shopper) -> Option<CartOwner> {
+        match shopper {
+            Shopper::User(id) => Some(CartOwner::User(*id)),
+            Shopper::Guest(Some(token)) => Some(CartOwner::Guest(hash_token(token))),
+            Shopper::Guest(None) => None,
+        }
+    }
+
+    /// The shopper's cart id, creating one (and a guest token) when needed.
+    async fn cart_for_write(&self, shopper: &Shopper) -> Result<(Uuid, Option<String>), CartError> {
+        match Self::owner(shopper) {
+            Some(owner @ CartOwner::User(_)) => Ok((self.repo.get_or_create(&owner).await?, None)),
+            Some(owner) => match self.repo.find(&owner).await? {
+                Some(id) => Ok((id, None)),
+                // An unknown or expired guest token: start a new cart with a new token.
+                None => self.new_guest_cart().await,
+            },
+            None => self.new_guest_cart().await,
+        }
+    }
+
+    async fn new_guest_cart(&self) -> Result<(Uuid, Option<String>), CartError> {
+        let token = new_token();
+        let id = self.repo.get_or_create(&CartOwner::Guest(hash_token(&token))).await?;
+        Ok((id, Some(token)))
+    }
+
+    /// The cart priced now; with a shipping method and country also shipping, tax and total.
+    pub async fn view(&self, shopper: &Shopper, shipping: Option<(Uuid, &str)>) -> Result<CartView, CartError> {
+        let cart = match Self::owner(shopper) {
+            Some(owner) => self.repo.find(&owner).await?,
+            None => None,
+        };
+        self.view_of(cart, None, shipping).await
+    }
+
+    async fn view_of(
+        &self,
+        cart: Option<Uuid>,
+        token: Option<String>,
+        shipping: Option<(Uuid, &str)>,
+    ) -> Result<CartView, CartError> {
+        let lines = match cart {
+            Some(id) => price_lines(&self.repo.lines(id).await?),
+            None => Vec::new(),
+        };
+        let currency = lines.first().map(|l| l.unit_price.currency);
+        let method = match shipping {
+            Some((id, country)) => {
+                let m = self.repo.shipping_method(id).await?.ok_or(CartError::Invalid {
+                    field: "shipping_method",
+                    message: "no such shipping method".into(),
+                })?;
+                if !m.ships_to(country) {
+                    return Err(CartError::Invalid {
+                        field: "country",
+                        message: format!("{} does not ship to {country}", m.name),
+                    });
+                }
+                Some((m, country))
+            }
+            None => None,
+        };
+        let (subtotal, shipping_cost, tax, total) = match (currency, &method) {
+            (Some(cur), Some((m, country))) => {
+                if m.price.currency != cur {
+                    return Err(CartError::CurrencyMismatch(cur));
+                }
+                let t = totals(&lines, m.price, self.tax.rate(country))
+                    .map_err(|e| CartError::Invalid { field: "shipping_method", message: e.to_string() })?;
+                (Some(t.subtotal), Some(t.shipping), Some(t.tax), Some(t.total))
+            }
+            (Some(cur), None) => {
+                let t = totals(&lines, primitives::Money::zero(cur), 0)
+                    .map_err(|e| CartError::Invalid { field: "lines", message: e.to_string() })?;
+                (Some(t.subtotal), None, None, None)
+            }
+            (None, _) => (None, None, None, None),
+        };
+        Ok(CartView {
+            cart_token: token,
+            currency,
+            item_count: lines.iter().map(|l| l.quantity).sum(),
+            checkout_ready: !lines.is_empty() && lines.iter().all(|l: &PricedLine| l.issue.is_none()),
+            lines,
+            subtotal,
+            shipping: shipping_cost,
+            tax,
+            total,
+        })
+    }
+
+    pub async fn add(&self, shopper: &Shopper, line: AddLine) -> Result<CartView, CartError> {
+        let currency = self.repo.variant_currency(line.variant_id).await?.ok_or(CartError::UnknownVariant)?;
+        let (cart, token) = self.cart_for_write(shopper).await?;
+        let existing = self.repo.lines(cart).await?;
+        if let Some(other) = existing.first().map(|l| l.currency).filter(|c| *c != currency) {
+            return Err(CartError::CurrencyMismatch(other));
+        }
+        if existing.len() >= MAX_LINES && !existing.iter().any(|l| l.variant_id == line.variant_id) {
+            return Err(CartError::TooManyLines(MAX_LINES));
+        }
+        self.repo.add(cart, line.variant_id, line.quantity).await?;
+        self.view_of(Some(cart), token, None).await
+    }
+
+    async fn existing_cart(&self, shopper: &Shopper) -> Result<Uuid, CartError> {
+        let owner = Self::owner(shopper).ok_or(CartError::NotFound)?;
+        self.repo.find(&owner).await?.ok_or(CartError::NotFound)
+    }
+
+    pub async fn set_quantity(&self, shopper: &Shopper, variant: Uuid, q: SetQuantity) -> Result<CartView, CartError> {
+        let cart = self.existing_cart(shopper).await?;
+        self.repo.set_quantity(cart, variant, q.quantity).await?;
+        self.view_of(Some(cart), None, None).await
+    }
+
+    pub async fn remove(&self, shopper: &Shopper, variant: Uuid) -> Result<CartView, CartError> {
+        let cart = self.existing_cart(shopper).await?;
+        self.repo.remove(cart, variant).await?;
+        self.view_of(Some(cart), None, None).await
+    }
+
+    pub async fn clear(&self, shopper: &Shopper) -> Result<(), CartError> {
+        match self.existing_cart(shopper).await {
+            Ok(cart) => self.repo.clear(cart).await,
+            Err(CartError::NotFound) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Moves a guest cart into the user's cart (at login or later). An unknown token is ignored.
+    pub async fn merge_guest(&self, user: Uuid, guest_token: &str) -> Result<(), CartError> {
+        let Some(guest) = self.repo.find(&CartOwner::Guest(hash_token(guest_token))).await? else {
+            return Ok(());
+        };
+        let mine = self.repo.get_or_create(&CartOwner::User(user)).await?;
+        let (theirs, ours) = (self.repo.lines(guest).await?, self.repo.lines(mine).await?);
+        if let (Some(a), Some(b)) = (theirs.first(), ours.first()) {
+            if a.currency != b.currency {
+                return Err(CartError::CurrencyMismatch(b.currency));
+            }
+        }
+        self.repo.merge(guest, mine).await
+    }
+
+    // ---- shipping methods -------------------------------------------------------------------
+
+    /// Active methods, only those shipping to `country` when given.
+    pub async fn shipping_methods_for(&self, country: Option<&str>) -> Result<Vec<ShippingMethod>, CartError> {
+        let all = self.repo.shipping_methods(true).await?;
+        Ok(all.into_iter().filter(|m| country.is_none_or(|c| m.ships_to(c))).collect())
+    }
+
+    pub async fn all_shipping_methods(&self) -> Result<Vec<ShippingMethod>, CartError> {
+        self.repo.shipping_methods(false).await
+    }
+
+    pub async fn shipping_method(&self, id: Uuid) -> Result<ShippingMethod, CartError> {
+        self.repo.shipping_method(id).await?.ok_or(CartError::NotFound)
+    }
+
+    pub async fn create_shipping_method(&self, m: NewShippingMethod) -> Result<ShippingMethod, CartError> {
+        self.repo.create_shipping_method(&m).await
+    }
+
+    pub async fn update_shipping_method(&self, id: Uuid, p: ShippingMethodPatch) -> Result<ShippingMethod, CartError> {
+        self.repo.update_shipping_method(id, &p).await
+    }
+
+    pub async fn delete_shipping_method(&self, id: Uuid) -> Result<(), CartError> {
+        self.repo.delete_shipping_method(id).await
+    }
+}

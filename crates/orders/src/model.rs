@@ -1,0 +1,97 @@
+use chrono::{DateTime, Utc};
+use primitives::Money;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use users::AddressInput;
+use uuid::Uuid;
+
+use crate::OrderStatus;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OrderLine {
+    pub line_no: i32,
+    pub variant_id: Option<Uuid>,
+    pub product_id: Option<Uuid>,
+    pub sku: String,
+    pub name: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub options: Map<String, Value>,
+    pub unit_price: Money,
+    pub quantity: i32,
+    pub line_total: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Order {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub status: OrderStatus,
+    pub subtotal: Money,
+    pub shipping: Money,
+    pub tax: Money,
+    pub total: Money,
+    pub shipping_address: AddressInput,
+    pub shipping_method: String,
+    pub lines: Vec<OrderLine>,
+    pub carrier: Option<String>,
+    pub tracking_number: Option<String>,
+    /// Unpaid orders are cancelled (and restocked) after this.
+    pub expires_at: DateTime<Utc>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub shipped_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub refunded_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(skip)]
+    pub payment_id: Option<String>,
+    #[serde(skip)]
+    pub refund_id: Option<String>,
+}
+
+fn valid_token(value: &str, _: &()) -> garde::Result {
+    if value.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(())
+    } else {
+        Err(garde::Error::new("must be printable ASCII"))
+    }
+}
+
+/// `POST /checkout` body.
+#[derive(Debug, Clone, Serialize, Deserialize, garde::Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutRequest {
+    #[garde(dive)]
+    pub shipping_address: AddressInput,
+    #[garde(skip)]
+    pub shipping_method_id: Uuid,
+    /// The payment method token from the payment provider's client library (sandbox:
+    /// `tok_visa` approves, `tok_declined` declines, `tok_timeout` never answers).
+    #[garde(length(min = 1, max = 255), custom(valid_token))]
+    #[cfg_attr(feature = "openapi", schema(example = "tok_visa"))]
+    pub payment_token: String,
+}
+
+/// `POST /admin/orders/{id}/ship` body.
+#[derive(Debug, Clone, Deserialize, garde::Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Shipment {
+    #[garde(length(chars, min = 1, max = 50))]
+    pub carrier: String,
+    #[garde(length(min = 1, max = 100), custom(valid_token))]
+    pub tracking_number: String,
+}
+
+/// Filters of the admin order list.
+#[derive(Debug, Clone, Default)]
+pub struct OrderFilter {
+    pub user_id: Option<Uuid>,
+    pub status: Option<OrderStatus>,
+    pub after: Option<(DateTime<Utc>, Uuid)>,
+    pub limit: i64,
+}

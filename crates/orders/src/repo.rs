@@ -1,0 +1,116 @@
+use cart::{LineIssue, ShippingMethod};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::state::{Effects, Event, IllegalTransition};
+use crate::{Order, OrderFilter};
+
+/// Why a checkout was refused (stored with the idempotency key, so replays see the same answer).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "code", rename_all = "kebab-case")]
+pub enum CheckoutRefusal {
+    #[error("the cart is empty")]
+    CartEmpty,
+    #[error("some lines cannot be bought as they are")]
+    LinesUnavailable { lines: Vec<UnavailableLine> },
+    #[error("no such shipping method")]
+    UnknownShippingMethod,
+    #[error("the shipping method does not ship to {country}")]
+    NotShippable { country: String },
+    #[error("the cart and the shipping method use different currencies")]
+    CurrencyMismatch,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UnavailableLine {
+    pub sku: String,
+    pub issue: LineIssue,
+    pub available_quantity: i32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OrderError {
+    #[error("not found")]
+    NotFound,
+    #[error(transparent)]
+    Refused(#[from] CheckoutRefusal),
+    #[error(transparent)]
+    Illegal(#[from] IllegalTransition),
+    #[error("storage failure: {0}")]
+    Storage(String),
+}
+
+/// What checkout hands the repository: everything decided before the transaction.
+#[derive(Debug, Clone)]
+pub struct PlaceOrder {
+    pub user_id: Uuid,
+    pub idempotency_key: String,
+    pub shipping_address: Value,
+    pub shipping_method: ShippingMethod,
+    pub tax_rate_bp: i64,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Data that travels with a transition.
+#[derive(Debug, Clone, Default)]
+pub struct TransitionData {
+    pub actor: Option<Uuid>,
+    pub note: Option<String>,
+    pub payment_id: Option<String>,
+    pub payment_error: Option<String>,
+    pub carrier: Option<String>,
+    pub tracking_number: Option<String>,
+    /// Only apply if the order belongs to this user (customer actions).
+    pub owner: Option<Uuid>,
+    /// A webhook event id: recorded in the same transaction; a repeat is a no-op.
+    pub webhook_event: Option<(String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Applied {
+    Done { order: Order, effects: Effects, restocked_products: Vec<Uuid> },
+    /// The webhook event was processed before.
+    Duplicate,
+}
+
+/// Outcome of claiming an idempotency key.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    /// First use: do the work.
+    Fresh,
+    /// Done before: here is the stored outcome.
+    Replay(Value),
+    /// A request with this key is still running.
+    InProgress,
+    /// The key was used for a different request.
+    Mismatch,
+    /// An earlier attempt committed this order but did not finish (crash): answer from it.
+    Recovered(Uuid),
+}
+
+/// Storage of orders. `place` is the checkout transaction: it locks the cart, locks the variants
+/// in id order (no deadlocks between checkouts), re-prices, decrements stock under the lock,
+/// writes ledger rows, the order and its lines, empties the cart and ties the idempotency key to
+/// the order — all or nothing. `apply` runs one state-machine transition under a row lock,
+/// restocking in the same transaction when the transition says so.
+#[async_trait::async_trait]
+pub trait OrderRepo: Send + Sync + 'static {
+    async fn place(&self, p: &PlaceOrder) -> Result<Order, OrderError>;
+    async fn get(&self, id: Uuid) -> Result<Option<Order>, OrderError>;
+    async fn list(&self, f: &OrderFilter) -> Result<Vec<Order>, OrderError>;
+    async fn apply(&self, id: Uuid, event: Event, data: TransitionData) -> Result<Applied, OrderError>;
+    /// Pending orders past their payment deadline.
+    async fn due_for_expiry(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Uuid>, OrderError>;
+    /// Cancelled or refunded orders whose payment still has to be refunded.
+    async fn due_for_refund(&self, limit: i64) -> Result<Vec<Order>, OrderError>;
+    async fn set_refund(&self, id: Uuid, refund_id: Option<&str>, error: Option<&str>) -> Result<(), OrderError>;
+    async fn order_id_by_payment(&self, payment_id: &str) -> Result<Option<Uuid>, OrderError>;
+
+    async fn claim_key(&self, user: Uuid, key: &str, request_hash: &[u8], ttl_secs: i64) -> Result<Claim, OrderError>;
+    async fn complete_key(&self, user: Uuid, key: &str, outcome: &Value) -> Result<(), OrderError>;
+    async fn release_key(&self, user: Uuid, key: &str) -> Result<(), OrderError>;
+    async fn purge_expired_keys(&self) -> Result<u64, OrderError>;
+}

@@ -1,0 +1,327 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use cart::CartRepo;
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::payment::{Authorization, AuthorizeRequest, PaymentError, PaymentGateway};
+use crate::repo::{Applied, CheckoutRefusal, Claim, OrderError, OrderRepo, PlaceOrder, TransitionData};
+use crate::state::Event;
+use crate::{CheckoutRequest, Order, OrderFilter, OrderStatus, Shipment};
+
+#[derive(Debug, Clone, Copy)]
+pub struct CheckoutConfig {
+    /// An unpaid order is cancelled and restocked after this long.
+    pub pending_ttl_secs: i64,
+    /// Idempotency keys are remembered this long.
+    pub idempotency_ttl_secs: i64,
+}
+
+/// The recorded answer of a checkout (what a replay with the same key returns).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CheckoutOutcome {
+    /// The order exists: `paid`, or `pending_payment` when the provider did not answer.
+    Placed { order: Box<Order> },
+    /// The order exists with status `payment_failed`; its stock was returned.
+    Declined { order: Box<Order>, reason: String },
+    /// Nothing was written.
+    Refused { refusal: CheckoutRefusal },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckoutError {
+    #[error("this idempotency key was used for a different request")]
+    KeyMismatch,
+    #[error("a request with this idempotency key is still in progress")]
+    InProgress,
+    #[error(transparent)]
+    Order(#[from] OrderError),
+}
+
+/// Something the outside world should hear about a transition (metrics, cache invalidation).
+pub trait OrderObserver: Send + Sync + 'static {
+    fn stock_returned(&self, products: &[Uuid]);
+    fn stock_taken(&self, products: &[Uuid]);
+    fn payment_finished(&self, approved: Option<bool>, seconds: f64);
+    fn order_created(&self);
+    fn checkout_failed(&self, reason: &str);
+}
+
+pub struct OrderService {
+    orders: Arc<dyn OrderRepo>,
+    carts: Arc<dyn CartRepo>,
+    tax: cart::TaxRates,
+    gateway: Arc<dyn PaymentGateway>,
+    observer: Arc<dyn OrderObserver>,
+    cfg: CheckoutConfig,
+}
+
+impl OrderService {
+    pub fn new(
+        orders: Arc<dyn OrderRepo>,
+        carts: Arc<dyn CartRepo>,
+        tax: cart::TaxRates,
+        gateway: Arc<dyn PaymentGateway>,
+        observer: Arc<dyn OrderObserver>,
+        cfg: CheckoutConfig,
+    ) -> Self {
+        OrderService { orders, carts, tax, gateway, observer, cfg }
+    }
+
+    /// Checkout, exactly once per idempotency key.
+    pub async fn checkout(&self, user: Uuid, key: &str, req: &CheckoutRequest) -> Result<CheckoutOutcome, CheckoutError> {
+        let hash = Sha256::digest(serde_json::to_vec(req).unwrap_or_default()).to_vec();
+        match self.orders.claim_key(user, key, &hash, self.cfg.idempotency_ttl_secs).await? {
+            Claim::Fresh => {}
+            Claim::Replay(outcome) => {
+                return serde_json::from_value(outcome)
+                    .map_err(|e| CheckoutError::Order(OrderError::Storage(e.to_string())));
+            }
+            Claim::InProgress => return Err(CheckoutError::InProgress),
+            Claim::Mismatch => return Err(CheckoutError::KeyMismatch),
+            Claim::Recovered(order_id) => {
+                let order = self.orders.get(order_id).await?.ok_or(OrderError::NotFound)?;
+                return Ok(CheckoutOutcome::Placed { order: Box::new(order) });
+            }
+        }
+        match self.checkout_once(user, key, req).await {
+            Ok(outcome) => {
+                let value = serde_json::to_value(&outcome).unwrap_or_default();
+                if let Err(e) = self.orders.complete_key(user, key, &value).await {
+                    tracing::error!(error = %e, "could not record the checkout outcome; a replay recovers it from the order");
+                }
+                Ok(outcome)
+            }
+            Err(e) => {
+                // Nothing committed (a storage failure): the client may retry with the same key.
+                let _ = self.orders.release_key(user, key).await;
+                Err(e.into())
+            }
+        }
+    }
+
+    async fn checkout_once(&self, user: Uuid, key: &str, req: &CheckoutRequest) -> Result<CheckoutOutcome, OrderError> {
+        let refuse = |refusal: CheckoutRefusal| {
+            self.observer.checkout_failed(refusal_reason(&refusal));
+            Ok(CheckoutOutcome::Refused { refusal })
+        };
+        let method = match self.carts.shipping_method(req.shipping_method_id).await {
+            Ok(Some(m)) if m.active => m,
+            Ok(_) => return refuse(CheckoutRefusal::UnknownShippingMethod),
+            Err(e) => return Err(OrderError::Storage(e.to_string())),
+        };
+        let country = req.shipping_address.country.clone();
+        if !method.ships_to(&country) {
+            return refuse(CheckoutRefusal::NotShippable { country });
+        }
+        let place = PlaceOrder {
+            user_id: user,
+            idempotency_key: key.to_owned(),
+            shipping_address: serde_json::to_value(&req.shipping_address).unwrap_or_default(),
+            tax_rate_bp: self.tax.rate(&req.shipping_address.country),
+            shipping_method: method,
+            expires_at: Utc::now() + chrono::Duration::seconds(self.cfg.pending_ttl_secs),
+        };
+        let order = match self.orders.place(&place).await {
+            Ok(o) => o,
+            Err(OrderError::Refused(refusal)) => return refuse(refusal),
+            Err(e) => return Err(e),
+        };
+        self.observer.order_created();
+        self.observer.stock_taken(&order.lines.iter().filter_map(|l| l.product_id).collect::<Vec<_>>());
+
+        let started = std::time::Instant::now();
+        let auth = self
+            .gateway
+            .authorize(&AuthorizeRequest {
+                order_id: order.id,
+                amount: order.total,
+                payment_token: req.payment_token.clone(),
+                idempotency_key: format!("authorize-{}", order.id),
+            })
+            .await;
+        let seconds = started.elapsed().as_secs_f64();
+        match auth {
+            Ok(Authorization::Approved { payment_id }) => {
+                self.observer.payment_finished(Some(true), seconds);
+                let data = TransitionData { payment_id: Some(payment_id), ..Default::default() };
+                let order = self.transition(order.id, Event::PaymentSucceeded, data).await?;
+                Ok(CheckoutOutcome::Placed { order: Box::new(order) })
+            }
+            Ok(Authorization::Declined { reason }) => {
+                self.observer.payment_finished(Some(false), seconds);
+                self.observer.checkout_failed("payment_declined");
+                let data = TransitionData { payment_error: Some(reason.clone()), ..Default::default() };
+                let order = self.transition(order.id, Event::PaymentFailed, data).await?;
+                Ok(CheckoutOutcome::Declined { order: Box::new(order), reason })
+            }
+            Err(e) => {
+                // Unknown outcome: the order stays pending; a webhook settles it, or the expiry
+                // job cancels it and returns the stock.
+                self.observer.payment_finished(None, seconds);
+                self.observer.checkout_failed(match e {
+                    PaymentError::Timeout => "payment_timeout",
+                    PaymentError::Unavailable(_) => "payment_unavailable",
+                    PaymentError::Rejected(_) => "payment_rejected",
+                });
+                tracing::warn!(order_id = %order.id, error = %e, "payment outcome unknown; order left pending");
+                Ok(CheckoutOutcome::Placed { order: Box::new(order) })
+            }
+        }
+    }
+
+    /// Applies a transition and reports its stock effects.
+    async fn transition(&self, id: Uuid, event: Event, data: TransitionData) -> Result<Order, OrderError> {
+        match self.orders.apply(id, event, data).await? {
+            Applied::Done { order, effects, restocked_products } => {
+                if effects.restock {
+                    self.observer.stock_returned(&restocked_products);
+                }
+                if effects.refund_payment {
+                    self.refund(&order).await;
+                }
+                Ok(self.orders.get(id).await?.unwrap_or(order))
+            }
+            Applied::Duplicate => self.orders.get(id).await?.ok_or(OrderError::NotFound),
+        }
+    }
+
+    /// Refunds through the provider (idempotent per order); failures are recorded and retried
+    /// by the background job.
+    async fn refund(&self, order: &Order) {
+        let Some(payment_id) = order.payment_id.as_deref() else { return };
+        let result = self.gateway.refund(payment_id, order.total, &format!("refund-{}", order.id)).await;
+        let (refund_id, error) = match &result {
+            Ok(r) => (Some(r.as_str()), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        if let Some(e) = &error {
+            tracing::warn!(order_id = %order.id, error = %e, "refund failed; will retry");
+        }
+        let _ = self.orders.set_refund(order.id, refund_id, error.as_deref()).await;
+    }
+
+    // ---- customer -----------------------------------------------------------------------------
+
+    /// The user's own order; another user's order is `NotFound`.
+    pub async fn order_for(&self, user: Uuid, id: Uuid) -> Result<Order, OrderError> {
+        self.orders.get(id).await?.filter(|o| o.user_id == user).ok_or(OrderError::NotFound)
+    }
+
+    pub async fn list(&self, f: &OrderFilter) -> Result<Vec<Order>, OrderError> {
+        self.orders.list(f).await
+    }
+
+    /// Customer cancellation (before shipping): restock, and refund if paid.
+    pub async fn cancel_own(&self, user: Uuid, id: Uuid) -> Result<Order, OrderError> {
+        let data = TransitionData { actor: Some(user), owner: Some(user), ..Default::default() };
+        self.transition(id, Event::Cancel, data).await
+    }
+
+    // ---- admin ----------------------------------------------------------------------------------
+
+    pub async fn get(&self, id: Uuid) -> Result<Order, OrderError> {
+        self.orders.get(id).await?.ok_or(OrderError::NotFound)
+    }
+
+    pub async fn admin_event(&self, actor: Uuid, id: Uuid, event: Event, shipment: Option<Shipment>) -> Result<Order, OrderError> {
+        let (carrier, tracking_number) = shipment.map(|s| (Some(s.carrier), Some(s.tracking_number))).unwrap_or_default();
+        let data = TransitionData { actor: Some(actor), carrier, tracking_number, ..Default::default() };
+        self.transition(id, event, data).await
+    }
+
+    // ---- payment provider ---------------------------------------------------------------------
+
+    /// A verified webhook: applied once per event id.
+    pub async fn payment_event(&self, event_id: &str, kind: &str, payment_or_order: PaymentRef, approved: bool, reason: Option<String>) -> Result<(), OrderError> {
+        let order_id = match payment_or_order {
+            PaymentRef::Order(id) => id,
+            PaymentRef::Payment(ref pid) => self.orders.order_id_by_payment(pid).await?.ok_or(OrderError::NotFound)?,
+        };
+        let data = TransitionData {
+            webhook_event: Some((event_id.to_owned(), kind.to_owned())),
+            payment_error: reason,
+            payment_id: match &payment_or_order {
+                PaymentRef::Payment(p) => Some(p.clone()),
+                PaymentRef::Order(_) => None,
+            },
+            ..Default::default()
+        };
+        let event = if approved { Event::PaymentSucceeded } else { Event::PaymentFailed };
+        match self.transition(order_id, event, data).await {
+            Ok(_) => Ok(()),
+            // The synchronous authorisation already settled it the same way: nothing to do.
+            Err(OrderError::Illegal(_)) => {
+                let status = self.get(order_id).await?.status;
+                let settled = if approved { OrderStatus::Paid } else { OrderStatus::PaymentFailed };
+                if status == settled || (approved && !status.is_terminal() && status != OrderStatus::PendingPayment) {
+                    Ok(())
+                } else {
+                    Err(OrderError::Illegal(crate::state::IllegalTransition { from: status, event }))
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    // ---- background -----------------------------------------------------------------------------
+
+    /// Cancels unpaid orders past their deadline (restocking them) and retries failed refunds.
+    /// Safe to run on every instance at once: each transition re-checks the status under lock.
+    pub async fn sweep(&self) -> Result<usize, OrderError> {
+        let mut done = 0;
+        for id in self.orders.due_for_expiry(Utc::now(), 100).await? {
+            match self.transition(id, Event::Expire, TransitionData::default()).await {
+                Ok(_) => done += 1,
+                Err(OrderError::Illegal(_)) => {} // paid or cancelled meanwhile
+                Err(e) => return Err(e),
+            }
+        }
+        for order in self.orders.due_for_refund(20).await? {
+            self.refund(&order).await;
+        }
+        let _ = self.orders.purge_expired_keys().await;
+        Ok(done)
+    }
+
+    /// Runs `sweep` every `every` until the process ends.
+    pub fn spawn_sweeper(self: Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match self.sweep().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(expired = n, "cancelled unpaid orders past their deadline"),
+                    Err(e) => tracing::warn!(error = %e, "order sweep failed"),
+                }
+            }
+        })
+    }
+
+    pub fn is_pending(order: &Order) -> bool {
+        order.status == OrderStatus::PendingPayment
+    }
+}
+
+/// How a webhook names the order.
+#[derive(Debug, Clone)]
+pub enum PaymentRef {
+    Order(Uuid),
+    Payment(String),
+}
+
+fn refusal_reason(r: &CheckoutRefusal) -> &'static str {
+    match r {
+        CheckoutRefusal::CartEmpty => "cart_empty",
+        CheckoutRefusal::LinesUnavailable { .. } => "out_of_stock",
+        CheckoutRefusal::UnknownShippingMethod => "unknown_shipping_method",
+        CheckoutRefusal::NotShippable { .. } => "not_shippable",
+        CheckoutRefusal::CurrencyMismatch => "currency_mismatch",
+    }
+}

@@ -1,0 +1,10 @@
+ALTER TABLE inventory_ledger DROP CONSTRAINT inventory_ledger_order_fkey;
+DROP INDEX IF EXISTS inventory_ledger_order_idx;
+DROP TABLE payment_events;
+DROP TABLE idempotency_keys;
+DROP TABLE order_events;
+DROP TABLE order_lines;
+DROP TABLE orders;
+DROP TABLE shipping_methods;
+DROP TABLE cart_lines;
+DROP TABLE carts;

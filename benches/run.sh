@@ -78,7 +78,7 @@ DB_CREATED=0     # the database was created by this run (quick mode drops it)
 cleanup() {
   local rc=$? pid
   trap - EXIT INT TERM
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do pkill -P "$pid" 2>/dev/null || true; kill "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do
     for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
@@ -158,21 +158,22 @@ spare_port() {
 }
 
 # ---- database -----------------------------------------------------------------------------------
-api_env() {
-  # Production profile (as deployed), quiet logs, and login limits high enough for a benchmark
-  # (inline TOML tables, read by figment).
-  env SHOP_PROFILE=production \
-    SHOP_AUTH__JWT_SECRET="bench-only-secret-$$-0123456789abcdef0123456789abcdef" \
-    SHOP_DATABASE__URL="$DB_URL" \
-    SHOP_REDIS__URL="$REDIS_URL" \
-    SHOP_TELEMETRY__LOG_FILTER=warn \
-    SHOP_SERVER__HOST=127.0.0.1 \
-    SHOP_SERVER__SHUTDOWN_TIMEOUT_SECS=2 \
-    SHOP_AUTH__LOGIN_PER_IP='{limit=1000000,period_secs=1}' \
-    SHOP_AUTH__LOGIN_PER_ACCOUNT='{limit=1000000,period_secs=1}' \
-    SHOP_SEED_PASSWORD="$SEED_PASSWORD" \
-    "$@"
-}
+# The API's environment: the dev profile (the production one wants real secrets for every
+# integration) without its private-PostgreSQL fallback, quiet logs, and login limits high enough
+# for a benchmark (inline TOML tables, read by figment).
+API_ENV=(
+  SHOP_PROFILE=dev
+  SHOP_DATABASE__URL="$DB_URL"
+  SHOP_DATABASE__EMBEDDED=false
+  SHOP_REDIS__URL="$REDIS_URL"
+  SHOP_TELEMETRY__LOG_FORMAT=json
+  SHOP_TELEMETRY__LOG_FILTER=warn
+  SHOP_SERVER__HOST=127.0.0.1
+  SHOP_SERVER__SHUTDOWN_TIMEOUT_SECS=2
+  SHOP_AUTH__LOGIN_PER_IP='{limit=1000000,period_secs=1}'
+  SHOP_AUTH__LOGIN_PER_ACCOUNT='{limit=1000000,period_secs=1}'
+  SHOP_SEED_PASSWORD="$SEED_PASSWORD"
+)
 sql() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
 
 prepare_database() {
@@ -182,7 +183,7 @@ prepare_database() {
     die "database $DB already exists"
   fi
   if [ "$exists" = 1 ]; then
-    api_env "$BIN" migrate >"$WORK/migrate.log" 2>&1 || { cat "$WORK/migrate.log" >&2; die "migrations failed"; }
+    env "${API_ENV[@]}" "$BIN" migrate >"$WORK/migrate.log" 2>&1 || { cat "$WORK/migrate.log" >&2; die "migrations failed"; }
     counts=$(sql "SELECT (SELECT count(*) FROM products) || ' ' || (SELECT count(*) FROM users)" 2>/dev/null || echo "x x")
     if [ "$counts" = "$PRODUCTS $USERS" ]; then
       say "database $DB already holds $PRODUCTS products and $USERS users: not seeding again"
@@ -194,7 +195,7 @@ prepare_database() {
   psql -X -q -d postgres -c "CREATE DATABASE \"$DB\"" >/dev/null
   DB_CREATED=1
   say "seeding $DB: $PRODUCTS products, $USERS users"
-  api_env "$BIN" seed --products "$PRODUCTS" --users "$USERS" >"$WORK/seed.log" 2>&1 ||
+  env "${API_ENV[@]}" "$BIN" seed --products "$PRODUCTS" --users "$USERS" >"$WORK/seed.log" 2>&1 ||
     { cat "$WORK/seed.log" >&2; die "seeding failed"; }
   say "$(tail -1 "$WORK/seed.log")"
   sql "VACUUM ANALYZE" >/dev/null
@@ -206,7 +207,8 @@ start_api() { # NAME ENV=VALUE...: starts an instance on a spare port and waits 
   local name=$1 pid i
   shift
   spare_port
-  api_env SHOP_SERVER__PORT="$PORT" SHOP_REDIS__KEY_PREFIX="${REDIS_PREFIX}$name:" "$@" "$BIN" serve \
+  # env execs the binary: $! is the API's own pid (for the RSS figures and the cleanup).
+  env "${API_ENV[@]}" SHOP_SERVER__PORT="$PORT" SHOP_REDIS__KEY_PREFIX="${REDIS_PREFIX}$name:" "$@" "$BIN" serve \
     >"$WORK/api-$name.log" 2>&1 &
   pid=$!
   PIDS+=("$pid")
@@ -314,8 +316,11 @@ pgbench_scenario() { # KEY LABEL SCRIPT
   out=$(cat "$WORK/$key.out")
   tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out" | tail -1)
   failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' <<<"$out")
-  read -r p50 p99 < <(cat "$WORK/$key".log* | awk '{ print $3 }' | sort -n |
-    awk '{ v[NR] = $1 } END { if (NR) printf "%f %f\n", v[int(NR * 0.50 + 0.5) > 0 ? int(NR * 0.50 + 0.5) : 1] / 1e6, v[int(NR * 0.99 + 0.5)] / 1e6; else print "- -" }')
+  # Third column of the log: the transaction's latency in microseconds.
+  read -r p50 p99 < <(cat "$WORK/$key".log* | awk '{ print $3 }' | sort -n | awk '
+    function at(q,  i) { i = int(NR * q + 0.5); if (i < 1) i = 1; return v[i] / 1e6 }
+    { v[NR] = $1 }
+    END { if (NR) printf "%f %f\n", at(0.50), at(0.99); else print "" }') || true
   record "$key" "$label" "$CONC" "${tps:-0}" "$p50" "$p99" "${failed:-0}" "PostgreSQL alone, $script"
 }
 
@@ -395,17 +400,26 @@ scenario_search() {
   note "$(pct "${RPS[search]}" "${RPS[pg_search]:-0}") of pgbench search"
 }
 
-login_body() { jq -cn --arg e "user$1@example.com" --arg p "$SEED_PASSWORD" '{email: $e, password: $p}'; }
+# Login bodies: one line per seeded user (oha -Z sends a random line with each request), so the
+# load spreads over accounts like real sign-ins do.
+make_login_bodies() { # FILE FIRST_USER COUNT
+  local i
+  for i in $(seq "$2" $(($2 + $3 - 1))); do
+    jq -cn --arg e "user$i@example.com" --arg p "$SEED_PASSWORD" '{email: $e, password: $p}'
+  done >"$1"
+}
 scenario_login() {
+  local n=$((USERS < 200 ? USERS : 200))
+  make_login_bodies "$WORK/login.bodies" 1 "$n"
   oha_scenario login "POST /auth/login (argon2id)" "$LOGIN_CONC" "$(api_url cached)/api/v1/auth/login" "" \
-    -m POST -H 'content-type: application/json' -d "$(login_body 1)"
+    -m POST -T application/json -Z "$WORK/login.bodies"
 }
 
 # Login load and cached-detail load at once: does hashing starve the cheap requests?
 scenario_login_beside_detail() {
   local login_pid
   oha_run "$WORK/login_beside.json" "$LOGIN_CONC" "$(api_url cached)/api/v1/auth/login" \
-    -m POST -H 'content-type: application/json' -d "$(login_body 2)" &
+    -m POST -T application/json -Z "$WORK/login.bodies" &
   login_pid=$!
   PIDS+=("$login_pid")
   oha_run "$WORK/detail_beside.json" "$CONC" "@$WORK/detail-cached.urls" || true
@@ -507,7 +521,7 @@ machine() {
   echo "- CPU: $(nproc) cores, ${cpu:-unknown model}; memory $mem; Linux $(uname -r)"
   echo "- PostgreSQL $(psql -X -At -d postgres -c 'SHOW server_version' | cut -d' ' -f1) (shared_buffers $(psql -X -At -d postgres -c 'SHOW shared_buffers')), Redis $(redis-cli -u "$REDIS_URL" info server | tr -d '\r' | awk -F: '/^redis_version/ { print $2 }'), all on this machine over loopback"
   echo "- Load: $(oha --version | head -1), $(pgbench --version | head -1), both on the same machine"
-  echo "- API: release build of commit $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD -- 2>/dev/null || echo ' plus uncommitted changes'), production profile, default workers (one per core) and pool (16 connections)"
+  echo "- API: release build of commit $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD -- 2>/dev/null || echo ' plus uncommitted changes'), dev profile with JSON logs at warn, default workers (one per core) and pool (16 connections)"
 }
 
 if [ "$WRITE" = 1 ]; then

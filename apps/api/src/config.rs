@@ -220,7 +220,11 @@ impl Config {
                 register_per_ip: if profile == Profile::Test { Quota::new(10_000, 60) } else { Quota::new(10, 3600) },
             },
             catalog: CatalogConfig { cache_enabled: true, cache_ttl_secs: 300, facets_ttl_secs: 30 },
-            checkout: CheckoutSettings { pending_ttl_secs: 900, idempotency_ttl_secs: 86_400, sweep_interval_ms: 5_000 },
+            checkout: CheckoutSettings {
+                pending_ttl_secs: 900,
+                idempotency_ttl_secs: 86_400,
+                sweep_interval_ms: 5_000,
+            },
             payments: PaymentsConfig {
                 provider: PaymentProvider::Sandbox,
                 sandbox_timeout_ms: 2_000,

@@ -101,8 +101,12 @@ impl From<CartError> for Problem {
             CartError::UnknownVariant => Problem::invalid_field("variant_id", "no such variant"),
             CartError::CurrencyMismatch(c) => Problem::conflict("currency-mismatch", "One currency per cart")
                 .detail(format!("the cart is priced in {c}")),
-            CartError::TooManyLines(n) => Problem::conflict("cart-full", "The cart is full").detail(format!("at most {n} lines")),
-            CartError::Invalid { field: field @ ("shipping_method" | "country"), message } => Problem::invalid_parameter(field, message),
+            CartError::TooManyLines(n) => {
+                Problem::conflict("cart-full", "The cart is full").detail(format!("at most {n} lines"))
+            }
+            CartError::Invalid { field: field @ ("shipping_method" | "country"), message } => {
+                Problem::invalid_parameter(field, message)
+            }
             CartError::Invalid { field, message } => Problem::invalid_field(field, message),
             CartError::Storage(msg) => storage(msg),
         }
@@ -114,16 +118,25 @@ impl From<CheckoutRefusal> for Problem {
         match r {
             CheckoutRefusal::CartEmpty => Problem::conflict("cart-empty", "The cart is empty"),
             CheckoutRefusal::LinesUnavailable { lines } => {
-                let detail = lines.iter().map(|l| format!("{}: {} available", l.sku, l.available_quantity)).collect::<Vec<_>>().join("; ");
+                let detail = lines
+                    .iter()
+                    .map(|l| format!("{}: {} available", l.sku, l.available_quantity))
+                    .collect::<Vec<_>>()
+                    .join("; ");
                 Problem::conflict("insufficient-stock", "Some items are not available in the quantity asked for")
                     .detail(detail)
                     .extension("lines", serde_json::to_value(&lines).unwrap_or_default())
             }
-            CheckoutRefusal::UnknownShippingMethod => Problem::invalid_field("shipping_method_id", "no such active shipping method"),
-            CheckoutRefusal::NotShippable { country } => {
-                Problem::invalid_field("shipping_address.country", format!("the shipping method does not ship to {country}"))
+            CheckoutRefusal::UnknownShippingMethod => {
+                Problem::invalid_field("shipping_method_id", "no such active shipping method")
             }
-            CheckoutRefusal::CurrencyMismatch => Problem::conflict("currency-mismatch", "The cart and the shipping method use different currencies"),
+            CheckoutRefusal::NotShippable { country } => Problem::invalid_field(
+                "shipping_address.country",
+                format!("the shipping method does not ship to {country}"),
+            ),
+            CheckoutRefusal::CurrencyMismatch => {
+                Problem::conflict("currency-mismatch", "The cart and the shipping method use different currencies")
+            }
         }
     }
 }
@@ -133,9 +146,11 @@ impl From<OrderError> for Problem {
         match e {
             OrderError::NotFound => Problem::not_found(),
             OrderError::Refused(r) => r.into(),
-            OrderError::Illegal(t) => Problem::conflict("illegal-transition", "The order cannot do this in its current state")
-                .detail(format!("an order that is {} cannot be {}", t.from.as_str(), event_verb(t.event)))
-                .extension("status", serde_json::json!(t.from.as_str())),
+            OrderError::Illegal(t) => {
+                Problem::conflict("illegal-transition", "The order cannot do this in its current state")
+                    .detail(format!("an order that is {} cannot be {}", t.from.as_str(), event_verb(t.event)))
+                    .extension("order_status", serde_json::json!(t.from.as_str()))
+            }
             OrderError::Storage(msg) => storage(msg),
         }
     }
@@ -163,9 +178,11 @@ impl From<CheckoutError> for Problem {
                 "This Idempotency-Key was used with a different request",
             )
             .field("Idempotency-Key", "already used for another request body"),
-            CheckoutError::InProgress => Problem::conflict("idempotency-in-progress", "A request with this Idempotency-Key is in progress")
-                .detail("retry after it finishes to get its answer")
-                .header(actix_web::http::header::RETRY_AFTER, "1"),
+            CheckoutError::InProgress => {
+                Problem::conflict("idempotency-in-progress", "A request with this Idempotency-Key is in progress")
+                    .detail("retry after it finishes to get its answer")
+                    .header(actix_web::http::header::RETRY_AFTER, "1")
+            }
             CheckoutError::Order(e) => e.into(),
         }
     }

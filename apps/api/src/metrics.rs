@@ -33,8 +33,8 @@ impl Metrics {
             &["pool", "state"],
         )
         .expect("valid metric");
-        let orders_created =
-            prometheus::IntCounter::new("orders_created_total", "Orders placed (stock reserved)").expect("valid metric");
+        let orders_created = prometheus::IntCounter::new("orders_created_total", "Orders placed (stock reserved)")
+            .expect("valid metric");
         let checkout_failures = IntCounterVec::new(
             Opts::new("checkout_failures_total", "Checkouts that did not end in a paid order, by reason"),
             &["reason"],

@@ -229,7 +229,16 @@ impl Application {
         }
 
         let config = Arc::new(config);
-        let state = web::Data::new(AppState { config: config.clone(), db: db.clone(), cache, auth, users, catalog, carts, orders });
+        let state = web::Data::new(AppState {
+            config: config.clone(),
+            db: db.clone(),
+            cache,
+            auth,
+            users,
+            catalog,
+            carts,
+            orders,
+        });
 
         let listener = TcpListener::bind((config.server.host.as_str(), config.server.port))
             .with_context(|| format!("binding {}:{}", config.server.host, config.server.port))?;

@@ -109,7 +109,7 @@ impl ShippingMethod {
     }
 }
 
-fn valid_countries(value: &Vec<String>, _: &()) -> garde::Result {
+fn valid_countries(value: &[String], _: &()) -> garde::Result {
     if value.len() > 250 {
         return Err(garde::Error::new("at most 250 countries"));
     }

@@ -108,7 +108,8 @@ mod tests {
 
     #[test]
     fn lines_are_flagged_not_dropped() {
-        let priced = price_lines(&[line(100, 2, 0, true), line(100, 5, 3, true), line(100, 1, 9, false), line(100, 1, 9, true)]);
+        let priced =
+            price_lines(&[line(100, 2, 0, true), line(100, 5, 3, true), line(100, 1, 9, false), line(100, 1, 9, true)]);
         let issues: Vec<_> = priced.iter().map(|l| l.issue).collect();
         assert_eq!(
             issues,

@@ -279,11 +279,7 @@ fn valid_currency(value: &str, _: &()) -> garde::Result {
 }
 
 fn valid_price(value: &i64, _: &()) -> garde::Result {
-    if (0..=100_000_000_000).contains(value) {
-        Ok(())
-    } else {
-        Err(garde::Error::new("must be 0 to 1,000,000,000.00"))
-    }
+    if (0..=100_000_000_000).contains(value) { Ok(()) } else { Err(garde::Error::new("must be 0 to 1,000,000,000.00")) }
 }
 
 fn opt_price(value: &Option<i64>, ctx: &()) -> garde::Result {

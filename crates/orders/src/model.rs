@@ -53,11 +53,7 @@ pub struct Order {
 }
 
 fn valid_token(value: &str, _: &()) -> garde::Result {
-    if value.bytes().all(|b| b.is_ascii_graphic()) {
-        Ok(())
-    } else {
-        Err(garde::Error::new("must be printable ASCII"))
-    }
+    if value.bytes().all(|b| b.is_ascii_graphic()) { Ok(()) } else { Err(garde::Error::new("must be printable ASCII")) }
 }
 
 /// `POST /checkout` body.

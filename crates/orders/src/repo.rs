@@ -71,7 +71,11 @@ pub struct TransitionData {
 
 #[derive(Debug, Clone)]
 pub enum Applied {
-    Done { order: Order, effects: Effects, restocked_products: Vec<Uuid> },
+    Done {
+        order: Box<Order>,
+        effects: Effects,
+        restocked_products: Vec<Uuid>,
+    },
     /// The webhook event was processed before.
     Duplicate,
 }

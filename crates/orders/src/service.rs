@@ -73,7 +73,12 @@ impl OrderService {
     }
 
     /// Checkout, exactly once per idempotency key.
-    pub async fn checkout(&self, user: Uuid, key: &str, req: &CheckoutRequest) -> Result<CheckoutOutcome, CheckoutError> {
+    pub async fn checkout(
+        &self,
+        user: Uuid,
+        key: &str,
+        req: &CheckoutRequest,
+    ) -> Result<CheckoutOutcome, CheckoutError> {
         let hash = Sha256::digest(serde_json::to_vec(req).unwrap_or_default()).to_vec();
         match self.orders.claim_key(user, key, &hash, self.cfg.idempotency_ttl_secs).await? {
             Claim::Fresh => {}
@@ -184,7 +189,7 @@ impl OrderService {
                 if effects.refund_payment {
                     self.refund(&order).await;
                 }
-                Ok(self.orders.get(id).await?.unwrap_or(order))
+                Ok(self.orders.get(id).await?.unwrap_or(*order))
             }
             Applied::Duplicate => self.orders.get(id).await?.ok_or(OrderError::NotFound),
         }
@@ -228,8 +233,15 @@ impl OrderService {
         self.orders.get(id).await?.ok_or(OrderError::NotFound)
     }
 
-    pub async fn admin_event(&self, actor: Uuid, id: Uuid, event: Event, shipment: Option<Shipment>) -> Result<Order, OrderError> {
-        let (carrier, tracking_number) = shipment.map(|s| (Some(s.carrier), Some(s.tracking_number))).unwrap_or_default();
+    pub async fn admin_event(
+        &self,
+        actor: Uuid,
+        id: Uuid,
+        event: Event,
+        shipment: Option<Shipment>,
+    ) -> Result<Order, OrderError> {
+        let (carrier, tracking_number) =
+            shipment.map(|s| (Some(s.carrier), Some(s.tracking_number))).unwrap_or_default();
         let data = TransitionData { actor: Some(actor), carrier, tracking_number, ..Default::default() };
         self.transition(id, event, data).await
     }
@@ -237,7 +249,14 @@ impl OrderService {
     // ---- payment provider ---------------------------------------------------------------------
 
     /// A verified webhook: applied once per event id.
-    pub async fn payment_event(&self, event_id: &str, kind: &str, payment_or_order: PaymentRef, approved: bool, reason: Option<String>) -> Result<(), OrderError> {
+    pub async fn payment_event(
+        &self,
+        event_id: &str,
+        kind: &str,
+        payment_or_order: PaymentRef,
+        approved: bool,
+        reason: Option<String>,
+    ) -> Result<(), OrderError> {
         let order_id = match payment_or_order {
             PaymentRef::Order(id) => id,
             PaymentRef::Payment(ref pid) => self.orders.order_id_by_payment(pid).await?.ok_or(OrderError::NotFound)?,

@@ -73,8 +73,15 @@ pub enum Event {
 }
 
 impl Event {
-    pub const ALL: [Event; 7] =
-        [Event::PaymentSucceeded, Event::PaymentFailed, Event::Ship, Event::Deliver, Event::Cancel, Event::Expire, Event::Refund];
+    pub const ALL: [Event; 7] = [
+        Event::PaymentSucceeded,
+        Event::PaymentFailed,
+        Event::Ship,
+        Event::Deliver,
+        Event::Cancel,
+        Event::Expire,
+        Event::Refund,
+    ];
 }
 
 /// What a transition requires besides the status change.

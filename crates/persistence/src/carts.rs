@@ -206,7 +206,11 @@ impl CartRepo for PgCartRepo {
     async fn add(&self, cart: Uuid, variant: Uuid, quantity: i32) -> Result<(), CartError> {
         let mut conn = self.db.conn().await?;
         diesel::insert_into(cart_lines::table)
-            .values((cart_lines::cart_id.eq(cart), cart_lines::variant_id.eq(variant), cart_lines::quantity.eq(quantity)))
+            .values((
+                cart_lines::cart_id.eq(cart),
+                cart_lines::variant_id.eq(variant),
+                cart_lines::quantity.eq(quantity),
+            ))
             .on_conflict((cart_lines::cart_id, cart_lines::variant_id))
             .do_update()
             .set(cart_lines::quantity.eq(diesel::dsl::sql::<diesel::sql_types::Integer>(
@@ -220,7 +224,11 @@ impl CartRepo for PgCartRepo {
                 }
                 e => storage(e),
             })?;
-        diesel::update(carts::table.find(cart)).set(carts::updated_at.eq(diesel::dsl::now)).execute(&mut conn).await.map_err(storage)?;
+        diesel::update(carts::table.find(cart))
+            .set(carts::updated_at.eq(diesel::dsl::now))
+            .execute(&mut conn)
+            .await
+            .map_err(storage)?;
         Ok(())
     }
 
@@ -242,7 +250,10 @@ impl CartRepo for PgCartRepo {
 
     async fn clear(&self, cart: Uuid) -> Result<(), CartError> {
         let mut conn = self.db.conn().await?;
-        diesel::delete(cart_lines::table.filter(cart_lines::cart_id.eq(cart))).execute(&mut conn).await.map_err(storage)?;
+        diesel::delete(cart_lines::table.filter(cart_lines::cart_id.eq(cart)))
+            .execute(&mut conn)
+            .await
+            .map_err(storage)?;
         Ok(())
     }
 
@@ -257,7 +268,11 @@ impl CartRepo for PgCartRepo {
                 .await?;
             for (variant, quantity) in lines {
                 diesel::insert_into(cart_lines::table)
-                    .values((cart_lines::cart_id.eq(into), cart_lines::variant_id.eq(variant), cart_lines::quantity.eq(quantity)))
+                    .values((
+                        cart_lines::cart_id.eq(into),
+                        cart_lines::variant_id.eq(variant),
+                        cart_lines::quantity.eq(quantity),
+                    ))
                     .on_conflict((cart_lines::cart_id, cart_lines::variant_id))
                     .do_update()
                     .set(cart_lines::quantity.eq(diesel::dsl::sql::<diesel::sql_types::Integer>(
@@ -322,7 +337,10 @@ impl CartRepo for PgCartRepo {
             countries: p.countries.as_deref(),
             active: p.active,
         };
-        let empty = changes.name.is_none() && changes.price_minor.is_none() && changes.countries.is_none() && changes.active.is_none();
+        let empty = changes.name.is_none()
+            && changes.price_minor.is_none()
+            && changes.countries.is_none()
+            && changes.active.is_none();
         if !empty {
             diesel::update(shipping_methods::table.find(id)).set(&changes).execute(&mut conn).await.map_err(storage)?;
         }
@@ -336,4 +354,3 @@ impl CartRepo for PgCartRepo {
         if n == 0 { Err(CartError::NotFound) } else { Ok(()) }
     }
 }
-

@@ -5,10 +5,10 @@
 mod carts;
 mod catalog;
 pub mod db;
-mod ordering;
 mod error;
 mod identity;
 mod migrate;
+mod ordering;
 pub mod schema;
 pub mod seed;
 mod sessions;

@@ -1,6 +1,10 @@
 //! Adapter for `orders::OrderRepo`: the checkout transaction, state transitions with restock,
 //! idempotency keys and webhook de-duplication.
 
+use ::orders::{
+    Applied, CheckoutRefusal, Claim, Event, Order, OrderError, OrderFilter, OrderLine, OrderRepo, OrderStatus,
+    PlaceOrder, TransitionData, UnavailableLine, transition,
+};
 use cart::{LineSnapshot, price_lines, totals};
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
@@ -8,10 +12,6 @@ use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 use diesel::sql_types::{Array, Integer, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use ::orders::{
-    Applied, CheckoutRefusal, Claim, Event, Order, OrderError, OrderFilter, OrderLine, OrderRepo, OrderStatus,
-    PlaceOrder, TransitionData, UnavailableLine, transition,
-};
 use primitives::Money;
 use serde_json::Value;
 use uuid::Uuid;
@@ -172,7 +172,8 @@ async fn load_orders(conn: &mut AsyncPgConnection, rows: Vec<OrderRow>) -> Query
     Ok(rows
         .into_iter()
         .map(|r| {
-            let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut lines).into_iter().partition(|l| l.order_id == r.id);
+            let (mine, rest): (Vec<_>, Vec<_>) =
+                std::mem::take(&mut lines).into_iter().partition(|l| l.order_id == r.id);
             lines = rest;
             assemble(r, mine)
         })
@@ -445,16 +446,17 @@ impl OrderRepo for PgOrderRepo {
 
                 let now = Utc::now();
                 let at = |s: OrderStatus| if to == s { Some(now) } else { None };
-                diesel::update(orders::table.find(id))
-                    .set(orders::status.eq(to.as_str()))
-                    .execute(conn)
-                    .await?;
+                diesel::update(orders::table.find(id)).set(orders::status.eq(to.as_str())).execute(conn).await?;
                 if let Some(t) = at(OrderStatus::Paid) {
                     diesel::update(orders::table.find(id)).set(orders::paid_at.eq(t)).execute(conn).await?;
                 }
                 if let Some(t) = at(OrderStatus::Shipped) {
                     diesel::update(orders::table.find(id))
-                        .set((orders::shipped_at.eq(t), orders::carrier.eq(&data.carrier), orders::tracking_number.eq(&data.tracking_number)))
+                        .set((
+                            orders::shipped_at.eq(t),
+                            orders::carrier.eq(&data.carrier),
+                            orders::tracking_number.eq(&data.tracking_number),
+                        ))
                         .execute(conn)
                         .await?;
                 }
@@ -484,7 +486,7 @@ impl OrderRepo for PgOrderRepo {
                     .execute(conn)
                     .await?;
                 let order = load_order(conn, id).await?.ok_or(DieselError::NotFound)?;
-                Ok(Applied::Done { order, effects, restocked_products })
+                Ok(Applied::Done { order: Box::new(order), effects, restocked_products })
             })
             .await;
         Ok(result?)
@@ -526,7 +528,11 @@ impl OrderRepo for PgOrderRepo {
             .await
             .map_err(storage)?;
         if let Some(r) = refund_id {
-            diesel::update(orders::table.find(id)).set(orders::refund_id.eq(r)).execute(&mut conn).await.map_err(storage)?;
+            diesel::update(orders::table.find(id))
+                .set(orders::refund_id.eq(r))
+                .execute(&mut conn)
+                .await
+                .map_err(storage)?;
         }
         Ok(())
     }
@@ -642,4 +648,3 @@ impl OrderRepo for PgOrderRepo {
         Ok(n as u64)
     }
 }
-

@@ -44,8 +44,12 @@ pub async fn list_orders(
 ) -> ApiResult<web::Json<OrderPage>> {
     user.require(Permission::ManageOrders)?;
     let limit = p.limit.unwrap_or(20);
-    let filter =
-        OrderFilter { user_id: p.user_id, status: p.status, after: decode_cursor(p.cursor.as_deref())?, limit: limit + 1 };
+    let filter = OrderFilter {
+        user_id: p.user_id,
+        status: p.status,
+        after: decode_cursor(p.cursor.as_deref())?,
+        limit: limit + 1,
+    };
     Ok(web::Json(page(state.orders.list(&filter).await?, limit)))
 }
 
@@ -62,7 +66,13 @@ pub async fn get_order(state: web::Data<AppState>, user: AuthUser, id: web::Path
     Ok(web::Json(state.orders.get(*id).await?))
 }
 
-async fn act(state: &AppState, user: &AuthUser, id: Uuid, event: Event, shipment: Option<Shipment>) -> ApiResult<web::Json<Order>> {
+async fn act(
+    state: &AppState,
+    user: &AuthUser,
+    id: Uuid,
+    event: Event,
+    shipment: Option<Shipment>,
+) -> ApiResult<web::Json<Order>> {
     user.require(Permission::ManageOrders)?;
     Ok(web::Json(state.orders.admin_event(user.id(), id, event, shipment).await?))
 }
@@ -76,7 +86,12 @@ async fn act(state: &AppState, user: &AuthUser, id: Uuid, event: Event, shipment
     responses((status = 200, body = Order), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, description = "Illegal transition", body = Problem), (status = 422, body = Problem))
 )]
 #[post("/admin/orders/{id}/ship")]
-pub async fn ship(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>, ValidJson(body): ValidJson<Shipment>) -> ApiResult<web::Json<Order>> {
+pub async fn ship(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+    ValidJson(body): ValidJson<Shipment>,
+) -> ApiResult<web::Json<Order>> {
     act(&state, &user, *id, Event::Ship, Some(body)).await
 }
 
@@ -136,7 +151,11 @@ pub async fn list_shipping(state: web::Data<AppState>, user: AuthUser) -> ApiRes
     responses((status = 201, body = ShippingMethod), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem))
 )]
 #[post("/admin/shipping-methods")]
-pub async fn create_shipping(state: web::Data<AppState>, user: AuthUser, ValidJson(body): ValidJson<NewShippingMethod>) -> ApiResult<HttpResponse> {
+pub async fn create_shipping(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    ValidJson(body): ValidJson<NewShippingMethod>,
+) -> ApiResult<HttpResponse> {
     user.require(Permission::ManageOrders)?;
     Ok(HttpResponse::Created().json(state.carts.create_shipping_method(body).await?))
 }
@@ -168,7 +187,11 @@ pub async fn update_shipping(
     responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
 )]
 #[delete("/admin/shipping-methods/{id}")]
-pub async fn delete_shipping(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+pub async fn delete_shipping(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
     user.require(Permission::ManageOrders)?;
     state.carts.delete_shipping_method(*id).await?;
     Ok(HttpResponse::NoContent().finish())

@@ -132,7 +132,11 @@ pub async fn set_quantity(
     responses((status = 200, body = CartView), (status = 401, body = Problem), (status = 404, body = Problem))
 )]
 #[delete("/cart/lines/{variant_id}")]
-pub async fn remove_line(state: web::Data<AppState>, shopper: ShopperId, variant: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+pub async fn remove_line(
+    state: web::Data<AppState>,
+    shopper: ShopperId,
+    variant: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
     Ok(cart_response(state.carts.remove(&shopper.0, *variant).await?))
 }
 
@@ -165,7 +169,11 @@ pub struct MergeRequest {
     responses((status = 200, body = CartView), (status = 401, body = Problem), (status = 409, body = Problem))
 )]
 #[post("/cart/merge")]
-pub async fn merge(state: web::Data<AppState>, user: AuthUser, ValidJson(body): ValidJson<MergeRequest>) -> ApiResult<HttpResponse> {
+pub async fn merge(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    ValidJson(body): ValidJson<MergeRequest>,
+) -> ApiResult<HttpResponse> {
     state.carts.merge_guest(user.id(), &body.cart_token).await?;
     Ok(cart_response(state.carts.view(&Shopper::User(user.id()), None).await?))
 }

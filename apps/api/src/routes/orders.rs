@@ -18,16 +18,15 @@ use crate::state::AppState;
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
 fn idempotency_key(req: &HttpRequest) -> Result<String, Problem> {
-    let key = req
-        .headers()
-        .get(IDEMPOTENCY_KEY)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .unwrap_or("");
+    let key = req.headers().get(IDEMPOTENCY_KEY).and_then(|v| v.to_str().ok()).map(str::trim).unwrap_or("");
     if key.is_empty() {
-        return Err(Problem::new(StatusCode::BAD_REQUEST, "idempotency-key-required", "An Idempotency-Key header is required")
-            .detail("send a unique key (for example a UUID) per checkout attempt, and the same key when retrying it")
-            .field("Idempotency-Key", "required"));
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "idempotency-key-required",
+            "An Idempotency-Key header is required",
+        )
+        .detail("send a unique key (for example a UUID) per checkout attempt, and the same key when retrying it")
+        .field("Idempotency-Key", "required"));
     }
     if key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(Problem::invalid_parameter("Idempotency-Key", "1 to 255 printable ASCII characters"));
@@ -144,7 +143,12 @@ pub async fn list_orders(
     ValidQuery(p): ValidQuery<OrderListParams>,
 ) -> ApiResult<web::Json<OrderPage>> {
     let limit = p.limit.unwrap_or(20);
-    let filter = OrderFilter { user_id: Some(user.id()), status: None, after: decode_cursor(p.cursor.as_deref())?, limit: limit + 1 };
+    let filter = OrderFilter {
+        user_id: Some(user.id()),
+        status: None,
+        after: decode_cursor(p.cursor.as_deref())?,
+        limit: limit + 1,
+    };
     Ok(web::Json(page(state.orders.list(&filter).await?, limit)))
 }
 
@@ -169,6 +173,10 @@ pub async fn get_order(state: web::Data<AppState>, user: AuthUser, id: web::Path
     responses((status = 200, body = Order), (status = 401, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem))
 )]
 #[post("/orders/{id}/cancel")]
-pub async fn cancel_order(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> ApiResult<web::Json<Order>> {
+pub async fn cancel_order(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<Order>> {
     Ok(web::Json(state.orders.cancel_own(user.id(), *id).await?))
 }

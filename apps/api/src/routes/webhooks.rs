@@ -37,7 +37,8 @@ pub async fn payments(state: web::Data<AppState>, req: HttpRequest, body: Bytes)
                 SignatureError::Stale => "signature timestamp outside the accepted window",
                 SignatureError::Mismatch => "signature does not match",
             };
-            Problem::new(StatusCode::UNAUTHORIZED, "invalid-signature", "The webhook signature is invalid").detail(detail)
+            Problem::new(StatusCode::UNAUTHORIZED, "invalid-signature", "The webhook signature is invalid")
+                .detail(detail)
         })?;
     let event: WebhookEvent = crate::extract::parse_json(&body)?;
     let approved = match event.kind.as_str() {

@@ -226,8 +226,8 @@ start_api() { # NAME ENV=VALUE...: starts an instance on a spare port and waits 
   say "API instance $name (${*:-defaults}) listening on 127.0.0.1:$PORT, pid $pid"
 }
 api_url() { echo "http://127.0.0.1:${API_PORT[$1]}"; }
-peak_rss_mib() { # peak resident set size of an instance, MiB (VmHWM)
-  awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/${API_PID[$1]}/status" 2>/dev/null || echo "?"
+rss_mib() { # INSTANCE FIELD: VmRSS (now) or VmHWM (peak) of an instance, MiB
+  awk -v f="$2:" '$1 == f { printf "%.0f", $2 / 1024 }' "/proc/${API_PID[$1]}/status" 2>/dev/null || echo "?"
 }
 check_alive() {
   local name
@@ -241,6 +241,7 @@ ROWS=()          # markdown table rows, in order (the note column is added when 
 NOTES=()         # the "compared with" column of each row
 FAILED=()        # scenarios with errors
 declare -A RPS P99 # by key, for the ratios and targets
+ROW_API=cached   # the instance a row measures (its RSS goes in the row); empty for pgbench
 fmt_ms() { awk -v s="$1" 'BEGIN { if (s == "" || s == "null") print "-"; else printf "%.2f ms", s * 1000 }'; }
 fmt_rps() { awk -v r="$1" 'BEGIN { printf "%.0f", r }'; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else print "?" }'; }
@@ -248,7 +249,9 @@ record() { # KEY LABEL CONC RPS P50_S P99_S ERRORS NOTE
   local key=$1 label=$2 conc=$3 rps=$4 p50=$5 p99=$6 errors=$7 note=${8:-}
   RPS[$key]=$rps
   P99[$key]=$p99
-  ROWS+=("| $label | $conc | $(fmt_rps "$rps") | $(fmt_ms "$p50") | $(fmt_ms "$p99") | $errors |")
+  local rss=-
+  if [ -n "${ROW_API:-}" ]; then rss="$(rss_mib "$ROW_API" VmRSS) MiB"; fi
+  ROWS+=("| $label | $conc | $(fmt_rps "$rps") | $(fmt_ms "$p50") | $(fmt_ms "$p99") | $errors | $rss |")
   NOTES+=("$note")
   if [ "$errors" != 0 ]; then FAILED+=("$label ($errors errors)"); fi
   say "$(printf '%-34s c=%-3s %8s req/s  p50 %-10s p99 %-10s errors %s' "$label" "$conc" "$(fmt_rps "$rps")" \
@@ -256,7 +259,7 @@ record() { # KEY LABEL CONC RPS P50_S P99_S ERRORS NOTE
 }
 note() { NOTES[-1]=$1; } # sets the "compared with" column of the last row
 skip() { # LABEL: a scenario whose feature does not exist yet
-  ROWS+=("| $1 | - | - | - | - | - |")
+  ROWS+=("| $1 | - | - | - | - | - | - |")
   NOTES+=("skipped: not built yet")
   say "$(printf '%-34s skipped: not built yet' "$1")"
 }
@@ -269,7 +272,8 @@ oha_run() { # FILE C URL [oha options...]
   shift 3
   local target=("$url")
   if [ "${url:0:1}" = @ ]; then target=(--urls-from-file "${url:1}"); fi
-  oha --no-tui "${OHA_JSON[@]}" "${OHA_WAIT[@]}" -z "${DURATION}s" -c "$c" "$@" "${target[@]}" >"$out" 2>"$out.err" ||
+  # -t: a request that hangs fails (an error) instead of holding the run forever.
+  oha --no-tui "${OHA_JSON[@]}" "${OHA_WAIT[@]}" -z "${DURATION}s" -t 30s -c "$c" "$@" "${target[@]}" >"$out" 2>"$out.err" ||
     { cat "$out.err" >&2; echo '{}' >"$out"; return 1; }
 }
 # Errors: failed requests (connection errors, timeouts) and answers outside 2xx (304 too when
@@ -304,9 +308,9 @@ oha_scenario() { # KEY LABEL C URL NOTE [oha options...]
 # pgbench with a script from benches/sql/ at the HTTP concurrency; latency percentiles from its
 # per-transaction log.
 pgbench_scenario() { # KEY LABEL SCRIPT
-  local key=$1 label=$2 script=$3 out tps failed p50 p99
+  local key=$1 label=$2 script=$3 out tps failed p50 p99 ROW_API=
   rm -f "$WORK/$key".log*
-  if ! PGOPTIONS="-c pg_trgm.word_similarity_threshold=0.4" \
+  if ! PGOPTIONS="-c pg_trgm.word_similarity_threshold=0.4 -c statement_timeout=30s" \
     pgbench -n -M prepared -c "$CONC" -j 2 -T "$DURATION" -D products="$PRODUCTS" \
     -f "benches/sql/$script" -l --log-prefix="$WORK/$key.log" "$DB" >"$WORK/$key.out" 2>&1; then
     cat "$WORK/$key.out" >&2
@@ -374,6 +378,7 @@ scenario_pgbench_detail() {
 }
 
 scenario_detail_uncached() {
+  local ROW_API=uncached
   warm "$WORK/detail-uncached.urls" || FAILED+=("warm-up of detail (cache off)")
   oha_scenario detail_uncached "product detail, cache off" "$CONC" "@$WORK/detail-uncached.urls" ""
   note "$(pct "${RPS[detail_uncached]}" "${RPS[pg_detail]:-0}") of pgbench detail"
@@ -464,6 +469,7 @@ grep -q "random(1, ${#SEARCH_TERMS[@]})" benches/sql/search.sql ||
   die "benches/sql/search.sql must pick among ${#SEARCH_TERMS[@]} terms"
 
 STARTED=$(date +%s)
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")
 say "$MODE run: $PRODUCTS products, $USERS users, ${DURATION} s per scenario, concurrency $CONC (login $LOGIN_CONC), binary $BIN"
 prepare_database
 start_api cached
@@ -474,16 +480,16 @@ for s in "${SCENARIOS[@]}"; do
   "scenario_$s"
 done
 
-RSS_CACHED=$(peak_rss_mib cached)
-RSS_UNCACHED=$(peak_rss_mib uncached)
+RSS_CACHED=$(rss_mib cached VmHWM)
+RSS_UNCACHED=$(rss_mib uncached VmHWM)
 
 # ---- report -------------------------------------------------------------------------------------
 TABLE=$(
-  echo "| scenario | concurrency | requests/s | p50 | p99 | errors | compared with |"
-  echo "|---|---:|---:|---:|---:|---:|---|"
+  echo "| scenario | concurrency | requests/s | p50 | p99 | errors | API RSS after | compared with |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---|"
   for i in "${!ROWS[@]}"; do echo "${ROWS[$i]} ${NOTES[$i]} |"; done
 )
-RSS_LINE="API peak RSS (VmHWM): ${RSS_CACHED} MiB (instance with the cache, every scenario above except \"cache off\"), ${RSS_UNCACHED} MiB (instance with SHOP_CATALOG__CACHE_ENABLED=false)."
+RSS_LINE="API peak RSS (VmHWM at the end): ${RSS_CACHED} MiB for the instance with the cache (every API row but \"cache off\"), ${RSS_UNCACHED} MiB for the instance with SHOP_CATALOG__CACHE_ENABLED=false. \"API RSS after\": VmRSS of the instance measured, right after its row."
 
 echo
 echo "$TABLE"
@@ -518,7 +524,7 @@ machine() {
   local cpu mem
   cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null)
   mem=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo 2>/dev/null)
-  echo "- CPU: $(nproc) cores, ${cpu:-unknown model}; memory $mem; Linux $(uname -r)"
+  echo "- CPU: $(nproc) cores, ${cpu:-unknown model}; memory $mem; Linux $(uname -r); load average before the run $LOAD_BEFORE (1, 5, 15 min)"
   echo "- PostgreSQL $(psql -X -At -d postgres -c 'SHOW server_version' | cut -d' ' -f1) (shared_buffers $(psql -X -At -d postgres -c 'SHOW shared_buffers')), Redis $(redis-cli -u "$REDIS_URL" info server | tr -d '\r' | awk -F: '/^redis_version/ { print $2 }'), all on this machine over loopback"
   echo "- Load: $(oha --version | head -1), $(pgbench --version | head -1), both on the same machine"
   echo "- API: release build of commit $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD -- 2>/dev/null || echo ' plus uncommitted changes'), dev profile with JSON logs at warn, default workers (one per core) and pool (16 connections)"

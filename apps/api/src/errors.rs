@@ -5,6 +5,7 @@ use auth::AuthError;
 use cart::CartError;
 use catalog::CatalogError;
 use orders::{CheckoutError, CheckoutRefusal, OrderError};
+use reviews::ReviewError;
 use users::UserError;
 
 use crate::problem::{Problem, internal};
@@ -184,6 +185,22 @@ impl From<CheckoutError> for Problem {
                     .header(actix_web::http::header::RETRY_AFTER, "1")
             }
             CheckoutError::Order(e) => e.into(),
+        }
+    }
+}
+
+impl From<ReviewError> for Problem {
+    fn from(e: ReviewError) -> Self {
+        match e {
+            ReviewError::NotFound => Problem::not_found(),
+            ReviewError::NotAPurchaser => Problem::new(
+                StatusCode::FORBIDDEN,
+                "not-a-purchaser",
+                "Only customers who bought this product may review it",
+            ),
+            ReviewError::AlreadyReviewed => Problem::conflict("already-reviewed", "You already reviewed this product")
+                .detail("edit your existing review instead"),
+            ReviewError::Storage(msg) => storage(msg),
         }
     }
 }

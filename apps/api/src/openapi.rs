@@ -26,6 +26,7 @@ use utoipa::{Modify, OpenApi};
         (name = "orders", description = "The signed-in user's orders"),
         (name = "admin-orders", description = "Order fulfilment and shipping methods (staff and admin)"),
         (name = "webhooks", description = "Signed events from the payment provider"),
+        (name = "reviews", description = "Product reviews and ratings, moderation"),
     )
 )]
 pub struct ApiDoc;

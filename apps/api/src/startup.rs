@@ -14,10 +14,11 @@ use cart::{CartService, TaxRates};
 use catalog::{CatalogService, DetailCacheConfig};
 use orders::{CheckoutConfig, OrderObserver, OrderService, PaymentGateway};
 use persistence::Db;
-use persistence::{PgCartRepo, PgCatalogRepo, PgOrderRepo, PgSessionRepo, PgUserRepo};
+use persistence::{PgCartRepo, PgCatalogRepo, PgOrderRepo, PgReviewRepo, PgSessionRepo, PgUserRepo};
 use primitives::Cache;
 use primitives::RateLimiter;
 use redis_store::{Redis, RedisCache, RedisLimiter};
+use reviews::{AggregatesChanged, ReviewService};
 use users::{Role, UserService};
 use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
@@ -87,6 +88,12 @@ impl Observer {
     fn invalidate(&self, products: &[uuid::Uuid]) {
         let (catalog, ids) = (self.catalog.clone(), products.to_vec());
         tokio::spawn(async move { catalog.invalidate_products(&ids).await });
+    }
+}
+
+impl AggregatesChanged for Observer {
+    fn product_changed(&self, product: uuid::Uuid) {
+        self.invalidate(&[product]);
     }
 }
 
@@ -224,6 +231,10 @@ impl Application {
                 idempotency_ttl_secs: config.checkout.idempotency_ttl_secs,
             },
         ));
+        let reviews = Arc::new(ReviewService::new(
+            Arc::new(PgReviewRepo::new(db.clone())),
+            Arc::new(Observer { metrics: metrics.clone().into_inner(), catalog: catalog.clone() }),
+        ));
         if config.checkout.sweep_interval_ms > 0 {
             orders.clone().spawn_sweeper(Duration::from_millis(config.checkout.sweep_interval_ms));
         }
@@ -238,6 +249,7 @@ impl Application {
             catalog,
             carts,
             orders,
+            reviews,
         });
 
         let listener = TcpListener::bind((config.server.host.as_str(), config.server.port))

@@ -6,6 +6,7 @@ use catalog::CatalogService;
 use orders::OrderService;
 use persistence::Db;
 use primitives::Cache;
+use reviews::ReviewService;
 use users::UserService;
 
 use crate::config::Config;
@@ -21,4 +22,5 @@ pub struct AppState {
     pub catalog: Arc<CatalogService>,
     pub carts: Arc<CartService>,
     pub orders: Arc<OrderService>,
+    pub reviews: Arc<ReviewService>,
 }

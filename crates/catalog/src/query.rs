@@ -42,7 +42,8 @@ impl ListingCursor {
             Sort::Relevance => SortKey::Relevance(item.rank),
             Sort::PriceAsc | Sort::PriceDesc => SortKey::Price(item.price_min.amount_minor),
             Sort::Newest => SortKey::Newest(item.created_at),
-            Sort::Rating => SortKey::Rating(item.rating_average.unwrap_or(0.0), item.rating_count),
+            // The exact average (`rank` carries the sort expression), not the rounded one shown.
+            Sort::Rating => SortKey::Rating(item.rank, item.rating_count),
         };
         ListingCursor { key, id: item.id }
     }

@@ -224,6 +224,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    reviews (id) {
+        id -> Uuid,
+        product_id -> Uuid,
+        user_id -> Uuid,
+        rating -> Int2,
+        title -> Text,
+        body -> Text,
+        hidden_at -> Nullable<Timestamptz>,
+        hidden_reason -> Nullable<Text>,
+        hidden_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(products -> categories (category_id));
 diesel::joinable!(variants -> products (product_id));
 diesel::joinable!(inventory_ledger -> variants (variant_id));
@@ -231,6 +247,8 @@ diesel::joinable!(cart_lines -> carts (cart_id));
 diesel::joinable!(cart_lines -> variants (variant_id));
 diesel::joinable!(order_lines -> orders (order_id));
 diesel::joinable!(orders -> users (user_id));
+diesel::joinable!(reviews -> users (user_id));
+diesel::joinable!(reviews -> products (product_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     refresh_tokens,
@@ -247,4 +265,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     order_events,
     idempotency_keys,
     payment_events,
+    reviews,
 );

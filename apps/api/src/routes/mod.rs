@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod me;
 pub mod ops;
 pub mod orders;
+pub mod reviews;
 pub mod webhooks;
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -73,6 +74,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(admin_orders::create_shipping)
             .service(admin_orders::update_shipping)
             .service(admin_orders::delete_shipping)
-            .service(webhooks::payments),
+            .service(webhooks::payments)
+            .service(reviews::create)
+            .service(reviews::list)
+            .service(reviews::update)
+            .service(reviews::remove)
+            .service(reviews::hide)
+            .service(reviews::unhide),
     );
 }

@@ -7,3 +7,4 @@ mod catalog;
 mod checkout;
 mod foundation;
 mod identity;
+mod reviews;

@@ -1,0 +1,166 @@
+//! Product reviews: verified purchasers write, everyone reads, moderators hide.
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use primitives::Cursor;
+use reviews::{Histogram, Moderation, NewReview, Review, ReviewPatch, ReviewSort};
+use serde::{Deserialize, Serialize};
+use users::Permission;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::extract::{ValidJson, ValidQuery};
+use crate::problem::{ApiResult, Problem};
+use crate::state::AppState;
+
+/// Review a product you bought (paid, shipped or delivered). One review per product.
+#[utoipa::path(
+    tag = "reviews",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Product id")),
+    request_body = NewReview,
+    responses(
+        (status = 201, body = Review), (status = 401, body = Problem),
+        (status = 403, description = "Not a purchaser (`not-a-purchaser`)", body = Problem),
+        (status = 404, body = Problem), (status = 409, description = "Already reviewed", body = Problem), (status = 422, body = Problem)
+    )
+)]
+#[post("/products/{id}/reviews")]
+pub async fn create(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+    ValidJson(body): ValidJson<NewReview>,
+) -> ApiResult<HttpResponse> {
+    let review = state.reviews.create(*id, user.id(), body).await?;
+    Ok(HttpResponse::Created().json(review))
+}
+
+#[derive(Deserialize, garde::Validate, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ReviewParams {
+    /// `newest` (default), `highest`, `lowest`.
+    #[garde(skip)]
+    #[param(inline)]
+    pub sort: Option<ReviewSort>,
+    #[garde(inner(length(max = 512)))]
+    pub cursor: Option<String>,
+    /// 1 to 100 (default 20).
+    #[garde(inner(range(min = 1, max = 100)))]
+    pub limit: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ReviewPage {
+    pub items: Vec<Review>,
+    pub next_cursor: Option<String>,
+    /// Visible reviews per star.
+    pub histogram: Histogram,
+}
+
+#[derive(Serialize, Deserialize)]
+struct PageKey {
+    sort: ReviewSort,
+    rating: i16,
+    at: DateTime<Utc>,
+    id: Uuid,
+}
+
+/// A product's visible reviews with the rating histogram.
+#[utoipa::path(
+    tag = "reviews",
+    params(("id" = Uuid, Path, description = "Product id"), ReviewParams),
+    responses((status = 200, body = ReviewPage), (status = 400, body = Problem), (status = 404, body = Problem))
+)]
+#[get("/products/{id}/reviews")]
+pub async fn list(
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    ValidQuery(p): ValidQuery<ReviewParams>,
+) -> ApiResult<web::Json<ReviewPage>> {
+    let sort = p.sort.unwrap_or_default();
+    let after = match p.cursor.as_deref() {
+        Some(c) => {
+            let k: PageKey = Cursor::decode(c).map_err(|e| Problem::invalid_parameter("cursor", e.to_string()))?;
+            if k.sort != sort {
+                return Err(Problem::invalid_parameter("cursor", "belongs to another sort"));
+            }
+            Some((k.rating, k.at, k.id))
+        }
+        None => None,
+    };
+    let limit = p.limit.unwrap_or(20);
+    let (mut items, histogram) = state.reviews.list(*id, sort, after, limit + 1).await?;
+    let next_cursor = if items.len() as i64 > limit {
+        items.truncate(limit as usize);
+        items.last().map(|r| Cursor::encode(&PageKey { sort, rating: r.rating, at: r.created_at, id: r.id }))
+    } else {
+        None
+    };
+    Ok(web::Json(ReviewPage { items, next_cursor, histogram }))
+}
+
+/// Edit your review.
+#[utoipa::path(
+    tag = "reviews",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Review id")),
+    request_body = ReviewPatch,
+    responses((status = 200, body = Review), (status = 401, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem))
+)]
+#[patch("/reviews/{id}")]
+pub async fn update(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+    ValidJson(body): ValidJson<ReviewPatch>,
+) -> ApiResult<web::Json<Review>> {
+    Ok(web::Json(state.reviews.update(*id, user.id(), body).await?))
+}
+
+/// Delete your review.
+#[utoipa::path(
+    tag = "reviews",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Review id")),
+    responses((status = 204), (status = 401, body = Problem), (status = 404, body = Problem))
+)]
+#[delete("/reviews/{id}")]
+pub async fn remove(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+    state.reviews.delete(*id, user.id()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Hide a review (it leaves the product's rating).
+#[utoipa::path(
+    tag = "reviews",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Review id")),
+    request_body = Moderation,
+    responses((status = 200, body = Review), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem))
+)]
+#[post("/admin/reviews/{id}/hide")]
+pub async fn hide(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+    ValidJson(body): ValidJson<Moderation>,
+) -> ApiResult<web::Json<Review>> {
+    user.require(Permission::ModerateReviews)?;
+    Ok(web::Json(state.reviews.moderate(*id, user.id(), Some(body)).await?))
+}
+
+/// Show a hidden review again.
+#[utoipa::path(
+    tag = "reviews",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Review id")),
+    responses((status = 200, body = Review), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
+)]
+#[post("/admin/reviews/{id}/unhide")]
+pub async fn unhide(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> ApiResult<web::Json<Review>> {
+    user.require(Permission::ModerateReviews)?;
+    Ok(web::Json(state.reviews.moderate(*id, user.id(), None).await?))
+}

@@ -1,0 +1,2 @@
+DROP INDEX products_rating_idx;
+DROP TABLE reviews;

@@ -84,25 +84,20 @@ struct Observer {
     catalog: Arc<CatalogService>,
 }
 
-impl Observer {
-    fn invalidate(&self, products: &[uuid::Uuid]) {
-        let (catalog, ids) = (self.catalog.clone(), products.to_vec());
-        tokio::spawn(async move { catalog.invalidate_products(&ids).await });
-    }
-}
-
+#[async_trait::async_trait]
 impl AggregatesChanged for Observer {
-    fn product_changed(&self, product: uuid::Uuid) {
-        self.invalidate(&[product]);
+    async fn product_changed(&self, product: uuid::Uuid) {
+        self.catalog.invalidate_products(&[product]).await;
     }
 }
 
+#[async_trait::async_trait]
 impl OrderObserver for Observer {
-    fn stock_returned(&self, products: &[uuid::Uuid]) {
-        self.invalidate(products);
+    async fn stock_returned(&self, products: &[uuid::Uuid]) {
+        self.catalog.invalidate_products(products).await;
     }
-    fn stock_taken(&self, products: &[uuid::Uuid]) {
-        self.invalidate(products);
+    async fn stock_taken(&self, products: &[uuid::Uuid]) {
+        self.catalog.invalidate_products(products).await;
     }
     fn payment_finished(&self, approved: Option<bool>, seconds: f64) {
         let outcome = match approved {

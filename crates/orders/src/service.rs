@@ -43,9 +43,11 @@ pub enum CheckoutError {
 }
 
 /// Something the outside world should hear about a transition (metrics, cache invalidation).
+/// The stock notifications are awaited before the request is answered.
+#[async_trait::async_trait]
 pub trait OrderObserver: Send + Sync + 'static {
-    fn stock_returned(&self, products: &[Uuid]);
-    fn stock_taken(&self, products: &[Uuid]);
+    async fn stock_returned(&self, products: &[Uuid]);
+    async fn stock_taken(&self, products: &[Uuid]);
     fn payment_finished(&self, approved: Option<bool>, seconds: f64);
     fn order_created(&self);
     fn checkout_failed(&self, reason: &str);
@@ -137,7 +139,7 @@ impl OrderService {
             Err(e) => return Err(e),
         };
         self.observer.order_created();
-        self.observer.stock_taken(&order.lines.iter().filter_map(|l| l.product_id).collect::<Vec<_>>());
+        self.observer.stock_taken(&order.lines.iter().filter_map(|l| l.product_id).collect::<Vec<_>>()).await;
 
         let started = std::time::Instant::now();
         let auth = self
@@ -184,7 +186,7 @@ impl OrderService {
         match self.orders.apply(id, event, data).await? {
             Applied::Done { order, effects, restocked_products } => {
                 if effects.restock {
-                    self.observer.stock_returned(&restocked_products);
+                    self.observer.stock_returned(&restocked_products).await;
                 }
                 if effects.refund_payment {
                     self.refund(&order).await;

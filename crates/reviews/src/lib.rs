@@ -137,9 +137,11 @@ pub trait ReviewRepo: Send + Sync + 'static {
     async fn histogram(&self, product: Uuid) -> Result<Histogram, ReviewError>;
 }
 
-/// Told when a product's aggregates changed (the catalog drops its cached detail).
+/// Told when a product's aggregates changed (the catalog drops its cached detail). Awaited
+/// before the write is answered, so the next read sees the new aggregates.
+#[async_trait::async_trait]
 pub trait AggregatesChanged: Send + Sync + 'static {
-    fn product_changed(&self, product: Uuid);
+    async fn product_changed(&self, product: Uuid);
 }
 
 pub struct ReviewService {
@@ -166,7 +168,7 @@ impl ReviewService {
             return Err(ReviewError::NotAPurchaser);
         }
         let review = self.repo.create(product, user, &Self::clean(r)).await?;
-        self.listener.product_changed(product);
+        self.listener.product_changed(product).await;
         Ok(review)
     }
 
@@ -174,20 +176,20 @@ impl ReviewService {
         p.title = p.title.map(|t| strip_controls(&t));
         p.body = p.body.map(|b| strip_controls(&b));
         let review = self.repo.update(id, user, &p).await?;
-        self.listener.product_changed(review.product_id);
+        self.listener.product_changed(review.product_id).await;
         Ok(review)
     }
 
     pub async fn delete(&self, id: Uuid, user: Uuid) -> Result<(), ReviewError> {
         let product = self.repo.delete(id, user).await?;
-        self.listener.product_changed(product);
+        self.listener.product_changed(product).await;
         Ok(())
     }
 
     pub async fn moderate(&self, id: Uuid, moderator: Uuid, hide: Option<Moderation>) -> Result<Review, ReviewError> {
         let reason = hide.map(|m| strip_controls(&m.reason));
         let review = self.repo.set_hidden(id, moderator, reason.as_deref()).await?;
-        self.listener.product_changed(review.product_id);
+        self.listener.product_changed(review.product_id).await;
         Ok(review)
     }
 

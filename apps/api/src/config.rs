@@ -40,6 +40,7 @@ pub struct Config {
     pub checkout: CheckoutSettings,
     pub payments: PaymentsConfig,
     pub tax: TaxConfig,
+    pub rate_limit: RateLimitConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -106,6 +107,23 @@ pub struct ServerConfig {
     pub public_url: Option<String>,
     /// Peers whose `X-Forwarded-For` is believed (the load balancers in front of the API).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Origins allowed to call the API from a browser (CORS); empty means same-origin only.
+    pub cors_origins: Vec<String>,
+    /// A request still running after this is answered 503 `timeout` (its transaction rolls back).
+    pub request_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RateLimitConfig {
+    pub enabled: bool,
+    /// Per client IP, for every route not in a stricter group.
+    pub default_per_ip: Quota,
+    /// Per signed-in user, for every route not in a stricter group.
+    pub default_per_user: Quota,
+    /// `/api/v1/auth/*`, per client IP.
+    pub auth_per_ip: Quota,
+    /// `/api/v1/checkout`, per signed-in user.
+    pub checkout_per_user: Quota,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -187,6 +205,8 @@ impl Config {
                 json_limit_bytes: 64 * 1024,
                 public_url: None,
                 trusted_proxies: Vec::new(),
+                cors_origins: Vec::new(),
+                request_timeout_ms: 30_000,
             },
             database: DatabaseConfig {
                 url: "postgres://postgres@127.0.0.1:5432/shop".into(),
@@ -236,6 +256,14 @@ impl Config {
                 webhook_tolerance_secs: 300,
             },
             tax: TaxConfig { default_rate_bp: 0, rates: Default::default() },
+            rate_limit: RateLimitConfig {
+                // Tests exercise the limiter with their own small quotas.
+                enabled: profile != Profile::Test,
+                default_per_ip: Quota::new(600, 60),
+                default_per_user: Quota::new(600, 60),
+                auth_per_ip: Quota::new(60, 60),
+                checkout_per_user: Quota::new(30, 60),
+            },
             telemetry: TelemetryConfig {
                 log_format: if profile == Profile::Production { LogFormat::Json } else { LogFormat::Pretty },
                 log_filter: if profile == Profile::Test { "warn".into() } else { "info".into() },

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod config;
 pub mod errors;
 pub mod extract;
+pub mod hygiene;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;

@@ -46,7 +46,11 @@ pub async fn envelope(
     let mut res = match next.call(req).instrument(span.clone()).await {
         Ok(res) => res.map_into_boxed_body(),
         Err(e) => {
-            span.in_scope(|| tracing::error!(error = %e, "middleware error"));
+            let status = e.as_response_error().status_code();
+            if let Some(m) = &metrics {
+                m.http_requests.with_label_values(&[method.as_str(), "<aborted>", status.as_str()]).inc();
+            }
+            span.in_scope(|| tracing::warn!(status = status.as_u16(), error = %e, "request aborted"));
             return Err(e);
         }
     };

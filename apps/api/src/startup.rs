@@ -198,8 +198,12 @@ impl Application {
         let limiter: Arc<dyn RateLimiter> = Arc::new(RedisLimiter::new(redis.clone()));
 
         let user_repo: Arc<dyn users::UserRepo> = Arc::new(PgUserRepo::new(db.clone()));
-        let auth =
-            Arc::new(auth_service(&config, user_repo.clone(), Arc::new(PgSessionRepo::new(db.clone())), limiter));
+        let auth = Arc::new(auth_service(
+            &config,
+            user_repo.clone(),
+            Arc::new(PgSessionRepo::new(db.clone())),
+            limiter.clone(),
+        ));
         bootstrap_admin(&config, &auth).await?;
         let users = Arc::new(UserService::new(user_repo));
         let catalog = Arc::new(CatalogService::new(
@@ -239,6 +243,7 @@ impl Application {
             config: config.clone(),
             db: db.clone(),
             cache,
+            limiter,
             auth,
             users,
             catalog,
@@ -253,6 +258,7 @@ impl Application {
 
         let json_limit = config.server.json_limit_bytes;
         let public_url = config.server.public_url.clone();
+        let cors_origins = config.server.cors_origins.clone();
         let mut server = HttpServer::new(move || {
             let (app, mut api) = App::new()
                 .into_utoipa_app()
@@ -270,6 +276,10 @@ impl Application {
                 .route("/openapi.json", web::get().to(openapi_json))
                 .service(utoipa_scalar::Scalar::with_url("/docs", doc.get_ref().clone()))
                 .default_service(web::to(unmatched))
+                .wrap(from_fn(crate::hygiene::timeout))
+                .wrap(from_fn(crate::hygiene::rate_limit))
+                .wrap(crate::hygiene::cors(&cors_origins))
+                .wrap(from_fn(crate::hygiene::security_headers))
                 .wrap(from_fn(crate::middleware::envelope))
         })
         .listen(listener)?

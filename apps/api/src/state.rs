@@ -5,7 +5,7 @@ use cart::CartService;
 use catalog::CatalogService;
 use orders::OrderService;
 use persistence::Db;
-use primitives::Cache;
+use primitives::{Cache, RateLimiter};
 use reviews::ReviewService;
 use users::UserService;
 
@@ -17,6 +17,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub db: Db,
     pub cache: Arc<dyn Cache>,
+    pub limiter: Arc<dyn RateLimiter>,
     pub auth: Arc<AuthService>,
     pub users: Arc<UserService>,
     pub catalog: Arc<CatalogService>,

@@ -6,5 +6,6 @@ mod helpers;
 mod catalog;
 mod checkout;
 mod foundation;
+mod hygiene;
 mod identity;
 mod reviews;

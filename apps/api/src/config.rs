@@ -139,6 +139,9 @@ pub struct DatabaseConfig {
     pub embedded: bool,
     pub embedded_dir: String,
     pub embedded_port: u16,
+    /// Streaming read replicas: anonymous listing, search and review reads go there (falling
+    /// back to the primary while they are down).
+    pub replica_urls: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -218,6 +221,7 @@ impl Config {
                 embedded: profile == Profile::Dev,
                 embedded_dir: ".data/postgres".into(),
                 embedded_port: 54329,
+                replica_urls: Vec::new(),
             },
             redis: RedisSettings {
                 url: "redis://127.0.0.1:6379".into(),
@@ -344,6 +348,7 @@ impl Config {
             statement_timeout: Duration::from_millis(d.statement_timeout_ms),
             connect_timeout: Duration::from_millis(d.connect_timeout_ms),
             acquire_timeout: Duration::from_millis(d.acquire_timeout_ms),
+            replica_urls: d.replica_urls.clone(),
         }
     }
 

@@ -63,6 +63,12 @@ impl Metrics {
         &self.registry
     }
 
+    /// Lag-tolerant reads by where they went (`replica` or `primary`).
+    pub fn observe_reads(&self, replica: u64, primary: u64) {
+        self.db_pool.with_label_values(&["reads", "replica"]).set(replica as i64);
+        self.db_pool.with_label_values(&["reads", "primary"]).set(primary as i64);
+    }
+
     pub fn observe_pool(&self, pool: &str, s: persistence::PoolStats) {
         let set = |state: &str, v: usize| self.db_pool.with_label_values(&[pool, state]).set(v as i64);
         set("max", s.max_size);

@@ -80,6 +80,9 @@ pub struct ListingQuery {
     pub sort: Sort,
     pub after: Option<ListingCursor>,
     pub limit: i64,
+    /// The caller must see the latest commits (signed-in callers); otherwise a read replica,
+    /// slightly behind, may answer.
+    pub latest: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -370,6 +370,10 @@ impl SqlBuilder {
     }
 }
 
+fn freshness(q: &ListingQuery) -> crate::Freshness {
+    if q.latest { crate::Freshness::Latest } else { crate::Freshness::Relaxed }
+}
+
 const IN_STOCK: &str = "EXISTS (SELECT 1 FROM variants v WHERE v.product_id = p.id AND v.stock > 0 AND v.active)";
 const RATING_AVG: &str = "(CASE WHEN p.rating_count > 0 THEN p.rating_sum::float8 / p.rating_count ELSE 0 END)";
 
@@ -837,7 +841,7 @@ impl CatalogRepo for PgCatalogRepo {
              FROM products p WHERE {filters}{} ORDER BY {order} LIMIT {limit}",
             keyset.map(|k| format!(" AND {k}")).unwrap_or_default()
         );
-        let mut conn = self.db.conn().await?;
+        let mut conn = self.db.read_conn(freshness(q)).await?;
         let rows: Vec<SummaryRow> = b.run().load(&mut conn).await.map_err(map_err)?;
         Ok(rows
             .into_iter()
@@ -863,7 +867,7 @@ impl CatalogRepo for PgCatalogRepo {
     }
 
     async fn facets(&self, q: &ListingQuery) -> Result<Facets, CatalogError> {
-        let mut conn = self.db.conn().await?;
+        let mut conn = self.db.read_conn(freshness(q)).await?;
         let mut out = Facets::default();
         for (column, target) in [("p.category_id::text", &mut out.categories), ("p.brand", &mut out.brands)] {
             let mut b = SqlBuilder::new();

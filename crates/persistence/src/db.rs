@@ -1,4 +1,6 @@
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use diesel_async::pooled_connection::deadpool::{Object, Pool, PoolError};
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
@@ -13,6 +15,9 @@ pub struct DbConfig {
     pub connect_timeout: Duration,
     /// How long a request waits for a free connection before giving up.
     pub acquire_timeout: Duration,
+    /// Streaming read replicas for reads that tolerate replication lag (listing, search,
+    /// review lists). Empty: everything goes to the primary.
+    pub replica_urls: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,16 +55,51 @@ pub struct PoolStats {
     pub waiting: usize,
 }
 
-/// The handle every adapter holds: a pool of connections to the primary.
+/// Where lag-tolerant reads went (exported as metrics: the replica hit share).
+#[derive(Debug, Default)]
+struct ReadStats {
+    replica: AtomicU64,
+    primary: AtomicU64,
+}
+
+/// The handle every adapter holds: a pool to the primary and one per read replica.
 #[derive(Clone)]
 pub struct Db {
     primary: Pool<AsyncPgConnection>,
+    replicas: Arc<Vec<Pool<AsyncPgConnection>>>,
+    next_replica: Arc<AtomicUsize>,
+    /// Milliseconds since `started` before which replicas are not tried (after a failure).
+    replicas_down_until: Arc<AtomicU64>,
+    started: Instant,
+    reads: Arc<ReadStats>,
+}
+
+/// Whether a read may be served by a replica.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    /// Replication lag is acceptable (anonymous listing, search, reviews).
+    Relaxed,
+    /// Must see the latest commit (the caller's own data, reads that feed the cache).
+    Latest,
 }
 
 impl Db {
-    /// Builds the pool. No connection is opened until the first query, so this succeeds while
-    /// PostgreSQL is down; the pool reconnects by itself when it comes back.
+    /// Builds the pools. No connection is opened until the first query, so this succeeds while
+    /// PostgreSQL is down; the pools reconnect by themselves when it comes back.
     pub fn connect(cfg: &DbConfig) -> Result<Self, DbError> {
+        let primary = Self::pool(cfg, &cfg.url)?;
+        let replicas = cfg.replica_urls.iter().map(|u| Self::pool(cfg, u)).collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            primary,
+            replicas: Arc::new(replicas),
+            next_replica: Arc::new(AtomicUsize::new(0)),
+            replicas_down_until: Arc::new(AtomicU64::new(0)),
+            started: Instant::now(),
+            reads: Arc::new(ReadStats::default()),
+        })
+    }
+
+    fn pool(cfg: &DbConfig, url: &str) -> Result<Pool<AsyncPgConnection>, DbError> {
         let statement_timeout_ms = cfg.statement_timeout.as_millis();
         let connect_timeout = cfg.connect_timeout;
         let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
@@ -82,21 +122,56 @@ impl Db {
             }
             .boxed()
         });
-        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(&cfg.url, manager_config);
-        let primary = Pool::builder(manager)
+        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, manager_config);
+        Pool::builder(manager)
             .max_size(cfg.pool_size)
             .wait_timeout(Some(cfg.acquire_timeout))
             .create_timeout(Some(cfg.connect_timeout))
             .recycle_timeout(Some(cfg.connect_timeout))
             .runtime(deadpool::Runtime::Tokio1)
             .build()
-            .map_err(|e| DbError::Unavailable(e.to_string()))?;
-        Ok(Self { primary })
+            .map_err(|e| DbError::Unavailable(e.to_string()))
     }
 
     /// A connection to the primary.
     pub async fn conn(&self) -> Result<PgConn, DbError> {
         Ok(self.primary.get().await?)
+    }
+
+    /// A connection for a read: a replica (round robin) when `Relaxed` and one is up, else the
+    /// primary. A replica that fails to hand out a connection is skipped for a few seconds.
+    pub async fn read_conn(&self, freshness: Freshness) -> Result<PgConn, DbError> {
+        let now_ms = self.started.elapsed().as_millis() as u64;
+        if freshness == Freshness::Relaxed
+            && !self.replicas.is_empty()
+            && now_ms >= AtomicU64::load(&self.replicas_down_until, Ordering::Relaxed)
+        {
+            let i = self.next_replica.fetch_add(1, Ordering::Relaxed) % self.replicas.len();
+            match self.replicas[i].get().await {
+                Ok(c) => {
+                    self.reads.replica.fetch_add(1, Ordering::Relaxed);
+                    return Ok(c);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "read replica unavailable; reading from the primary");
+                    self.replicas_down_until.store(now_ms + 5_000, Ordering::Relaxed);
+                }
+            }
+        }
+        self.reads.primary.fetch_add(1, Ordering::Relaxed);
+        self.conn().await
+    }
+
+    /// Lag-tolerant reads served so far by (replicas, primary).
+    pub fn read_counts(&self) -> (u64, u64) {
+        (
+            AtomicU64::load(&self.reads.replica, Ordering::Relaxed),
+            AtomicU64::load(&self.reads.primary, Ordering::Relaxed),
+        )
+    }
+
+    pub fn replica_stats(&self) -> Vec<PoolStats> {
+        self.replicas.iter().map(|p| stats_of(p)).collect()
     }
 
     /// `SELECT 1` on a pooled connection: the readiness probe.
@@ -107,14 +182,21 @@ impl Db {
     }
 
     pub fn stats(&self) -> PoolStats {
-        let s = self.primary.status();
-        PoolStats { max_size: s.max_size, size: s.size, available: s.available, waiting: s.waiting }
+        stats_of(&self.primary)
     }
 
-    /// Closes the pool: idle connections are dropped, new checkouts fail.
+    /// Closes the pools: idle connections are dropped, new checkouts fail.
     pub fn close(&self) {
         self.primary.close();
+        for r in self.replicas.iter() {
+            r.close();
+        }
     }
+}
+
+fn stats_of(p: &Pool<AsyncPgConnection>) -> PoolStats {
+    let s = p.status();
+    PoolStats { max_size: s.max_size, size: s.size, available: s.available, waiting: s.waiting }
 }
 
 pub use crate::migrate::{MIGRATIONS, run_migrations};

@@ -16,7 +16,7 @@ mod sessions;
 
 pub use carts::PgCartRepo;
 pub use catalog::PgCatalogRepo;
-pub use db::{Db, DbConfig, DbError, PoolStats};
+pub use db::{Db, DbConfig, DbError, Freshness, PoolStats};
 pub use error::is_unique_violation;
 pub use identity::PgUserRepo;
 pub use ordering::PgOrderRepo;

@@ -125,6 +125,10 @@ async fn lock(conn: &mut AsyncPgConnection, id: Uuid, owner: Option<Uuid>) -> Re
     }
 }
 
+fn freshness(latest: bool) -> crate::Freshness {
+    if latest { crate::Freshness::Latest } else { crate::Freshness::Relaxed }
+}
+
 #[async_trait::async_trait]
 impl ReviewRepo for PgReviewRepo {
     async fn purchased(&self, user: Uuid, product: Uuid) -> Result<bool, ReviewError> {
@@ -256,8 +260,9 @@ impl ReviewRepo for PgReviewRepo {
         sort: ReviewSort,
         after: Option<ReviewCursor>,
         limit: i64,
+        latest: bool,
     ) -> Result<Vec<Review>, ReviewError> {
-        let mut conn = self.db.conn().await?;
+        let mut conn = self.db.read_conn(freshness(latest)).await?;
         let mut q = r::table
             .inner_join(users::table)
             .filter(r::product_id.eq(product))
@@ -281,8 +286,8 @@ impl ReviewRepo for PgReviewRepo {
         Ok(rows.into_iter().map(|(row, name)| review(row, name)).collect())
     }
 
-    async fn histogram(&self, product: Uuid) -> Result<Histogram, ReviewError> {
-        let mut conn = self.db.conn().await?;
+    async fn histogram(&self, product: Uuid, latest: bool) -> Result<Histogram, ReviewError> {
+        let mut conn = self.db.read_conn(freshness(latest)).await?;
         let counts: Vec<(i16, i64)> = r::table
             .filter(r::product_id.eq(product))
             .filter(r::hidden_at.is_null())

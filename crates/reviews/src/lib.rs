@@ -127,14 +127,16 @@ pub trait ReviewRepo: Send + Sync + 'static {
     async fn delete(&self, id: Uuid, user: Uuid) -> Result<Uuid, ReviewError>;
     /// Hides (`Some(reason)`) or shows (`None`) a review; hidden reviews leave the aggregates.
     async fn set_hidden(&self, id: Uuid, moderator: Uuid, reason: Option<&str>) -> Result<Review, ReviewError>;
+    /// Visible reviews; `latest`: must see the newest commits (else a replica may answer).
     async fn list(
         &self,
         product: Uuid,
         sort: ReviewSort,
         after: Option<ReviewCursor>,
         limit: i64,
+        latest: bool,
     ) -> Result<Vec<Review>, ReviewError>;
-    async fn histogram(&self, product: Uuid) -> Result<Histogram, ReviewError>;
+    async fn histogram(&self, product: Uuid, latest: bool) -> Result<Histogram, ReviewError>;
 }
 
 /// Told when a product's aggregates changed (the catalog drops its cached detail). Awaited
@@ -199,11 +201,12 @@ impl ReviewService {
         sort: ReviewSort,
         after: Option<ReviewCursor>,
         limit: i64,
+        latest: bool,
     ) -> Result<(Vec<Review>, Histogram), ReviewError> {
         if !self.repo.product_is_public(product).await? {
             return Err(ReviewError::NotFound);
         }
-        Ok((self.repo.list(product, sort, after, limit).await?, self.repo.histogram(product).await?))
+        Ok((self.repo.list(product, sort, after, limit, latest).await?, self.repo.histogram(product, latest).await?))
     }
 }
 

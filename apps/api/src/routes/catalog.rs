@@ -71,6 +71,7 @@ pub struct ListingParams {
 #[get("/products")]
 pub async fn list_products(
     state: web::Data<AppState>,
+    req: HttpRequest,
     ValidQuery(p): ValidQuery<ListingParams>,
 ) -> ApiResult<web::Json<ProductPage>> {
     if let (Some(min), Some(max)) = (p.price_min, p.price_max) {
@@ -101,6 +102,8 @@ pub async fn list_products(
         sort,
         after,
         limit: p.limit.unwrap_or(24),
+        // Signed-in callers (admins checking their edits) read from the primary.
+        latest: req.headers().contains_key(header::AUTHORIZATION),
     };
     Ok(web::Json(state.catalog.list(query).await?))
 }

@@ -55,5 +55,10 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>, m: web::Data<crate::metrics::Metrics>) -> HttpResponse {
     m.observe_pool("primary", state.db.stats());
+    for (i, s) in state.db.replica_stats().into_iter().enumerate() {
+        m.observe_pool(&format!("replica{i}"), s);
+    }
+    let (replica, primary) = state.db.read_counts();
+    m.observe_reads(replica, primary);
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(m.render())
 }

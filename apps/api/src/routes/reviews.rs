@@ -77,9 +77,12 @@ struct PageKey {
 #[get("/products/{id}/reviews")]
 pub async fn list(
     state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
     id: web::Path<Uuid>,
     ValidQuery(p): ValidQuery<ReviewParams>,
 ) -> ApiResult<web::Json<ReviewPage>> {
+    // Signed-in callers read their own writes: the primary answers them, a replica the rest.
+    let latest = req.headers().contains_key(actix_web::http::header::AUTHORIZATION);
     let sort = p.sort.unwrap_or_default();
     let after = match p.cursor.as_deref() {
         Some(c) => {
@@ -92,7 +95,7 @@ pub async fn list(
         None => None,
     };
     let limit = p.limit.unwrap_or(20);
-    let (mut items, histogram) = state.reviews.list(*id, sort, after, limit + 1).await?;
+    let (mut items, histogram) = state.reviews.list(*id, sort, after, limit + 1, latest).await?;
     let next_cursor = if items.len() as i64 > limit {
         items.truncate(limit as usize);
         items.last().map(|r| Cursor::encode(&PageKey { sort, rating: r.rating, at: r.created_at, id: r.id }))

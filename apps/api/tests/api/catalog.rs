@@ -523,3 +523,28 @@ async fn paging_while_inserting_sees_every_existing_product_exactly_once() {
         assert!(existing.is_subset(&unique), "{sort}: a pre-existing item was skipped");
     }
 }
+
+#[tokio::test]
+async fn anonymous_listing_reads_the_replica_and_falls_back_to_the_primary() {
+    // A stand-in "replica": a second migrated database that never receives the writes, so
+    // which one answered is visible in the result.
+    let replica = testkit::TestDb::new().await;
+    let (app, db) = crate::helpers::spawn_with(|c| c.database.replica_urls = vec![replica.url.clone()]).await;
+    let a = admin(&app).await;
+    product(&a, &product_body("only-on-primary", "Only On Primary", None, &[("OOP", 100, 1)])).await;
+
+    assert_eq!(list(&app, "").await["items"], json!([]), "anonymous listing answered by the replica");
+    let signed_in = a.client.get("/api/v1/products").await.json();
+    assert_eq!(names(&signed_in), vec!["Only On Primary"], "signed-in callers read their writes from the primary");
+    // Detail feeds the cache, so it always reads the primary.
+    app.client.get("/api/v1/products/only-on-primary").await.assert_status(200);
+    let metrics = app.client.get("/metrics").await.text();
+    assert!(metrics.contains(r#"db_pool_connections{pool="reads",state="replica"} 2"#), "{metrics}");
+
+    // A replica that is down: reads fall back to the primary.
+    let mut config = test_config(&db);
+    config.database.replica_urls = vec!["postgres://postgres@127.0.0.1:1/none".into()];
+    config.database.connect_timeout_ms = 300;
+    let fallback = start(config).await;
+    assert_eq!(names(&list(&fallback, "").await), vec!["Only On Primary"]);
+}

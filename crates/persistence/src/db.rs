@@ -171,7 +171,7 @@ impl Db {
     }
 
     pub fn replica_stats(&self) -> Vec<PoolStats> {
-        self.replicas.iter().map(|p| stats_of(p)).collect()
+        self.replicas.iter().map(stats_of).collect()
     }
 
     /// `SELECT 1` on a pooled connection: the readiness probe.

@@ -34,6 +34,9 @@ pub enum SortKey {
 pub struct ListingCursor {
     pub key: SortKey,
     pub id: Uuid,
+    /// The search matched names by similarity (no full-text match): later pages must too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fuzzy: bool,
 }
 
 impl ListingCursor {
@@ -45,7 +48,7 @@ impl ListingCursor {
             // The exact average (`rank` carries the sort expression), not the rounded one shown.
             Sort::Rating => SortKey::Rating(item.rank, item.rating_count),
         };
-        ListingCursor { key, id: item.id }
+        ListingCursor { key, id: item.id, fuzzy: false }
     }
 
     pub fn encode(&self) -> String {
@@ -83,6 +86,9 @@ pub struct ListingQuery {
     /// The caller must see the latest commits (signed-in callers); otherwise a read replica,
     /// slightly behind, may answer.
     pub latest: bool,
+    /// Match `q` against names by trigram similarity (typo tolerance) instead of full text.
+    /// The service sets it when full text finds nothing on the first page.
+    pub fuzzy: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -122,13 +128,13 @@ mod tests {
 
     #[test]
     fn cursors_are_bound_to_their_sort() {
-        let c = ListingCursor { key: SortKey::Price(1999), id: Uuid::nil() };
+        let c = ListingCursor { key: SortKey::Price(1999), id: Uuid::nil(), fuzzy: false };
         let s = c.encode();
         assert_eq!(ListingCursor::decode(&s, Sort::PriceAsc), Some(c.clone()));
         assert_eq!(ListingCursor::decode(&s, Sort::PriceDesc), Some(c));
         assert_eq!(ListingCursor::decode(&s, Sort::Newest), None);
         assert_eq!(ListingCursor::decode("garbage", Sort::Newest), None);
-        let r = ListingCursor { key: SortKey::Relevance(0.123_456_789_012_345_6), id: Uuid::nil() };
+        let r = ListingCursor { key: SortKey::Relevance(0.123_456_789_012_345_6), id: Uuid::nil(), fuzzy: true };
         assert_eq!(ListingCursor::decode(&r.encode(), Sort::Relevance), Some(r), "floats round-trip exactly");
     }
 }

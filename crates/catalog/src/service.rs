@@ -355,10 +355,17 @@ impl CatalogService {
         let limit = q.limit;
         let first_page = q.after.is_none();
         q.limit = limit + 1;
+        q.fuzzy = q.after.as_ref().is_some_and(|c| c.fuzzy);
         let mut items = self.repo.list(&q).await?;
+        if first_page && items.is_empty() && q.q.is_some() {
+            // Nothing matches the words themselves (a typo, a partial word): match names by
+            // similarity instead, and keep that mode for every later page.
+            q.fuzzy = true;
+            items = self.repo.list(&q).await?;
+        }
         let next_cursor = if items.len() as i64 > limit {
             items.truncate(limit as usize);
-            items.last().map(|last| ListingCursor::after(last, q.sort).encode())
+            items.last().map(|last| ListingCursor { fuzzy: q.fuzzy, ..ListingCursor::after(last, q.sort) }.encode())
         } else {
             None
         };
@@ -367,8 +374,10 @@ impl CatalogService {
     }
 
     async fn facets(&self, q: &ListingQuery) -> Result<Facets, CatalogError> {
-        let signature =
-            format!("{:?}|{:?}|{:?}|{:?}|{:?}|{}", q.q, q.categories, q.brand, q.price_min, q.price_max, q.in_stock);
+        let signature = format!(
+            "{:?}|{:?}|{:?}|{:?}|{:?}|{}|{}",
+            q.q, q.categories, q.brand, q.price_min, q.price_max, q.in_stock, q.fuzzy
+        );
         let key = format!("catalog:facets:v1:{}", hex::encode(&Sha256::digest(signature.as_bytes())[..16]));
         let bytes = self
             .cached(&key, self.cfg.facets_ttl, || async { self.repo.facets(q).await.map(Some) })

@@ -325,11 +325,16 @@ impl SqlBuilder {
         format!("${}", self.binds.len())
     }
 
-    fn filters(&mut self, q: &ListingQuery) -> String {
+    /// `fuzzy`: match names by trigram word similarity (typo tolerance) instead of full text.
+    fn filters(&mut self, q: &ListingQuery, fuzzy: bool) -> String {
         let mut w = vec!["p.status = 'active'".to_owned()];
         if let Some(text) = &q.q {
             let t = self.bind(Bind::Text(text.clone()));
-            w.push(format!("(p.search @@ websearch_to_tsquery('english', {t}) OR lower({t}) <% lower(p.name))"));
+            w.push(if fuzzy {
+                format!("lower({t}) <% lower(p.name)")
+            } else {
+                format!("p.search @@ websearch_to_tsquery('english', {t})")
+            });
         }
         if let Some(cats) = &q.categories {
             let c = self.bind(Bind::Uuids(cats.clone()));
@@ -768,15 +773,18 @@ impl CatalogRepo for PgCatalogRepo {
     }
 
     async fn list(&self, q: &ListingQuery) -> Result<Vec<ProductSummary>, CatalogError> {
+        let mut conn = self.db.read_conn(freshness(q)).await?;
+        let fuzzy = q.fuzzy && q.q.is_some();
         let mut b = SqlBuilder::new();
-        let filters = b.filters(q);
+        let filters = b.filters(q, fuzzy);
         let rank = match (q.sort, &q.q) {
             (Sort::Relevance, Some(text)) => {
                 let t = b.bind(Bind::Text(text.clone()));
-                format!(
-                    "(ts_rank_cd(p.search, websearch_to_tsquery('english', {t}))::float8 \
-                     + word_similarity(lower({t}), lower(p.name))::float8)"
-                )
+                if fuzzy {
+                    format!("word_similarity(lower({t}), lower(p.name))::float8")
+                } else {
+                    format!("ts_rank_cd(p.search, websearch_to_tsquery('english', {t}))::float8")
+                }
             }
             (Sort::Rating, _) => RATING_AVG.to_owned(),
             _ => "0::float8".to_owned(),
@@ -841,7 +849,6 @@ impl CatalogRepo for PgCatalogRepo {
              FROM products p WHERE {filters}{} ORDER BY {order} LIMIT {limit}",
             keyset.map(|k| format!(" AND {k}")).unwrap_or_default()
         );
-        let mut conn = self.db.read_conn(freshness(q)).await?;
         let rows: Vec<SummaryRow> = b.run().load(&mut conn).await.map_err(map_err)?;
         Ok(rows
             .into_iter()
@@ -868,10 +875,11 @@ impl CatalogRepo for PgCatalogRepo {
 
     async fn facets(&self, q: &ListingQuery) -> Result<Facets, CatalogError> {
         let mut conn = self.db.read_conn(freshness(q)).await?;
+        let fuzzy = q.fuzzy && q.q.is_some();
         let mut out = Facets::default();
         for (column, target) in [("p.category_id::text", &mut out.categories), ("p.brand", &mut out.brands)] {
             let mut b = SqlBuilder::new();
-            let filters = b.filters(q);
+            let filters = b.filters(q, fuzzy);
             b.sql = format!(
                 "SELECT {column} AS value, count(*) AS count FROM products p \
                  WHERE {filters} AND {column} IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 50"

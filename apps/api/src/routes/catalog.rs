@@ -104,6 +104,7 @@ pub async fn list_products(
         limit: p.limit.unwrap_or(24),
         // Signed-in callers (admins checking their edits) read from the primary.
         latest: req.headers().contains_key(header::AUTHORIZATION),
+        fuzzy: false,
     };
     Ok(web::Json(state.catalog.list(query).await?))
 }

@@ -1,0 +1,1 @@
+DROP INDEX products_brand_price_idx;

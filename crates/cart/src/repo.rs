@@ -43,6 +43,8 @@ pub trait CartRepo: Send + Sync + 'static {
     /// Moves every line of `from` into `into` (quantities added, capped at 99) and deletes
     /// `from`, in one transaction.
     async fn merge(&self, from: Uuid, into: Uuid) -> Result<(), CartError>;
+    /// Deletes guest carts untouched for `older_than_secs`; returns how many.
+    async fn purge_guest_carts(&self, older_than_secs: i64) -> Result<u64, CartError>;
 
     async fn shipping_methods(&self, active_only: bool) -> Result<Vec<ShippingMethod>, CartError>;
     async fn shipping_method(&self, id: Uuid) -> Result<Option<ShippingMethod>, CartError>;

@@ -306,6 +306,8 @@ impl OrderService {
             self.refund(&order).await;
         }
         let _ = self.orders.purge_expired_keys().await;
+        // Abandoned guest carts (30 days untouched).
+        let _ = self.carts.purge_guest_carts(30 * 24 * 3600).await;
         Ok(done)
     }
 

@@ -288,6 +288,16 @@ impl CartRepo for PgCartRepo {
         .map_err(storage)
     }
 
+    async fn purge_guest_carts(&self, older_than_secs: i64) -> Result<u64, CartError> {
+        let mut conn = self.db.conn().await?;
+        let cutoff = chrono::Utc::now() - chrono::Duration::seconds(older_than_secs);
+        let n = diesel::delete(carts::table.filter(carts::user_id.is_null()).filter(carts::updated_at.lt(cutoff)))
+            .execute(&mut conn)
+            .await
+            .map_err(storage)?;
+        Ok(n as u64)
+    }
+
     async fn shipping_methods(&self, active_only: bool) -> Result<Vec<ShippingMethod>, CartError> {
         let mut conn = self.db.conn().await?;
         let mut q = shipping_methods::table.select(MethodRow::as_select()).into_boxed();

@@ -56,7 +56,15 @@ impl From<UserError> for Problem {
 /// Storage failures: a database that is down is a 503 (retryable); anything else is a 500.
 /// Neither leaks the message.
 pub fn storage(msg: String) -> Problem {
-    if msg.contains("database unavailable") {
+    const LOST: [&str; 6] = [
+        "database unavailable",
+        "terminating connection",
+        "connection closed",
+        "server closed the connection",
+        "the database system is shutting down",
+        "the database system is starting up",
+    ];
+    if LOST.iter().any(|m| msg.contains(m)) {
         tracing::warn!(error = %msg, "database unavailable");
         Problem::unavailable()
     } else {

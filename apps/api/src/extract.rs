@@ -45,26 +45,51 @@ fn clean_message(msg: &str) -> String {
     }
 }
 
+fn malformed(detail: String) -> Problem {
+    Problem::new(StatusCode::BAD_REQUEST, "malformed-json", "The body is not valid JSON").detail(detail)
+}
+
+/// The path of the first string holding a NUL character (PostgreSQL text cannot store one).
+fn find_nul(v: &serde_json::Value, path: &mut Vec<String>) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) if s.contains('\0') => {
+            Some(if path.is_empty() { "body".into() } else { path.join(".") })
+        }
+        serde_json::Value::Array(items) => items.iter().enumerate().find_map(|(i, x)| {
+            path.push(format!("[{i}]"));
+            let found = find_nul(x, path);
+            path.pop();
+            found
+        }),
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, x)| {
+            path.push(k.clone());
+            let found = find_nul(x, path);
+            path.pop();
+            found
+        }),
+        _ => None,
+    }
+    .map(|p| p.replace(".[", "["))
+}
+
+/// Parses in two steps: JSON syntax first (400 `malformed-json`), then the shape of the value
+/// (422 naming the field), so a well-formed body of the wrong shape is never called malformed.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value =
-        serde_path_to_error::deserialize(&mut de).map_err(|e| {
-            let inner = e.inner();
-            match inner.classify() {
-                serde_json::error::Category::Data => {
-                    let path = e.path().to_string();
-                    let msg = inner.to_string();
-                    Problem::invalid_field(field_of(&path, &msg), clean_message(&msg))
-                }
-                _ => Problem::new(StatusCode::BAD_REQUEST, "malformed-json", "The body is not valid JSON")
-                    .detail(format!("syntax error at line {} column {}", inner.line(), inner.column())),
-            }
-        })?;
-    de.end().map_err(|_| {
-        Problem::new(StatusCode::BAD_REQUEST, "malformed-json", "The body is not valid JSON")
-            .detail("trailing characters after the JSON value")
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| match e.classify() {
+        serde_json::error::Category::Eof | serde_json::error::Category::Syntax | serde_json::error::Category::Io => {
+            malformed(format!("syntax error at line {} column {}", e.line(), e.column()))
+        }
+        // Only reachable for invalid UTF-8 and similar byte-level problems.
+        serde_json::error::Category::Data => malformed(e.to_string()),
     })?;
-    Ok(value)
+    if let Some(field) = find_nul(&value, &mut Vec::new()) {
+        return Err(Problem::invalid_field(field, "must not contain NUL characters"));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let msg = e.inner().to_string();
+        Problem::invalid_field(field_of(&path, &msg), clean_message(&msg))
+    })
 }
 
 impl<T> FromRequest for ValidJson<T>
@@ -107,6 +132,9 @@ where
 pub fn parse_query<T: DeserializeOwned + garde::Validate<Context = ()>>(qs: &str) -> Result<T, Problem> {
     if qs.len() > 4096 {
         return Err(Problem::new(StatusCode::URI_TOO_LONG, "uri-too-long", "The query string is too long"));
+    }
+    if let Some((name, _)) = form_urlencoded_parse(qs).find(|(k, v)| k.contains('\0') || v.contains('\0')) {
+        return Err(Problem::invalid_parameter(name.replace('\0', ""), "must not contain NUL characters"));
     }
     let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(qs));
     let value: T = serde_path_to_error::deserialize(de).map_err(|e| {

@@ -13,7 +13,7 @@ use utoipa::{Modify, OpenApi};
         license(name = "MIT OR Apache-2.0"),
     ),
     components(schemas(crate::problem::Problem, crate::problem::FieldError)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &ErrorResponses),
     tags(
         (name = "ops", description = "Health and metrics"),
         (name = "auth", description = "Registration, login, token refresh, logout"),
@@ -40,5 +40,64 @@ impl Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(Http::builder().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
         );
+    }
+}
+
+/// Makes the document say what the middleware and extractors do for every operation: problems
+/// are `application/problem+json`; operations with a body can answer 400 (malformed JSON), 413,
+/// 415 and 422; operations with query or path parameters 400 or 404; every `/api` operation 429
+/// (rate limits) and 503 (database unavailable, timeout).
+struct ErrorResponses;
+
+impl Modify for ErrorResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::ParameterIn;
+        use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
+
+        const PROBLEM_JSON: &str = "application/problem+json";
+        let problem = || Content::new(Some(RefOr::Ref(Ref::from_schema_name("Problem"))));
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let ops = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+            for op in ops.into_iter().flatten() {
+                for resp in op.responses.responses.values_mut() {
+                    if let RefOr::T(r) = resp {
+                        let is_problem = r.content.get("application/json").is_some_and(
+                            |c| matches!(&c.schema, Some(RefOr::Ref(x)) if x.ref_location.ends_with("/Problem")),
+                        );
+                        if is_problem {
+                            if let Some(c) = r.content.shift_remove("application/json") {
+                                r.content.insert(PROBLEM_JSON.into(), c);
+                            }
+                        }
+                    }
+                }
+                let mut add = |code: &str, description: &str| {
+                    op.responses.responses.entry(code.into()).or_insert_with(|| {
+                        RefOr::T(
+                            ResponseBuilder::new().description(description).content(PROBLEM_JSON, problem()).build(),
+                        )
+                    });
+                };
+                let params = op.parameters.as_deref().unwrap_or_default();
+                let has_query = params.iter().any(|p| p.parameter_in == ParameterIn::Query);
+                let has_path = params.iter().any(|p| p.parameter_in == ParameterIn::Path);
+                let has_body = op.request_body.is_some();
+                if has_body || has_query {
+                    add("400", "Malformed request or invalid parameter");
+                }
+                if has_path {
+                    add("404", "No such resource");
+                }
+                if has_body {
+                    add("413", "Body too large");
+                    add("415", "Body is not application/json");
+                    add("422", "Invalid fields");
+                }
+                if path.starts_with("/api/") {
+                    add("429", "Rate limited (`Retry-After`)");
+                    add("503", "Temporarily unavailable or timed out (`Retry-After`)");
+                }
+            }
+        }
     }
 }

@@ -219,7 +219,11 @@ impl CatalogService {
         if let Ok(id) = id_or_slug.parse::<Uuid>() {
             return Ok(Some(id));
         }
-        if id_or_slug.is_empty() || id_or_slug.len() > 120 {
+        // Only a well-formed slug can exist; anything else (NUL bytes included) is not found.
+        if id_or_slug.is_empty()
+            || id_or_slug.len() > 120
+            || !id_or_slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
             return Ok(None);
         }
         if !self.cfg.enabled {

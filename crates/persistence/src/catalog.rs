@@ -36,6 +36,9 @@ impl From<DbError> for CatalogError {
 
 /// Maps constraint violations to domain errors; anything else is a storage failure.
 fn map_err(e: DieselError) -> CatalogError {
+    if crate::is_connection_lost(&e) {
+        return CatalogError::Storage(format!("database unavailable: {e}"));
+    }
     if let DieselError::DatabaseError(kind, info) = &e {
         let constraint = info.constraint_name().unwrap_or("");
         match (kind, constraint) {
@@ -773,7 +776,33 @@ impl CatalogRepo for PgCatalogRepo {
     }
 
     async fn list(&self, q: &ListingQuery) -> Result<Vec<ProductSummary>, CatalogError> {
-        let mut conn = self.db.read_conn(freshness(q)).await?;
+        match self.list_on(q, freshness(q)).await {
+            // A replica that went away under the query: the primary answers instead.
+            Err(CatalogError::Storage(m)) if !q.latest && m.starts_with("database unavailable") => {
+                tracing::warn!(error = %m, "replica read failed; retrying on the primary");
+                self.list_on(q, crate::Freshness::Latest).await
+            }
+            other => other,
+        }
+    }
+
+    async fn facets(&self, q: &ListingQuery) -> Result<Facets, CatalogError> {
+        match self.facets_on(q, freshness(q)).await {
+            Err(CatalogError::Storage(m)) if !q.latest && m.starts_with("database unavailable") => {
+                self.facets_on(q, crate::Freshness::Latest).await
+            }
+            other => other,
+        }
+    }
+}
+
+impl PgCatalogRepo {
+    async fn list_on(
+        &self,
+        q: &ListingQuery,
+        freshness: crate::Freshness,
+    ) -> Result<Vec<ProductSummary>, CatalogError> {
+        let mut conn = self.db.read_conn(freshness).await?;
         let fuzzy = q.fuzzy && q.q.is_some();
         let mut b = SqlBuilder::new();
         let filters = b.filters(q, fuzzy);
@@ -873,8 +902,8 @@ impl CatalogRepo for PgCatalogRepo {
             .collect())
     }
 
-    async fn facets(&self, q: &ListingQuery) -> Result<Facets, CatalogError> {
-        let mut conn = self.db.read_conn(freshness(q)).await?;
+    async fn facets_on(&self, q: &ListingQuery, freshness: crate::Freshness) -> Result<Facets, CatalogError> {
+        let mut conn = self.db.read_conn(freshness).await?;
         let fuzzy = q.fuzzy && q.q.is_some();
         let mut out = Facets::default();
         for (column, target) in [("p.category_id::text", &mut out.categories), ("p.brand", &mut out.brands)] {

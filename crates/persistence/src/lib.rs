@@ -17,7 +17,7 @@ mod sessions;
 pub use carts::PgCartRepo;
 pub use catalog::PgCatalogRepo;
 pub use db::{Db, DbConfig, DbError, Freshness, PoolStats};
-pub use error::is_unique_violation;
+pub use error::{is_connection_lost, is_unique_violation};
 pub use identity::PgUserRepo;
 pub use ordering::PgOrderRepo;
 pub use reviewing::PgReviewRepo;

@@ -9,3 +9,4 @@ mod foundation;
 mod hygiene;
 mod identity;
 mod reviews;
+mod security;

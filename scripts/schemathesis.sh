@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# Property-based API testing with Schemathesis against a throwaway instance of the API.
+#
+# Every operation of /openapi.json is called as an admin (so authorisation does not hide the
+# handlers) with generated valid and invalid inputs, and each answer is checked for: no 5xx,
+# a documented status code, a documented content type, a body matching the documented schema.
+#
+# The instance: the debug binary (built when missing or stale), the test profile, a fresh
+# database (dropped on exit), its own Redis key prefix (deleted on exit), a spare loopback port,
+# rate limits out of the way, a little seeded data and an admin account.
+#
+# Usage:  scripts/schemathesis.sh [extra `st run` options]
+# Env:    ST_MAX_EXAMPLES  examples per operation and phase (default 25)
+#         ST_SEED          random seed (default fixed, so runs are reproducible)
+#         ST_TIME_LIMIT    wall-clock limit of the Schemathesis run in seconds (default 180)
+#         ST_PHASES        phases to run (default examples,coverage,fuzzing)
+#         ST_SKIP_BUILD=1  use the existing debug binary as it is (default: `cargo build`, a no-op
+#                          when it is up to date)
+#         ST_PYTHON        the Python to make the venv with (default: the newest >= 3.12 found)
+#         SHOP_TEST_DATABASE_URL  PostgreSQL server URL (default postgres://postgres@127.0.0.1:5432)
+# Exits non-zero on any failure; the reports (JUnit, NDJSON) and the API log of the last run are
+# kept under ${XDG_CACHE_HOME:-~/.cache}/shop-schemathesis/last-run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+# 4.x reads OpenAPI 3.1 natively (3.x needed --experimental=openapi-3.1).
+ST_VERSION=4.32.5
+MAX_EXAMPLES=${ST_MAX_EXAMPLES:-25}
+SEED=${ST_SEED:-20261126}
+TIME_LIMIT=${ST_TIME_LIMIT:-180}
+PHASES=${ST_PHASES:-examples,coverage,fuzzing}
+PG_SERVER=${SHOP_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432}
+PG_SERVER=${PG_SERVER%/}
+REDIS_URL=${SHOP_TEST_REDIS_URL:-redis://127.0.0.1:6379}
+
+CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/shop-schemathesis
+VENV=$CACHE/venv
+RUN_DIR=$CACHE/last-run
+say() { echo "schemathesis.sh: $*" >&2; }
+
+# --- Schemathesis ------------------------------------------------------------------------------
+# A Python >= 3.12 when there is one: under 3.11 Hypothesis sometimes dies in `ast.parse` with
+# "SystemError: AST constructor recursion depth mismatch" (a CPython 3.11 bug), which
+# Schemathesis reports as a runtime error of the operation being generated.
+pick_python() {
+  local c
+  for c in ${ST_PYTHON:-} python3.13 python3.12 "$HOME"/.pyenv/versions/3.1[2-9]*/bin/python3 python3; do
+    if "$c" -c 'import sys, venv; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then echo "$c"; return; fi
+  done
+  echo python3
+}
+PYTHON=$(pick_python)
+WANT="schemathesis $ST_VERSION on $("$PYTHON" -c 'import sys; print(sys.version.split()[0])')"
+if [ "$(cat "$VENV/.installed" 2>/dev/null)" != "$WANT" ] || [ ! -x "$VENV/bin/st" ]; then
+  say "installing $WANT into $VENV"
+  rm -rf "$VENV"
+  mkdir -p "$CACHE"
+  "$PYTHON" -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$ST_VERSION"
+  echo "$WANT" >"$VENV/.installed"
+fi
+
+# --- the API binary (debug; cargo rebuilds only what changed) ----------------------------------
+TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+BIN=$TARGET_DIR/debug/shop-api
+if [ ! -x "$BIN" ] || [ "${ST_SKIP_BUILD:-0}" != 1 ]; then
+  say "building the debug binary"
+  cargo build --quiet -p shop-api
+fi
+
+scripts/services.sh
+
+# --- a throwaway instance ----------------------------------------------------------------------
+rm -rf "$RUN_DIR" && mkdir -p "$RUN_DIR"
+TAG=$("$PYTHON" -c 'import uuid; print(uuid.uuid4().hex[:12])')
+DB_NAME=shop_st_$TAG
+PREFIX="st:$TAG:"
+PORT=$("$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+BASE=http://127.0.0.1:$PORT
+API_PID=
+
+export SHOP_PROFILE=test
+export SHOP_CONFIG=/nonexistent/shop.toml            # ignore a developer's shop.toml
+export SHOP_DATABASE__URL=$PG_SERVER/$DB_NAME
+export SHOP_DATABASE__CREATE_IF_MISSING=true
+export SHOP_DATABASE__EMBEDDED=false
+export SHOP_REDIS__URL=$REDIS_URL
+export SHOP_REDIS__KEY_PREFIX=$PREFIX
+export SHOP_SERVER__HOST=127.0.0.1
+export SHOP_SERVER__PORT=$PORT
+export SHOP_SERVER__WORKERS=2
+# Thousands of generated requests must not be throttled: that would only test the limiter.
+export SHOP_AUTH__LOGIN_PER_IP='{limit=1000000,period_secs=1}'
+export SHOP_AUTH__LOGIN_PER_ACCOUNT='{limit=1000000,period_secs=1}'
+export SHOP_AUTH__REGISTER_PER_IP='{limit=1000000,period_secs=1}'
+export SHOP_RATE_LIMIT__ENABLED=false
+# The webhook secret, shared with the hook that signs generated webhook calls (hooks.py).
+ST_WEBHOOK_SECRET=$("$PYTHON" -c 'import secrets; print(secrets.token_hex(32))')
+export ST_WEBHOOK_SECRET SHOP_PAYMENTS__WEBHOOK_SECRET=$ST_WEBHOOK_SECRET
+export SCHEMATHESIS_HOOKS=$ROOT/scripts/schemathesis/hooks.py
+export SHOP_TELEMETRY__LOG_FILTER=warn
+export SHOP_TELEMETRY__LOG_FORMAT=json
+unset OTEL_EXPORTER_OTLP_ENDPOINT
+
+cleanup() {
+  local rc=$?
+  if [ -n "$API_PID" ] && kill -0 "$API_PID" 2>/dev/null; then
+    kill "$API_PID" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$API_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$API_PID" 2>/dev/null || true
+  fi
+  psql "$PG_SERVER/postgres" -qXc "DROP DATABASE IF EXISTS \"$DB_NAME\" WITH (FORCE)" >/dev/null 2>&1 \
+    || say "could not drop database $DB_NAME"
+  if command -v redis-cli >/dev/null; then
+    redis-cli -u "$REDIS_URL" --scan --pattern "${PREFIX}*" 2>/dev/null | xargs -r redis-cli -u "$REDIS_URL" del >/dev/null 2>&1 || true
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+"$BIN" migrate >"$RUN_DIR/setup.log" 2>&1 || { cat "$RUN_DIR/setup.log"; exit 1; }
+"$BIN" seed --products 50 --users 5 >>"$RUN_DIR/setup.log" 2>&1 || { cat "$RUN_DIR/setup.log"; exit 1; }
+ADMIN_EMAIL="st-admin-$TAG@example.com"
+ADMIN_PASSWORD="schemathesis admin passphrase $TAG"
+SHOP_ADMIN_PASSWORD=$ADMIN_PASSWORD "$BIN" admin create --email "$ADMIN_EMAIL" >>"$RUN_DIR/setup.log" 2>&1 \
+  || { cat "$RUN_DIR/setup.log"; exit 1; }
+
+"$BIN" serve >"$RUN_DIR/api.log" 2>&1 &
+API_PID=$!
+for _ in $(seq 1 100); do
+  curl -fsS "$BASE/health/ready" >/dev/null 2>&1 && break
+  kill -0 "$API_PID" 2>/dev/null || { say "the API exited:"; cat "$RUN_DIR/api.log"; exit 1; }
+  sleep 0.1
+done
+curl -fsS "$BASE/health/ready" >/dev/null || { say "the API did not become ready"; cat "$RUN_DIR/api.log"; exit 1; }
+
+TOKEN=$(curl -fsS -X POST "$BASE/api/v1/auth/login" -H 'content-type: application/json' \
+  -d "{\"email\": \"$ADMIN_EMAIL\", \"password\": \"$ADMIN_PASSWORD\"}" \
+  | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+
+# Real ids and slugs for the generator (see schemathesis.toml), beside a copy of the config.
+cp "$ROOT/scripts/schemathesis/schemathesis.toml" "$RUN_DIR/schemathesis.toml"
+"$PYTHON" "$ROOT/scripts/schemathesis/dictionaries.py" "$BASE" "$TOKEN" "$RUN_DIR"
+
+# --- the run -----------------------------------------------------------------------------------
+# Checks: no 5xx; only documented status codes and content types; bodies match their schemas.
+#
+# Options, and why:
+# * --config-file: scripts/schemathesis/schemathesis.toml (inputs drawn from real ids; it
+#   excludes nothing and turns no check off).
+# * -H Authorization: every operation as an admin. Checkout's `Idempotency-Key` is a documented
+#   header parameter, so it is generated like any other (a missing or blank one is the documented
+#   400). The webhook's `Shop-Signature` is signed for real by scripts/schemathesis/hooks.py
+#   (SCHEMATHESIS_HOOKS), so generated events reach the handler; unsigned ones get the
+#   documented 401. No operation is excluded.
+# * --continue-on-failure: all distinct failures of an operation, not only the first.
+# * --suppress-health-check all: Hypothesis's health checks judge the generator (too slow on a
+#   debug build, too many inputs filtered out), not the API.
+# * --generation-database none: no .hypothesis directory; with the fixed --seed the same inputs
+#   are generated each run.
+# * the run is bounded by examples per operation and by `timeout`, so CI time stays known.
+ST_ARGS=(
+  --config-file "$RUN_DIR/schemathesis.toml"
+  run "$BASE/openapi.json"
+  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance
+  -H "Authorization: Bearer $TOKEN"
+  --phases "$PHASES"
+  --max-examples "$MAX_EXAMPLES"
+  --seed "$SEED"
+  --workers 2
+  --continue-on-failure
+  --request-timeout 20
+  --generation-database none
+  --suppress-health-check all
+  --no-color
+  --report junit,ndjson --report-dir "$RUN_DIR"
+  --report-junit-path "$RUN_DIR/junit.xml" --report-ndjson-path "$RUN_DIR/events.ndjson"
+)
+say "running schemathesis $ST_VERSION against $BASE (max $MAX_EXAMPLES examples per operation, seed $SEED, limit ${TIME_LIMIT}s)"
+set +e
+(cd "$RUN_DIR" && timeout --signal=INT --kill-after=20 "$TIME_LIMIT" "$VENV/bin/st" "${ST_ARGS[@]}" "$@") | tee "$RUN_DIR/st.log"
+ST_RC=${PIPESTATUS[0]}
+set -e
+
+if [ "$ST_RC" = 124 ] || [ "$ST_RC" = 130 ]; then
+  say "the run hit the ${TIME_LIMIT}s limit (ST_TIME_LIMIT); lower ST_MAX_EXAMPLES or raise the limit"
+fi
+# Server errors as the API logged them (the envelope logs every 5xx as "request failed").
+if grep -q '"request failed"\|panicked' "$RUN_DIR/api.log"; then
+  say "5xx logged by the API (full log: $RUN_DIR/api.log):"
+  grep '"request failed"\|panicked' "$RUN_DIR/api.log" | head -20 >&2
+fi
+# One line per distinct finding, then "schemathesis: N passed, N failed" counted per operation.
+"$PYTHON" "$ROOT/scripts/schemathesis/summary.py" "$RUN_DIR/events.ndjson"
+exit "$ST_RC"

@@ -13,7 +13,7 @@ use utoipa::{Modify, OpenApi};
         license(name = "MIT OR Apache-2.0"),
     ),
     components(schemas(crate::problem::Problem, crate::problem::FieldError)),
-    modifiers(&BearerAuth, &ErrorResponses),
+    modifiers(&BearerAuth),
     tags(
         (name = "ops", description = "Health and metrics"),
         (name = "auth", description = "Registration, login, token refresh, logout"),
@@ -47,7 +47,8 @@ impl Modify for BearerAuth {
 /// are `application/problem+json`; operations with a body can answer 400 (malformed JSON), 413,
 /// 415 and 422; operations with query or path parameters 400 or 404; every `/api` operation 429
 /// (rate limits) and 503 (database unavailable, timeout).
-struct ErrorResponses;
+/// Applied after the routes are collected (`startup.rs`), since the paths are only known then.
+pub struct ErrorResponses;
 
 impl Modify for ErrorResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {

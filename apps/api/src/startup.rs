@@ -268,6 +268,7 @@ impl Application {
                 .app_data(web::PayloadConfig::new(json_limit))
                 .configure(routes::configure)
                 .split_for_parts();
+            utoipa::Modify::modify(&crate::openapi::ErrorResponses, &mut api);
             if let Some(url) = &public_url {
                 api.servers = Some(vec![utoipa::openapi::Server::new(url)]);
             }

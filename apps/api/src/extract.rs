@@ -15,6 +15,34 @@ use crate::problem::Problem;
 /// A JSON body, deserialised and then validated with garde.
 pub struct ValidJson<T>(pub T);
 
+/// Like [`ValidJson`], for free text whose domain strips control characters (reviews): NUL
+/// characters are removed instead of refused.
+pub struct StrippedJson<T>(pub T);
+
+impl<T> FromRequest for StrippedJson<T>
+where
+    T: DeserializeOwned + garde::Validate<Context = ()> + 'static,
+{
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = is_json(req);
+        let body = Bytes::from_request(req, payload);
+        async move {
+            if !json {
+                return Err(Problem::for_status(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+                    .detail("send the body as application/json")
+                    .into());
+            }
+            let value: T = parse_json_with(&body.await?, true)?;
+            value.validate().map_err(Problem::from)?;
+            Ok(StrippedJson(value))
+        }
+        .boxed_local()
+    }
+}
+
 /// Query parameters, deserialised and then validated with garde.
 pub struct ValidQuery<T>(pub T);
 
@@ -72,16 +100,34 @@ fn find_nul(v: &serde_json::Value, path: &mut Vec<String>) -> Option<String> {
     .map(|p| p.replace(".[", "["))
 }
 
+/// Removes NUL characters from every string (for text whose domain strips control characters).
+fn strip_nul(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::String(s) if s.contains('\0') => s.retain(|c| c != '\0'),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(strip_nul),
+        serde_json::Value::Object(map) => map.values_mut().for_each(strip_nul),
+        _ => {}
+    }
+}
+
 /// Parses in two steps: JSON syntax first (400 `malformed-json`), then the shape of the value
 /// (422 naming the field), so a well-formed body of the wrong shape is never called malformed.
+/// Strings holding NUL are refused (422): PostgreSQL text cannot store them.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
-    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| match e.classify() {
+    parse_json_with(bytes, false)
+}
+
+fn parse_json_with<T: DeserializeOwned>(bytes: &[u8], strip: bool) -> Result<T, Problem> {
+    let mut value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| match e.classify() {
         serde_json::error::Category::Eof | serde_json::error::Category::Syntax | serde_json::error::Category::Io => {
             malformed(format!("syntax error at line {} column {}", e.line(), e.column()))
         }
         // Only reachable for invalid UTF-8 and similar byte-level problems.
         serde_json::error::Category::Data => malformed(e.to_string()),
     })?;
+    if strip {
+        strip_nul(&mut value);
+    }
     if let Some(field) = find_nul(&value, &mut Vec::new()) {
         return Err(Problem::invalid_field(field, "must not contain NUL characters"));
     }

@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
-use crate::extract::{ValidJson, ValidQuery};
+use crate::extract::{StrippedJson, ValidQuery};
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
 
@@ -31,7 +31,7 @@ pub async fn create(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<Uuid>,
-    ValidJson(body): ValidJson<NewReview>,
+    StrippedJson(body): StrippedJson<NewReview>,
 ) -> ApiResult<HttpResponse> {
     let review = state.reviews.create(*id, user.id(), body).await?;
     Ok(HttpResponse::Created().json(review))
@@ -118,7 +118,7 @@ pub async fn update(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<Uuid>,
-    ValidJson(body): ValidJson<ReviewPatch>,
+    StrippedJson(body): StrippedJson<ReviewPatch>,
 ) -> ApiResult<web::Json<Review>> {
     Ok(web::Json(state.reviews.update(*id, user.id(), body).await?))
 }
@@ -149,7 +149,7 @@ pub async fn hide(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<Uuid>,
-    ValidJson(body): ValidJson<Moderation>,
+    StrippedJson(body): StrippedJson<Moderation>,
 ) -> ApiResult<web::Json<Review>> {
     user.require(Permission::ModerateReviews)?;
     Ok(web::Json(state.reviews.moderate(*id, user.id(), Some(body)).await?))

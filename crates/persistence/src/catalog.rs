@@ -339,9 +339,18 @@ impl SqlBuilder {
                 format!("p.search @@ websearch_to_tsquery('english', {t})")
             });
         }
-        if let Some(cats) = &q.categories {
-            let c = self.bind(Bind::Uuids(cats.clone()));
-            w.push(format!("p.category_id = ANY({c})"));
+        match q.categories.as_deref() {
+            // One category (a leaf): equality lets the (category_id, sort key) indexes serve the
+            // order directly; `= ANY` of one element would not.
+            Some([one]) => {
+                let c = self.bind(Bind::Uuid(*one));
+                w.push(format!("p.category_id = {c}"));
+            }
+            Some(cats) => {
+                let c = self.bind(Bind::Uuids(cats.to_vec()));
+                w.push(format!("p.category_id = ANY({c})"));
+            }
+            None => {}
         }
         if let Some(brand) = &q.brand {
             let b = self.bind(Bind::Text(brand.clone()));

@@ -111,6 +111,8 @@ pub struct ServerConfig {
     pub cors_origins: Vec<String>,
     /// A request still running after this is answered 503 `timeout` (its transaction rolls back).
     pub request_timeout_ms: u64,
+    /// Stop gracefully on SIGTERM/SIGINT (off only for apps embedded in the test harness).
+    pub handle_signals: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -210,6 +212,7 @@ impl Config {
                 trusted_proxies: Vec::new(),
                 cors_origins: Vec::new(),
                 request_timeout_ms: 30_000,
+                handle_signals: true,
             },
             database: DatabaseConfig {
                 url: "postgres://postgres@127.0.0.1:5432/shop".into(),
@@ -295,10 +298,10 @@ impl Config {
             .merge(Env::prefixed("SHOP_").split("__").ignore(&["config"]));
         let mut config: Config = figment.extract().map_err(Box::new)?;
         config.profile = profile;
-        if let Ok(endpoint) = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT") {
-            if !endpoint.is_empty() {
-                config.telemetry.otlp_endpoint = Some(endpoint);
-            }
+        if let Ok(endpoint) = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")
+            && !endpoint.is_empty()
+        {
+            config.telemetry.otlp_endpoint = Some(endpoint);
         }
         config.validate()?;
         Ok(config)

@@ -56,8 +56,9 @@ impl From<UserError> for Problem {
 /// Storage failures: a database that is down is a 503 (retryable); anything else is a 500.
 /// Neither leaks the message.
 pub fn storage(msg: String) -> Problem {
-    const LOST: [&str; 6] = [
+    const LOST: [&str; 7] = [
         "database unavailable",
+        "error communicating with the server",
         "terminating connection",
         "connection closed",
         "server closed the connection",

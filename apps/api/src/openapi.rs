@@ -65,10 +65,8 @@ impl Modify for ErrorResponses {
                         let is_problem = r.content.get("application/json").is_some_and(
                             |c| matches!(&c.schema, Some(RefOr::Ref(x)) if x.ref_location.ends_with("/Problem")),
                         );
-                        if is_problem {
-                            if let Some(c) = r.content.shift_remove("application/json") {
-                                r.content.insert(PROBLEM_JSON.into(), c);
-                            }
+                        if is_problem && let Some(c) = r.content.shift_remove("application/json") {
+                            r.content.insert(PROBLEM_JSON.into(), c);
                         }
                     }
                 }

@@ -24,7 +24,7 @@ use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 use utoipa_scalar::Servable;
 
-use crate::config::{Config, PaymentProvider, Profile};
+use crate::config::{Config, PaymentProvider};
 use crate::metrics::Metrics;
 use crate::openapi::ApiDoc;
 use crate::problem::Problem;
@@ -288,7 +288,7 @@ impl Application {
         if config.server.workers > 0 {
             server = server.workers(config.server.workers);
         }
-        if config.profile == Profile::Test {
+        if !config.server.handle_signals {
             server = server.disable_signals();
         }
         Ok(Application { port, server: server.run(), db })

@@ -182,10 +182,10 @@ impl CartService {
         };
         let mine = self.repo.get_or_create(&CartOwner::User(user)).await?;
         let (theirs, ours) = (self.repo.lines(guest).await?, self.repo.lines(mine).await?);
-        if let (Some(a), Some(b)) = (theirs.first(), ours.first()) {
-            if a.currency != b.currency {
-                return Err(CartError::CurrencyMismatch(b.currency));
-            }
+        if let (Some(a), Some(b)) = (theirs.first(), ours.first())
+            && a.currency != b.currency
+        {
+            return Err(CartError::CurrencyMismatch(b.currency));
         }
         self.repo.merge(guest, mine).await
     }

@@ -74,10 +74,10 @@ pub async fn list_products(
     req: HttpRequest,
     ValidQuery(p): ValidQuery<ListingParams>,
 ) -> ApiResult<web::Json<ProductPage>> {
-    if let (Some(min), Some(max)) = (p.price_min, p.price_max) {
-        if min > max {
-            return Err(Problem::invalid_parameter("price_min", "must not exceed price_max"));
-        }
+    if let (Some(min), Some(max)) = (p.price_min, p.price_max)
+        && min > max
+    {
+        return Err(Problem::invalid_parameter("price_min", "must not exceed price_max"));
     }
     let q = p.q.map(|q| q.trim().to_owned()).filter(|q| !q.is_empty());
     let sort = p.sort.unwrap_or(if q.is_some() { Sort::Relevance } else { Sort::Newest });

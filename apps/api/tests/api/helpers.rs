@@ -27,6 +27,8 @@ impl Drop for TestApp {
 pub fn test_config(db: &TestDb) -> Config {
     let mut c = Config::defaults(Profile::Test);
     c.server.port = 0;
+    // Several apps share the test process: the harness stops them, not signals.
+    c.server.handle_signals = false;
     c.database.url = db.url.clone();
     c.database.create_if_missing = false;
     c.database.embedded = false;

@@ -19,30 +19,6 @@ pub struct ValidJson<T>(pub T);
 /// characters are removed instead of refused.
 pub struct StrippedJson<T>(pub T);
 
-impl<T> FromRequest for StrippedJson<T>
-where
-    T: DeserializeOwned + garde::Validate<Context = ()> + 'static,
-{
-    type Error = actix_web::Error;
-    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
-
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let json = is_json(req);
-        let body = Bytes::from_request(req, payload);
-        async move {
-            if !json {
-                return Err(Problem::for_status(StatusCode::UNSUPPORTED_MEDIA_TYPE)
-                    .detail("send the body as application/json")
-                    .into());
-            }
-            let value: T = parse_json_with(&body.await?, true)?;
-            value.validate().map_err(Problem::from)?;
-            Ok(StrippedJson(value))
-        }
-        .boxed_local()
-    }
-}
-
 /// Query parameters, deserialised and then validated with garde.
 pub struct ValidQuery<T>(pub T);
 
@@ -138,6 +114,30 @@ fn parse_json_with<T: DeserializeOwned>(bytes: &[u8], strip: bool) -> Result<T, 
     })
 }
 
+/// Reads, parses and validates a JSON body (`strip`: remove NUL characters instead of refusing).
+fn json_body<T>(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    strip: bool,
+) -> LocalBoxFuture<'static, Result<T, actix_web::Error>>
+where
+    T: DeserializeOwned + garde::Validate<Context = ()> + 'static,
+{
+    let json = is_json(req);
+    let body = Bytes::from_request(req, payload);
+    async move {
+        if !json {
+            return Err(Problem::for_status(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+                .detail("send the body as application/json")
+                .into());
+        }
+        let value: T = parse_json_with(&body.await?, strip)?;
+        value.validate().map_err(Problem::from)?;
+        Ok(value)
+    }
+    .boxed_local()
+}
+
 impl<T> FromRequest for ValidJson<T>
 where
     T: DeserializeOwned + garde::Validate<Context = ()> + 'static,
@@ -146,20 +146,19 @@ where
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let json = is_json(req);
-        let body = Bytes::from_request(req, payload);
-        async move {
-            if !json {
-                return Err(Problem::for_status(StatusCode::UNSUPPORTED_MEDIA_TYPE)
-                    .detail("send the body as application/json")
-                    .into());
-            }
-            let bytes = body.await?;
-            let value: T = parse_json(&bytes)?;
-            value.validate().map_err(Problem::from)?;
-            Ok(ValidJson(value))
-        }
-        .boxed_local()
+        json_body(req, payload, false).map(|r| r.map(ValidJson)).boxed_local()
+    }
+}
+
+impl<T> FromRequest for StrippedJson<T>
+where
+    T: DeserializeOwned + garde::Validate<Context = ()> + 'static,
+{
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        json_body(req, payload, true).map(|r| r.map(StrippedJson)).boxed_local()
     }
 }
 

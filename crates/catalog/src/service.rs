@@ -169,8 +169,7 @@ impl CatalogService {
             .cached(CATEGORIES_KEY, self.cfg.ttl, || async { self.repo.categories().await.map(Some) })
             .await?
             .unwrap_or_default();
-        let raw: Vec<CategoryRow> = serde_json::from_slice(&bytes).unwrap_or_default();
-        Ok(raw.into_iter().map(Category::from).collect())
+        Ok(serde_json::from_slice(&bytes).unwrap_or_default())
     }
 
     pub async fn category_tree(&self) -> Result<Vec<CategoryNode>, CatalogError> {
@@ -399,28 +398,4 @@ fn check_unique_skus(variants: &[NewVariant]) -> Result<(), CatalogError> {
         }
     }
     Ok(())
-}
-
-/// Categories as cached (the domain type is serialise-only).
-#[derive(serde::Deserialize)]
-struct CategoryRow {
-    id: Uuid,
-    parent_id: Option<Uuid>,
-    slug: String,
-    name: String,
-    description: String,
-    position: i32,
-}
-
-impl From<CategoryRow> for Category {
-    fn from(r: CategoryRow) -> Self {
-        Category {
-            id: r.id,
-            parent_id: r.parent_id,
-            slug: r.slug,
-            name: r.name,
-            description: r.description,
-            position: r.position,
-        }
-    }
 }

@@ -1,7 +1,8 @@
 -- pgbench baseline for GET /api/v1/products/{id} with the cache off: the two statements that
 -- `load_product` (crates/persistence/src/catalog.rs) sends, as diesel renders them, for one
--- random seeded product per transaction. Run by benches/run.sh with -M prepared and
--- -D products=<seeded product count>. Keep in step with load_product.
+-- random seeded product per transaction. Run by benches/run.sh with -D products=<seeded count>
+-- and -M prepared (diesel caches these prepared statements per connection). Keep in step with
+-- load_product.
 \set i random(1, :products)
 SELECT products.id, products.slug, products.name, products.description, products.status, products.brand,
        products.attributes, products.images, products.currency, products.rating_count, products.rating_sum,

@@ -239,7 +239,8 @@ impl Config {
                 audience: "shop-api".into(),
                 access_ttl_secs: 15 * 60,
                 refresh_ttl_secs: 30 * 24 * 3600,
-                max_concurrent_hashes: 4,
+                // Fewer hashes than cores at once leaves CPU for other requests under a login burst.
+                max_concurrent_hashes: std::thread::available_parallelism().map_or(2, |n| (n.get() / 2).max(1)),
                 bootstrap_admin_email: None,
                 bootstrap_admin_password: None,
                 login_per_ip: if profile == Profile::Test { Quota::new(10_000, 60) } else { Quota::new(20, 60) },

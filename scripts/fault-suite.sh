@@ -216,7 +216,7 @@ api_cmd() { # api_cmd [VAR=value...]: sets API_CMD, the binary with the scenario
     SHOP_DATABASE__URL="postgres://postgres@127.0.0.1:$PG_PORT/shop" SHOP_DATABASE__CREATE_IF_MISSING=true
     SHOP_DATABASE__EMBEDDED=false SHOP_DATABASE__CONNECT_TIMEOUT_MS=1000 SHOP_DATABASE__ACQUIRE_TIMEOUT_MS=1000
     SHOP_REDIS__URL="redis://127.0.0.1:$REDIS_PORT" SHOP_REDIS__TIMEOUT_MS=100
-    SHOP_SEED_PASSWORD="demo password 123"
+    SHOP_SEED_PASSWORD="demo password 123" SHOP_AUTH__MAX_CONCURRENT_HASHES=4
     "$@" "$BIN")
 }
 

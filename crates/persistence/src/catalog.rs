@@ -59,17 +59,7 @@ fn map_err(e: DieselError) -> CatalogError {
     CatalogError::Storage(e.to_string())
 }
 
-/// Transaction error: either a domain refusal (rolls back) or a database error.
-enum TxError {
-    Domain(CatalogError),
-    Db(DieselError),
-}
-
-impl From<DieselError> for TxError {
-    fn from(e: DieselError) -> Self {
-        TxError::Db(e)
-    }
-}
+type TxError = crate::error::TxError<CatalogError>;
 
 impl From<TxError> for CatalogError {
     fn from(e: TxError) -> Self {

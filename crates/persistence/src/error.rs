@@ -28,3 +28,16 @@ pub fn is_connection_lost(e: &Error) -> bool {
         }
     }
 }
+
+/// Error of a transaction body: a domain refusal (which rolls the transaction back) or a database
+/// error. Each adapter maps it into its domain error type.
+pub(crate) enum TxError<E> {
+    Domain(E),
+    Db(Error),
+}
+
+impl<E> From<Error> for TxError<E> {
+    fn from(e: Error) -> Self {
+        TxError::Db(e)
+    }
+}

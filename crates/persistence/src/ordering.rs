@@ -40,17 +40,7 @@ impl From<DbError> for OrderError {
     }
 }
 
-/// Transaction error: a domain refusal (rolls back) or a database error.
-enum TxError {
-    Domain(OrderError),
-    Db(DieselError),
-}
-
-impl From<DieselError> for TxError {
-    fn from(e: DieselError) -> Self {
-        TxError::Db(e)
-    }
-}
+type TxError = crate::error::TxError<OrderError>;
 
 impl From<TxError> for OrderError {
     fn from(e: TxError) -> Self {

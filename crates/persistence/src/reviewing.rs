@@ -33,16 +33,7 @@ impl From<DbError> for ReviewError {
     }
 }
 
-enum TxError {
-    Domain(ReviewError),
-    Db(DieselError),
-}
-
-impl From<DieselError> for TxError {
-    fn from(e: DieselError) -> Self {
-        TxError::Db(e)
-    }
-}
+type TxError = crate::error::TxError<ReviewError>;
 
 impl From<TxError> for ReviewError {
     fn from(e: TxError) -> Self {

@@ -481,7 +481,7 @@ text = open(deploy + "/docker-compose.yml").read()
 c = yaml.safe_load(text)
 s = c.get("services", {})
 errors = []
-want = ["api", "postgres", "postgres-replica", "redis", "nginx", "prometheus", "grafana", "otel-collector", "jaeger"]
+want = ["api", "worker", "rabbitmq", "postgres", "postgres-replica", "redis", "nginx", "prometheus", "grafana", "otel-collector", "jaeger"]
 missing = [w for w in want if w not in s]
 if missing: errors.append(f"services missing: {missing}")
 api = s.get("api", {})
@@ -503,6 +503,15 @@ if not re.fullmatch(r"\$\{SHOP_AUTH__JWT_SECRET:\?[^}]+\}", str(env.get("SHOP_AU
     errors.append("SHOP_AUTH__JWT_SECRET must be ${SHOP_AUTH__JWT_SECRET:?...} so compose refuses to start without it")
 if "postgres-replica" not in str(env.get("SHOP_DATABASE__REPLICA_URLS", "")): errors.append("REPLICA_URLS not wired to postgres-replica")
 if "otel-collector:4318" not in str(env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "")): errors.append("OTLP endpoint is not otel-collector:4318")
+# the outbox: delivered by the worker service, not by the API instances
+if str(env.get("SHOP_OUTBOX__EMBEDDED")) != "false": errors.append("api: SHOP_OUTBOX__EMBEDDED must be false (the worker service delivers)")
+worker = s.get("worker", {})
+wenv = worker.get("environment") or {}
+if "shop-worker" not in " ".join(map(str, worker.get("entrypoint", []))): errors.append("worker does not run shop-worker")
+if worker.get("image") != api.get("image"): errors.append("worker must run the api's image")
+if "rabbitmq:5672" not in str(wenv.get("SHOP_BROKER__URL", "")): errors.append("worker: SHOP_BROKER__URL not wired to rabbitmq")
+if "/health/live" not in " ".join(map(str, (worker.get("healthcheck") or {}).get("test", []))): errors.append("worker healthcheck does not hit /health/live")
+if "shop-worker" not in dockerfile: errors.append("the image does not contain shop-worker")
 # who publishes what
 for name, svc in s.items():
     for p in svc.get("ports", []) or []:
@@ -521,7 +530,7 @@ def cond(svc, dep):
 for svc, dep, want_cond in (("api", "postgres", "service_healthy"), ("nginx", "api", "service_healthy"),
                             ("postgres-replica", "postgres", "service_healthy")):
     if cond(svc, dep) != want_cond: errors.append(f"{svc} depends_on {dep}: condition {cond(svc, dep)!r}, want {want_cond}")
-for name in ("postgres", "postgres-replica", "redis", "nginx", "prometheus"):
+for name in ("postgres", "postgres-replica", "redis", "nginx", "prometheus", "rabbitmq", "worker"):
     if not s.get(name, {}).get("healthcheck"): errors.append(f"{name} has no healthcheck")
 # streaming replication wiring
 pg_cmd = " ".join(map(str, s.get("postgres", {}).get("command", [])))
@@ -551,7 +560,7 @@ if ip.split(":-")[-1].rstrip("}") not in str(env.get("SHOP_SERVER__TRUSTED_PROXI
 if errors: print("\n".join(errors)); sys.exit(1)
 PY
 }
-check "docker-compose.yml: 9 services, api healthcheck + 3 replicas + no ports, only nginx on 80/443, depends_on healthy, replication wiring, JWT secret required, mounts exist" compose_structure
+check "docker-compose.yml: 11 services (worker + rabbitmq), api healthcheck + 3 replicas + no ports, only nginx on 80/443, depends_on healthy, replication wiring, JWT secret required, mounts exist" compose_structure
 
 # docker compose config: v2 plugin if present, else docker-compose v1 (schema validation +
 # interpolation). Run on a copy with a throw-away .env, so deploy/.env is never touched.
@@ -570,6 +579,7 @@ if [ "${#compose_cli[@]}" -gt 0 ]; then
         -e 's/^POSTGRES_PASSWORD=.*/POSTGRES_PASSWORD=check0pg0password/' \
         -e 's/^REPLICATION_PASSWORD=.*/REPLICATION_PASSWORD=check0repl0password/' \
         -e 's/^GRAFANA_ADMIN_PASSWORD=.*/GRAFANA_ADMIN_PASSWORD=check0grafana/' \
+        -e 's/^RABBITMQ_PASSWORD=.*/RABBITMQ_PASSWORD=check0rabbit/' \
         "$DEPLOY/.env.example" >"$1"
   }
   mkdir -p "$WORK/compose"

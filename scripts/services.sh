@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Makes sure PostgreSQL and Redis answer on their default local ports, starting local ones when
-# they are installed but stopped. With INSTALL=1 (CI), installs missing packages with apt-get.
+# Makes sure PostgreSQL, Redis and RabbitMQ answer on their default local ports, starting local
+# ones when they are installed but stopped, and that the tests' SMTP server (Python's aiosmtpd)
+# is importable. With INSTALL=1 (CI), installs missing packages with apt-get.
 # Exits non-zero with one line naming what to install when it cannot.
 set -uo pipefail
 
@@ -53,5 +54,25 @@ if ! redis_up; then
   redis-server --daemonize yes --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no >/dev/null
   for i in $(seq 1 30); do redis_up && break; sleep 0.2; done
   redis_up && say "Redis started on 127.0.0.1:$REDIS_PORT" || { say "Redis did not start on port $REDIS_PORT"; exit 1; }
+fi
+# --- RabbitMQ (the outbox's broker tests) ------------------------------------------------------
+AMQP_PORT=${AMQP_PORT:-5672}
+amqp_up() { (exec 3<>"/dev/tcp/127.0.0.1/$AMQP_PORT") 2>/dev/null; }
+if ! amqp_up; then
+  if ! command -v rabbitmq-server >/dev/null; then
+    apt_install rabbitmq-server || { say "RabbitMQ is not installed: install it (Debian/Ubuntu: apt-get install rabbitmq-server; macOS: brew install rabbitmq), or point SHOP_TEST_AMQP_URL at a broker"; exit 1; }
+  fi
+  rabbitmq-server -detached >/dev/null 2>&1 || true
+  for i in $(seq 1 120); do amqp_up && break; sleep 0.5; done
+  amqp_up && say "RabbitMQ started on 127.0.0.1:$AMQP_PORT" || { say "RabbitMQ did not start on port $AMQP_PORT"; exit 1; }
+fi
+
+# --- aiosmtpd: the real SMTP server the notification tests send to -----------------------------
+if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
+  command -v python3 >/dev/null || { say "Python 3 is not installed: install it (Debian/Ubuntu: apt-get install python3 python3-pip)"; exit 1; }
+  say "installing aiosmtpd (PyPI) for the notification tests"
+  python3 -m pip install --quiet --disable-pip-version-check aiosmtpd >/dev/null 2>&1 \
+    || python3 -m pip install --quiet --user --break-system-packages aiosmtpd >/dev/null 2>&1 \
+    || { say "could not install aiosmtpd: run python3 -m pip install aiosmtpd"; exit 1; }
 fi
 exit 0

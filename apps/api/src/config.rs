@@ -41,6 +41,53 @@ pub struct Config {
     pub payments: PaymentsConfig,
     pub tax: TaxConfig,
     pub rate_limit: RateLimitConfig,
+    pub outbox: OutboxConfig,
+    pub email: EmailConfig,
+    pub broker: BrokerConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OutboxConfig {
+    /// Run the dispatcher inside the API process (the embedded default). With `false`, run
+    /// `shop-worker` beside the API instances; any number of dispatchers can run at once.
+    pub embedded: bool,
+    /// Events claimed per round, and delivered at once.
+    pub batch_size: i64,
+    pub concurrency: usize,
+    /// Pause between rounds that found nothing due.
+    pub poll_interval_ms: u64,
+    /// A claim hides an event from other dispatchers this long (longer than any delivery).
+    pub lease_secs: u64,
+    /// Failed attempts before an event is parked as dead.
+    pub max_attempts: i32,
+    /// Backoff: `base * 2^(attempt-1)`, capped, plus up to 25 % jitter.
+    pub backoff_base_ms: u64,
+    pub backoff_max_ms: u64,
+    /// Delivered events are deleted after this many days.
+    pub retention_days: u64,
+    /// Where `shop-worker` serves `/health/live`, `/health/ready` and `/metrics`.
+    pub worker_listen: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EmailConfig {
+    /// `smtp://host:25`, `smtp://host:587?tls=required` (STARTTLS) or `smtps://user:pass@host`.
+    /// Unset: emails are logged, not sent.
+    pub smtp_url: Option<String>,
+    pub from: String,
+    pub timeout_ms: u64,
+    /// Named in the emails, and the base of their links.
+    pub shop_name: String,
+    pub shop_url: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BrokerConfig {
+    /// `amqp://user:password@host:5672/%2f`. Unset: nothing is published.
+    pub url: Option<String>,
+    /// The topic exchange events go to, with their type as routing key.
+    pub exchange: String,
+    pub timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -51,6 +98,8 @@ pub struct CheckoutSettings {
     pub idempotency_ttl_secs: i64,
     /// How often the sweeper looks for expired orders and failed refunds (0 disables it).
     pub sweep_interval_ms: u64,
+    /// A sale that leaves a variant with this many or fewer emits `inventory.low_stock`.
+    pub low_stock_threshold: i32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -252,6 +301,7 @@ impl Config {
                 pending_ttl_secs: 900,
                 idempotency_ttl_secs: 86_400,
                 sweep_interval_ms: 5_000,
+                low_stock_threshold: 5,
             },
             payments: PaymentsConfig {
                 provider: PaymentProvider::Sandbox,
@@ -272,6 +322,26 @@ impl Config {
                 auth_per_ip: Quota::new(60, 60),
                 checkout_per_user: Quota::new(30, 60),
             },
+            outbox: OutboxConfig {
+                embedded: true,
+                batch_size: 64,
+                concurrency: 8,
+                poll_interval_ms: if profile == Profile::Test { 50 } else { 250 },
+                lease_secs: 60,
+                max_attempts: 10,
+                backoff_base_ms: if profile == Profile::Test { 50 } else { 2_000 },
+                backoff_max_ms: if profile == Profile::Test { 1_000 } else { 3_600_000 },
+                retention_days: 7,
+                worker_listen: "127.0.0.1:9180".into(),
+            },
+            email: EmailConfig {
+                smtp_url: None,
+                from: "Shop <no-reply@shop.localhost>".into(),
+                timeout_ms: 10_000,
+                shop_name: "Shop".into(),
+                shop_url: "http://localhost:8080".into(),
+            },
+            broker: BrokerConfig { url: None, exchange: "shop.events".into(), timeout_ms: 5_000 },
             telemetry: TelemetryConfig {
                 log_format: if profile == Profile::Production { LogFormat::Json } else { LogFormat::Pretty },
                 log_filter: if profile == Profile::Test { "warn".into() } else { "info".into() },
@@ -312,6 +382,11 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.database.pool_size == 0 {
             return Err(ConfigError::Invalid("database.pool_size must be at least 1".into()));
+        }
+        if self.outbox.batch_size < 1 || self.outbox.concurrency == 0 || self.outbox.max_attempts < 1 {
+            return Err(ConfigError::Invalid(
+                "outbox.batch_size, outbox.concurrency and outbox.max_attempts must be at least 1".into(),
+            ));
         }
         if self.auth.max_concurrent_hashes == 0 {
             return Err(ConfigError::Invalid("auth.max_concurrent_hashes must be at least 1".into()));

@@ -198,6 +198,20 @@ impl From<CheckoutError> for Problem {
     }
 }
 
+impl From<outbox::OutboxError> for Problem {
+    fn from(e: outbox::OutboxError) -> Self {
+        match e {
+            outbox::OutboxError::NotFound => Problem::not_found(),
+            outbox::OutboxError::NotDead(status) => {
+                Problem::conflict("event-not-dead", "Only dead events can be re-queued")
+                    .detail(format!("this event is {status}"))
+                    .extension("event_status", serde_json::json!(status))
+            }
+            outbox::OutboxError::Storage(msg) => storage(msg),
+        }
+    }
+}
+
 impl From<ReviewError> for Problem {
     fn from(e: ReviewError) -> Self {
         match e {

@@ -12,6 +12,12 @@ pub struct Metrics {
     pub orders_created: prometheus::IntCounter,
     pub checkout_failures: IntCounterVec,
     pub payment_duration: HistogramVec,
+    pub outbox_backlog: IntGaugeVec,
+    pub outbox_oldest_pending: prometheus::Gauge,
+    pub outbox_delivered: IntCounterVec,
+    pub outbox_delivery_latency: HistogramVec,
+    pub outbox_failures: IntCounterVec,
+    pub outbox_dead: IntCounterVec,
 }
 
 impl Metrics {
@@ -46,6 +52,40 @@ impl Metrics {
             &["outcome"],
         )
         .expect("valid metric");
+        let outbox_backlog = IntGaugeVec::new(
+            Opts::new("outbox_events", "Outbox events waiting for delivery (pending) or given up on (dead)"),
+            &["status"],
+        )
+        .expect("valid metric");
+        let outbox_oldest_pending = prometheus::Gauge::new(
+            "outbox_oldest_pending_seconds",
+            "Age of the oldest outbox event still waiting for delivery",
+        )
+        .expect("valid metric");
+        let outbox_delivered = IntCounterVec::new(
+            Opts::new("outbox_delivered_total", "Outbox events delivered on every channel, by type"),
+            &["event_type"],
+        )
+        .expect("valid metric");
+        let outbox_delivery_latency = HistogramVec::new(
+            HistogramOpts::new(
+                "outbox_delivery_latency_seconds",
+                "Time from an event's commit to its delivery on every channel, by type",
+            )
+            .buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0]),
+            &["event_type"],
+        )
+        .expect("valid metric");
+        let outbox_failures = IntCounterVec::new(
+            Opts::new("outbox_delivery_failures_total", "Failed delivery attempts by event type and channel"),
+            &["event_type", "channel"],
+        )
+        .expect("valid metric");
+        let outbox_dead = IntCounterVec::new(
+            Opts::new("outbox_dead_total", "Outbox events parked as dead after their last attempt, by type"),
+            &["event_type"],
+        )
+        .expect("valid metric");
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
@@ -53,10 +93,30 @@ impl Metrics {
             Box::new(orders_created.clone()),
             Box::new(checkout_failures.clone()),
             Box::new(payment_duration.clone()),
+            Box::new(outbox_backlog.clone()),
+            Box::new(outbox_oldest_pending.clone()),
+            Box::new(outbox_delivered.clone()),
+            Box::new(outbox_delivery_latency.clone()),
+            Box::new(outbox_failures.clone()),
+            Box::new(outbox_dead.clone()),
         ] {
             registry.register(c).expect("metric registered once");
         }
-        Metrics { registry, http_requests, http_duration, db_pool, orders_created, checkout_failures, payment_duration }
+        Metrics {
+            registry,
+            http_requests,
+            http_duration,
+            db_pool,
+            orders_created,
+            checkout_failures,
+            payment_duration,
+            outbox_backlog,
+            outbox_oldest_pending,
+            outbox_delivered,
+            outbox_delivery_latency,
+            outbox_failures,
+            outbox_dead,
+        }
     }
 
     pub fn registry(&self) -> &Registry {
@@ -81,6 +141,25 @@ impl Metrics {
         let mut buf = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
         buf
+    }
+}
+
+/// The dispatcher's reports, as metrics.
+impl outbox::DispatchObserver for Metrics {
+    fn delivered(&self, event_type: &str, latency: std::time::Duration) {
+        self.outbox_delivered.with_label_values(&[event_type]).inc();
+        self.outbox_delivery_latency.with_label_values(&[event_type]).observe(latency.as_secs_f64());
+    }
+    fn failed(&self, event_type: &str, channel: &str) {
+        self.outbox_failures.with_label_values(&[event_type, channel]).inc();
+    }
+    fn dead(&self, event_type: &str) {
+        self.outbox_dead.with_label_values(&[event_type]).inc();
+    }
+    fn backlog(&self, stats: &outbox::OutboxStats) {
+        self.outbox_backlog.with_label_values(&["pending"]).set(stats.pending);
+        self.outbox_backlog.with_label_values(&["dead"]).set(stats.dead);
+        self.outbox_oldest_pending.set(stats.oldest_pending_seconds);
     }
 }
 

@@ -27,6 +27,7 @@ use utoipa::{Modify, OpenApi};
         (name = "admin-orders", description = "Order fulfilment and shipping methods (staff and admin)"),
         (name = "webhooks", description = "Signed events from the payment provider"),
         (name = "reviews", description = "Product reviews and ratings, moderation"),
+        (name = "admin-outbox", description = "Domain events: delivery backlog, dead events and re-queueing (admin role)"),
     )
 )]
 pub struct ApiDoc;

@@ -35,6 +35,8 @@ pub struct Application {
     port: u16,
     server: Server,
     db: Db,
+    worker: Option<crate::worker::Worker>,
+    shutdown_grace: Duration,
 }
 
 /// Makes sure the configured database exists and is migrated. In the dev profile, when no server
@@ -228,6 +230,7 @@ impl Application {
             CheckoutConfig {
                 pending_ttl_secs: config.checkout.pending_ttl_secs,
                 idempotency_ttl_secs: config.checkout.idempotency_ttl_secs,
+                low_stock_threshold: config.checkout.low_stock_threshold,
             },
         ));
         let reviews = Arc::new(ReviewService::new(
@@ -237,6 +240,13 @@ impl Application {
         if config.checkout.sweep_interval_ms > 0 {
             orders.clone().spawn_sweeper(Duration::from_millis(config.checkout.sweep_interval_ms));
         }
+        let outbox = Arc::new(outbox::OutboxService::new(Arc::new(persistence::PgOutboxRepo::new(db.clone()))));
+        let worker = if config.outbox.embedded {
+            let dispatcher = crate::worker::dispatcher(&config, db.clone(), metrics.clone().into_inner())?;
+            Some(crate::worker::Worker::start(dispatcher))
+        } else {
+            None
+        };
 
         let config = Arc::new(config);
         let state = web::Data::new(AppState {
@@ -250,6 +260,7 @@ impl Application {
             carts,
             orders,
             reviews,
+            outbox,
         });
 
         let listener = TcpListener::bind((config.server.host.as_str(), config.server.port))
@@ -291,7 +302,8 @@ impl Application {
         if !config.server.handle_signals {
             server = server.disable_signals();
         }
-        Ok(Application { port, server: server.run(), db })
+        let shutdown_grace = Duration::from_secs(config.server.shutdown_timeout_secs);
+        Ok(Application { port, server: server.run(), db, worker, shutdown_grace })
     }
 
     pub fn port(&self) -> u16 {
@@ -306,6 +318,9 @@ impl Application {
     /// requests finish within the shutdown timeout, then closes the database pool.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        if let Some(worker) = self.worker {
+            worker.stop(self.shutdown_grace).await;
+        }
         self.db.close();
         tracing::info!("server stopped");
         result

@@ -4,6 +4,7 @@ use auth::AuthService;
 use cart::CartService;
 use catalog::CatalogService;
 use orders::OrderService;
+use outbox::OutboxService;
 use persistence::Db;
 use primitives::{Cache, RateLimiter};
 use reviews::ReviewService;
@@ -24,4 +25,5 @@ pub struct AppState {
     pub carts: Arc<CartService>,
     pub orders: Arc<OrderService>,
     pub reviews: Arc<ReviewService>,
+    pub outbox: Arc<OutboxService>,
 }

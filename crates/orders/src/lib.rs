@@ -2,6 +2,7 @@
 //! admin order management, payment webhooks, the payment-gateway port, and the sweeper that
 //! cancels unpaid orders.
 
+pub mod events;
 mod model;
 pub mod payment;
 mod repo;

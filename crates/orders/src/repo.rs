@@ -52,6 +52,8 @@ pub struct PlaceOrder {
     pub shipping_method: ShippingMethod,
     pub tax_rate_bp: i64,
     pub expires_at: DateTime<Utc>,
+    /// A sale that takes a variant's stock to this or below emits `inventory.low_stock`.
+    pub low_stock_threshold: i32,
 }
 
 /// Data that travels with a transition.
@@ -98,8 +100,10 @@ pub enum Claim {
 /// Storage of orders. `place` is the checkout transaction: it locks the cart, locks the variants
 /// in id order (no deadlocks between checkouts), re-prices, decrements stock under the lock,
 /// writes ledger rows, the order and its lines, empties the cart and ties the idempotency key to
-/// the order — all or nothing. `apply` runs one state-machine transition under a row lock,
-/// restocking in the same transaction when the transition says so.
+/// the order — all or nothing — and writes the `order.placed` (and any `inventory.low_stock`)
+/// outbox event in the same transaction. `apply` runs one state-machine transition under a row lock,
+/// restocking in the same transaction when the transition says so, and writing the
+/// transition's outbox event (see [`crate::events::transitioned`]) in it too.
 #[async_trait::async_trait]
 pub trait OrderRepo: Send + Sync + 'static {
     async fn place(&self, p: &PlaceOrder) -> Result<Order, OrderError>;

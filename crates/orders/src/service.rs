@@ -18,6 +18,8 @@ pub struct CheckoutConfig {
     pub pending_ttl_secs: i64,
     /// Idempotency keys are remembered this long.
     pub idempotency_ttl_secs: i64,
+    /// A sale that leaves a variant with this many or fewer emits `inventory.low_stock`.
+    pub low_stock_threshold: i32,
 }
 
 /// The recorded answer of a checkout (what a replay with the same key returns).
@@ -132,6 +134,7 @@ impl OrderService {
             tax_rate_bp: self.tax.rate(&req.shipping_address.country),
             shipping_method: method,
             expires_at: Utc::now() + chrono::Duration::seconds(self.cfg.pending_ttl_secs),
+            low_stock_threshold: self.cfg.low_stock_threshold,
         };
         let order = match self.orders.place(&place).await {
             Ok(o) => o,

@@ -171,19 +171,25 @@ async fn clear_other_defaults(
 impl UserRepo for PgUserRepo {
     async fn create(&self, u: NewUser) -> Result<User, RepoError> {
         let mut conn = self.db.conn().await?;
-        let row: UserRow = diesel::insert_into(users::table)
-            .values((
-                users::id.eq(Uuid::now_v7()),
-                users::email.eq(&u.email),
-                users::password_hash.eq(&u.password_hash),
-                users::name.eq(&u.name),
-                users::role.eq(u.role.as_str()),
-            ))
-            .returning(UserRow::as_returning())
-            .get_result(&mut conn)
-            .await
-            .map_err(|e| if is_unique_violation(&e) { RepoError::EmailTaken } else { storage(e) })?;
-        Ok(row.user())
+        let user: Result<User, diesel::result::Error> = conn
+            .transaction(async |conn| {
+                let row: UserRow = diesel::insert_into(users::table)
+                    .values((
+                        users::id.eq(Uuid::now_v7()),
+                        users::email.eq(&u.email),
+                        users::password_hash.eq(&u.password_hash),
+                        users::name.eq(&u.name),
+                        users::role.eq(u.role.as_str()),
+                    ))
+                    .returning(UserRow::as_returning())
+                    .get_result(conn)
+                    .await?;
+                let user = row.user();
+                crate::outbox::enqueue(conn, &[::users::events::registered(&user)]).await?;
+                Ok(user)
+            })
+            .await;
+        user.map_err(|e| if is_unique_violation(&e) { RepoError::EmailTaken } else { storage(e) })
     }
 
     async fn credentials_by_email(&self, email: &str) -> Result<Option<UserCredentials>, RepoError> {
@@ -223,9 +229,14 @@ impl UserRepo for PgUserRepo {
 
     async fn set_password_hash(&self, id: Uuid, hash: &str) -> Result<(), RepoError> {
         let mut conn = self.db.conn().await?;
-        let n = diesel::update(users::table.find(id))
-            .set(users::password_hash.eq(hash))
-            .execute(&mut conn)
+        let n: usize = conn
+            .transaction(async |conn| {
+                let n = diesel::update(users::table.find(id)).set(users::password_hash.eq(hash)).execute(conn).await?;
+                if n > 0 {
+                    crate::outbox::enqueue(conn, &[::users::events::password_changed(id)]).await?;
+                }
+                Ok::<_, diesel::result::Error>(n)
+            })
             .await
             .map_err(storage)?;
         if n == 0 { Err(RepoError::NotFound) } else { Ok(()) }

@@ -1,6 +1,7 @@
 //! Adapter for `orders::OrderRepo`: the checkout transaction, state transitions with restock,
 //! idempotency keys and webhook de-duplication.
 
+use ::orders::events as order_events_out;
 use ::orders::{
     Applied, CheckoutRefusal, Claim, Event, Order, OrderError, OrderFilter, OrderLine, OrderRepo, OrderStatus,
     PlaceOrder, TransitionData, UnavailableLine, transition,
@@ -226,6 +227,16 @@ impl From<LockedLine> for LineRow {
 }
 
 #[derive(QueryableByName)]
+struct Sold {
+    #[diesel(sql_type = SqlUuid)]
+    variant_id: Uuid,
+    #[diesel(sql_type = Integer)]
+    stock_after: i32,
+    #[diesel(sql_type = Integer)]
+    quantity: i32,
+}
+
+#[derive(QueryableByName)]
 struct Restocked {
     #[diesel(sql_type = SqlUuid)]
     variant_id: Uuid,
@@ -301,17 +312,18 @@ impl OrderRepo for PgOrderRepo {
                 let ids: Vec<Uuid> = priced.iter().map(|l| l.variant_id).collect();
                 let qtys: Vec<i32> = priced.iter().map(|l| l.quantity).collect();
                 // Under the row locks taken above; the CHECK (stock >= 0) is the backstop.
-                diesel::sql_query(
+                let sold: Vec<Sold> = diesel::sql_query(
                     "WITH d AS (SELECT * FROM unnest($1::uuid[], $2::int[]) AS d(id, q)), \
                           u AS (UPDATE variants v SET stock = v.stock - d.q FROM d WHERE v.id = d.id RETURNING v.id, v.stock, d.q) \
                      INSERT INTO inventory_ledger (variant_id, delta, reason, stock_after, actor_id, order_id) \
-                     SELECT u.id, -u.q, 'sale', u.stock, $3, $4 FROM u",
+                     SELECT u.id, -u.q, 'sale', u.stock, $3, $4 FROM u \
+                     RETURNING variant_id, stock_after, -delta AS quantity",
                 )
                 .bind::<Array<SqlUuid>, _>(&ids)
                 .bind::<Array<Integer>, _>(&qtys)
                 .bind::<SqlUuid, _>(p.user_id)
                 .bind::<SqlUuid, _>(order_id)
-                .execute(conn)
+                .load(conn)
                 .await?;
                 let line_values: Vec<_> = priced
                     .iter()
@@ -345,7 +357,15 @@ impl OrderRepo for PgOrderRepo {
                     .set(idempotency_keys::order_id.eq(order_id))
                     .execute(conn)
                     .await?;
-                Ok(load_order(conn, order_id).await?.ok_or(DieselError::NotFound)?)
+                let order = load_order(conn, order_id).await?.ok_or(DieselError::NotFound)?;
+                let mut events = vec![order_events_out::placed(&order)];
+                for s in sold.iter().filter(|s| order_events_out::crossed_low_stock(s.stock_after, s.quantity, p.low_stock_threshold)) {
+                    if let Some(line) = priced.iter().find(|l| l.variant_id == s.variant_id) {
+                        events.push(order_events_out::low_stock(s.variant_id, line.product_id, &line.sku, s.stock_after, p.low_stock_threshold));
+                    }
+                }
+                crate::outbox::enqueue(conn, &events).await?;
+                Ok(order)
             })
             .await;
         Ok(result?)
@@ -476,6 +496,9 @@ impl OrderRepo for PgOrderRepo {
                     .execute(conn)
                     .await?;
                 let order = load_order(conn, id).await?.ok_or(DieselError::NotFound)?;
+                if let Some(e) = order_events_out::transitioned(&order, from, event) {
+                    crate::outbox::enqueue(conn, &[e]).await?;
+                }
                 Ok(Applied::Done { order: Box::new(order), effects, restocked_products })
             })
             .await;

@@ -46,6 +46,27 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    outbox (id) {
+        id -> Uuid,
+        event_type -> Text,
+        schema_version -> Int4,
+        aggregate_type -> Text,
+        aggregate_id -> Uuid,
+        payload -> Jsonb,
+        occurred_at -> Timestamptz,
+        status -> Text,
+        attempts -> Int4,
+        available_at -> Timestamptz,
+        claim_id -> Nullable<Uuid>,
+        notified_at -> Nullable<Timestamptz>,
+        published_at -> Nullable<Timestamptz>,
+        delivered_at -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(addresses -> users (user_id));
 
@@ -266,4 +287,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     payment_events,
     reviews,
+    outbox,
 );

@@ -21,6 +21,19 @@ impl Currency {
     }
 }
 
+impl Currency {
+    /// Digits of the minor unit (ISO 4217): 0 for JPY and KRW, 3 for BHD, KWD, OMR and the
+    /// like, 2 otherwise.
+    pub fn minor_digits(&self) -> u32 {
+        match self.as_str() {
+            "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF" | "UGX" | "UYI" | "VND"
+            | "VUV" | "XAF" | "XOF" | "XPF" => 0,
+            "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 3,
+            _ => 2,
+        }
+    }
+}
+
 impl FromStr for Currency {
     type Err = CurrencyError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -92,6 +105,19 @@ impl Money {
         self.amount_minor.checked_mul(qty).map(|amount_minor| Money { amount_minor, ..self })
     }
 
+    /// For people: the amount in major units with the currency's minor digits, then the code
+    /// (`12.34 EUR`, `1500 JPY`, `-0.05 USD`).
+    pub fn display(&self) -> String {
+        let digits = self.currency.minor_digits();
+        let sign = if self.amount_minor < 0 { "-" } else { "" };
+        let abs = self.amount_minor.unsigned_abs();
+        if digits == 0 {
+            return format!("{sign}{abs} {}", self.currency);
+        }
+        let unit = 10u64.pow(digits);
+        format!("{sign}{}.{:0width$} {}", abs / unit, abs % unit, self.currency, width = digits as usize)
+    }
+
     /// Applies a rate given in basis points (1/100 of a percent), rounding half away from zero.
     pub fn percent_bp(self, basis_points: i64) -> Option<Money> {
         let scaled = (self.amount_minor as i128) * (basis_points as i128);
@@ -125,6 +151,15 @@ mod tests {
         assert_eq!(a.checked_add(Money::new(1, eur())).map(|m| m.amount_minor), Some(2000));
         assert_eq!(a.checked_add(Money::new(1, "USD".parse().expect("valid"))), None);
         assert_eq!(Money::new(i64::MAX, eur()).checked_add(Money::new(1, eur())), None);
+    }
+
+    #[test]
+    fn display_uses_the_currency_minor_digits() {
+        assert_eq!(Money::new(1234, eur()).display(), "12.34 EUR");
+        assert_eq!(Money::new(5, eur()).display(), "0.05 EUR");
+        assert_eq!(Money::new(-5, eur()).display(), "-0.05 EUR");
+        assert_eq!(Money::new(1500, "JPY".parse().expect("valid")).display(), "1500 JPY");
+        assert_eq!(Money::new(1500, "KWD".parse().expect("valid")).display(), "1.500 KWD");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! stores them. Pure domain code: no HTTP, no SQL.
 
 mod address;
+pub mod events;
 mod model;
 mod repo;
 mod service;

@@ -22,6 +22,8 @@ pub enum Permission {
     ManageCatalog,
     ManageOrders,
     ModerateReviews,
+    /// Operations: the outbox (inspect and re-queue events). Admins only.
+    OperateSystem,
 }
 
 impl Role {

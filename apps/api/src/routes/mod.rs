@@ -5,6 +5,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 pub mod admin_catalog;
 pub mod admin_orders;
+pub mod admin_outbox;
 pub mod admin_users;
 pub mod auth;
 pub mod cart;
@@ -80,6 +81,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(reviews::update)
             .service(reviews::remove)
             .service(reviews::hide)
-            .service(reviews::unhide),
+            .service(reviews::unhide)
+            .service(admin_outbox::list_events)
+            .service(admin_outbox::stats)
+            .service(admin_outbox::get_event)
+            .service(admin_outbox::requeue),
     );
 }

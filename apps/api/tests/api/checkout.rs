@@ -8,15 +8,15 @@ use testkit::Client;
 use crate::catalog::{product, product_body};
 use crate::helpers::{PASSWORD, Session, TestApp, address, admin, customer, spawn, spawn_with, start, test_config};
 
-struct Shop {
-    admin: Session,
-    variant: String,
-    product: String,
-    shipping: String,
+pub struct Shop {
+    pub admin: Session,
+    pub variant: String,
+    pub product: String,
+    pub shipping: String,
 }
 
 /// An admin, one product with one variant of `stock` at `price`, and a 4.90 EUR shipping method to DE.
-async fn shop(app: &TestApp, stock: i32, price: i64) -> Shop {
+pub async fn shop(app: &TestApp, stock: i32, price: i64) -> Shop {
     let a = admin(app).await;
     let p = product(
         &a,
@@ -48,11 +48,11 @@ fn checkout_body(shop: &Shop, token: &str) -> Value {
     json!({"shipping_address": address("Ada Lovelace"), "shipping_method_id": shop.shipping, "payment_token": token})
 }
 
-async fn add(client: &Client, variant: &str, qty: i32) -> testkit::Response {
+pub async fn add(client: &Client, variant: &str, qty: i32) -> testkit::Response {
     client.post("/api/v1/cart/lines", &json!({"variant_id": variant, "quantity": qty})).await
 }
 
-async fn checkout(client: &Client, shop: &Shop, key: &str, token: &str) -> testkit::Response {
+pub async fn checkout(client: &Client, shop: &Shop, key: &str, token: &str) -> testkit::Response {
     client.with_header("idempotency-key", key).post("/api/v1/checkout", &checkout_body(shop, token)).await
 }
 

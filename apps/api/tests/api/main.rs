@@ -5,6 +5,7 @@ mod helpers;
 
 mod catalog;
 mod checkout;
+mod events;
 mod foundation;
 mod hygiene;
 mod identity;

@@ -32,7 +32,7 @@ enum Access {
     /// staff, admin: these routes are the customer's own, administration has its own routes): 404.
     Owner,
     /// Needs a permission. Anonymous: 401; customers: 403; staff: allowed unless the permission is
-    /// `ManageUsers`; admin: allowed.
+    /// `ManageUsers` or `OperateSystem`; admin: allowed.
     Admin(Permission),
     /// Signed by the payment provider: 401 without a valid `Shop-Signature`, whatever the caller.
     Webhook,
@@ -118,6 +118,11 @@ const OPERATIONS: &[(&str, &str, Access)] = &[
     ("DELETE", "/api/v1/reviews/{id}", Owner),
     ("POST", "/api/v1/admin/reviews/{id}/hide", Admin(Permission::ModerateReviews)),
     ("POST", "/api/v1/admin/reviews/{id}/unhide", Admin(Permission::ModerateReviews)),
+    // admin: outbox
+    ("GET", "/api/v1/admin/outbox", Admin(Permission::OperateSystem)),
+    ("GET", "/api/v1/admin/outbox/stats", Admin(Permission::OperateSystem)),
+    ("GET", "/api/v1/admin/outbox/{id}", Admin(Permission::OperateSystem)),
+    ("POST", "/api/v1/admin/outbox/{id}/requeue", Admin(Permission::OperateSystem)),
 ];
 
 const HTTP_METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];
@@ -164,6 +169,8 @@ struct Fixtures {
     review: String,
     spare_review: String,
     moderated_review: String,
+    /// An outbox event (the order's `order.placed`).
+    event: String,
 }
 
 fn id(v: &Value) -> String {
@@ -244,6 +251,9 @@ async fn fixtures(app: &TestApp) -> Fixtures {
             .await;
         reviews.push(id(&created(res)));
     }
+    let events =
+        admin.client.get(&format!("/api/v1/admin/outbox?event_type=order.placed&aggregate_id={}", id(&order))).await;
+    let event = id(&created(events).get("items").and_then(|i| i.get(0)).cloned().expect("an order.placed event"));
 
     Fixtures {
         target,
@@ -263,6 +273,7 @@ async fn fixtures(app: &TestApp) -> Fixtures {
         review: reviews[0].clone(),
         spare_review: reviews[1].clone(),
         moderated_review: reviews[2].clone(),
+        event,
         admin,
         staff,
         a,
@@ -292,6 +303,7 @@ fn path_value(method: &str, template: &str, collection: &str, param: &str, f: &F
         ("reviews", "id") if template.starts_with("/api/v1/admin/") => &f.moderated_review,
         ("reviews", "id") if delete => &f.spare_review,
         ("reviews", "id") => &f.review,
+        ("outbox", "id") => &f.event,
         _ => panic!("no fixture for {{{param}}} in {method} {template}: add one to path_value()"),
     };
     v.clone()
@@ -400,8 +412,9 @@ fn verdict(access: Access, who: Who, res: &Response) -> Option<String> {
             .then(|| format!("another user's resource must be 404 not-found, got {status} {code}")),
         (Admin(_), Who::OwnerCustomer | Who::OtherCustomer) => (status != 403 || code != "forbidden")
             .then(|| format!("a customer must get 403 forbidden, got {status} {code}")),
-        (Admin(Permission::ManageUsers), Who::Staff) => (status != 403 || code != "forbidden")
-            .then(|| format!("staff must get 403 forbidden on user administration, got {status} {code}")),
+        (Admin(p @ (Permission::ManageUsers | Permission::OperateSystem)), Who::Staff) => (status != 403
+            || code != "forbidden")
+            .then(|| format!("staff must get 403 forbidden on {p:?} routes, got {status} {code}")),
         (Admin(_), Who::Staff | Who::Admin) => denied.then(|| format!("permitted caller denied: {status} {code}")),
     }
 }

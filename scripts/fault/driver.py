@@ -590,6 +590,28 @@ def cmd_postgres(a):
     fails.check(sales == sold, f"ledger sales {sales} != quantities in live orders {sold}")
     bought = sum(orders.values())
     fails.check(sold >= bought, f"the database sold {sold} but the answers sold {bought}")
+
+    # --- the outbox: one order.placed per committed order, none without one, all delivered -------
+    try:
+        placed_per_order = psql(a.psql, "SELECT count(*) FILTER (WHERE n <> 1) FROM (SELECT o.id, count(e.id) AS n "
+                                        "FROM orders o LEFT JOIN outbox e ON e.aggregate_id = o.id AND "
+                                        "e.event_type = 'order.placed' GROUP BY o.id) x")
+        orphans = psql(a.psql, "SELECT count(*) FROM outbox e WHERE e.event_type LIKE 'order.%' AND NOT EXISTS "
+                               "(SELECT 1 FROM orders o WHERE o.id = e.aggregate_id)")
+        deadline = time.time() + 30
+        while True:
+            undelivered = int(psql(a.psql, "SELECT count(*) FROM outbox WHERE status <> 'delivered'"))
+            if undelivered == 0 or time.time() > deadline:
+                break
+            time.sleep(0.5)
+        n_events = int(psql(a.psql, "SELECT count(*) FROM outbox"))
+    except (RuntimeError, ValueError, subprocess.TimeoutExpired) as e:
+        fails.add(f"outbox checks failed: {e}")
+        return 1
+    figure("outbox events", f"{n_events}, undelivered after the drain: {undelivered}")
+    fails.check(int(placed_per_order) == 0, f"{placed_per_order} orders do not have exactly one order.placed event")
+    fails.check(int(orphans) == 0, f"{orphans} order events name an order that does not exist (written outside its transaction)")
+    fails.check(undelivered == 0, f"{undelivered} outbox events still undelivered 30 s after PostgreSQL came back")
     return 1 if fails.items else 0
 
 

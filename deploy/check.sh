@@ -161,7 +161,7 @@ if not froms or not re.search(r"(debian:.*-slim|distroless/cc)", froms[-1]):
     errors.append(f"runtime base is {froms[-1] if froms else None}, want debian:*-slim or distroless/cc")
 if not any("cargo chef prepare" in l for l in lines): errors.append("no cargo chef prepare")
 if not any("cargo chef cook" in l and "--release" in l for l in lines): errors.append("no cargo chef cook --release")
-if not any("cargo build --release -p shop-api --locked" in l for l in lines): errors.append("no cargo build --release -p shop-api --locked")
+if not any("cargo build --release -p shop-api -p shop-worker --locked" in l for l in lines): errors.append("no cargo build --release -p shop-api -p shop-worker --locked")
 user = [l.split(None, 1)[1] for l in lines if l.upper().startswith("USER ")]
 if not user or user[-1].split(":")[0] in ("root", "0"): errors.append(f"runtime USER is {user[-1] if user else 'unset'} (want non-root)")
 hc = [l for l in lines if l.upper().startswith("HEALTHCHECK")]

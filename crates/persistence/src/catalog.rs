@@ -692,14 +692,21 @@ impl CatalogRepo for PgCatalogRepo {
                 let product: Option<Uuid> =
                     variants::table.find(id).select(variants::product_id).first(conn).await.optional()?;
                 let Some(product) = product else { return Err(TxError::Domain(CatalogError::NotFound)) };
-                // Lock the product so two deletes cannot both leave it without variants.
-                products::table.find(product).select(products::id).for_update().first::<Uuid>(conn).await?;
+                // Lock the product so two deletes cannot both leave it without variants. A product
+                // (or variant) deleted meanwhile by another request is a 404, not an error.
+                let locked: Option<Uuid> =
+                    products::table.find(product).select(products::id).for_update().first(conn).await.optional()?;
+                if locked.is_none() {
+                    return Err(TxError::Domain(CatalogError::NotFound));
+                }
                 let count: i64 =
                     variants::table.filter(variants::product_id.eq(product)).count().get_result(conn).await?;
                 if count <= 1 {
                     return Err(TxError::Domain(CatalogError::LastVariant));
                 }
-                diesel::delete(variants::table.find(id)).execute(conn).await?;
+                if diesel::delete(variants::table.find(id)).execute(conn).await? == 0 {
+                    return Err(TxError::Domain(CatalogError::NotFound));
+                }
                 Ok(product)
             })
             .await;

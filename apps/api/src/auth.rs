@@ -86,6 +86,50 @@ pub fn client_ip(req: &HttpRequest, trusted: &[IpAddr]) -> String {
     forwarded.into_iter().rev().find(|ip| !trusted.contains(ip)).unwrap_or(peer).to_string()
 }
 
+/// A permission as a type, so a handler can demand it in its signature: [`Authorized`].
+pub trait Needs {
+    const PERMISSION: Permission;
+}
+
+/// Marker types of the permissions, for [`Authorized`].
+pub mod perm {
+    use super::{Needs, Permission};
+
+    macro_rules! markers {
+        ($($name:ident),*) => {$(
+            pub struct $name;
+            impl Needs for $name {
+                const PERMISSION: Permission = Permission::$name;
+            }
+        )*};
+    }
+    markers!(ManageUsers, ManageCatalog, ManageOrders, ModerateReviews, OperateSystem);
+}
+
+/// The caller, holding permission `P`. Extracting it answers 401 without a valid access token and
+/// 403 without the permission; put it before the body and path extractors, so the permission is
+/// decided before the request body is even read.
+pub struct Authorized<P>(pub AuthUser, std::marker::PhantomData<P>);
+
+impl<P> std::ops::Deref for Authorized<P> {
+    type Target = AuthUser;
+    fn deref(&self) -> &AuthUser {
+        &self.0
+    }
+}
+
+impl<P: Needs> FromRequest for Authorized<P> {
+    type Error = Problem;
+    type Future = std::future::Ready<Result<Self, Problem>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(authenticate(req).and_then(|user| {
+            user.require(P::PERMISSION)?;
+            Ok(Authorized(user, std::marker::PhantomData))
+        }))
+    }
+}
+
 /// Extractor form of [`client_ip`].
 pub struct ClientIp(pub String);
 

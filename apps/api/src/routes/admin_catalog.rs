@@ -8,18 +8,13 @@ use catalog::{
     Variant, VariantPatch,
 };
 use serde::{Deserialize, Serialize};
-use users::Permission;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::AuthUser;
+use crate::auth::{Authorized, perm};
 use crate::extract::{ValidJson, ValidQuery};
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
-
-fn catalog_admin(user: &AuthUser) -> Result<(), Problem> {
-    user.require(Permission::ManageCatalog)
-}
 
 /// Create a category (optionally under a parent).
 #[utoipa::path(
@@ -34,10 +29,9 @@ fn catalog_admin(user: &AuthUser) -> Result<(), Problem> {
 #[post("/admin/categories")]
 pub async fn create_category(
     state: web::Data<AppState>,
-    user: AuthUser,
+    _: Authorized<perm::ManageCatalog>,
     ValidJson(body): ValidJson<NewCategory>,
 ) -> ApiResult<HttpResponse> {
-    catalog_admin(&user)?;
     let c = state.catalog.create_category(body).await?;
     Ok(HttpResponse::Created().json(c))
 }
@@ -57,11 +51,10 @@ pub async fn create_category(
 #[patch("/admin/categories/{id}")]
 pub async fn update_category(
     state: web::Data<AppState>,
-    user: AuthUser,
+    _: Authorized<perm::ManageCatalog>,
     id: web::Path<Uuid>,
     ValidJson(body): ValidJson<CategoryPatch>,
 ) -> ApiResult<web::Json<Category>> {
-    catalog_admin(&user)?;
     Ok(web::Json(state.catalog.update_category(*id, body).await?))
 }
 
@@ -75,10 +68,9 @@ pub async fn update_category(
 #[delete("/admin/categories/{id}")]
 pub async fn delete_category(
     state: web::Data<AppState>,
-    user: AuthUser,
+    _: Authorized<perm::ManageCatalog>,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    catalog_admin(&user)?;
     state.catalog.delete_category(*id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -122,10 +114,9 @@ fn if_match(req: &HttpRequest) -> Result<Option<i32>, Problem> {
 #[post("/admin/products")]
 pub async fn create_product(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: Authorized<perm::ManageCatalog>,
     ValidJson(body): ValidJson<NewProduct>,
 ) -> ApiResult<HttpResponse> {
-    catalog_admin(&user)?;
     let p = state.catalog.create_product(body, user.id()).await?;
     let res = HttpResponse::Created().insert_header(("location", format!("/api/v1/admin/products/{}", p.id))).json(&p);
     Ok(with_version(res, &p))
@@ -139,8 +130,11 @@ pub async fn create_product(
     responses((status = 200, body = Product, headers(("ETag" = String))), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
 )]
 #[get("/admin/products/{id}")]
-pub async fn get_product(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
-    catalog_admin(&user)?;
+pub async fn get_product(
+    state: web::Data<AppState>,
+    _: Authorized<perm::ManageCatalog>,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
     let p = state.catalog.product(*id).await?;
     Ok(with_version(HttpResponse::Ok().json(&p), &p))
 }
@@ -160,12 +154,11 @@ pub async fn get_product(state: web::Data<AppState>, user: AuthUser, id: web::Pa
 #[patch("/admin/products/{id}")]
 pub async fn update_product(
     state: web::Data<AppState>,
-    user: AuthUser,
+    _: Authorized<perm::ManageCatalog>,
     req: HttpRequest,
     id: web::Path<Uuid>,
     ValidJson(body): ValidJson<ProductPatch>,
 ) -> ApiResult<HttpResponse> {
-    catalog_admin(&user)?;
     let expected = if_match(&req)?;
     let p = state.catalog.update_product(*id, body, expected).await?;
     Ok(with_version(HttpResponse::Ok().json(&p), &p))
@@ -181,10 +174,9 @@ pub async fn update_product(
 #[delete("/admin/products/{id}")]
 pub async fn delete_product(
     state: web::Data<AppState>,
-    user: AuthUser,
+    _: Authorized<perm::ManageCatalog>,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    catalog_admin(&user)?;
     state.catalog.delete_product(*id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -203,11 +195,10 @@ pub async fn delete_product(
 #[post("/admin/products/{id}/variants")]
 pub async fn add_variant(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: Authorized<perm::ManageCatalog>,
     id: web::Path<Uuid>,
     ValidJson(body): ValidJson<NewVariant>,
 ) -> ApiResult<HttpResponse> {
-    catalog_admin(&user)?;
     let v = state.catalog.add_variant(*id, body, user.id()).await?;
     Ok(HttpResponse::Created().json(v))
 }
@@ -226,11 +217,10 @@ pub async fn add_variant(
 #[patch("/admin/variants/{id}")]
 pub async fn update_variant(
     state: web::Data<AppState>,
-    user: AuthUser,
+    _: Authorized<perm::ManageCatalog>,
     id: web::Path<Uuid>,
     ValidJson(body): ValidJson<VariantPatch>,
 ) -> ApiResult<web::Json<Variant>> {
-    catalog_admin(&user)?;
     Ok(web::Json(state.catalog.update_variant(*id, body).await?))
 }
 
@@ -244,10 +234,9 @@ pub async fn update_variant(
 #[delete("/admin/variants/{id}")]
 pub async fn delete_variant(
     state: web::Data<AppState>,
-    user: AuthUser,
+    _: Authorized<perm::ManageCatalog>,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    catalog_admin(&user)?;
     state.catalog.delete_variant(*id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -267,11 +256,10 @@ pub async fn delete_variant(
 #[post("/admin/variants/{id}/inventory")]
 pub async fn adjust_stock(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: Authorized<perm::ManageCatalog>,
     id: web::Path<Uuid>,
     ValidJson(body): ValidJson<StockAdjustment>,
 ) -> ApiResult<HttpResponse> {
-    catalog_admin(&user)?;
     let entry = state.catalog.adjust_stock(*id, body, user.id()).await?;
     Ok(HttpResponse::Created().json(entry))
 }
@@ -304,11 +292,10 @@ pub struct LedgerPage {
 #[get("/admin/variants/{id}/inventory")]
 pub async fn ledger(
     state: web::Data<AppState>,
-    user: AuthUser,
+    _: Authorized<perm::ManageCatalog>,
     id: web::Path<Uuid>,
     ValidQuery(p): ValidQuery<LedgerParams>,
 ) -> ApiResult<web::Json<LedgerPage>> {
-    catalog_admin(&user)?;
     let after = match p.cursor.as_deref() {
         Some(c) => Some(c.parse::<i64>().map_err(|_| Problem::invalid_parameter("cursor", "not a ledger cursor"))?),
         None => None,

@@ -4,11 +4,10 @@ use actix_web::{HttpResponse, delete, get, patch, post, web};
 use cart::{NewShippingMethod, ShippingMethod, ShippingMethodPatch};
 use orders::{Event, Order, OrderFilter, OrderStatus, Shipment};
 use serde::Deserialize;
-use users::Permission;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
-use crate::auth::AuthUser;
+use crate::auth::{Authorized, perm};
 use crate::extract::{ValidJson, ValidQuery};
 use crate::problem::{ApiResult, Problem};
 use crate::routes::orders::{OrderPage, decode_cursor, page};
@@ -39,10 +38,9 @@ pub struct AdminOrderParams {
 #[get("/admin/orders")]
 pub async fn list_orders(
     state: web::Data<AppState>,
-    user: AuthUser,
+    _: Authorized<perm::ManageOrders>,
     ValidQuery(p): ValidQuery<AdminOrderParams>,
 ) -> ApiResult<web::Json<OrderPage>> {
-    user.require(Permission::ManageOrders)?;
     let limit = p.limit.unwrap_or(20);
     let filter = OrderFilter {
         user_id: p.user_id,
@@ -61,19 +59,21 @@ pub async fn list_orders(
     responses((status = 200, body = Order), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
 )]
 #[get("/admin/orders/{id}")]
-pub async fn get_order(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> ApiResult<web::Json<Order>> {
-    user.require(Permission::ManageOrders)?;
+pub async fn get_order(
+    state: web::Data<AppState>,
+    _: Authorized<perm::ManageOrders>,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<Order>> {
     Ok(web::Json(state.orders.get(*id).await?))
 }
 
 async fn act(
     state: &AppState,
-    user: &AuthUser,
+    user: &Authorized<perm::ManageOrders>,
     id: Uuid,
     event: Event,
     shipment: Option<Shipment>,
 ) -> ApiResult<web::Json<Order>> {
-    user.require(Permission::ManageOrders)?;
     Ok(web::Json(state.orders.admin_event(user.id(), id, event, shipment).await?))
 }
 
@@ -88,7 +88,7 @@ async fn act(
 #[post("/admin/orders/{id}/ship")]
 pub async fn ship(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: Authorized<perm::ManageOrders>,
     id: web::Path<Uuid>,
     ValidJson(body): ValidJson<Shipment>,
 ) -> ApiResult<web::Json<Order>> {
@@ -103,7 +103,11 @@ pub async fn ship(
     responses((status = 200, body = Order), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem))
 )]
 #[post("/admin/orders/{id}/deliver")]
-pub async fn deliver(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> ApiResult<web::Json<Order>> {
+pub async fn deliver(
+    state: web::Data<AppState>,
+    user: Authorized<perm::ManageOrders>,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<Order>> {
     act(&state, &user, *id, Event::Deliver, None).await
 }
 
@@ -115,7 +119,11 @@ pub async fn deliver(state: web::Data<AppState>, user: AuthUser, id: web::Path<U
     responses((status = 200, body = Order), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem))
 )]
 #[post("/admin/orders/{id}/cancel")]
-pub async fn cancel(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> ApiResult<web::Json<Order>> {
+pub async fn cancel(
+    state: web::Data<AppState>,
+    user: Authorized<perm::ManageOrders>,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<Order>> {
     act(&state, &user, *id, Event::Cancel, None).await
 }
 
@@ -127,7 +135,11 @@ pub async fn cancel(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uu
     responses((status = 200, body = Order), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem))
 )]
 #[post("/admin/orders/{id}/refund")]
-pub async fn refund(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> ApiResult<web::Json<Order>> {
+pub async fn refund(
+    state: web::Data<AppState>,
+    user: Authorized<perm::ManageOrders>,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<Order>> {
     act(&state, &user, *id, Event::Refund, None).await
 }
 
@@ -138,8 +150,10 @@ pub async fn refund(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uu
     responses((status = 200, body = Vec<ShippingMethod>), (status = 401, body = Problem), (status = 403, body = Problem))
 )]
 #[get("/admin/shipping-methods")]
-pub async fn list_shipping(state: web::Data<AppState>, user: AuthUser) -> ApiResult<web::Json<Vec<ShippingMethod>>> {
-    user.require(Permission::ManageOrders)?;
+pub async fn list_shipping(
+    state: web::Data<AppState>,
+    _: Authorized<perm::ManageOrders>,
+) -> ApiResult<web::Json<Vec<ShippingMethod>>> {
     Ok(web::Json(state.carts.all_shipping_methods().await?))
 }
 
@@ -153,10 +167,9 @@ pub async fn list_shipping(state: web::Data<AppState>, user: AuthUser) -> ApiRes
 #[post("/admin/shipping-methods")]
 pub async fn create_shipping(
     state: web::Data<AppState>,
-    user: AuthUser,
+    _: Authorized<perm::ManageOrders>,
     ValidJson(body): ValidJson<NewShippingMethod>,
 ) -> ApiResult<HttpResponse> {
-    user.require(Permission::ManageOrders)?;
     Ok(HttpResponse::Created().json(state.carts.create_shipping_method(body).await?))
 }
 
@@ -171,11 +184,10 @@ pub async fn create_shipping(
 #[patch("/admin/shipping-methods/{id}")]
 pub async fn update_shipping(
     state: web::Data<AppState>,
-    user: AuthUser,
+    _: Authorized<perm::ManageOrders>,
     id: web::Path<Uuid>,
     ValidJson(body): ValidJson<ShippingMethodPatch>,
 ) -> ApiResult<web::Json<ShippingMethod>> {
-    user.require(Permission::ManageOrders)?;
     Ok(web::Json(state.carts.update_shipping_method(*id, body).await?))
 }
 
@@ -189,10 +201,9 @@ pub async fn update_shipping(
 #[delete("/admin/shipping-methods/{id}")]
 pub async fn delete_shipping(
     state: web::Data<AppState>,
-    user: AuthUser,
+    _: Authorized<perm::ManageOrders>,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    user.require(Permission::ManageOrders)?;
     state.carts.delete_shipping_method(*id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -5,11 +5,10 @@ use actix_web::{get, post, web};
 use outbox::{OutboxFilter, OutboxRecord, OutboxStats, OutboxStatus};
 use primitives::Cursor;
 use serde::{Deserialize, Serialize};
-use users::Permission;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::AuthUser;
+use crate::auth::{Authorized, perm};
 use crate::extract::ValidQuery;
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
@@ -51,10 +50,9 @@ pub struct OutboxPage {
 #[get("/admin/outbox")]
 pub async fn list_events(
     state: web::Data<AppState>,
-    user: AuthUser,
+    _: Authorized<perm::OperateSystem>,
     ValidQuery(p): ValidQuery<OutboxParams>,
 ) -> ApiResult<web::Json<OutboxPage>> {
-    user.require(Permission::OperateSystem)?;
     let limit = p.limit.unwrap_or(20);
     let before = p
         .cursor
@@ -85,8 +83,10 @@ pub async fn list_events(
     responses((status = 200, body = OutboxStats), (status = 401, body = Problem), (status = 403, body = Problem))
 )]
 #[get("/admin/outbox/stats")]
-pub async fn stats(state: web::Data<AppState>, user: AuthUser) -> ApiResult<web::Json<OutboxStats>> {
-    user.require(Permission::OperateSystem)?;
+pub async fn stats(
+    state: web::Data<AppState>,
+    _: Authorized<perm::OperateSystem>,
+) -> ApiResult<web::Json<OutboxStats>> {
     Ok(web::Json(state.outbox.stats().await?))
 }
 
@@ -100,10 +100,9 @@ pub async fn stats(state: web::Data<AppState>, user: AuthUser) -> ApiResult<web:
 #[get("/admin/outbox/{id}")]
 pub async fn get_event(
     state: web::Data<AppState>,
-    user: AuthUser,
+    _: Authorized<perm::OperateSystem>,
     id: web::Path<Uuid>,
 ) -> ApiResult<web::Json<OutboxRecord>> {
-    user.require(Permission::OperateSystem)?;
     Ok(web::Json(state.outbox.get(*id).await?))
 }
 
@@ -118,10 +117,9 @@ pub async fn get_event(
 #[post("/admin/outbox/{id}/requeue")]
 pub async fn requeue(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: Authorized<perm::OperateSystem>,
     id: web::Path<Uuid>,
 ) -> ApiResult<web::Json<OutboxRecord>> {
-    user.require(Permission::OperateSystem)?;
     let record = state.outbox.requeue(*id).await?;
     tracing::info!(event_id = %record.id, event_type = %record.event_type, actor = %user.id(), "outbox event re-queued");
     Ok(web::Json(record))

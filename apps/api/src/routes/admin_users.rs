@@ -4,11 +4,11 @@ use actix_web::{get, post, put, web};
 use chrono::{DateTime, Utc};
 use primitives::{Cursor, Page};
 use serde::{Deserialize, Serialize};
-use users::{Permission, Role, User, UserListQuery};
+use users::{Role, User, UserListQuery};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::AuthUser;
+use crate::auth::{Authorized, perm};
 use crate::extract::{ValidJson, ValidQuery};
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
@@ -56,10 +56,9 @@ pub struct RoleChange {
 #[get("/admin/users")]
 pub async fn list_users(
     state: web::Data<AppState>,
-    user: AuthUser,
+    _: Authorized<perm::ManageUsers>,
     ValidQuery(params): ValidQuery<UserListParams>,
 ) -> ApiResult<web::Json<UserPage>> {
-    user.require(Permission::ManageUsers)?;
     let after = match params.cursor.as_deref() {
         Some(c) => Some(
             Cursor::decode::<(DateTime<Utc>, Uuid)>(c)
@@ -88,8 +87,11 @@ pub async fn list_users(
     responses((status = 200, body = User), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
 )]
 #[get("/admin/users/{id}")]
-pub async fn get_user(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> ApiResult<web::Json<User>> {
-    user.require(Permission::ManageUsers)?;
+pub async fn get_user(
+    state: web::Data<AppState>,
+    _: Authorized<perm::ManageUsers>,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<User>> {
     Ok(web::Json(state.users.get(*id).await?))
 }
 
@@ -107,11 +109,10 @@ pub async fn get_user(state: web::Data<AppState>, user: AuthUser, id: web::Path<
 #[put("/admin/users/{id}/role")]
 pub async fn set_role(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: Authorized<perm::ManageUsers>,
     id: web::Path<Uuid>,
     ValidJson(body): ValidJson<RoleChange>,
 ) -> ApiResult<web::Json<User>> {
-    user.require(Permission::ManageUsers)?;
     Ok(web::Json(state.users.set_role(user.id(), *id, body.role).await?))
 }
 
@@ -125,10 +126,9 @@ pub async fn set_role(
 #[post("/admin/users/{id}/disable")]
 pub async fn disable_user(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: Authorized<perm::ManageUsers>,
     id: web::Path<Uuid>,
 ) -> ApiResult<web::Json<User>> {
-    user.require(Permission::ManageUsers)?;
     let u = state.users.set_disabled(user.id(), *id, true).await?;
     state.auth.end_all_sessions(u.id).await?;
     Ok(web::Json(u))
@@ -144,9 +144,8 @@ pub async fn disable_user(
 #[post("/admin/users/{id}/enable")]
 pub async fn enable_user(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: Authorized<perm::ManageUsers>,
     id: web::Path<Uuid>,
 ) -> ApiResult<web::Json<User>> {
-    user.require(Permission::ManageUsers)?;
     Ok(web::Json(state.users.set_disabled(user.id(), *id, false).await?))
 }

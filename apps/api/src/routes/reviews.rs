@@ -5,11 +5,10 @@ use chrono::{DateTime, Utc};
 use primitives::Cursor;
 use reviews::{Histogram, Moderation, NewReview, Review, ReviewPatch, ReviewSort};
 use serde::{Deserialize, Serialize};
-use users::Permission;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::AuthUser;
+use crate::auth::{AuthUser, Authorized, perm};
 use crate::extract::{StrippedJson, ValidQuery};
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
@@ -147,11 +146,10 @@ pub async fn remove(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uu
 #[post("/admin/reviews/{id}/hide")]
 pub async fn hide(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: Authorized<perm::ModerateReviews>,
     id: web::Path<Uuid>,
     StrippedJson(body): StrippedJson<Moderation>,
 ) -> ApiResult<web::Json<Review>> {
-    user.require(Permission::ModerateReviews)?;
     Ok(web::Json(state.reviews.moderate(*id, user.id(), Some(body)).await?))
 }
 
@@ -163,7 +161,10 @@ pub async fn hide(
     responses((status = 200, body = Review), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
 )]
 #[post("/admin/reviews/{id}/unhide")]
-pub async fn unhide(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> ApiResult<web::Json<Review>> {
-    user.require(Permission::ModerateReviews)?;
+pub async fn unhide(
+    state: web::Data<AppState>,
+    user: Authorized<perm::ModerateReviews>,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<Review>> {
     Ok(web::Json(state.reviews.moderate(*id, user.id(), None).await?))
 }

@@ -168,14 +168,25 @@ impl Dispatcher {
         tokio::spawn(async move {
             let mut last_stats = tokio::time::Instant::now() - Duration::from_secs(60);
             let mut last_purge = tokio::time::Instant::now();
+            // Consecutive failed rounds (the database is down): wait longer, and log once.
+            let mut failing = 0u32;
             loop {
                 if *shutdown.borrow() {
                     break;
                 }
                 let busy = match self.run_once().await {
-                    Ok(n) => n as i64 == self.cfg.batch_size,
+                    Ok(n) => {
+                        if failing > 0 {
+                            tracing::info!(failed_rounds = failing, "outbox rounds succeed again");
+                        }
+                        failing = 0;
+                        n as i64 == self.cfg.batch_size
+                    }
                     Err(e) => {
-                        tracing::warn!(error = %e, "outbox round failed");
+                        if failing == 0 {
+                            tracing::warn!(error = %e, "outbox round failed; retrying");
+                        }
+                        failing = failing.saturating_add(1);
                         false
                     }
                 };
@@ -195,8 +206,9 @@ impl Dispatcher {
                     }
                 }
                 if !busy {
+                    let pause = self.cfg.poll_interval.saturating_mul(1 << failing.min(4)).min(Duration::from_secs(5));
                     tokio::select! {
-                        _ = tokio::time::sleep(self.cfg.poll_interval) => {}
+                        _ = tokio::time::sleep(pause) => {}
                         _ = shutdown.changed() => {}
                     }
                 }

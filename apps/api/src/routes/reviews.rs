@@ -51,9 +51,38 @@ pub struct ReviewParams {
     pub limit: Option<i64>,
 }
 
+/// A review as the public sees it: the author's display name, not their account id.
+#[derive(Serialize, ToSchema)]
+pub struct PublicReview {
+    pub id: Uuid,
+    pub product_id: Uuid,
+    /// The reviewer's display name.
+    pub author: String,
+    pub rating: i16,
+    pub title: String,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Review> for PublicReview {
+    fn from(r: Review) -> Self {
+        PublicReview {
+            id: r.id,
+            product_id: r.product_id,
+            author: r.author,
+            rating: r.rating,
+            title: r.title,
+            body: r.body,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct ReviewPage {
-    pub items: Vec<Review>,
+    pub items: Vec<PublicReview>,
     pub next_cursor: Option<String>,
     /// Visible reviews per star.
     pub histogram: Histogram,
@@ -101,6 +130,7 @@ pub async fn list(
     } else {
         None
     };
+    let items = items.into_iter().map(PublicReview::from).collect();
     Ok(web::Json(ReviewPage { items, next_cursor, histogram }))
 }
 

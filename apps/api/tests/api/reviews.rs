@@ -151,6 +151,9 @@ async fn text_is_stored_as_given_minus_control_characters() {
     let list = app.client.get(&format!("/api/v1/products/{}/reviews", f.product)).await.json();
     assert_eq!(list["items"][0]["title"], title);
     assert_eq!(list["items"][0]["body"], "line one\nline two");
+    // The public sees the author's display name, never their account id.
+    assert!(list["items"][0]["author"].is_string());
+    assert!(list["items"][0].get("user_id").is_none(), "{}", list["items"][0]);
 }
 
 #[tokio::test]

@@ -118,7 +118,67 @@ pub fn crossed_low_stock(stock_after: i32, sold: i32, threshold: i32) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use chrono::Utc;
+    use primitives::Money;
+
     use super::*;
+
+    fn order(status: OrderStatus) -> Order {
+        let eur = |m| Money::new(m, "EUR".parse().expect("currency"));
+        let now = Utc::now();
+        Order {
+            id: Uuid::now_v7(),
+            user_id: Uuid::now_v7(),
+            status,
+            subtotal: eur(1000),
+            shipping: eur(490),
+            tax: eur(0),
+            total: eur(1490),
+            shipping_address: serde_json::from_value(json!({
+                "full_name": "Ada", "line1": "1 Main St", "city": "Berlin", "postal_code": "10115", "country": "DE"
+            }))
+            .expect("address"),
+            shipping_method: "Standard".into(),
+            lines: vec![],
+            carrier: Some("DHL".into()),
+            tracking_number: Some("JD1".into()),
+            expires_at: now,
+            paid_at: None,
+            shipped_at: None,
+            delivered_at: None,
+            cancelled_at: None,
+            refunded_at: None,
+            created_at: now,
+            updated_at: now,
+            payment_id: Some("pi_1".into()),
+            refund_id: None,
+        }
+    }
+
+    #[test]
+    fn each_transition_names_its_event_and_cancellations_their_reason() {
+        use OrderStatus::*;
+        let cases = [
+            (PendingPayment, Event::PaymentSucceeded, Paid, Some(("order.paid", None))),
+            (Paid, Event::Ship, Shipped, Some(("order.shipped", None))),
+            (Shipped, Event::Deliver, Delivered, Some(("order.delivered", None))),
+            (PendingPayment, Event::Cancel, Cancelled, Some(("order.cancelled", Some("cancelled")))),
+            (PendingPayment, Event::Expire, Cancelled, Some(("order.cancelled", Some("expired")))),
+            (PendingPayment, Event::PaymentFailed, PaymentFailed, Some(("order.cancelled", Some("payment_failed")))),
+            (Paid, Event::Refund, Refunded, Some(("order.refunded", None))),
+        ];
+        for (from, event, to, want) in cases {
+            let e = transitioned(&order(to), from, event);
+            let got = e.as_ref().map(|e| (e.kind.name, e.payload.get("reason").and_then(Value::as_str)));
+            assert_eq!(got, want, "{from:?} --{event:?}--> {to:?}");
+            let e = e.expect("event");
+            assert_eq!(e.payload["from_status"], json!(from));
+            assert_eq!(e.payload["total"]["amount_minor"], 1490);
+        }
+        assert_eq!(transitioned(&order(PendingPayment), PendingPayment, Event::Cancel), None);
+        let shipped = transitioned(&order(Shipped), Paid, Event::Ship).expect("event");
+        assert_eq!(shipped.payload["tracking_number"], "JD1");
+    }
 
     #[test]
     fn low_stock_is_reported_once_per_crossing() {

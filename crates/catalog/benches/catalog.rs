@@ -101,17 +101,17 @@ fn page() -> ProductPage {
 
 fn json(c: &mut Criterion) {
     let p = product();
-    c.bench_function("json/product_detail (PublicProduct::from + to_vec)", |b| {
+    c.bench_function("json/product_detail", |b| {
         b.iter(|| serde_json::to_vec(&PublicProduct::from(black_box(&p))).expect("serialises"))
     });
     let public = PublicProduct::from(&p);
     println!("product detail body: {} bytes", serde_json::to_vec(&public).map(|v| v.len()).unwrap_or(0));
-    c.bench_function("json/product_detail (to_vec only)", |b| {
+    c.bench_function("json/product_detail_to_vec_only", |b| {
         b.iter(|| serde_json::to_vec(black_box(&public)).expect("serialises"))
     });
     let pg = page();
     println!("listing page body: {} bytes", serde_json::to_vec(&pg).map(|v| v.len()).unwrap_or(0));
-    c.bench_function("json/listing_page (24 items + facets)", |b| {
+    c.bench_function("json/listing_page_24_items", |b| {
         b.iter(|| serde_json::to_vec(black_box(&pg)).expect("serialises"))
     });
 }
@@ -120,16 +120,16 @@ fn cursor(c: &mut Criterion) {
     let at = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).single().expect("valid date");
     let newest = ListingCursor { key: SortKey::Newest(at), id: Uuid::from_u128(42), fuzzy: false };
     let relevance = ListingCursor { key: SortKey::Relevance(0.123_456_789), id: Uuid::from_u128(42), fuzzy: true };
-    c.bench_function("cursor/encode (newest)", |b| b.iter(|| black_box(&newest).encode()));
+    c.bench_function("cursor/encode_newest", |b| b.iter(|| black_box(&newest).encode()));
     let s = newest.encode();
-    c.bench_function("cursor/decode (newest)", |b| {
+    c.bench_function("cursor/decode_newest", |b| {
         b.iter(|| ListingCursor::decode(black_box(&s), Sort::Newest).expect("valid"))
     });
     let r = relevance.encode();
-    c.bench_function("cursor/decode (relevance, fuzzy)", |b| {
+    c.bench_function("cursor/decode_relevance_fuzzy", |b| {
         b.iter(|| ListingCursor::decode(black_box(&r), Sort::Relevance).expect("valid"))
     });
-    c.bench_function("cursor/decode (garbage)", |b| {
+    c.bench_function("cursor/decode_garbage", |b| {
         b.iter(|| ListingCursor::decode(black_box("bm90IGEgY3Vyc29y"), Sort::Newest).is_none())
     });
 }

@@ -471,6 +471,7 @@ scenario_login_beside_detail() {
 # stock that left the variants and the order lines written, no stock is negative, and every
 # variant's ledger still sums to its stock.
 COMMERCE_SHIPPING=00000000-0000-4000-8000-0000000be4c4
+CHECKOUT_OK=0 # checkout ran without errors and its stock check passed
 commerce_sql() { # FILE-WITH-POOL-ARRAY SQL: runs SQL with :pool bound to the variant pool array
   # The array is too long for a command-line argument: psql reads it from the file itself.
   printf '\\set pool `cat %s`\n%s;\n' "$1" "$2" | psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -f - ||
@@ -528,6 +529,7 @@ scenario_commerce() {
   say "checkout stock check $check: stock of the $(wc -l <"$WORK/commerce.variants") variants $before -> $after" \
     "(-$((before - after))), units in 201 answers $bought, in new order lines $sold_db; orders: $ok_orders answered" \
     "201, $orders_db in PostgreSQL; variants with negative stock: $negative; ledger sums off: $ledger_off"
+  if [ "$check" = ok ] && [ "$(jq -r ".checkout.errors // 1" "$out")" = 0 ]; then CHECKOUT_OK=1; fi
   local a=.add_to_cart c=.checkout
   record add_to_cart "add to cart (POST /cart/lines)" "$CONC" "$(jq -r "$a.rate // 0" "$out")" \
     "$(jq -r "$a.p50 // empty" "$out")" "$(jq -r "$a.p99 // empty" "$out")" "$(jq -r "$a.errors // 1" "$out")" \
@@ -632,6 +634,8 @@ targets() {
     r=$(awk -v p="${P99[$k]:-}" 'BEGIN { print (p != "" && p < 0.020) ? 1 : 0 }')
     echo "| $k p99 < 20 ms at $CONC connections | $(fmt_ms "${P99[$k]:-}") | $(met "$r") |"
   done
+  r=$(awk -v a="${RPS[checkout]:-0}" -v ok="$CHECKOUT_OK" 'BEGIN { print (ok == 1 && a >= 1000) ? 1 : 0 }')
+  echo "| checkout >= 1,000 orders/s, zero errors, zero oversell | $(fmt_rps "${RPS[checkout]:-0}") orders/s, $([ "$CHECKOUT_OK" = 1 ] && echo "no errors, stock check ok" || echo "errors or stock check failed") | $(met "$r") |"
   r=$(awk -v a="$RSS_CACHED" -v b="$RSS_UNCACHED" 'BEGIN { print (a + 0 < 150 && b + 0 < 150) ? 1 : 0 }')
   echo "| API RSS < 150 MiB | ${RSS_CACHED} / ${RSS_UNCACHED} MiB | $(met "$r") |"
 }

@@ -21,6 +21,10 @@ seed PRODUCTS="10000":
 bench *ARGS:
     benches/run.sh {{ARGS}}
 
+# criterion micro-benchmarks of the hot pure code, as a table of medians (`--quick`: shorter).
+bench-micro *ARGS:
+    benches/micro.sh {{ARGS}}
+
 # Start local PostgreSQL and Redis if they are installed but not running.
 services:
     scripts/services.sh

@@ -14,11 +14,16 @@
 #          -h/--help.
 # Environment: PGHOST/PGPORT/PGUSER (default 127.0.0.1/5432/postgres), REDIS_URL (default
 # redis://127.0.0.1:6379), BENCH_DB, BENCH_PRODUCTS, BENCH_USERS, BENCH_CONCURRENCY (32),
-# BENCH_LOGIN_CONCURRENCY (4), BENCH_PORT (first port tried, 18480), CARGO_TARGET_DIR.
+# BENCH_LOGIN_CONCURRENCY (4), BENCH_PORT (first port tried, 18480), BENCH_CART_USERS (shoppers
+# of the checkout scenario: 128, quick 48), BENCH_CART_LINES (variants per cart, 3),
+# BENCH_CART_VARIANTS (variants carts are filled from, 5000), BENCH_SCENARIOS (a subset of
+# SCENARIOS below, e.g. "live commerce", for trying one out), CARGO_TARGET_DIR.
 #
 # The load comes from separate processes on the same machine: `oha` for HTTP (installed with
-# `cargo install oha --locked` when missing) and `pgbench` for the PostgreSQL baselines, whose
-# scripts are in benches/sql/. Everything started here is stopped on exit, whatever happens.
+# `cargo install oha --locked` when missing), benches/commerce.py (Python 3 standard library) for
+# add-to-cart and checkout, which need a token per shopper and a key per checkout, and `pgbench`
+# for the PostgreSQL baselines, whose scripts are in benches/sql/. Everything started here is
+# stopped on exit, whatever happens.
 set -Eeuo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -46,6 +51,8 @@ REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
 CONC=${BENCH_CONCURRENCY:-32}
 LOGIN_CONC=${BENCH_LOGIN_CONCURRENCY:-4}
 DETAIL_URLS=1000 # distinct products the detail scenarios spread over
+COMMERCE_LINES=${BENCH_CART_LINES:-3}      # different variants in each checked-out cart
+COMMERCE_VARIANTS=${BENCH_CART_VARIANTS:-5000} # the variants carts are filled from
 if [ "$QUICK" = 1 ]; then
   MODE=quick
   PRODUCTS=${BENCH_PRODUCTS:-2000}
@@ -53,6 +60,7 @@ if [ "$QUICK" = 1 ]; then
   DURATION=${DURATION:-2}
   DB=${BENCH_DB:-shop_bench_quick_$$}
   DROP_DB=1 # a throw-away database
+  COMMERCE_USERS=${BENCH_CART_USERS:-48}
   WRITE=0
 else
   MODE=full
@@ -61,6 +69,7 @@ else
   DURATION=${DURATION:-10}
   DB=${BENCH_DB:-shop_bench}
   DROP_DB=0 # kept: seeding 100k products takes a while
+  COMMERCE_USERS=${BENCH_CART_USERS:-128}
 fi
 SEED_PASSWORD=${SHOP_SEED_PASSWORD:-demo password 123}
 DB_URL="postgres://$PGUSER@$PGHOST:$PGPORT/$DB"
@@ -106,13 +115,15 @@ need pgbench "install the PostgreSQL client tools (Debian/Ubuntu: apt-get instal
 need redis-cli "install Redis (Debian/Ubuntu: apt-get install redis-tools)"
 need curl "install curl"
 need jq "install jq (Debian/Ubuntu: apt-get install jq)"
+need python3 "install Python 3 (Debian/Ubuntu: apt-get install python3): benches/commerce.py drives the cart and checkout load"
 need cargo "install Rust (rustup)"
 if ! command -v oha >/dev/null; then
   if [ -x "$HOME/.cargo/bin/oha" ]; then
     PATH="$HOME/.cargo/bin:$PATH"
   else
     say "oha (HTTP load generator) is missing: cargo install oha --locked (a few minutes, once)"
-    cargo install oha --locked >"$WORK/oha-install.log" 2>&1 || {
+    # Built in a temporary directory of its own, not in the project's CARGO_TARGET_DIR.
+    env -u CARGO_TARGET_DIR cargo install oha --locked >"$WORK/oha-install.log" 2>&1 || {
       tail -20 "$WORK/oha-install.log" >&2
       die "could not install oha"
     }
@@ -450,15 +461,97 @@ scenario_login_beside_detail() {
   check_alive
 }
 
-# TODO(cart): POST /api/v1/cart/lines (apps/api/src/routes/cart.rs) for signed-in users: log in
-# once per user before the timed part, then spread the load over many users and variants.
-scenario_add_to_cart() { skip "add to cart"; }
-# TODO(checkout): POST /api/v1/checkout (routes/orders.rs) of prepared carts at low concurrency;
-# report stock contention (many buyers of one product) apart from the spread case.
-scenario_checkout() { skip "checkout"; }
-# TODO(reviews): listing with sort=rating; the seed writes no reviews yet, so every rating is
-# zero and the sort measures nothing real.
-scenario_rating_sort() { skip "listing, sort=rating"; }
+# Add to cart and checkout: benches/commerce.py (Python standard library only, a separate process
+# like oha), since every checkout needs its own Idempotency-Key and every shopper their own token.
+# COMMERCE_USERS seeded users sign in once, untimed; then rounds of "fill every cart with
+# COMMERCE_LINES different random variants" and "check every cart out" until the checkout phases
+# add up to the duration. The two phases are timed apart: "add to cart" is requests/s over the
+# fill phases, "checkout" orders/s over the checkout phases (a 201 is an order paid with the
+# sandbox token tok_visa). Afterwards PostgreSQL must agree: the units the driver bought equal the
+# stock that left the variants and the order lines written, no stock is negative, and every
+# variant's ledger still sums to its stock.
+COMMERCE_SHIPPING=00000000-0000-4000-8000-0000000be4c4
+CHECKOUT_OK=0 # checkout ran without errors and its stock check passed
+commerce_sql() { # FILE-WITH-POOL-ARRAY SQL: runs SQL with :pool bound to the variant pool array
+  # The array is too long for a command-line argument: psql reads it from the file itself.
+  printf '\\set pool `cat %s`\n%s;\n' "$1" "$2" | psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -f - ||
+    { say "psql failed: $2"; return 1; }
+}
+scenario_commerce() {
+  local n=$COMMERCE_USERS out="$WORK/commerce.json" pool="$WORK/commerce-pool" t0 before after
+  local sold_db orders_db negative ledger_off bought ok_orders check=ok
+  [ "$USERS" -lt "$n" ] && n=$USERS
+  sql "INSERT INTO shipping_methods (id, name, price_minor, currency, countries)
+       VALUES ('$COMMERCE_SHIPPING', 'Benchmark standard', 490, 'EUR', '{}') ON CONFLICT (id) DO NOTHING" >/dev/null
+  # The last n seeded users (the login scenarios use the first ones); variants in stock, spread
+  # over many products, the same sample every run.
+  seq "$((USERS - n + 1))" "$USERS" | sed 's/.*/user&@example.com/' >"$WORK/commerce.users"
+  sql "SELECT v.id FROM variants v JOIN products p ON p.id = v.product_id
+        WHERE p.status = 'active' AND v.active AND v.stock >= 20
+        ORDER BY md5(v.id::text) LIMIT $COMMERCE_VARIANTS" >"$WORK/commerce.variants"
+  [ "$(wc -l <"$WORK/commerce.variants")" -ge "$COMMERCE_LINES" ] || die "too few variants in stock in $DB"
+  { printf "'{"; paste -sd, "$WORK/commerce.variants" | tr -d '\n'; printf "}'::uuid[]"; } >"$pool"
+  t0=$(sql "SELECT now()")
+  before=$(commerce_sql "$pool" "SELECT sum(stock) FROM variants WHERE id = ANY(:pool)")
+  if ! python3 benches/commerce.py --base "$(api_url cached)" --users "$WORK/commerce.users" \
+    --password "$SEED_PASSWORD" --variants "$WORK/commerce.variants" --shipping "$COMMERCE_SHIPPING" \
+    --concurrency "$CONC" --login-concurrency "$LOGIN_CONC" --duration "$DURATION" \
+    --lines "$COMMERCE_LINES" >"$out" 2>"$out.err"; then
+    cat "$out.err" >&2
+    echo '{}' >"$out"
+  fi
+  jq -e '.signed_in' "$out" >/dev/null 2>&1 || echo '{}' >"$out"
+  if [ "$(jq -r '.signed_in // 0' "$out")" != "$n" ]; then
+    say "commerce: $(jq -r '.signed_in // 0' "$out") of $n users signed in: $(jq -c '.login // {}' "$out")"
+    FAILED+=("commerce sign-in")
+  fi
+  for phase in add_to_cart checkout; do
+    if [ "$(jq -r ".$phase.errors // 1" "$out")" != 0 ]; then
+      say "$phase: statuses $(jq -c ".$phase.statuses // {}" "$out"), failures $(jq -c ".$phase.failures // {}" "$out")"
+      jq -r ".$phase.error_samples // [] | .[]" "$out" | head -3 | sed 's/^/  /' >&2
+    fi
+  done
+  # The oversell check.
+  after=$(commerce_sql "$pool" "SELECT sum(stock) FROM variants WHERE id = ANY(:pool)")
+  sold_db=$(commerce_sql "$pool" "SELECT coalesce(sum(l.quantity), 0) FROM order_lines l JOIN orders o ON o.id = l.order_id
+    WHERE o.created_at >= '$t0' AND o.status IN ('paid', 'pending_payment') AND l.variant_id = ANY(:pool)")
+  orders_db=$(sql "SELECT count(*) FROM orders WHERE created_at >= '$t0' AND status IN ('paid', 'pending_payment')")
+  negative=$(sql "SELECT count(*) FROM variants WHERE stock < 0")
+  ledger_off=$(commerce_sql "$pool" "SELECT count(*) FROM variants v WHERE v.id = ANY(:pool)
+    AND v.stock <> (SELECT coalesce(sum(delta), 0) FROM inventory_ledger l WHERE l.variant_id = v.id)")
+  bought=$(jq -r '.units_bought // 0' "$out")
+  ok_orders=$(jq -r '.checkout.statuses["201"] // 0' "$out")
+  if [ "$((before - after))" != "$bought" ] || [ "$sold_db" != "$bought" ] || [ "$orders_db" != "$ok_orders" ] ||
+    [ "$negative" != 0 ] || [ "$ledger_off" != 0 ]; then
+    check="FAILED"
+    FAILED+=("checkout stock check")
+  fi
+  say "checkout stock check $check: stock of the $(wc -l <"$WORK/commerce.variants") variants $before -> $after" \
+    "(-$((before - after))), units in 201 answers $bought, in new order lines $sold_db; orders: $ok_orders answered" \
+    "201, $orders_db in PostgreSQL; variants with negative stock: $negative; ledger sums off: $ledger_off"
+  if [ "$check" = ok ] && [ "$(jq -r ".checkout.errors // 1" "$out")" = 0 ]; then CHECKOUT_OK=1; fi
+  local a=.add_to_cart c=.checkout
+  record add_to_cart "add to cart (POST /cart/lines)" "$CONC" "$(jq -r "$a.rate // 0" "$out")" \
+    "$(jq -r "$a.p50 // empty" "$out")" "$(jq -r "$a.p99 // empty" "$out")" "$(jq -r "$a.errors // 1" "$out")" \
+    "$n users, $COMMERCE_LINES different variants per cart, $(jq -r '.rounds // 0' "$out") rounds"
+  record checkout "checkout (orders/s)" "$CONC" "$(jq -r "$c.rate // 0" "$out")" \
+    "$(jq -r "$c.p50 // empty" "$out")" "$(jq -r "$c.p99 // empty" "$out")" "$(jq -r "$c.errors // 1" "$out")" \
+    "$ok_orders orders of $COMMERCE_LINES lines; stock check $check (no oversell, ledger consistent)"
+  say "commerce driver CPU: $(jq -r '.driver_cpu_seconds // 0 | . * 10 | round / 10' "$out") s"
+  check_alive
+}
+
+# Listing sorted by rating: every category with sort=rating. The seed writes no reviews, so every
+# rating is zero: this measures the rating sort's query path, not a realistic order.
+scenario_rating_sort() {
+  local base slug
+  base=$(api_url cached)
+  for slug in $(sql "SELECT slug FROM categories ORDER BY slug"); do
+    echo "$base/api/v1/products?category=$slug&sort=rating"
+  done >"$WORK/rating.urls"
+  oha_scenario rating_sort "listing, sort=rating" "$CONC" "@$WORK/rating.urls" \
+    "$(wc -l <"$WORK/rating.urls") URLs; all ratings 0 (no reviews seeded)"
+}
 
 SCENARIOS=(
   live
@@ -470,8 +563,7 @@ SCENARIOS=(
   search
   login
   login_beside_detail
-  add_to_cart
-  checkout
+  commerce
   rating_sort
 )
 
@@ -506,6 +598,7 @@ if [ "$IDLE_BUSY" -gt 20 ]; then
   say "warning: $BUSY_NOTE"
 fi
 
+if [ -n "${BENCH_SCENARIOS:-}" ]; then read -r -a SCENARIOS <<<"$BENCH_SCENARIOS"; fi
 for s in "${SCENARIOS[@]}"; do
   "scenario_$s"
 done
@@ -541,6 +634,8 @@ targets() {
     r=$(awk -v p="${P99[$k]:-}" 'BEGIN { print (p != "" && p < 0.020) ? 1 : 0 }')
     echo "| $k p99 < 20 ms at $CONC connections | $(fmt_ms "${P99[$k]:-}") | $(met "$r") |"
   done
+  r=$(awk -v a="${RPS[checkout]:-0}" -v ok="$CHECKOUT_OK" 'BEGIN { print (ok == 1 && a >= 1000) ? 1 : 0 }')
+  echo "| checkout >= 1,000 orders/s, zero errors, zero oversell | $(fmt_rps "${RPS[checkout]:-0}") orders/s, $([ "$CHECKOUT_OK" = 1 ] && echo "no errors, stock check ok" || echo "errors or stock check failed") | $(met "$r") |"
   r=$(awk -v a="$RSS_CACHED" -v b="$RSS_UNCACHED" 'BEGIN { print (a + 0 < 150 && b + 0 < 150) ? 1 : 0 }')
   echo "| API RSS < 150 MiB | ${RSS_CACHED} / ${RSS_UNCACHED} MiB | $(met "$r") |"
 }

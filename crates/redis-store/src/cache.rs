@@ -1,8 +1,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use deadpool_redis::redis::AsyncCommands;
 use primitives::{Cache, CacheError};
+use redis::AsyncCommands;
 use redis::Script;
 
 use crate::{MemoryCache, Redis};

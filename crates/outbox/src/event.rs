@@ -29,18 +29,6 @@ pub mod types {
     pub const ORDER_REFUNDED: EventType = EventType { name: "order.refunded", version: 1, aggregate: "order" };
     pub const INVENTORY_LOW_STOCK: EventType =
         EventType { name: "inventory.low_stock", version: 1, aggregate: "variant" };
-
-    pub const ALL: [EventType; 9] = [
-        USER_REGISTERED,
-        USER_PASSWORD_CHANGED,
-        ORDER_PLACED,
-        ORDER_PAID,
-        ORDER_SHIPPED,
-        ORDER_DELIVERED,
-        ORDER_CANCELLED,
-        ORDER_REFUNDED,
-        INVENTORY_LOW_STOCK,
-    ];
 }
 
 /// An event about to be written to the outbox, inside the transaction of the change it reports.

@@ -14,6 +14,6 @@ pub use dispatcher::{Backoff, Dispatcher, DispatcherConfig, OutboxService};
 pub use event::{Claimed, EventType, NewEvent, OutboxFilter, OutboxRecord, OutboxStats, OutboxStatus, Progress, types};
 pub use notify::{Email, Notifications, Sms, TemplateError};
 pub use ports::{
-    Contact, Contacts, DeliveryError, DispatchObserver, EmailSender, LoggingMailer, LoggingSms, NoObserver,
-    OutboxError, OutboxRepo, Publisher, SmsSender,
+    Contact, Contacts, DeliveryError, DispatchObserver, EmailSender, LoggingMailer, LoggingSms, OutboxError,
+    OutboxRepo, Publisher, SmsSender,
 };

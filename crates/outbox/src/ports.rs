@@ -103,15 +103,6 @@ pub trait DispatchObserver: Send + Sync + 'static {
     fn backlog(&self, stats: &OutboxStats);
 }
 
-pub struct NoObserver;
-
-impl DispatchObserver for NoObserver {
-    fn delivered(&self, _: &str, _: Duration) {}
-    fn failed(&self, _: &str, _: &str) {}
-    fn dead(&self, _: &str) {}
-    fn backlog(&self, _: &OutboxStats) {}
-}
-
 /// The email adapter when no SMTP server is configured: logs what it would send.
 pub struct LoggingMailer;
 

@@ -140,6 +140,9 @@ pub struct CatalogConfig {
     pub cache_ttl_secs: u64,
     /// Facet counts of one filter set are reused this long.
     pub facets_ttl_secs: u64,
+    /// Anonymous listing and search pages are reused this long (0: never). Catalog writes show
+    /// at once; stock sold and new ratings may take this long to show in listings.
+    pub listing_cache_ttl_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -201,6 +204,11 @@ pub struct RedisSettings {
     pub key_prefix: String,
     pub pool_size: usize,
     pub timeout_ms: u64,
+    /// How long an instance serves its in-process copy of a cached entry without asking Redis
+    /// (copies are dropped on every invalidation through pub/sub); 0 turns the near cache off.
+    pub near_cache_ttl_ms: u64,
+    /// Memory budget of those copies.
+    pub near_cache_max_mib: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -282,6 +290,8 @@ impl Config {
                 // (cached detail +30 % over 16, docs/performance.md).
                 pool_size: 1,
                 timeout_ms: 250,
+                near_cache_ttl_ms: 5_000,
+                near_cache_max_mib: 32,
             },
             auth: AuthConfig {
                 jwt_secret: if dev_like { DEV_JWT_SECRET.into() } else { String::new() },
@@ -298,7 +308,12 @@ impl Config {
                 login_per_account: if profile == Profile::Test { Quota::new(10_000, 60) } else { Quota::new(10, 300) },
                 register_per_ip: if profile == Profile::Test { Quota::new(10_000, 60) } else { Quota::new(10, 3600) },
             },
-            catalog: CatalogConfig { cache_enabled: true, cache_ttl_secs: 300, facets_ttl_secs: 30 },
+            catalog: CatalogConfig {
+                cache_enabled: true,
+                cache_ttl_secs: 300,
+                facets_ttl_secs: 30,
+                listing_cache_ttl_secs: 5,
+            },
             checkout: CheckoutSettings {
                 pending_ttl_secs: 900,
                 idempotency_ttl_secs: 86_400,

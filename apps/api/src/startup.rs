@@ -17,7 +17,7 @@ use persistence::Db;
 use persistence::{PgCartRepo, PgCatalogRepo, PgOrderRepo, PgReviewRepo, PgSessionRepo, PgUserRepo};
 use primitives::Cache;
 use primitives::RateLimiter;
-use redis_store::{Redis, RedisCache, RedisLimiter};
+use redis_store::{NearCache, NearConfig, Redis, RedisCache, RedisLimiter};
 use reviews::{AggregatesChanged, ReviewService};
 use users::{Role, UserService};
 use utoipa::OpenApi;
@@ -196,7 +196,16 @@ impl Application {
         if let Err(e) = redis.ping().await {
             tracing::warn!(error = %e, url = %config.redis.url, "Redis unreachable; using the in-process cache and rate limiter until it answers");
         }
-        let cache: Arc<dyn Cache> = Arc::new(RedisCache::new(redis.clone()));
+        let cache: Arc<dyn Cache> = match config.redis.near_cache_ttl_ms {
+            0 => Arc::new(RedisCache::new(redis.clone())),
+            ms => Arc::new(NearCache::new(
+                redis.clone(),
+                NearConfig {
+                    ttl: Duration::from_millis(ms),
+                    max_bytes: config.redis.near_cache_max_mib.saturating_mul(1 << 20),
+                },
+            )),
+        };
         let limiter: Arc<dyn RateLimiter> = Arc::new(RedisLimiter::new(redis.clone()));
 
         let user_repo: Arc<dyn users::UserRepo> = Arc::new(PgUserRepo::new(db.clone()));
@@ -215,6 +224,7 @@ impl Application {
                 enabled: config.catalog.cache_enabled,
                 ttl: Duration::from_secs(config.catalog.cache_ttl_secs),
                 facets_ttl: Duration::from_secs(config.catalog.facets_ttl_secs),
+                listing_ttl: Duration::from_secs(config.catalog.listing_cache_ttl_secs),
             },
         ));
 

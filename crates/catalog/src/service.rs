@@ -22,7 +22,14 @@ pub struct DetailCacheConfig {
     pub ttl: Duration,
     /// Facet counts of a filter set are reused this long.
     pub facets_ttl: Duration,
+    /// Anonymous listing and search pages are reused this long (zero: never). Catalog writes
+    /// start a new listing version, so they show at once; stock sold by checkouts and ratings
+    /// from reviews may take this long to show in listings (product detail shows them at once).
+    pub listing_ttl: Duration,
 }
+
+/// Holds the current listing version (see [`CatalogService::listing_version`]).
+const LISTING_VERSION_KEY: &str = "catalog:listing-version:v1";
 
 /// The public representation of a variant: availability, not stock counts.
 #[derive(Debug, Clone, Serialize)]
@@ -162,6 +169,26 @@ impl CatalogService {
         }
     }
 
+    /// The version of listings: cached pages and facets carry it in their keys, and every catalog
+    /// write starts a new one. It is the generation of its own cache key, stored as that key's
+    /// value, so reading it is a cache hit (in process, with the near cache) and a write is one
+    /// invalidation, announced to every instance.
+    async fn listing_version(&self) -> u64 {
+        if let Ok(Some(v)) = self.cache.get(LISTING_VERSION_KEY).await
+            && let Some(v) = std::str::from_utf8(&v).ok().and_then(|v| v.parse().ok())
+        {
+            return v;
+        }
+        let Ok(g) = self.cache.generation(LISTING_VERSION_KEY).await else { return 0 };
+        let _ = self.cache.set_if_generation(LISTING_VERSION_KEY, g.to_string().as_bytes(), self.cfg.ttl, g).await;
+        g
+    }
+
+    /// After a catalog write: every cached listing page and facet count is out of date.
+    async fn listings_changed(&self) {
+        self.invalidate(LISTING_VERSION_KEY).await;
+    }
+
     // ---- categories -------------------------------------------------------------------------
 
     pub async fn categories(&self) -> Result<Vec<Category>, CatalogError> {
@@ -197,18 +224,21 @@ impl CatalogService {
     pub async fn create_category(&self, c: NewCategory) -> Result<Category, CatalogError> {
         let created = self.repo.create_category(&c).await?;
         self.invalidate(CATEGORIES_KEY).await;
+        self.listings_changed().await;
         Ok(created)
     }
 
     pub async fn update_category(&self, id: Uuid, p: CategoryPatch) -> Result<Category, CatalogError> {
         let updated = self.repo.update_category(id, &p).await?;
         self.invalidate(CATEGORIES_KEY).await;
+        self.listings_changed().await;
         Ok(updated)
     }
 
     pub async fn delete_category(&self, id: Uuid) -> Result<(), CatalogError> {
         self.repo.delete_category(id).await?;
         self.invalidate(CATEGORIES_KEY).await;
+        self.listings_changed().await;
         Ok(())
     }
 
@@ -272,6 +302,7 @@ impl CatalogService {
         // A cached "not found" never exists (misses are not stored), but a slug may have pointed
         // at a deleted product.
         self.invalidate(&slug_key(&created.slug)).await;
+        self.listings_changed().await;
         Ok(created)
     }
 
@@ -288,6 +319,7 @@ impl CatalogService {
             self.invalidate(&slug_key(&before.slug)).await;
             self.invalidate(&slug_key(&updated.slug)).await;
         }
+        self.listings_changed().await;
         Ok(updated)
     }
 
@@ -296,24 +328,28 @@ impl CatalogService {
         self.repo.delete_product(id).await?;
         self.invalidate(&product_key(id)).await;
         self.invalidate(&slug_key(&before.slug)).await;
+        self.listings_changed().await;
         Ok(())
     }
 
     pub async fn add_variant(&self, product: Uuid, v: NewVariant, actor: Uuid) -> Result<Variant, CatalogError> {
         let created = self.repo.add_variant(product, &v, actor).await?;
         self.invalidate(&product_key(product)).await;
+        self.listings_changed().await;
         Ok(created)
     }
 
     pub async fn update_variant(&self, id: Uuid, p: VariantPatch) -> Result<Variant, CatalogError> {
         let (variant, product) = self.repo.update_variant(id, &p).await?;
         self.invalidate(&product_key(product)).await;
+        self.listings_changed().await;
         Ok(variant)
     }
 
     pub async fn delete_variant(&self, id: Uuid) -> Result<(), CatalogError> {
         let product = self.repo.delete_variant(id).await?;
         self.invalidate(&product_key(product)).await;
+        self.listings_changed().await;
         Ok(())
     }
 
@@ -326,6 +362,7 @@ impl CatalogService {
         let (entry, product) =
             self.repo.adjust_stock(variant, adj.delta, adj.reason, Some(actor), adj.note.as_deref()).await?;
         self.invalidate(&product_key(product)).await;
+        self.listings_changed().await;
         Ok(entry)
     }
 
@@ -351,10 +388,25 @@ impl CatalogService {
         Ok(descendants(root, &all))
     }
 
-    pub async fn list(&self, mut q: ListingQuery) -> Result<ProductPage, CatalogError> {
+    /// A listing or search page as JSON. Anonymous pages come from the cache when the same query
+    /// was answered within `listing_ttl` and the catalog has not been written since.
+    pub async fn list_json(&self, q: ListingQuery) -> Result<Vec<u8>, CatalogError> {
         if q.sort == Sort::Relevance && q.q.is_none() {
             return Err(CatalogError::Invalid { field: "sort", message: "relevance needs a search text `q`".into() });
         }
+        let to_json = |page: &ProductPage| serde_json::to_vec(page).map_err(|e| CatalogError::Storage(e.to_string()));
+        if !self.cfg.enabled || self.cfg.listing_ttl.is_zero() || q.latest {
+            return to_json(&self.page(q, None).await?);
+        }
+        let version = self.listing_version().await;
+        let key = format!("catalog:page:v1:{version}:{}", digest(&format!("{q:?}")));
+        let page =
+            self.cached(&key, self.cfg.listing_ttl, || async { self.page(q, Some(version)).await.map(Some) }).await?;
+        Ok(page.unwrap_or_default())
+    }
+
+    /// One page, read from the repository (facets from the cache, under `version` when given).
+    async fn page(&self, mut q: ListingQuery, version: Option<u64>) -> Result<ProductPage, CatalogError> {
         let limit = q.limit;
         let first_page = q.after.is_none();
         q.limit = limit + 1;
@@ -372,22 +424,32 @@ impl CatalogService {
         } else {
             None
         };
-        let facets = if first_page { Some(self.facets(&q).await?) } else { None };
+        let facets = if first_page { Some(self.facets(&q, version).await?) } else { None };
         Ok(ProductPage { items, next_cursor, facets })
     }
 
-    async fn facets(&self, q: &ListingQuery) -> Result<Facets, CatalogError> {
+    async fn facets(&self, q: &ListingQuery, version: Option<u64>) -> Result<Facets, CatalogError> {
         let signature = format!(
             "{:?}|{:?}|{:?}|{:?}|{:?}|{}|{}",
             q.q, q.categories, q.brand, q.price_min, q.price_max, q.in_stock, q.fuzzy
         );
-        let key = format!("catalog:facets:v1:{}", hex::encode(&Sha256::digest(signature.as_bytes())[..16]));
+        let version = match version {
+            Some(v) => v,
+            None if self.cfg.enabled => self.listing_version().await,
+            None => 0,
+        };
+        let key = format!("catalog:facets:v2:{version}:{}", digest(&signature));
         let bytes = self
             .cached(&key, self.cfg.facets_ttl, || async { self.repo.facets(q).await.map(Some) })
             .await?
             .unwrap_or_default();
         Ok(serde_json::from_slice(&bytes).unwrap_or_default())
     }
+}
+
+/// A short, fixed-length cache-key part for a long signature.
+fn digest(signature: &str) -> String {
+    hex::encode(&Sha256::digest(signature.as_bytes())[..16])
 }
 
 fn check_unique_skus(variants: &[NewVariant]) -> Result<(), CatalogError> {

@@ -119,6 +119,8 @@ pub trait OrderRepo: Send + Sync + 'static {
 
     async fn claim_key(&self, user: Uuid, key: &str, request_hash: &[u8], ttl_secs: i64) -> Result<Claim, OrderError>;
     async fn complete_key(&self, user: Uuid, key: &str, outcome: &Value) -> Result<(), OrderError>;
+    /// Ends a failed attempt: the key is forgotten when it placed no order; otherwise it is
+    /// marked ended, so the next claim recovers the order at once ([`Claim::Recovered`]).
     async fn release_key(&self, user: Uuid, key: &str) -> Result<(), OrderError>;
     async fn purge_expired_keys(&self) -> Result<u64, OrderError>;
 }

@@ -97,17 +97,28 @@ impl OrderService {
                 return Ok(CheckoutOutcome::Placed { order: Box::new(order) });
             }
         }
+        let repo = Arc::clone(&self.orders);
+        let key_owned = key.to_owned();
         match self.checkout_once(user, key, req).await {
             Ok(outcome) => {
                 let value = serde_json::to_value(&outcome).unwrap_or_default();
                 if let Err(e) = self.orders.complete_key(user, key, &value).await {
-                    tracing::error!(error = %e, "could not record the checkout outcome; a replay recovers it from the order");
+                    tracing::warn!(error = %e, "could not record the checkout outcome; retrying in the background");
+                    tokio::spawn(retry_storage("record the checkout outcome", move || {
+                        let (repo, key, value) = (Arc::clone(&repo), key_owned.clone(), value.clone());
+                        async move { repo.complete_key(user, &key, &value).await }
+                    }));
                 }
                 Ok(outcome)
             }
             Err(e) => {
-                // Nothing committed (a storage failure): the client may retry with the same key.
-                let _ = self.orders.release_key(user, key).await;
+                // A storage failure: free the key so a retry goes ahead (no order was placed) or gets
+                // the order back (one was). The database may be what failed, so this is retried in
+                // the background rather than leaving the key held until it counts as crashed.
+                tokio::spawn(retry_storage("release the idempotency key", move || {
+                    let (repo, key) = (Arc::clone(&repo), key_owned.clone());
+                    async move { repo.release_key(user, &key).await }
+                }));
                 Err(e.into())
             }
         }
@@ -340,6 +351,29 @@ impl OrderService {
 pub enum PaymentRef {
     Order(Uuid),
     Payment(String),
+}
+
+/// Runs a storage write until it succeeds, pausing 100 ms, doubling to 2 s, for about half a minute.
+async fn retry_storage<F, Fut>(what: &'static str, write: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(), OrderError>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut pause = Duration::from_millis(100);
+    loop {
+        match write().await {
+            Ok(()) => return,
+            Err(e) if tokio::time::Instant::now() + pause >= deadline => {
+                tracing::error!(error = %e, "could not {what}; a retry with the same key waits until the attempt counts as crashed");
+                return;
+            }
+            Err(_) => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(2));
+            }
+        }
+    }
 }
 
 fn refusal_reason(r: &CheckoutRefusal) -> &'static str {

@@ -98,7 +98,7 @@ impl Dispatcher {
         let mut progress = event.progress;
         let result = self.attempt(&event, &mut progress).await;
         let settled = match &result {
-            Ok(()) => self.repo.delivered(&event, progress).await,
+            Ok(()) => self.settle_retrying(|| self.repo.delivered(&event, progress)).await,
             Err(e) => {
                 self.observer.failed(&event.event_type, e.channel);
                 let retry_at = (event.attempts < self.cfg.max_attempts).then(|| {
@@ -112,7 +112,8 @@ impl Dispatcher {
                 } else {
                     tracing::info!(event_id = %event.id, event_type = %event.event_type, attempts = event.attempts, error = %e, "outbox delivery failed; will retry");
                 }
-                self.repo.failed(&event, progress, &e.to_string(), retry_at).await
+                let error = e.to_string();
+                self.settle_retrying(|| self.repo.failed(&event, progress, &error, retry_at)).await
             }
         };
         match settled {
@@ -123,6 +124,29 @@ impl Dispatcher {
             Ok(()) => {}
             // The claim lapses after its lease and the event is attempted again.
             Err(e) => tracing::warn!(event_id = %event.id, error = %e, "could not settle an outbox event"),
+        }
+    }
+
+    /// Settling writes one row and is idempotent (only the claim's holder settles, once), so a
+    /// failure (the database restarting) is retried for up to half the lease: the delivery has
+    /// happened, and giving up would repeat it after the lease and hold the event back that long.
+    async fn settle_retrying<F, Fut>(&self, settle: F) -> Result<(), OutboxError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<(), OutboxError>>,
+    {
+        let deadline = tokio::time::Instant::now() + self.cfg.lease / 2;
+        let mut pause = Duration::from_millis(100);
+        loop {
+            match settle().await {
+                Ok(()) => return Ok(()),
+                Err(e) if tokio::time::Instant::now() + pause >= deadline => return Err(e),
+                Err(e) => {
+                    tracing::debug!(error = %e, "settling an outbox event failed; retrying");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+            }
         }
     }
 

@@ -21,6 +21,10 @@ use crate::carts::{LineRow, currency, object};
 use crate::schema::{cart_lines, carts, idempotency_keys, order_events, order_lines, orders, payment_events};
 use crate::{Db, DbError};
 
+/// An attempt on an idempotency key that has not finished after this long crashed: the next claim
+/// recovers its order or takes the key over.
+const STALE_ATTEMPT_SECS: i64 = 60;
+
 pub struct PgOrderRepo {
     db: Db,
 }
@@ -608,7 +612,7 @@ impl OrderRepo for PgOrderRepo {
                 return Ok(Claim::Replay(o));
             }
             // An attempt that started long ago and never finished crashed: recover or take over.
-            if created_at < now - chrono::Duration::seconds(60) {
+            if created_at < now - chrono::Duration::seconds(STALE_ATTEMPT_SECS) {
                 if let Some(order) = order_id {
                     return Ok(Claim::Recovered(order));
                 }
@@ -640,15 +644,18 @@ impl OrderRepo for PgOrderRepo {
 
     async fn release_key(&self, user: Uuid, key: &str) -> Result<(), OrderError> {
         let mut conn = self.db.conn().await?;
-        diesel::delete(
-            idempotency_keys::table
-                .find((user, key))
-                .filter(idempotency_keys::outcome.is_null())
-                .filter(idempotency_keys::order_id.is_null()),
-        )
-        .execute(&mut conn)
-        .await
-        .map_err(storage)?;
+        let unfinished = idempotency_keys::table.find((user, key)).filter(idempotency_keys::outcome.is_null());
+        diesel::delete(unfinished.filter(idempotency_keys::order_id.is_null()))
+            .execute(&mut conn)
+            .await
+            .map_err(storage)?;
+        // An order was placed: date the attempt back past the crash window of `claim_key`, so
+        // the next claim with this key recovers the order instead of waiting.
+        diesel::update(unfinished.filter(idempotency_keys::order_id.is_not_null()))
+            .set(idempotency_keys::created_at.eq(Utc::now() - chrono::Duration::seconds(STALE_ATTEMPT_SECS + 1)))
+            .execute(&mut conn)
+            .await
+            .map_err(storage)?;
         Ok(())
     }
 

@@ -28,11 +28,13 @@ end
 return 0
 "#;
 
-/// Bumps the generation KEYS[2] (kept for an hour, far longer than any load) and drops KEYS[1].
+/// Bumps the generation KEYS[2] (kept for an hour, far longer than any load), drops KEYS[1] and
+/// tells every instance's near cache (channel ARGV[1], the unprefixed key ARGV[2]).
 const INVALIDATE: &str = r#"
 redis.call('INCR', KEYS[2])
 redis.call('PEXPIRE', KEYS[2], 3600000)
 redis.call('DEL', KEYS[1])
+redis.call('PUBLISH', ARGV[1], ARGV[2])
 return 1
 "#;
 
@@ -95,7 +97,11 @@ impl Cache for RedisCache {
             let k = self.redis.key(key);
             let v = value.to_vec();
             let ms = ttl.as_millis().max(1) as u64;
-            match self.redis.run(|mut c| async move { c.pset_ex::<_, _, ()>(k, v, ms).await }).await {
+            let (channel, key) = (self.redis.invalidation_channel(), key.to_owned());
+            let set = |mut c: redis::aio::MultiplexedConnection| async move {
+                redis::pipe().pset_ex(k, v, ms).ignore().publish(channel, key).ignore().query_async::<()>(&mut c).await
+            };
+            match self.redis.run(set).await {
                 Ok(()) => return Ok(()),
                 Err(e) => self.mark_down(&e),
             }
@@ -107,8 +113,11 @@ impl Cache for RedisCache {
     async fn delete(&self, key: &str) -> Result<(), CacheError> {
         // Always drop the local copy too: it may have been filled during an outage.
         self.fallback.delete_now(key);
-        let k = self.redis.key(key);
-        self.redis.run(|mut c| async move { c.del::<_, ()>(k).await }).await.map_err(|e| {
+        let (k, channel, key) = (self.redis.key(key), self.redis.invalidation_channel(), key.to_owned());
+        let delete = |mut c: redis::aio::MultiplexedConnection| async move {
+            redis::pipe().del(k).ignore().publish(channel, key).ignore().query_async::<()>(&mut c).await
+        };
+        self.redis.run(delete).await.map_err(|e| {
             self.mark_down(&e);
             CacheError(e.to_string())
         })
@@ -154,9 +163,10 @@ impl Cache for RedisCache {
     async fn invalidate(&self, key: &str) -> Result<(), CacheError> {
         self.fallback.invalidate_now(key);
         let (k, g) = (self.redis.key(key), self.redis.key(&format!("{key}:gen")));
+        let (channel, key) = (self.redis.invalidation_channel(), key.to_owned());
         let script = &self.invalidate;
         self.redis
-            .run(|mut c| async move { script.key(k).key(g).invoke_async::<i64>(&mut c).await })
+            .run(|mut c| async move { script.key(k).key(g).arg(channel).arg(key).invoke_async::<i64>(&mut c).await })
             .await
             .map(|_| ())
             .map_err(|e| {

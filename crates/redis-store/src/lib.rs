@@ -4,10 +4,12 @@
 mod cache;
 mod limiter;
 mod memory;
+mod near;
 
 pub use cache::{RedisCache, RedisConfig};
 pub use limiter::{LocalLimiter, LocalLimiterPort, RedisLimiter};
 pub use memory::MemoryCache;
+pub use near::{NearCache, NearConfig};
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -92,6 +94,19 @@ impl Redis {
 
     pub fn key(&self, k: &str) -> String {
         format!("{}{}", self.prefix, k)
+    }
+
+    /// The pub/sub channel on which cache invalidations are announced to every instance.
+    pub fn invalidation_channel(&self) -> String {
+        self.key("cache:invalidations")
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    pub(crate) fn client(&self) -> &Client {
+        &self.inner.client
     }
 
     /// The connection of a slot, opening it when there is none.

@@ -1,6 +1,6 @@
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use primitives::rate_limit::gcra;
@@ -9,23 +9,55 @@ use redis::Script;
 
 use crate::Redis;
 
-/// GCRA in one atomic Lua call, using the Redis server's clock so every instance agrees.
-/// Mirrors `primitives::rate_limit::gcra`. Returns {allowed, remaining, retry_after_ms, reset_ms}.
+/// GCRA in one atomic Lua call, using the Redis server's clock so every instance agrees, taking
+/// up to ARGV[3] cells at once after giving back ARGV[4] unused ones (a lease, see
+/// [`RedisLimiter`]). With one cell and nothing given back it is exactly
+/// `primitives::rate_limit::gcra`. Returns {cells granted, remaining, retry_after_ms, reset_ms}.
 const GCRA_LUA: &str = r#"
 local interval = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
+local want = tonumber(ARGV[3])
+local refund = tonumber(ARGV[4])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+local tat = tonumber(redis.call('GET', KEYS[1]) or now) - refund * interval
 if tat < now then tat = now end
-local new_tat = tat + interval
-local allow_at = new_tat - burst
-if now < allow_at then
-  return {0, 0, allow_at - now, tat - now}
+local cells = math.floor((now + burst - tat) / interval)
+if cells > want then cells = want end
+if cells < 1 then
+  if refund > 0 then redis.call('SET', KEYS[1], tat, 'PX', math.max(tat - now, 1)) end
+  return {0, 0, tat + interval - burst - now, tat - now}
 end
+local new_tat = tat + cells * interval
 redis.call('SET', KEYS[1], new_tat, 'PX', new_tat - now)
-return {1, math.floor((burst - (new_tat - now)) / interval), 0, new_tat - now}
+return {cells, math.floor((burst - (new_tat - now)) / interval), 0, new_tat - now}
 "#;
+
+/// How long cells taken ahead may be spent before the rest is given back.
+const LEASE: Duration = Duration::from_millis(250);
+
+/// Cells an instance may take ahead for one key: a twentieth of the burst, at most 1,024. Quotas
+/// under 40 are counted one request at a time, exactly.
+fn lease_cap(quota: Quota) -> u32 {
+    (quota.limit / 20).min(1024)
+}
+
+/// Cells of one key taken ahead by this instance.
+#[derive(Default)]
+struct Lease {
+    /// Unspent cells, usable until `until`.
+    cells: u32,
+    until: Option<Instant>,
+    /// How many to take next time: doubles while leases are spent in time, shrinks to what was
+    /// spent when one lapses, so a slow client does not tie up cells it does not use.
+    next: u32,
+    spent: u32,
+    /// Redis's answer when the lease was taken.
+    remaining: u32,
+    reset_at: Option<Instant>,
+    /// Refused until then (GCRA's retry-after).
+    refused_until: Option<Instant>,
+}
 
 /// In-process GCRA state: the fallback while Redis is unreachable. Counts are per instance.
 pub struct LocalLimiter {
@@ -55,11 +87,18 @@ impl LocalLimiter {
 }
 
 /// Rate limiter over Redis with the in-process fallback.
+///
+/// A busy key would cost a Redis round trip per request, so an instance takes cells ahead for
+/// keys with large quotas (a *lease*: at most a twentieth of the burst, spent within 250 ms, the
+/// unspent rest given back with the next call). Nothing is ever admitted beyond the quota; while
+/// one instance holds unspent cells another may be refused up to that many cells early. Quotas
+/// under 40 per period are counted exactly, one round trip per request.
 pub struct RedisLimiter {
     redis: Redis,
     script: Script,
     local: LocalLimiter,
     down_until_ms: AtomicU64,
+    leases: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Lease>>>>,
 }
 
 impl RedisLimiter {
@@ -69,6 +108,102 @@ impl RedisLimiter {
             script: Script::new(GCRA_LUA),
             local: LocalLimiter::default(),
             down_until_ms: AtomicU64::new(0),
+            leases: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes up to `want` cells after giving back `refund`: (cells, remaining, retry_ms, reset_ms).
+    async fn take(&self, key: &str, quota: Quota, want: u32, refund: u32) -> Option<(u32, u32, u64, u64)> {
+        if epoch_ms() < self.down_until_ms.load(Ordering::Relaxed) {
+            return None;
+        }
+        let k = self.redis.key(key);
+        let interval = quota.interval_ms();
+        let burst = interval * u64::from(quota.limit.max(1));
+        let script = &self.script;
+        let result = self
+            .redis
+            .run(|mut c| async move {
+                script
+                    .key(k)
+                    .arg(interval)
+                    .arg(burst)
+                    .arg(want)
+                    .arg(refund)
+                    .invoke_async::<(i64, i64, i64, i64)>(&mut c)
+                    .await
+            })
+            .await;
+        match result {
+            Ok((cells, remaining, retry_ms, reset_ms)) => {
+                Some((cells.max(0) as u32, remaining.max(0) as u32, retry_ms.max(0) as u64, reset_ms.max(0) as u64))
+            }
+            Err(e) => {
+                if self.down_until_ms.swap(epoch_ms() + 1000, Ordering::Relaxed) <= epoch_ms() {
+                    tracing::warn!(error = %e, "redis unreachable; rate limiting in process");
+                }
+                None
+            }
+        }
+    }
+
+    fn lease(&self, key: &str) -> Arc<tokio::sync::Mutex<Lease>> {
+        let mut leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
+        if leases.len() >= 50_000 && !leases.contains_key(key) {
+            // Unspent cells of dropped leases stay counted in Redis: stricter, never looser.
+            leases.retain(|_, l| Arc::strong_count(l) > 1);
+        }
+        Arc::clone(leases.entry(key.to_owned()).or_default())
+    }
+
+    async fn check_leased(&self, key: &str, quota: Quota, cap: u32) -> Decision {
+        let cell = self.lease(key);
+        let mut l = cell.lock().await;
+        let now = Instant::now();
+        let reset = |l: &Lease| l.reset_at.map(|r| r.saturating_duration_since(now)).unwrap_or_default();
+        if let Some(until) = l.refused_until.filter(|u| *u > now) {
+            let reset_after = reset(&l);
+            return Decision {
+                allowed: false,
+                limit: quota.limit,
+                remaining: 0,
+                retry_after: until - now,
+                reset_after,
+            };
+        }
+        let live = l.until.is_some_and(|u| u > now);
+        if live && l.cells > 0 {
+            l.cells -= 1;
+            l.spent += 1;
+            let (remaining, reset_after) = (l.remaining + l.cells, reset(&l));
+            return Decision { allowed: true, limit: quota.limit, remaining, retry_after: Duration::ZERO, reset_after };
+        }
+        // Spent in time: take twice as many; lapsed with some left: take what was spent.
+        let want = if l.cells == 0 { (l.next * 2).clamp(1, cap) } else { l.spent.clamp(1, cap) };
+        let refund = if live { 0 } else { l.cells };
+        match self.take(key, quota, want, refund).await {
+            Some((cells, remaining, retry_ms, reset_ms)) => {
+                *l = Lease {
+                    cells: cells.saturating_sub(1),
+                    until: Some(now + LEASE),
+                    next: if cells == 0 { 0 } else { want },
+                    spent: cells.min(1),
+                    remaining,
+                    reset_at: Some(now + Duration::from_millis(reset_ms)),
+                    refused_until: (cells == 0).then(|| now + Duration::from_millis(retry_ms)),
+                };
+                Decision {
+                    allowed: cells > 0,
+                    limit: quota.limit,
+                    remaining: if cells > 0 { remaining + l.cells } else { 0 },
+                    retry_after: Duration::from_millis(retry_ms),
+                    reset_after: Duration::from_millis(reset_ms),
+                }
+            }
+            None => {
+                *l = Lease::default();
+                self.local.check_now(key, quota)
+            }
         }
     }
 }
@@ -80,35 +215,20 @@ fn epoch_ms() -> u64 {
 #[async_trait::async_trait]
 impl RateLimiter for RedisLimiter {
     async fn check(&self, key: &str, quota: Quota) -> Decision {
-        if epoch_ms() >= self.down_until_ms.load(Ordering::Relaxed) {
-            let k = self.redis.key(key);
-            let interval = quota.interval_ms();
-            let burst = interval * u64::from(quota.limit.max(1));
-            let script = &self.script;
-            let result = self
-                .redis
-                .run(|mut c| async move {
-                    script.key(k).arg(interval).arg(burst).invoke_async::<(i64, i64, i64, i64)>(&mut c).await
-                })
-                .await;
-            match result {
-                Ok((allowed, remaining, retry_ms, reset_ms)) => {
-                    return Decision {
-                        allowed: allowed == 1,
-                        limit: quota.limit,
-                        remaining: remaining.max(0) as u32,
-                        retry_after: Duration::from_millis(retry_ms.max(0) as u64),
-                        reset_after: Duration::from_millis(reset_ms.max(0) as u64),
-                    };
-                }
-                Err(e) => {
-                    if self.down_until_ms.swap(epoch_ms() + 1000, Ordering::Relaxed) <= epoch_ms() {
-                        tracing::warn!(error = %e, "redis unreachable; rate limiting in process");
-                    }
-                }
-            }
+        let cap = lease_cap(quota);
+        if cap > 1 {
+            return self.check_leased(key, quota, cap).await;
         }
-        self.local.check_now(key, quota)
+        match self.take(key, quota, 1, 0).await {
+            Some((cells, remaining, retry_ms, reset_ms)) => Decision {
+                allowed: cells == 1,
+                limit: quota.limit,
+                remaining,
+                retry_after: Duration::from_millis(retry_ms),
+                reset_after: Duration::from_millis(reset_ms),
+            },
+            None => self.local.check_now(key, quota),
+        }
     }
 }
 

@@ -73,7 +73,7 @@ pub async fn list_products(
     state: web::Data<AppState>,
     req: HttpRequest,
     ValidQuery(p): ValidQuery<ListingParams>,
-) -> ApiResult<web::Json<ProductPage>> {
+) -> ApiResult<HttpResponse> {
     if let (Some(min), Some(max)) = (p.price_min, p.price_max)
         && min > max
     {
@@ -106,7 +106,8 @@ pub async fn list_products(
         latest: req.headers().contains_key(header::AUTHORIZATION),
         fuzzy: false,
     };
-    Ok(web::Json(state.catalog.list(query).await?))
+    let body = state.catalog.list_json(query).await?;
+    Ok(HttpResponse::Ok().content_type("application/json").body(body))
 }
 
 fn etag_matches(req: &HttpRequest, etag: &str) -> bool {

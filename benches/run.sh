@@ -426,6 +426,7 @@ scenario_listing_uncached() {
 }
 
 scenario_listing() {
+  warm "$WORK/listing.urls" || FAILED+=("warm-up of listing")
   oha_scenario listing "listing: category + price + sort" "$CONC" "@$WORK/listing.urls" \
     "$(wc -l <"$WORK/listing.urls") URLs, pages cached ${LISTING_TTL_NOTE}"
 }
@@ -598,8 +599,8 @@ say "$MODE run: $PRODUCTS products, $USERS users, ${DURATION} s per scenario, co
 prepare_database
 start_api cached
 start_api uncached SHOP_CATALOG__CACHE_ENABLED=false
-# The instances run the default catalog.listing_cache_ttl_secs.
-LISTING_TTL_NOTE="(5 s, catalog.listing_cache_ttl_secs)"
+# The instances run the default catalog.listing_cache_ttl_secs (5).
+LISTING_TTL_NOTE="(fresh 5 s, then refreshed in the background: catalog.listing_cache_ttl_secs)"
 make_url_files
 
 # Anything else running (builds, tests) takes cores from the API and the load generators alike:

@@ -22,9 +22,10 @@ pub struct DetailCacheConfig {
     pub ttl: Duration,
     /// Facet counts of a filter set are reused this long.
     pub facets_ttl: Duration,
-    /// Anonymous listing and search pages are reused this long (zero: never). Catalog writes
-    /// start a new listing version, so they show at once; stock sold by checkouts and ratings
-    /// from reviews may take this long to show in listings (product detail shows them at once).
+    /// Anonymous listing and search pages are fresh this long, then served stale for as long
+    /// again while they are refreshed (zero: not cached). Catalog writes start a new listing
+    /// version, so they show at once; stock sold by checkouts and ratings from reviews may take
+    /// up to twice this long to show in listings (product detail shows them at once).
     pub listing_ttl: Duration,
 }
 
@@ -136,11 +137,13 @@ pub struct CatalogService {
     repo: Arc<dyn CatalogRepo>,
     cache: Arc<dyn Cache>,
     cfg: DetailCacheConfig,
+    /// Listing pages being refreshed in the background by this instance.
+    refreshing: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl CatalogService {
     pub fn new(repo: Arc<dyn CatalogRepo>, cache: Arc<dyn Cache>, cfg: DetailCacheConfig) -> Self {
-        CatalogService { repo, cache, cfg }
+        CatalogService { repo, cache, cfg, refreshing: Default::default() }
     }
 
     /// Cache-aside with the generation check: a value loaded before a concurrent write is never
@@ -388,21 +391,46 @@ impl CatalogService {
         Ok(descendants(root, &all))
     }
 
-    /// A listing or search page as JSON. Anonymous pages come from the cache when the same query
-    /// was answered within `listing_ttl` and the catalog has not been written since.
-    pub async fn list_json(&self, q: ListingQuery) -> Result<Vec<u8>, CatalogError> {
+    /// A listing or search page as JSON. Anonymous pages come from the cache, under the current
+    /// listing version (so catalog writes show at once): fresh for `listing_ttl`, then served
+    /// stale for as long again while one background refresh per instance replaces them, so a
+    /// busy page never makes a request wait for PostgreSQL. Pages are at most twice
+    /// `listing_ttl` old.
+    pub async fn list_json(self: &Arc<Self>, q: ListingQuery) -> Result<Vec<u8>, CatalogError> {
         if q.sort == Sort::Relevance && q.q.is_none() {
             return Err(CatalogError::Invalid { field: "sort", message: "relevance needs a search text `q`".into() });
         }
-        let to_json = |page: &ProductPage| serde_json::to_vec(page).map_err(|e| CatalogError::Storage(e.to_string()));
         if !self.cfg.enabled || self.cfg.listing_ttl.is_zero() || q.latest {
-            return to_json(&self.page(q, None).await?);
+            return page_json(&self.page(q, None).await?);
         }
         let version = self.listing_version().await;
-        let key = format!("catalog:page:v1:{version}:{}", digest(&format!("{q:?}")));
-        let page =
-            self.cached(&key, self.cfg.listing_ttl, || async { self.page(q, Some(version)).await.map(Some) }).await?;
-        Ok(page.unwrap_or_default())
+        let key = format!("catalog:page:v2:{version}:{}", digest(&format!("{q:?}")));
+        if let Ok(Some(hit)) = self.cache.get(&key).await
+            && let Some((fresh_until, body)) = split_stamped(&hit)
+        {
+            if now_ms() >= fresh_until && self.refreshing.lock().unwrap_or_else(|p| p.into_inner()).insert(key.clone())
+            {
+                let this = Arc::clone(self);
+                tokio::spawn(async move {
+                    if let Err(e) = this.store_page(&key, q, version).await {
+                        tracing::warn!(error = %e, "refreshing a cached listing page failed");
+                    }
+                    this.refreshing.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+                });
+            }
+            return Ok(body.to_vec());
+        }
+        self.store_page(&key, q, version).await
+    }
+
+    /// Reads a page and caches it, stamped with the time it stays fresh until.
+    async fn store_page(&self, key: &str, q: ListingQuery, version: u64) -> Result<Vec<u8>, CatalogError> {
+        let body = page_json(&self.page(q, Some(version)).await?)?;
+        let ttl = self.cfg.listing_ttl;
+        let mut stamped = (now_ms() + ttl.as_millis() as u64).to_be_bytes().to_vec();
+        stamped.extend_from_slice(&body);
+        let _ = self.cache.set(key, &stamped, ttl * 2).await;
+        Ok(body)
     }
 
     /// One page, read from the repository (facets from the cache, under `version` when given).
@@ -445,6 +473,20 @@ impl CatalogService {
             .unwrap_or_default();
         Ok(serde_json::from_slice(&bytes).unwrap_or_default())
     }
+}
+
+fn page_json(page: &ProductPage) -> Result<Vec<u8>, CatalogError> {
+    serde_json::to_vec(page).map_err(|e| CatalogError::Storage(e.to_string()))
+}
+
+fn now_ms() -> u64 {
+    Utc::now().timestamp_millis().max(0) as u64
+}
+
+/// A cached page: when it stops being fresh (ms since the epoch, big-endian), then the JSON.
+fn split_stamped(value: &[u8]) -> Option<(u64, &[u8])> {
+    let (stamp, body) = value.split_first_chunk::<8>()?;
+    Some((u64::from_be_bytes(*stamp), body))
 }
 
 /// A short, fixed-length cache-key part for a long signature.

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Session, TestApp, admin, customer, spawn, start, test_config};
+use crate::helpers::{Session, TestApp, admin, customer, spawn, spawn_with, start, test_config};
 
 pub async fn category(admin: &Session, slug: &str, parent: Option<&str>) -> Value {
     let res =
@@ -258,6 +258,32 @@ async fn price_update_is_visible_at_once_on_every_instance() {
     a.client.patch(&format!("/api/v1/admin/products/{id}"), &json!({"slug": "lamp-2"})).await.assert_status(200);
     soon(&other.client, "/api/v1/products/lamp", |r| r.status == 404).await.assert_problem(404, "not-found");
     other.client.get("/api/v1/products/lamp-2").await.assert_status(200);
+}
+
+#[tokio::test]
+async fn anonymous_listing_pages_are_cached_and_catalog_writes_show_at_once() {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+    let (app, _db) = spawn_with(|c| c.catalog.listing_cache_ttl_secs = 60).await;
+    let a = admin(&app).await;
+    product(&a, &product_body("kettle", "Kettle", None, &[("KET", 3000, 5)])).await;
+    assert_eq!(names(&list(&app, "q=kettle").await), ["Kettle"]);
+
+    // Changed behind the API's back (nothing invalidated): the anonymous page comes from the cache,
+    // a signed-in caller's from PostgreSQL.
+    let mut conn = AsyncPgConnection::establish(&app.db_url).await.expect("connection");
+    diesel::sql_query("UPDATE products SET name = 'Renamed Kettle' WHERE slug = 'kettle'")
+        .execute(&mut conn)
+        .await
+        .expect("update");
+    assert_eq!(names(&list(&app, "q=kettle").await), ["Kettle"]);
+    let fresh = a.client.get("/api/v1/products?q=kettle").await;
+    assert_eq!(names(&fresh.json()), ["Renamed Kettle"]);
+
+    // A write through the API starts a new listing version: the next anonymous page is read anew.
+    product(&a, &product_body("kettle-2", "Kettle Two", None, &[("KET2", 2000, 5)])).await;
+    let mut seen = names(&list(&app, "q=kettle").await);
+    seen.sort();
+    assert_eq!(seen, ["Kettle Two", "Renamed Kettle"]);
 }
 
 #[tokio::test]

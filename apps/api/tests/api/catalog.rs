@@ -287,6 +287,25 @@ async fn anonymous_listing_pages_are_cached_and_catalog_writes_show_at_once() {
 }
 
 #[tokio::test]
+async fn a_stale_listing_page_is_served_while_it_is_refreshed() {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+    let (app, _db) = spawn_with(|c| c.catalog.listing_cache_ttl_secs = 1).await;
+    let a = admin(&app).await;
+    product(&a, &product_body("teapot", "Teapot", None, &[("TEA", 3000, 5)])).await;
+    assert_eq!(names(&list(&app, "q=teapot").await), ["Teapot"]);
+    let mut conn = AsyncPgConnection::establish(&app.db_url).await.expect("connection");
+    diesel::sql_query("UPDATE products SET name = 'Green Teapot' WHERE slug = 'teapot'")
+        .execute(&mut conn)
+        .await
+        .expect("update");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    // Past its freshness: answered at once from the cache, and refreshed behind the answer.
+    assert_eq!(names(&list(&app, "q=teapot").await), ["Teapot"]);
+    let res = soon(&app.client, "/api/v1/products?q=teapot", |r| names(&r.json()) == ["Green Teapot"]).await;
+    assert_eq!(names(&res.json()), ["Green Teapot"]);
+}
+
+#[tokio::test]
 async fn stale_if_match_is_412() {
     let (app, _db) = spawn().await;
     let a = admin(&app).await;

@@ -205,15 +205,18 @@ async fn subscribe(redis: Redis, shared: Arc<Shared>) {
                     None => break,
                 },
                 _ = ping.tick() => {
-                    let answered = tokio::time::timeout(timeout.max(Duration::from_millis(500)), sink.ping::<String>()).await;
+                    // A subscribed connection answers PING with ["pong", ""]: any answer will do.
+                    let answered = tokio::time::timeout(timeout.max(Duration::from_millis(500)), sink.ping::<redis::Value>()).await;
                     if !matches!(answered, Ok(Ok(_))) {
                         break;
                     }
                 }
             }
         }
+        shared.reset(false);
         tracing::warn!("near cache off: the invalidation subscription dropped; resubscribing");
         warned = true;
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 

@@ -92,13 +92,19 @@ async fn near_copies_are_dropped_when_another_instance_invalidates() {
     let (a, b) = (NearCache::new(r.clone(), cfg), NearCache::new(r.clone(), cfg));
     until_live(&a).await;
     until_live(&b).await;
+    // Past the subscription's first health checks (a ping each second): still live.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert!(a.live() && b.live());
 
     let g = b.generation("k").await.unwrap();
     assert!(b.set_if_generation("k", b"v1", Duration::from_secs(60), g).await.unwrap());
     assert_eq!(a.get("k").await.unwrap().as_deref(), Some(&b"v1"[..])); // `a` keeps a copy
-    // Redis changes behind `a`'s back (no invalidation): `a` serves its copy without asking.
+    // Redis changes behind `a`'s back (no invalidation): `a` serves its copy without asking, also
+    // after its subscription has been checked again.
     let k = r.key("k");
     r.run(|mut c| async move { redis::cmd("SET").arg(k).arg("other").query_async::<()>(&mut c).await }).await.unwrap();
+    assert_eq!(a.get("k").await.unwrap().as_deref(), Some(&b"v1"[..]));
+    tokio::time::sleep(Duration::from_millis(1200)).await;
     assert_eq!(a.get("k").await.unwrap().as_deref(), Some(&b"v1"[..]));
 
     // An invalidation on `b` reaches `a` through pub/sub.

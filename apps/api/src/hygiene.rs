@@ -38,7 +38,7 @@ fn rate_headers(res: &mut actix_web::HttpResponse, d: &Decision) {
     };
     set(h, "ratelimit-limit", d.limit.to_string());
     set(h, "ratelimit-remaining", d.remaining.to_string());
-    set(h, "ratelimit-reset", d.reset_after.as_secs_f64().ceil().to_string());
+    set(h, "ratelimit-reset", d.reset_after.as_millis().div_ceil(1000).to_string());
 }
 
 /// GCRA per client IP and, for signed-in callers, per user; the tighter decision wins. Redis

@@ -149,7 +149,10 @@ impl RedisLimiter {
 
     fn lease(&self, key: &str) -> Arc<tokio::sync::Mutex<Lease>> {
         let mut leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
-        if leases.len() >= 50_000 && !leases.contains_key(key) {
+        if let Some(l) = leases.get(key) {
+            return Arc::clone(l);
+        }
+        if leases.len() >= 50_000 {
             // Unspent cells of dropped leases stay counted in Redis: stricter, never looser.
             leases.retain(|_, l| Arc::strong_count(l) > 1);
         }

@@ -20,6 +20,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(ops::live).service(ops::ready).service(ops::metrics);
     cfg.service(
         scope::scope("/api/v1")
+            // The public catalog first: routes are tried in order, each dynamic one with a regex,
+            // and these are the hot ones.
+            .service(catalog::product)
+            .service(catalog::list_products)
+            .service(catalog::category_tree)
+            .service(catalog::get_category)
             .service(auth::register)
             .service(auth::login)
             .service(auth::refresh)
@@ -38,10 +44,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(admin_users::set_role)
             .service(admin_users::disable_user)
             .service(admin_users::enable_user)
-            .service(catalog::category_tree)
-            .service(catalog::get_category)
-            .service(catalog::list_products)
-            .service(catalog::product)
             .service(admin_catalog::create_category)
             .service(admin_catalog::update_category)
             .service(admin_catalog::delete_category)

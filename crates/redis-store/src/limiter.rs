@@ -42,6 +42,13 @@ fn lease_cap(quota: Quota) -> u32 {
     (quota.limit / 20).min(1024)
 }
 
+/// The lease of one key, and the lock that lets one request at a time renew it.
+#[derive(Default)]
+struct KeyLease {
+    lease: Mutex<Lease>,
+    refill: tokio::sync::Mutex<()>,
+}
+
 /// Cells of one key taken ahead by this instance.
 #[derive(Default)]
 struct Lease {
@@ -98,7 +105,7 @@ pub struct RedisLimiter {
     script: Script,
     local: LocalLimiter,
     down_until_ms: AtomicU64,
-    leases: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Lease>>>>,
+    leases: Mutex<HashMap<String, Arc<KeyLease>>>,
 }
 
 impl RedisLimiter {
@@ -147,7 +154,7 @@ impl RedisLimiter {
         }
     }
 
-    fn lease(&self, key: &str) -> Arc<tokio::sync::Mutex<Lease>> {
+    fn lease(&self, key: &str) -> Arc<KeyLease> {
         let mut leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(l) = leases.get(key) {
             return Arc::clone(l);
@@ -160,31 +167,28 @@ impl RedisLimiter {
     }
 
     async fn check_leased(&self, key: &str, quota: Quota, cap: u32) -> Decision {
-        let cell = self.lease(key);
-        let mut l = cell.lock().await;
+        let state = self.lease(key);
+        // Most requests spend a cell under a short synchronous lock.
+        if let Some(d) = spend(&mut state.lease.lock().unwrap_or_else(|p| p.into_inner()), quota) {
+            return d;
+        }
+        // Out of cells: one request per key asks Redis; the others wait for it, then spend.
+        let _refill = state.refill.lock().await;
+        let (want, refund) = {
+            let mut l = state.lease.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(d) = spend(&mut l, quota) {
+                return d;
+            }
+            let live = l.until.is_some_and(|u| u > Instant::now());
+            // Spent in time: take twice as many; lapsed with some left: take what was spent.
+            let want = if l.cells == 0 { (l.next * 2).clamp(1, cap) } else { l.spent.clamp(1, cap) };
+            let refund = if live { 0 } else { std::mem::take(&mut l.cells) };
+            (want, refund)
+        };
+        let taken = self.take(key, quota, want, refund).await;
         let now = Instant::now();
-        let reset = |l: &Lease| l.reset_at.map(|r| r.saturating_duration_since(now)).unwrap_or_default();
-        if let Some(until) = l.refused_until.filter(|u| *u > now) {
-            let reset_after = reset(&l);
-            return Decision {
-                allowed: false,
-                limit: quota.limit,
-                remaining: 0,
-                retry_after: until - now,
-                reset_after,
-            };
-        }
-        let live = l.until.is_some_and(|u| u > now);
-        if live && l.cells > 0 {
-            l.cells -= 1;
-            l.spent += 1;
-            let (remaining, reset_after) = (l.remaining + l.cells, reset(&l));
-            return Decision { allowed: true, limit: quota.limit, remaining, retry_after: Duration::ZERO, reset_after };
-        }
-        // Spent in time: take twice as many; lapsed with some left: take what was spent.
-        let want = if l.cells == 0 { (l.next * 2).clamp(1, cap) } else { l.spent.clamp(1, cap) };
-        let refund = if live { 0 } else { l.cells };
-        match self.take(key, quota, want, refund).await {
+        let mut l = state.lease.lock().unwrap_or_else(|p| p.into_inner());
+        match taken {
             Some((cells, remaining, retry_ms, reset_ms)) => {
                 *l = Lease {
                     cells: cells.saturating_sub(1),
@@ -205,10 +209,33 @@ impl RedisLimiter {
             }
             None => {
                 *l = Lease::default();
+                drop(l);
                 self.local.check_now(key, quota)
             }
         }
     }
+}
+
+/// Spends a cell of a live lease, or answers a refusal still in force; `None`: ask Redis.
+fn spend(l: &mut Lease, quota: Quota) -> Option<Decision> {
+    let now = Instant::now();
+    let reset_after = l.reset_at.map(|r| r.saturating_duration_since(now)).unwrap_or_default();
+    if let Some(until) = l.refused_until.filter(|u| *u > now) {
+        return Some(Decision {
+            allowed: false,
+            limit: quota.limit,
+            remaining: 0,
+            retry_after: until - now,
+            reset_after,
+        });
+    }
+    if l.cells == 0 || l.until.is_none_or(|u| u <= now) {
+        return None;
+    }
+    l.cells -= 1;
+    l.spent += 1;
+    let remaining = l.remaining + l.cells;
+    Some(Decision { allowed: true, limit: quota.limit, remaining, retry_after: Duration::ZERO, reset_after })
 }
 
 fn epoch_ms() -> u64 {

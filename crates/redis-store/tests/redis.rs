@@ -45,6 +45,23 @@ async fn leased_cells_never_admit_more_than_the_quota() {
     assert!(!refused.allowed && refused.retry_after > Duration::ZERO);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_share_leases_without_exceeding_the_quota() {
+    let limiter = std::sync::Arc::new(RedisLimiter::new(redis("lease-concurrent")));
+    let quota = Quota::new(200, 60);
+    let tasks: Vec<_> = (0..64)
+        .map(|_| {
+            let limiter = std::sync::Arc::clone(&limiter);
+            tokio::spawn(async move { allowed(&limiter, "k", quota, 5).await })
+        })
+        .collect();
+    let mut ok = 0;
+    for t in tasks {
+        ok += t.await.expect("task");
+    }
+    assert_eq!(ok, 200, "every cell taken is spent, none beyond the quota");
+}
+
 #[tokio::test]
 async fn small_quotas_are_exact_and_shared() {
     let r = redis("exact");

@@ -257,6 +257,9 @@ export SHOP_RATE_LIMIT__DEFAULT_PER_IP="{limit=$RATE_LIMIT,period_secs=86400}"
 # would then count in process for a second, which is not what step (e) is about.
 export SHOP_REDIS__TIMEOUT_MS=1000
 export SHOP_TELEMETRY__LOG_FILTER=warn
+# Step (c) proves where listing reads go (replica, then the primary while the replica is down);
+# cached pages would answer its repeated listings without reading PostgreSQL at all.
+export SHOP_CATALOG__LISTING_CACHE_TTL_SECS=0
 
 start_instance() { # N (1-based): starts instance N on API_PORTS[N-1]
   local n=$1

@@ -18,6 +18,7 @@ pub struct Metrics {
     pub outbox_delivery_latency: HistogramVec,
     pub outbox_failures: IntCounterVec,
     pub outbox_dead: IntCounterVec,
+    near_cache: IntGaugeVec,
 }
 
 impl Metrics {
@@ -86,6 +87,14 @@ impl Metrics {
             &["event_type"],
         )
         .expect("valid metric");
+        let near_cache = IntGaugeVec::new(
+            Opts::new(
+                "near_cache",
+                "In-process cache copies: hits and misses since start, entries, bytes, live (1: copies served)",
+            ),
+            &["stat"],
+        )
+        .expect("valid metric");
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
@@ -99,6 +108,7 @@ impl Metrics {
             Box::new(outbox_delivery_latency.clone()),
             Box::new(outbox_failures.clone()),
             Box::new(outbox_dead.clone()),
+            Box::new(near_cache.clone()),
         ] {
             registry.register(c).expect("metric registered once");
         }
@@ -116,6 +126,7 @@ impl Metrics {
             outbox_delivery_latency,
             outbox_failures,
             outbox_dead,
+            near_cache,
         }
     }
 
@@ -135,6 +146,16 @@ impl Metrics {
         set("open", s.size);
         set("idle", s.available);
         set("waiting", s.waiting);
+    }
+
+    /// The near cache's figures since start (hits and misses only grow).
+    pub fn observe_near(&self, s: primitives::NearStats) {
+        let set = |stat: &str, v: i64| self.near_cache.with_label_values(&[stat]).set(v);
+        set("hits", s.hits as i64);
+        set("misses", s.misses as i64);
+        set("entries", s.entries as i64);
+        set("bytes", s.bytes as i64);
+        set("live", i64::from(s.live));
     }
 
     pub fn render(&self) -> Vec<u8> {

@@ -33,4 +33,21 @@ pub trait Cache: Send + Sync + 'static {
     async fn invalidate(&self, key: &str) -> Result<(), CacheError>;
     /// Whether the shared backend is reachable right now (false: running on the local fallback).
     async fn healthy(&self) -> bool;
+    /// Figures of the in-process copies, for adapters that keep them.
+    fn near_stats(&self) -> Option<NearStats> {
+        None
+    }
+}
+
+/// What a near cache (in-process copies in front of a shared cache) has done since start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NearStats {
+    /// Reads answered from a copy.
+    pub hits: u64,
+    /// Reads that went to the shared cache.
+    pub misses: u64,
+    pub entries: usize,
+    pub bytes: usize,
+    /// Whether copies are being served (its invalidation channel is live).
+    pub live: bool,
 }

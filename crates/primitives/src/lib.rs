@@ -9,7 +9,7 @@ pub mod page;
 pub mod rate_limit;
 pub mod secret;
 
-pub use cache::{Cache, CacheError};
+pub use cache::{Cache, CacheError, NearStats};
 pub use money::{Currency, CurrencyError, Money};
 pub use page::{Cursor, CursorError, Page};
 pub use rate_limit::{Decision, Quota, RateLimiter};

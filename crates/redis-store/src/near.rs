@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use primitives::{Cache, CacheError};
+use primitives::{Cache, CacheError, NearStats};
 
 use crate::{Redis, RedisCache};
 
@@ -59,6 +59,8 @@ struct Shared {
     epoch: AtomicU64,
     live: AtomicBool,
     max_bytes: usize,
+    hits: AtomicU64,
+    misses: AtomicU64,
 }
 
 impl Shared {
@@ -146,6 +148,8 @@ impl NearCache {
             epoch: AtomicU64::new(0),
             live: AtomicBool::new(false),
             max_bytes: cfg.max_bytes,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
         });
         let task = tokio::spawn(subscribe(redis.clone(), Arc::clone(&shared)));
         NearCache { remote: RedisCache::new(redis), shared, ttl: cfg.ttl, task }
@@ -224,8 +228,10 @@ async fn subscribe(redis: Redis, shared: Arc<Shared>) {
 impl Cache for NearCache {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, CacheError> {
         if let Some(v) = self.shared.get(key) {
+            self.shared.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(Some(v.to_vec()));
         }
+        self.shared.misses.fetch_add(1, Ordering::Relaxed);
         let epoch = self.shared.epoch.load(Ordering::Acquire);
         let value = self.remote.get(key).await?;
         if let Some(v) = &value {
@@ -271,6 +277,20 @@ impl Cache for NearCache {
     async fn healthy(&self) -> bool {
         self.remote.healthy().await
     }
+
+    fn near_stats(&self) -> Option<NearStats> {
+        let (entries, bytes) = {
+            let copies = self.shared.copies();
+            (copies.map.len(), copies.bytes)
+        };
+        Some(NearStats {
+            hits: self.shared.hits.load(Ordering::Relaxed),
+            misses: self.shared.misses.load(Ordering::Relaxed),
+            entries,
+            bytes,
+            live: self.live(),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -283,6 +303,8 @@ mod tests {
             epoch: AtomicU64::new(0),
             live: AtomicBool::new(false),
             max_bytes,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
         };
         s.reset(true);
         s

@@ -60,5 +60,8 @@ pub async fn metrics(state: web::Data<AppState>, m: web::Data<crate::metrics::Me
     }
     let (replica, primary) = state.db.read_counts();
     m.observe_reads(replica, primary);
+    if let Some(s) = state.cache.near_stats() {
+        m.observe_near(s);
+    }
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(m.render())
 }

@@ -240,6 +240,15 @@ async fn price_update_is_visible_at_once_on_every_instance() {
         }
     }
     let etag_before = other.client.get(&path).await.header("etag").map(str::to_owned);
+    // The second and third reads on `other` came from its in-process copy.
+    let metrics = other.client.get("/metrics").await.text();
+    assert!(metrics.contains(r#"near_cache{stat="live"} 1"#), "{metrics}");
+    let hits: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(r#"near_cache{stat="hits"} "#))
+        .and_then(|v| v.parse().ok())
+        .expect("near_cache hits");
+    assert!(hits >= 2, "{metrics}");
 
     a.client.patch(&format!("/api/v1/admin/variants/{vid}"), &json!({"price_minor": 3500})).await.assert_status(200);
     // The writing instance dropped its copy before answering.

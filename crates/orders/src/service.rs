@@ -353,26 +353,14 @@ pub enum PaymentRef {
     Payment(String),
 }
 
-/// Runs a storage write until it succeeds, pausing 100 ms, doubling to 2 s, for about half a minute.
+/// Runs a storage write until it succeeds (see [`primitives::retry_for`]), for about half a minute.
 async fn retry_storage<F, Fut>(what: &'static str, write: F)
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<(), OrderError>>,
 {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    let mut pause = Duration::from_millis(100);
-    loop {
-        match write().await {
-            Ok(()) => return,
-            Err(e) if tokio::time::Instant::now() + pause >= deadline => {
-                tracing::error!(error = %e, "could not {what}; a retry with the same key waits until the attempt counts as crashed");
-                return;
-            }
-            Err(_) => {
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(2));
-            }
-        }
+    if let Err(e) = primitives::retry_for(Duration::from_secs(30), write).await {
+        tracing::error!(error = %e, "could not {what}; a retry with the same key waits until the attempt counts as crashed");
     }
 }
 

@@ -135,19 +135,14 @@ impl Dispatcher {
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<(), OutboxError>>,
     {
-        let deadline = tokio::time::Instant::now() + self.cfg.lease / 2;
-        let mut pause = Duration::from_millis(100);
-        loop {
-            match settle().await {
-                Ok(()) => return Ok(()),
-                Err(e) if tokio::time::Instant::now() + pause >= deadline => return Err(e),
-                Err(e) => {
-                    tracing::debug!(error = %e, "settling an outbox event failed; retrying");
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_secs(2));
-                }
+        primitives::retry_for(self.cfg.lease / 2, || async {
+            let r = settle().await;
+            if let Err(e) = &r {
+                tracing::debug!(error = %e, "settling an outbox event failed");
             }
-        }
+            r
+        })
+        .await
     }
 
     /// Delivers on every channel not done yet, recording each success in `progress`.

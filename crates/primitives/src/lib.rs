@@ -7,9 +7,11 @@ pub mod cache;
 pub mod money;
 pub mod page;
 pub mod rate_limit;
+pub mod retry;
 pub mod secret;
 
 pub use cache::{Cache, CacheError, NearStats};
 pub use money::{Currency, CurrencyError, Money};
 pub use page::{Cursor, CursorError, Page};
 pub use rate_limit::{Decision, Quota, RateLimiter};
+pub use retry::retry_for;

@@ -50,6 +50,10 @@ impl Copies {
         self.map.clear();
         self.bytes = 0;
     }
+
+    fn recount(&mut self) {
+        self.bytes = self.map.iter().map(|(k, e)| k.len() + e.value.len()).sum();
+    }
 }
 
 /// State shared with the subscriber task.
@@ -99,7 +103,7 @@ impl Shared {
         if copies.bytes + size > self.max_bytes {
             let now = Instant::now();
             copies.map.retain(|_, e| e.expires > now);
-            copies.bytes = copies.map.iter().map(|(k, e)| k.len() + e.value.len()).sum();
+            copies.recount();
             // Still too full: drop about half, in the map's (arbitrary) order.
             let mut excess = (copies.bytes + size).saturating_sub(self.max_bytes / 2);
             if copies.bytes + size > self.max_bytes {
@@ -110,7 +114,7 @@ impl Shared {
                     excess = excess.saturating_sub(k.len() + e.value.len());
                     false
                 });
-                copies.bytes = copies.map.iter().map(|(k, e)| k.len() + e.value.len()).sum();
+                copies.recount();
             }
         }
         copies.map.insert(key.to_owned(), Entry { expires: Instant::now() + ttl, value: Arc::from(value) });

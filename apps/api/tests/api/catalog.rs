@@ -269,9 +269,22 @@ async fn price_update_is_visible_at_once_on_every_instance() {
     other.client.get("/api/v1/products/lamp-2").await.assert_status(200);
 }
 
+/// Renames a product in PostgreSQL directly, so nothing is invalidated.
+async fn rename_behind_the_api(app: &TestApp, slug: &str, name: &str) {
+    use diesel::sql_types::Text;
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+    let mut conn = AsyncPgConnection::establish(&app.db_url).await.expect("connection");
+    let renamed = diesel::sql_query("UPDATE products SET name = $1 WHERE slug = $2")
+        .bind::<Text, _>(name)
+        .bind::<Text, _>(slug)
+        .execute(&mut conn)
+        .await
+        .expect("update");
+    assert_eq!(renamed, 1);
+}
+
 #[tokio::test]
 async fn anonymous_listing_pages_are_cached_and_catalog_writes_show_at_once() {
-    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
     let (app, _db) = spawn_with(|c| c.catalog.listing_cache_ttl_secs = 60).await;
     let a = admin(&app).await;
     product(&a, &product_body("kettle", "Kettle", None, &[("KET", 3000, 5)])).await;
@@ -279,11 +292,7 @@ async fn anonymous_listing_pages_are_cached_and_catalog_writes_show_at_once() {
 
     // Changed behind the API's back (nothing invalidated): the anonymous page comes from the cache,
     // a signed-in caller's from PostgreSQL.
-    let mut conn = AsyncPgConnection::establish(&app.db_url).await.expect("connection");
-    diesel::sql_query("UPDATE products SET name = 'Renamed Kettle' WHERE slug = 'kettle'")
-        .execute(&mut conn)
-        .await
-        .expect("update");
+    rename_behind_the_api(&app, "kettle", "Renamed Kettle").await;
     assert_eq!(names(&list(&app, "q=kettle").await), ["Kettle"]);
     let fresh = a.client.get("/api/v1/products?q=kettle").await;
     assert_eq!(names(&fresh.json()), ["Renamed Kettle"]);
@@ -297,16 +306,11 @@ async fn anonymous_listing_pages_are_cached_and_catalog_writes_show_at_once() {
 
 #[tokio::test]
 async fn a_stale_listing_page_is_served_while_it_is_refreshed() {
-    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
     let (app, _db) = spawn_with(|c| c.catalog.listing_cache_ttl_secs = 1).await;
     let a = admin(&app).await;
     product(&a, &product_body("teapot", "Teapot", None, &[("TEA", 3000, 5)])).await;
     assert_eq!(names(&list(&app, "q=teapot").await), ["Teapot"]);
-    let mut conn = AsyncPgConnection::establish(&app.db_url).await.expect("connection");
-    diesel::sql_query("UPDATE products SET name = 'Green Teapot' WHERE slug = 'teapot'")
-        .execute(&mut conn)
-        .await
-        .expect("update");
+    rename_behind_the_api(&app, "teapot", "Green Teapot").await;
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     // Past its freshness: answered at once from the cache, and refreshed behind the answer.
     assert_eq!(names(&list(&app, "q=teapot").await), ["Teapot"]);

@@ -140,6 +140,13 @@ TOKEN=$(curl -fsS -X POST "$BASE/api/v1/auth/login" -H 'content-type: applicatio
   -d "{\"email\": \"$ADMIN_EMAIL\", \"password\": \"$ADMIN_PASSWORD\"}" \
   | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 
+# A throwaway account whose sessions the logout operations end (scripts/schemathesis/hooks.py),
+# so the admin token above stays live for the whole run.
+export ST_BASE_URL=$BASE ST_SESSION_EMAIL="st-session-$TAG@example.com"
+export ST_SESSION_PASSWORD="schemathesis session passphrase $TAG"
+curl -fsS -o /dev/null -X POST "$BASE/api/v1/auth/register" -H 'content-type: application/json' \
+  -d "{\"email\": \"$ST_SESSION_EMAIL\", \"password\": \"$ST_SESSION_PASSWORD\", \"name\": \"Schemathesis\"}"
+
 # Real ids and slugs for the generator (see schemathesis.toml), beside a copy of the config.
 cp "$ROOT/scripts/schemathesis/schemathesis.toml" "$RUN_DIR/schemathesis.toml"
 "$PYTHON" "$ROOT/scripts/schemathesis/dictionaries.py" "$BASE" "$TOKEN" "$RUN_DIR"
@@ -154,7 +161,8 @@ cp "$ROOT/scripts/schemathesis/schemathesis.toml" "$RUN_DIR/schemathesis.toml"
 #   header parameter, so it is generated like any other (a missing or blank one is the documented
 #   400). The webhook's `Shop-Signature` is signed for real by scripts/schemathesis/hooks.py
 #   (SCHEMATHESIS_HOOKS), so generated events reach the handler; unsigned ones get the
-#   documented 401. No operation is excluded.
+#   documented 401. Logout and logout-all are sent with a throwaway account's session (they
+#   would end the admin's). No operation is excluded.
 # * --continue-on-failure: all distinct failures of an operation, not only the first.
 # * --suppress-health-check all: Hypothesis's health checks judge the generator (too slow on a
 #   debug build, too many inputs filtered out), not the API.

@@ -7,6 +7,7 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use auth::{AuthError, Principal, TokenError};
+use futures_util::future::LocalBoxFuture;
 use users::Permission;
 
 use crate::problem::Problem;
@@ -34,35 +35,44 @@ fn bearer(req: &HttpRequest) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
 }
 
-pub fn authenticate(req: &HttpRequest) -> Result<AuthUser, Problem> {
-    let state = req.app_data::<web::Data<AppState>>().ok_or_else(Problem::internal)?;
-    let token =
-        bearer(req).ok_or_else(|| Problem::unauthorized("send an access token as `Authorization: Bearer <token>`"))?;
-    match state.auth.verify_access(token) {
-        Ok(p) => Ok(AuthUser(p)),
-        Err(AuthError::Token(TokenError::Expired)) => Err(Problem::new(
-            actix_web::http::StatusCode::UNAUTHORIZED,
-            "token-expired",
-            "The access token has expired",
-        )
-        .detail("refresh the access token")
-        .header(
-            header::WWW_AUTHENTICATE,
-            "Bearer realm=\"shop\", error=\"invalid_token\", error_description=\"expired\"",
-        )),
-        Err(_) => {
-            Err(Problem::new(actix_web::http::StatusCode::UNAUTHORIZED, "invalid-token", "The access token is invalid")
-                .header(header::WWW_AUTHENTICATE, "Bearer realm=\"shop\", error=\"invalid_token\""))
+/// Authenticates the request: a genuine access token whose session is live (see
+/// `AuthService::authenticate`), with the user's current role.
+pub fn authenticate(req: &HttpRequest) -> LocalBoxFuture<'static, Result<AuthUser, Problem>> {
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let token = bearer(req).map(str::to_owned);
+    Box::pin(async move {
+        let state = state.ok_or_else(Problem::internal)?;
+        let token =
+            token.ok_or_else(|| Problem::unauthorized("send an access token as `Authorization: Bearer <token>`"))?;
+        match state.auth.authenticate(&token).await {
+            Ok(p) => Ok(AuthUser(p)),
+            Err(AuthError::Token(TokenError::Expired)) => Err(Problem::new(
+                actix_web::http::StatusCode::UNAUTHORIZED,
+                "token-expired",
+                "The access token has expired",
+            )
+            .detail("refresh the access token")
+            .header(
+                header::WWW_AUTHENTICATE,
+                "Bearer realm=\"shop\", error=\"invalid_token\", error_description=\"expired\"",
+            )),
+            Err(AuthError::Token(_)) => Err(Problem::new(
+                actix_web::http::StatusCode::UNAUTHORIZED,
+                "invalid-token",
+                "The access token is invalid",
+            )
+            .header(header::WWW_AUTHENTICATE, "Bearer realm=\"shop\", error=\"invalid_token\"")),
+            Err(e) => Err(e.into()),
         }
-    }
+    })
 }
 
 impl FromRequest for AuthUser {
     type Error = Problem;
-    type Future = std::future::Ready<Result<Self, Problem>>;
+    type Future = LocalBoxFuture<'static, Result<Self, Problem>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready(authenticate(req))
+        authenticate(req)
     }
 }
 
@@ -120,13 +130,15 @@ impl<P> std::ops::Deref for Authorized<P> {
 
 impl<P: Needs> FromRequest for Authorized<P> {
     type Error = Problem;
-    type Future = std::future::Ready<Result<Self, Problem>>;
+    type Future = LocalBoxFuture<'static, Result<Self, Problem>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready(authenticate(req).and_then(|user| {
+        let user = authenticate(req);
+        Box::pin(async move {
+            let user = user.await?;
             user.require(P::PERMISSION)?;
             Ok(Authorized(user, std::marker::PhantomData))
-        }))
+        })
     }
 }
 

@@ -221,6 +221,10 @@ pub struct AuthConfig {
     pub audience: String,
     pub access_ttl_secs: u64,
     pub refresh_ttl_secs: u64,
+    /// How long a session's state (live or ended, the user's current role) is cached. Every
+    /// logout, revocation, role change or disabling drops it on every instance at once; this only
+    /// bounds how long such a change can go unseen when Redis could not be told (an outage).
+    pub session_cache_ttl_secs: u64,
     /// Password hashes computed at once; further logins queue.
     pub max_concurrent_hashes: usize,
     /// Creates this admin at start-up when no admin exists yet (with `bootstrap_admin_password`).
@@ -300,6 +304,7 @@ impl Config {
                 audience: "shop-api".into(),
                 access_ttl_secs: 15 * 60,
                 refresh_ttl_secs: 30 * 24 * 3600,
+                session_cache_ttl_secs: 60,
                 // Fewer hashes than cores at once leaves CPU for other requests under a login burst.
                 max_concurrent_hashes: std::thread::available_parallelism().map_or(2, |n| (n.get() / 2).max(1)),
                 bootstrap_admin_email: None,

@@ -35,6 +35,12 @@ impl From<AuthError> for Problem {
                 "This refresh token was already used; the session has been revoked",
             ),
             AuthError::Token(_) => Problem::unauthorized("the access token is invalid"),
+            AuthError::SessionEnded => Problem::new(StatusCode::UNAUTHORIZED, "session-ended", "The session has ended")
+                .detail("this session was signed out or revoked, or the account disabled; sign in again")
+                .header(
+                    actix_web::http::header::WWW_AUTHENTICATE,
+                    "Bearer realm=\"shop\", error=\"invalid_token\", error_description=\"session ended\"",
+                ),
             AuthError::RateLimited { retry_after_secs } => Problem::too_many_requests(retry_after_secs),
             AuthError::Storage(msg) => storage(msg),
         }

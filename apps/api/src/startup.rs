@@ -209,12 +209,12 @@ impl Application {
         let limiter: Arc<dyn RateLimiter> = Arc::new(RedisLimiter::new(redis.clone()));
 
         let user_repo: Arc<dyn users::UserRepo> = Arc::new(PgUserRepo::new(db.clone()));
-        let auth = Arc::new(auth_service(
-            &config,
-            user_repo.clone(),
-            Arc::new(PgSessionRepo::new(db.clone())),
-            limiter.clone(),
-        ));
+        let mut auth =
+            auth_service(&config, user_repo.clone(), Arc::new(PgSessionRepo::new(db.clone())), limiter.clone());
+        if config.auth.session_cache_ttl_secs > 0 {
+            auth = auth.with_session_cache(cache.clone(), Duration::from_secs(config.auth.session_cache_ttl_secs));
+        }
+        let auth = Arc::new(auth);
         bootstrap_admin(&config, &auth).await?;
         let users = Arc::new(UserService::new(user_repo));
         let catalog = Arc::new(CatalogService::new(

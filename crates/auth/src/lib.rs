@@ -11,5 +11,5 @@ mod token;
 
 pub use password::{PasswordHasher, PasswordPolicy, PolicyViolation};
 pub use service::{AuthError, AuthLimits, AuthService, Registration, TokenPair};
-pub use session::{NewSession, Rotation, SessionRepo, hash_refresh_token, new_refresh_token};
+pub use session::{NewSession, Rotation, SessionRepo, SessionState, hash_refresh_token, new_refresh_token};
 pub use token::{Claims, Principal, TokenConfig, TokenError, Tokens, key_id};

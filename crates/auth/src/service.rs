@@ -1,12 +1,12 @@
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
-use primitives::{Quota, RateLimiter};
+use primitives::{Cache, Quota, RateLimiter};
 use users::{NewUser, RepoError, Role, User, UserRepo, normalise_email};
 use uuid::Uuid;
 
 use crate::password::{PasswordHasher, PasswordPolicy, PolicyViolation};
-use crate::session::{NewSession, Rotation, SessionRepo, hash_refresh_token, new_refresh_token};
+use crate::session::{NewSession, Rotation, SessionRepo, SessionState, hash_refresh_token, new_refresh_token};
 use crate::token::{Principal, TokenError, Tokens};
 
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +29,10 @@ pub enum AuthError {
     RefreshTokenReused,
     #[error("access token: {0}")]
     Token(TokenError),
+    /// The access token is genuine but its session was revoked (logout, password change,
+    /// theft detection) or its account disabled.
+    #[error("session ended")]
+    SessionEnded,
     #[error("too many attempts")]
     RateLimited { retry_after_secs: u64 },
     #[error("storage failure: {0}")]
@@ -78,6 +82,13 @@ pub struct AuthService {
     policy: PasswordPolicy,
     limits: AuthLimits,
     refresh_ttl: Duration,
+    /// Where session states are cached, and for how long (see [`AuthService::authenticate`]).
+    session_cache: Option<(Arc<dyn Cache>, std::time::Duration)>,
+}
+
+/// The cache key of a session's state.
+fn session_key(family_id: Uuid) -> String {
+    format!("auth:session:{family_id}")
 }
 
 impl AuthService {
@@ -99,7 +110,16 @@ impl AuthService {
             policy: PasswordPolicy::default(),
             limits,
             refresh_ttl: Duration::seconds(refresh_ttl_secs),
+            session_cache: None,
         }
+    }
+
+    /// Caches session states for `ttl` (without a cache every authenticated request reads the
+    /// session from the repository). Every change of a session or its user drops the entry, so
+    /// the TTL only bounds how long a change can go unseen when that drop fails (cache down).
+    pub fn with_session_cache(mut self, cache: Arc<dyn Cache>, ttl: std::time::Duration) -> Self {
+        self.session_cache = Some((cache, ttl));
+        self
     }
 
     pub fn tokens(&self) -> &Tokens {
@@ -193,12 +213,14 @@ impl AuthService {
             Rotation::Invalid => Err(AuthError::InvalidRefreshToken),
             Rotation::Reused { user_id, family_id } => {
                 tracing::warn!(%user_id, %family_id, "refresh token reused; family revoked");
+                self.forget(&[family_id]).await;
                 Err(AuthError::RefreshTokenReused)
             }
             Rotation::Rotated { user_id, family_id } => {
                 let user = self.users.get(user_id).await?.ok_or(AuthError::InvalidRefreshToken)?;
                 if user.disabled {
                     self.sessions.revoke_family(user_id, family_id).await?;
+                    self.forget(&[family_id]).await;
                     return Err(AuthError::AccountDisabled);
                 }
                 Ok(self.pair(user, family_id, successor))
@@ -206,21 +228,80 @@ impl AuthService {
         }
     }
 
+    /// Checks the signature and claims only: who the token was issued to, with the role it was
+    /// issued with. Enough to key rate limits; use [`AuthService::authenticate`] to admit a request.
     pub fn verify_access(&self, token: &str) -> Result<Principal, AuthError> {
         self.tokens.verify(token).map_err(AuthError::Token)
     }
 
-    pub async fn logout(&self, p: &Principal) -> Result<(), AuthError> {
-        Ok(self.sessions.revoke_family(p.user_id, p.session_id).await?)
+    /// Admits a request: a genuine access token whose session is still live, with the user's
+    /// role as it is now. A revoked session or a disabled account is refused at once, and a role
+    /// change applies at once, on every instance: the session's state is read from the cache
+    /// (dropped on every change) or the repository, not from the token.
+    pub async fn authenticate(&self, token: &str) -> Result<Principal, AuthError> {
+        let p = self.verify_access(token)?;
+        match self.session_state(p.session_id).await? {
+            Some(s) if s.live && s.user_id == p.user_id => Ok(Principal { role: s.role, ..p }),
+            _ => Err(AuthError::SessionEnded),
+        }
     }
 
-    pub async fn logout_all(&self, p: &Principal) -> Result<u64, AuthError> {
+    /// Cache-aside read of a session's state (race-free: a state loaded before a change is not
+    /// stored after it; see [`Cache`]). Unknown sessions are not cached.
+    async fn session_state(&self, family_id: Uuid) -> Result<Option<SessionState>, AuthError> {
+        let Some((cache, ttl)) = &self.session_cache else {
+            return Ok(self.sessions.state(family_id).await?);
+        };
+        let key = session_key(family_id);
+        if let Ok(Some(bytes)) = cache.get(&key).await
+            && let Some(state) = SessionState::decode(&bytes)
+        {
+            return Ok(Some(state));
+        }
+        let generation = cache.generation(&key).await.ok();
+        let state = self.sessions.state(family_id).await?;
+        if let (Some(s), Some(g)) = (state, generation) {
+            let _ = cache.set_if_generation(&key, &s.encode(), *ttl, g).await;
+        }
+        Ok(state)
+    }
+
+    /// Drops the cached states of sessions that changed (after the change committed).
+    async fn forget(&self, families: &[Uuid]) {
+        let Some((cache, _)) = &self.session_cache else { return };
+        for family in families {
+            if let Err(e) = cache.invalidate(&session_key(*family)).await {
+                tracing::warn!(%family, error = %e, "could not drop a cached session state; it expires with its TTL");
+            }
+        }
+    }
+
+    /// After a user's role or status changed: their live sessions see the change at once.
+    pub async fn user_changed(&self, user_id: Uuid) {
+        match self.sessions.live_families(user_id).await {
+            Ok(families) => self.forget(&families).await,
+            Err(e) => {
+                tracing::warn!(%user_id, error = %e, "could not list the sessions of a changed user; their cached states expire with their TTL")
+            }
+        }
+    }
+
+    pub async fn logout(&self, p: &Principal) -> Result<(), AuthError> {
+        self.sessions.revoke_family(p.user_id, p.session_id).await?;
+        self.forget(&[p.session_id]).await;
+        Ok(())
+    }
+
+    /// Ends every session of the caller; returns how many there were.
+    pub async fn logout_all(&self, p: &Principal) -> Result<usize, AuthError> {
         self.end_all_sessions(p.user_id).await
     }
 
-    /// Revokes every refresh token of a user (logout-all, account disabled).
-    pub async fn end_all_sessions(&self, user_id: Uuid) -> Result<u64, AuthError> {
-        Ok(self.sessions.revoke_all(user_id, None).await?)
+    /// Revokes every session of a user (logout-all, account disabled); returns how many.
+    pub async fn end_all_sessions(&self, user_id: Uuid) -> Result<usize, AuthError> {
+        let families = self.sessions.revoke_all(user_id, None).await?;
+        self.forget(&families).await;
+        Ok(families.len())
     }
 
     /// Changes the password (the current one is required) and ends every other session.
@@ -232,7 +313,8 @@ impl AuthService {
         self.policy.check(new, &creds.user.email).map_err(AuthError::WeakPassword)?;
         let hash = self.hasher.hash(new).await;
         self.users.set_password_hash(p.user_id, &hash).await?;
-        self.sessions.revoke_all(p.user_id, Some(p.session_id)).await?;
+        let ended = self.sessions.revoke_all(p.user_id, Some(p.session_id)).await?;
+        self.forget(&ended).await;
         Ok(())
     }
 }

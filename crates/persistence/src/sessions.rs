@@ -1,14 +1,14 @@
 //! Adapter for `auth::SessionRepo`: refresh-token families.
 
-use auth::{NewSession, Rotation, SessionRepo};
+use ::users::{RepoError, Role};
+use auth::{NewSession, Rotation, SessionRepo, SessionState};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
-use users::RepoError;
 use uuid::Uuid;
 
 use crate::Db;
-use crate::schema::refresh_tokens as rt;
+use crate::schema::{refresh_tokens as rt, users};
 
 pub struct PgSessionRepo {
     db: Db,
@@ -110,18 +110,53 @@ impl SessionRepo for PgSessionRepo {
         Ok(())
     }
 
-    async fn revoke_all(&self, user_id: Uuid, keep: Option<Uuid>) -> Result<u64, RepoError> {
+    async fn revoke_all(&self, user_id: Uuid, keep: Option<Uuid>) -> Result<Vec<Uuid>, RepoError> {
         let mut conn = self.db.conn().await?;
-        let n = diesel::update(
+        let mut families: Vec<Uuid> = diesel::update(
             rt::table
                 .filter(rt::user_id.eq(user_id))
                 .filter(rt::revoked_at.is_null())
                 .filter(rt::family_id.nullable().is_distinct_from(keep)),
         )
         .set(rt::revoked_at.eq(Utc::now()))
-        .execute(&mut conn)
+        .returning(rt::family_id)
+        .get_results(&mut conn)
         .await
         .map_err(storage)?;
-        Ok(n as u64)
+        families.sort_unstable();
+        families.dedup();
+        Ok(families)
+    }
+
+    async fn state(&self, family_id: Uuid) -> Result<Option<SessionState>, RepoError> {
+        let mut conn = self.db.conn().await?;
+        // A family is live while one of its tokens is not revoked; that row sorts first.
+        let row: Option<(Uuid, String, bool, bool)> = rt::table
+            .inner_join(users::table)
+            .filter(rt::family_id.eq(family_id))
+            .select((users::id, users::role, users::disabled_at.is_null(), rt::revoked_at.is_null()))
+            .order(rt::revoked_at.desc().nulls_first())
+            .first(&mut conn)
+            .await
+            .optional()
+            .map_err(storage)?;
+        Ok(row.map(|(user_id, role, enabled, unrevoked)| SessionState {
+            user_id,
+            // An unknown role admits nothing beyond a customer's.
+            role: role.parse().unwrap_or(Role::Customer),
+            live: enabled && unrevoked,
+        }))
+    }
+
+    async fn live_families(&self, user_id: Uuid) -> Result<Vec<Uuid>, RepoError> {
+        let mut conn = self.db.conn().await?;
+        rt::table
+            .filter(rt::user_id.eq(user_id))
+            .filter(rt::revoked_at.is_null())
+            .select(rt::family_id)
+            .distinct()
+            .load(&mut conn)
+            .await
+            .map_err(storage)
     }
 }

@@ -113,7 +113,9 @@ pub async fn set_role(
     id: web::Path<Uuid>,
     ValidJson(body): ValidJson<RoleChange>,
 ) -> ApiResult<web::Json<User>> {
-    Ok(web::Json(state.users.set_role(user.id(), *id, body.role).await?))
+    let u = state.users.set_role(user.id(), *id, body.role).await?;
+    state.auth.user_changed(u.id).await;
+    Ok(web::Json(u))
 }
 
 /// Disable an account: it can no longer log in or refresh; its sessions end.
@@ -147,5 +149,7 @@ pub async fn enable_user(
     user: Authorized<perm::ManageUsers>,
     id: web::Path<Uuid>,
 ) -> ApiResult<web::Json<User>> {
-    Ok(web::Json(state.users.set_disabled(user.id(), *id, false).await?))
+    let u = state.users.set_disabled(user.id(), *id, false).await?;
+    state.auth.user_changed(u.id).await;
+    Ok(web::Json(u))
 }

@@ -5,6 +5,7 @@ use actix_web::dev::Payload;
 use actix_web::http::header::HeaderValue;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, delete, get, post, put, web};
 use cart::{AddLine, CartView, SetQuantity, ShippingMethod, Shopper};
+use futures_util::future::LocalBoxFuture;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -22,21 +23,20 @@ pub struct ShopperId(pub Shopper);
 
 impl FromRequest for ShopperId {
     type Error = Problem;
-    type Future = std::future::Ready<Result<Self, Problem>>;
+    type Future = LocalBoxFuture<'static, Result<Self, Problem>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let result = if req.headers().contains_key(actix_web::http::header::AUTHORIZATION) {
-            authenticate(req).map(|u| ShopperId(Shopper::User(u.id())))
-        } else {
-            let token = req
-                .headers()
-                .get(CART_TOKEN)
-                .and_then(|v| v.to_str().ok())
-                .filter(|t| !t.is_empty() && t.len() <= 128)
-                .map(str::to_owned);
-            Ok(ShopperId(Shopper::Guest(token)))
-        };
-        std::future::ready(result)
+        if req.headers().contains_key(actix_web::http::header::AUTHORIZATION) {
+            let user = authenticate(req);
+            return Box::pin(async move { Ok(ShopperId(Shopper::User(user.await?.id()))) });
+        }
+        let token = req
+            .headers()
+            .get(CART_TOKEN)
+            .and_then(|v| v.to_str().ok())
+            .filter(|t| !t.is_empty() && t.len() <= 128)
+            .map(str::to_owned);
+        Box::pin(std::future::ready(Ok(ShopperId(Shopper::Guest(token)))))
     }
 }
 

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Session, TestApp, admin, customer, spawn, spawn_with, start, test_config};
+use crate::helpers::{Session, TestApp, admin, customer, soon, spawn, spawn_with, start, test_config};
 
 pub async fn category(admin: &Session, slug: &str, parent: Option<&str>) -> Value {
     let res =
@@ -205,20 +205,6 @@ async fn detail_by_id_and_slug_with_etag_and_cache_control() {
         .await
         .assert_status(200);
     app.client.get(&format!("/api/v1/products/{}", uuid::Uuid::new_v4())).await.assert_problem(404, "not-found");
-}
-
-/// GETs `path` until `done` holds, for at most two seconds: another instance hears of a write
-/// through Redis pub/sub, which drops its in-process copy within milliseconds, not before the
-/// writer answers.
-async fn soon(client: &testkit::Client, path: &str, done: impl Fn(&testkit::Response) -> bool) -> testkit::Response {
-    let start = std::time::Instant::now();
-    loop {
-        let res = client.get(path).await;
-        if done(&res) || start.elapsed() > std::time::Duration::from_secs(2) {
-            return res;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
 }
 
 #[tokio::test]

@@ -119,3 +119,21 @@ pub fn address(name: &str) -> Value {
         "country": "DE",
     })
 }
+
+/// GETs `path` until `done` holds, for at most two seconds: another instance hears of a write
+/// through Redis pub/sub, which drops its in-process copy within milliseconds, not before the
+/// writer answers.
+pub async fn soon(
+    client: &testkit::Client,
+    path: &str,
+    done: impl Fn(&testkit::Response) -> bool,
+) -> testkit::Response {
+    let start = std::time::Instant::now();
+    loop {
+        let res = client.get(path).await;
+        if done(&res) || start.elapsed() > std::time::Duration::from_secs(2) {
+            return res;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}

@@ -6,7 +6,9 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use primitives::Quota;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, address, admin, customer, login, spawn, spawn_with, unique_email};
+use crate::helpers::{
+    PASSWORD, TestApp, address, admin, customer, login, soon, spawn, spawn_with, start, test_config, unique_email,
+};
 
 async fn register(app: &TestApp, email: &str, password: &str) -> testkit::Response {
     app.client.post("/api/v1/auth/register", &json!({"email": email, "password": password, "name": "Test"})).await
@@ -100,6 +102,8 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
         .post("/api/v1/auth/refresh", &json!({"refresh_token": second_token}))
         .await
         .assert_problem(401, "invalid-refresh-token");
+    // The access token of the dead family is refused at once, not when it expires.
+    app.client.with_token(&new_access).get("/api/v1/me").await.assert_problem(401, "session-ended");
 
     app.client
         .post("/api/v1/auth/refresh", &json!({"refresh_token": "made-up"}))
@@ -156,6 +160,74 @@ async fn password_change_needs_the_current_one_and_ends_other_sessions() {
     app.client.post("/api/v1/auth/refresh", &json!({"refresh_token": a.refresh})).await.assert_status(200);
     app.client.post("/api/v1/auth/login", &json!({"email": a.email, "password": PASSWORD})).await.assert_status(401);
     login(&app, &a.email, new_password).await;
+}
+
+/// Access tokens are checked against their session on every request, on every instance: a
+/// logout, a revocation or a disabled account refuses them at once, and a role change applies at
+/// once, not when the token expires.
+#[tokio::test]
+async fn access_tokens_end_with_their_session_everywhere() {
+    let (app, db) = spawn().await;
+    // A second instance sharing the database and the Redis key space: it caches session states
+    // (in process, too) and must hear of every change.
+    let mut config = test_config(&db);
+    config.redis.key_prefix = app.config.redis.key_prefix.clone();
+    let other = start(config).await;
+    let there = |s: &crate::helpers::Session| other.client.with_token(&s.access);
+    let ended = |r: &testkit::Response| r.status.as_u16() == 401;
+
+    // Logout ends this session's access token; another session of the same user lives on.
+    let a = customer(&app, "end").await;
+    let b = login(&app, &a.email, PASSWORD).await;
+    let c = login(&app, &a.email, PASSWORD).await;
+    there(&a).get("/api/v1/me").await.assert_status(200);
+    a.client.post("/api/v1/auth/logout", &json!({})).await.assert_status(204);
+    let res = a.client.get("/api/v1/me").await;
+    res.assert_problem(401, "session-ended");
+    assert!(res.header("www-authenticate").is_some_and(|h| h.contains("invalid_token")));
+    soon(&there(&a), "/api/v1/me", ended).await.assert_problem(401, "session-ended");
+    b.client.get("/api/v1/me").await.assert_status(200);
+    there(&c).get("/api/v1/me").await.assert_status(200);
+
+    // Logout-all ends every session, the caller's included.
+    b.client.post("/api/v1/auth/logout-all", &json!({})).await.assert_status(204);
+    b.client.get("/api/v1/me").await.assert_problem(401, "session-ended");
+    soon(&there(&c), "/api/v1/me", ended).await.assert_problem(401, "session-ended");
+
+    // A password change ends the other sessions, not the one that changed it.
+    let d = customer(&app, "pw").await;
+    let e = login(&app, &d.email, PASSWORD).await;
+    there(&e).get("/api/v1/me").await.assert_status(200);
+    d.client
+        .post("/api/v1/me/password", &json!({"current_password": PASSWORD, "new_password": "another fine passphrase"}))
+        .await
+        .assert_status(204);
+    soon(&there(&e), "/api/v1/me", ended).await.assert_problem(401, "session-ended");
+    d.client.get("/api/v1/me").await.assert_status(200);
+
+    // Role changes apply to tokens already issued: a promoted customer may act as staff, a
+    // demoted one no longer may, on both instances.
+    let ops = admin(&app).await;
+    let f = customer(&app, "staffer").await;
+    there(&f).get("/api/v1/admin/orders").await.assert_problem(403, "forbidden");
+    ops.client.put(&format!("/api/v1/admin/users/{}/role", f.id), &json!({"role": "staff"})).await.assert_status(200);
+    f.client.get("/api/v1/admin/orders").await.assert_status(200);
+    soon(&there(&f), "/api/v1/admin/orders", |r| r.status.as_u16() == 200).await.assert_status(200);
+    ops.client
+        .put(&format!("/api/v1/admin/users/{}/role", f.id), &json!({"role": "customer"}))
+        .await
+        .assert_status(200);
+    f.client.get("/api/v1/admin/orders").await.assert_problem(403, "forbidden");
+    soon(&there(&f), "/api/v1/admin/orders", |r| r.status.as_u16() == 403).await.assert_problem(403, "forbidden");
+
+    // Disabling ends the account's sessions at once; enabling it does not revive them.
+    there(&f).get("/api/v1/me").await.assert_status(200);
+    ops.client.post(&format!("/api/v1/admin/users/{}/disable", f.id), &json!({})).await.assert_status(200);
+    f.client.get("/api/v1/me").await.assert_problem(401, "session-ended");
+    soon(&there(&f), "/api/v1/me", ended).await.assert_problem(401, "session-ended");
+    ops.client.post(&format!("/api/v1/admin/users/{}/enable", f.id), &json!({})).await.assert_status(200);
+    f.client.get("/api/v1/me").await.assert_problem(401, "session-ended");
+    login(&app, &f.email, PASSWORD).await.client.get("/api/v1/me").await.assert_status(200);
 }
 
 fn forge(header: Value, claims: Value, signature: &str) -> String {

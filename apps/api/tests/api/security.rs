@@ -383,6 +383,9 @@ fn code_of(res: &Response) -> String {
         .unwrap_or_default()
 }
 
+/// Operations that end the caller's session(s).
+const ENDS_SESSIONS: [&str; 2] = ["/api/v1/auth/logout", "/api/v1/auth/logout-all"];
+
 /// `None` when the answer fits the access class, otherwise why not.
 fn verdict(access: Access, who: Who, res: &Response) -> Option<String> {
     let status = res.status.as_u16();
@@ -463,6 +466,10 @@ async fn every_documented_operation_enforces_its_access_class() {
             assert!(!takes_body || body.is_some(), "{method} {template} takes a body: add one to request_body()");
             let client = if *template == "/api/v1/checkout" {
                 client.with_header("idempotency-key", &uuid::Uuid::new_v4().to_string())
+            } else if ENDS_SESSIONS.contains(template) && !matches!(who, Who::Anonymous | Who::BrokenToken) {
+                // Logging out ends the caller's sessions and their access tokens with them, so a
+                // throwaway account's session stands in (these routes admit any signed-in user).
+                customer(&app, "leaving").await.client
             } else {
                 client.clone()
             };

@@ -140,12 +140,21 @@ TOKEN=$(curl -fsS -X POST "$BASE/api/v1/auth/login" -H 'content-type: applicatio
   -d "{\"email\": \"$ADMIN_EMAIL\", \"password\": \"$ADMIN_PASSWORD\"}" \
   | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 
-# A throwaway account whose sessions the logout operations end (scripts/schemathesis/hooks.py),
-# so the admin token above stays live for the whole run.
-export ST_BASE_URL=$BASE ST_SESSION_EMAIL="st-session-$TAG@example.com"
-export ST_SESSION_PASSWORD="schemathesis session passphrase $TAG"
-curl -fsS -o /dev/null -X POST "$BASE/api/v1/auth/register" -H 'content-type: application/json' \
-  -d "{\"email\": \"$ST_SESSION_EMAIL\", \"password\": \"$ST_SESSION_PASSWORD\", \"name\": \"Schemathesis\"}"
+# Logging out ends the caller's session and its access token. Sent with the admin token above,
+# `POST /auth/logout` and `/auth/logout-all` would turn every later request into a 401, so
+# schemathesis.toml sends them with the sessions of two throwaway accounts (one each, so neither
+# ends the other's) instead: ST_LOGOUT_TOKEN, ST_LOGOUT_ALL_TOKEN.
+throwaway_token() {
+  local email="st-$1-$TAG@example.com" password="schemathesis $1 passphrase $TAG"
+  curl -fsS -o /dev/null -X POST "$BASE/api/v1/auth/register" -H 'content-type: application/json' \
+    -d "{\"email\": \"$email\", \"password\": \"$password\", \"name\": \"Schemathesis\"}"
+  curl -fsS -X POST "$BASE/api/v1/auth/login" -H 'content-type: application/json' \
+    -d "{\"email\": \"$email\", \"password\": \"$password\"}" \
+    | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'
+}
+ST_LOGOUT_TOKEN=$(throwaway_token logout)
+ST_LOGOUT_ALL_TOKEN=$(throwaway_token logout-all)
+export ST_LOGOUT_TOKEN ST_LOGOUT_ALL_TOKEN
 
 # Real ids and slugs for the generator (see schemathesis.toml), beside a copy of the config.
 cp "$ROOT/scripts/schemathesis/schemathesis.toml" "$RUN_DIR/schemathesis.toml"
@@ -161,8 +170,8 @@ cp "$ROOT/scripts/schemathesis/schemathesis.toml" "$RUN_DIR/schemathesis.toml"
 #   header parameter, so it is generated like any other (a missing or blank one is the documented
 #   400). The webhook's `Shop-Signature` is signed for real by scripts/schemathesis/hooks.py
 #   (SCHEMATHESIS_HOOKS), so generated events reach the handler; unsigned ones get the
-#   documented 401. Logout and logout-all are sent with a throwaway account's session (they
-#   would end the admin's). No operation is excluded.
+#   documented 401. Logout and logout-all carry throwaway sessions instead (schemathesis.toml;
+#   they would end the admin's). No operation is excluded.
 # * --continue-on-failure: all distinct failures of an operation, not only the first.
 # * --suppress-health-check all: Hypothesis's health checks judge the generator (too slow on a
 #   debug build, too many inputs filtered out), not the API.

@@ -66,8 +66,9 @@ fn find_nul(v: &serde_json::Value, path: &mut Vec<String>) -> Option<String> {
             found
         }),
         serde_json::Value::Object(map) => map.iter().find_map(|(k, x)| {
-            path.push(k.clone());
-            let found = find_nul(x, path);
+            // A key is stored too (JSONB attributes): it may not hold NUL either.
+            path.push(k.replace('\0', "\\u0000"));
+            let found = if k.contains('\0') { Some(path.join(".")) } else { find_nul(x, path) };
             path.pop();
             found
         }),
@@ -81,7 +82,12 @@ fn strip_nul(v: &mut serde_json::Value) {
     match v {
         serde_json::Value::String(s) if s.contains('\0') => s.retain(|c| c != '\0'),
         serde_json::Value::Array(items) => items.iter_mut().for_each(strip_nul),
-        serde_json::Value::Object(map) => map.values_mut().for_each(strip_nul),
+        serde_json::Value::Object(map) => {
+            if map.keys().any(|k| k.contains('\0')) {
+                *map = std::mem::take(map).into_iter().map(|(k, v)| (k.replace('\0', ""), v)).collect();
+            }
+            map.values_mut().for_each(strip_nul)
+        }
         _ => {}
     }
 }

@@ -46,8 +46,8 @@ impl Modify for BearerAuth {
 
 /// Makes the document say what the middleware and extractors do for every operation: problems
 /// are `application/problem+json`; operations with a body can answer 400 (malformed JSON), 413,
-/// 415 and 422; operations with query or path parameters 400 or 404; every `/api` operation 429
-/// (rate limits) and 503 (database unavailable, timeout).
+/// 415 and 422; operations with query or path parameters 400 or 404, with a query 414 (over 4 KiB);
+/// every `/api` operation 429 (rate limits) and 503 (database unavailable, timeout).
 /// Applied after the routes are collected (`startup.rs`), since the paths are only known then.
 pub struct ErrorResponses;
 
@@ -84,6 +84,9 @@ impl Modify for ErrorResponses {
                 let has_body = op.request_body.is_some();
                 if has_body || has_query {
                     add("400", "Malformed request or invalid parameter");
+                }
+                if has_query {
+                    add("414", "Query string longer than 4 KiB");
                 }
                 if has_path {
                     add("404", "No such resource");

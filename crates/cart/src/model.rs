@@ -81,6 +81,7 @@ pub struct AddLine {
     #[garde(skip)]
     pub variant_id: Uuid,
     #[garde(range(min = 1, max = 99))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 99))]
     pub quantity: i32,
 }
 
@@ -89,6 +90,7 @@ pub struct AddLine {
 #[serde(deny_unknown_fields)]
 pub struct SetQuantity {
     #[garde(range(min = 1, max = 99))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 99))]
     pub quantity: i32,
 }
 
@@ -124,6 +126,17 @@ fn opt_countries(value: &Option<Vec<String>>, ctx: &()) -> garde::Result {
     value.as_ref().map_or(Ok(()), |v| valid_countries(v, ctx))
 }
 
+/// The rules of [`valid_countries`] as a schema.
+#[cfg(feature = "openapi")]
+fn countries_schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+    primitives::openapi::string_array(250, 2, "^[A-Z]{2}$", false)
+}
+
+#[cfg(feature = "openapi")]
+fn opt_countries_schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+    primitives::openapi::string_array(250, 2, "^[A-Z]{2}$", true)
+}
+
 fn currency_code(value: &str, _: &()) -> garde::Result {
     value.parse::<Currency>().map(|_| ()).map_err(|_| garde::Error::new("must be an ISO 4217 code such as EUR"))
 }
@@ -145,13 +158,17 @@ fn opt_name(value: &Option<String>, ctx: &()) -> garde::Result {
 #[serde(deny_unknown_fields)]
 pub struct NewShippingMethod {
     #[garde(length(chars, min = 1, max = 100), custom(valid_name))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     pub name: String,
     #[garde(range(min = 0, max = 100_000_000))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 100000000))]
     pub price_minor: i64,
     #[garde(custom(currency_code))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 3, max_length = 3, pattern = "^[A-Z]{3}$"))]
     pub currency: String,
     #[serde(default)]
     #[garde(custom(valid_countries))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = countries_schema))]
     pub countries: Vec<String>,
     #[serde(default = "yes")]
     #[garde(skip)]
@@ -167,10 +184,13 @@ fn yes() -> bool {
 #[serde(deny_unknown_fields)]
 pub struct ShippingMethodPatch {
     #[garde(inner(length(chars, min = 1, max = 100)), custom(opt_name))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     pub name: Option<String>,
     #[garde(inner(range(min = 0, max = 100_000_000)))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 100000000))]
     pub price_minor: Option<i64>,
     #[garde(custom(opt_countries))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = opt_countries_schema))]
     pub countries: Option<Vec<String>>,
     #[garde(skip)]
     pub active: Option<bool>,

@@ -265,6 +265,17 @@ fn opt_image_urls(value: &Option<Vec<String>>, ctx: &()) -> garde::Result {
     value.as_ref().map_or(Ok(()), |v| valid_image_urls(v, ctx))
 }
 
+/// The rules of [`valid_image_urls`] as a schema.
+#[cfg(feature = "openapi")]
+fn image_urls_schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+    primitives::openapi::string_array(20, 2048, "^https?://\\S+$", false)
+}
+
+#[cfg(feature = "openapi")]
+fn opt_image_urls_schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+    primitives::openapi::string_array(20, 2048, "^https?://\\S+$", true)
+}
+
 fn valid_small_object(value: &Map<String, Value>, _: &()) -> garde::Result {
     let size = serde_json::to_vec(value).map(|v| v.len()).unwrap_or(usize::MAX);
     if value.len() > 50 || size > 8192 { Err(garde::Error::new("at most 50 keys and 8 KiB")) } else { Ok(()) }
@@ -291,16 +302,20 @@ fn opt_price(value: &Option<i64>, ctx: &()) -> garde::Result {
 #[serde(deny_unknown_fields)]
 pub struct NewCategory {
     #[garde(custom(valid_slug))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 120, pattern = "^[a-z0-9]+(-[a-z0-9]+)*$"))]
     pub slug: String,
     #[garde(length(chars, min = 1, max = 100), custom(valid_text))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     pub name: String,
     #[serde(default)]
     #[garde(length(chars, max = 2000), custom(valid_long_text))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
     pub description: String,
     #[garde(skip)]
     pub parent_id: Option<Uuid>,
     #[serde(default)]
     #[garde(range(min = -100000, max = 100000))]
+    #[cfg_attr(feature = "openapi", schema(minimum = -100000, maximum = 100000))]
     pub position: i32,
 }
 
@@ -310,16 +325,20 @@ pub struct NewCategory {
 #[serde(deny_unknown_fields)]
 pub struct CategoryPatch {
     #[garde(custom(opt_slug))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 120, pattern = "^[a-z0-9]+(-[a-z0-9]+)*$"))]
     pub slug: Option<String>,
     #[garde(inner(length(chars, min = 1, max = 100)), custom(opt_text))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     pub name: Option<String>,
     #[garde(inner(length(chars, max = 2000)), custom(opt_long_text))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
     pub description: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Uuid>))]
     #[garde(skip)]
     pub parent_id: Option<Option<Uuid>>,
     #[garde(inner(range(min = -100000, max = 100000)))]
+    #[cfg_attr(feature = "openapi", schema(minimum = -100000, maximum = 100000))]
     pub position: Option<i32>,
 }
 
@@ -335,6 +354,7 @@ pub fn double_option<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
 #[serde(deny_unknown_fields)]
 pub struct NewVariant {
     #[garde(length(min = 1, max = 64), custom(valid_sku))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
     pub sku: String,
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
@@ -342,18 +362,22 @@ pub struct NewVariant {
     pub options: Map<String, Value>,
     /// Price in minor units of the product's currency.
     #[garde(custom(valid_price))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 100000000000.0))]
     pub price_minor: i64,
     #[garde(custom(opt_price))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 100000000000.0))]
     pub compare_at_minor: Option<i64>,
     /// Opening stock, recorded in the ledger as `initial`.
     #[serde(default)]
     #[garde(range(min = 0, max = 10_000_000))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 10000000))]
     pub stock: i32,
     #[serde(default = "yes")]
     #[garde(skip)]
     pub active: bool,
     #[serde(default)]
     #[garde(range(min = -100000, max = 100000))]
+    #[cfg_attr(feature = "openapi", schema(minimum = -100000, maximum = 100000))]
     pub position: i32,
 }
 
@@ -376,19 +400,22 @@ fn yes() -> bool {
 #[serde(deny_unknown_fields)]
 pub struct VariantPatch {
     #[garde(inner(length(min = 1, max = 64), custom(valid_sku)))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
     pub sku: Option<String>,
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     #[garde(custom(opt_small_object))]
     pub options: Option<Map<String, Value>>,
     #[garde(custom(opt_price))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 100000000000.0))]
     pub price_minor: Option<i64>,
     #[serde(default, deserialize_with = "double_option")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>, minimum = 0, maximum = 100000000000.0))]
     #[garde(inner(custom(opt_price)))]
     pub compare_at_minor: Option<Option<i64>>,
     #[garde(skip)]
     pub active: Option<bool>,
     #[garde(inner(range(min = -100000, max = 100000)))]
+    #[cfg_attr(feature = "openapi", schema(minimum = -100000, maximum = 100000))]
     pub position: Option<i32>,
 }
 
@@ -397,11 +424,14 @@ pub struct VariantPatch {
 #[serde(deny_unknown_fields)]
 pub struct NewProduct {
     #[garde(custom(valid_slug))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 120, pattern = "^[a-z0-9]+(-[a-z0-9]+)*$"))]
     pub slug: String,
     #[garde(length(chars, min = 1, max = 200), custom(valid_text))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub name: String,
     #[serde(default)]
     #[garde(length(chars, max = 20000), custom(valid_long_text))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 20000))]
     pub description: String,
     #[serde(default = "draft")]
     #[garde(skip)]
@@ -409,6 +439,7 @@ pub struct NewProduct {
     #[garde(skip)]
     pub category_id: Option<Uuid>,
     #[garde(inner(length(chars, min = 1, max = 100)), custom(opt_text))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     pub brand: Option<String>,
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
@@ -416,12 +447,14 @@ pub struct NewProduct {
     pub attributes: Map<String, Value>,
     #[serde(default)]
     #[garde(custom(valid_image_urls))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = image_urls_schema))]
     pub images: Vec<String>,
     #[garde(custom(valid_currency))]
-    #[cfg_attr(feature = "openapi", schema(example = "EUR"))]
+    #[cfg_attr(feature = "openapi", schema(example = "EUR", min_length = 3, max_length = 3, pattern = "^[A-Z]{3}$"))]
     pub currency: String,
     /// At least one variant.
     #[garde(length(min = 1, max = 100), dive)]
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 100))]
     pub variants: Vec<NewVariant>,
 }
 
@@ -434,10 +467,13 @@ fn draft() -> ProductStatus {
 #[serde(deny_unknown_fields)]
 pub struct ProductPatch {
     #[garde(custom(opt_slug))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 120, pattern = "^[a-z0-9]+(-[a-z0-9]+)*$"))]
     pub slug: Option<String>,
     #[garde(inner(length(chars, min = 1, max = 200)), custom(opt_text))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub name: Option<String>,
     #[garde(inner(length(chars, max = 20000)), custom(opt_long_text))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 20000))]
     pub description: Option<String>,
     #[garde(skip)]
     pub status: Option<ProductStatus>,
@@ -446,13 +482,14 @@ pub struct ProductPatch {
     #[garde(skip)]
     pub category_id: Option<Option<Uuid>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, min_length = 1, max_length = 100))]
     #[garde(inner(inner(length(chars, min = 1, max = 100))))]
     pub brand: Option<Option<String>>,
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     #[garde(custom(opt_small_object))]
     pub attributes: Option<Map<String, Value>>,
     #[garde(custom(opt_image_urls))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = opt_image_urls_schema))]
     pub images: Option<Vec<String>>,
 }
 
@@ -463,11 +500,13 @@ pub struct ProductPatch {
 pub struct StockAdjustment {
     /// Signed change; the result may not go below zero.
     #[garde(range(min = -10_000_000, max = 10_000_000), custom(non_zero))]
+    #[cfg_attr(feature = "openapi", schema(minimum = -10000000, maximum = 10000000))]
     pub delta: i32,
     /// `restock` or `adjustment`.
     #[garde(custom(manual_reason))]
     pub reason: StockReason,
     #[garde(inner(length(chars, max = 500)), custom(opt_long_text))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 500))]
     pub note: Option<String>,
 }
 

@@ -68,7 +68,7 @@ pub struct CheckoutRequest {
     /// The payment method token from the payment provider's client library (sandbox:
     /// `tok_visa` approves, `tok_declined` declines, `tok_timeout` never answers).
     #[garde(length(min = 1, max = 255), custom(valid_token))]
-    #[cfg_attr(feature = "openapi", schema(example = "tok_visa"))]
+    #[cfg_attr(feature = "openapi", schema(example = "tok_visa", min_length = 1, max_length = 255))]
     pub payment_token: String,
 }
 
@@ -78,8 +78,10 @@ pub struct CheckoutRequest {
 #[serde(deny_unknown_fields)]
 pub struct Shipment {
     #[garde(length(chars, min = 1, max = 50))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 50))]
     pub carrier: String,
     #[garde(length(min = 1, max = 100), custom(valid_token))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     pub tracking_number: String,
 }
 

@@ -5,6 +5,8 @@
 
 pub mod cache;
 pub mod money;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod page;
 pub mod rate_limit;
 pub mod retry;

@@ -74,10 +74,13 @@ fn opt_not_blank(value: &Option<String>, ctx: &()) -> garde::Result {
 #[serde(deny_unknown_fields)]
 pub struct NewReview {
     #[garde(range(min = 1, max = 5))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 5))]
     pub rating: i16,
     #[garde(length(chars, min = 1, max = 120), custom(not_blank))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 120))]
     pub title: String,
     #[garde(length(chars, min = 1, max = 5000), custom(not_blank))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 5000))]
     pub body: String,
 }
 
@@ -86,10 +89,13 @@ pub struct NewReview {
 #[serde(deny_unknown_fields)]
 pub struct ReviewPatch {
     #[garde(inner(range(min = 1, max = 5)))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 5))]
     pub rating: Option<i16>,
     #[garde(inner(length(chars, min = 1, max = 120)), custom(opt_not_blank))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 120))]
     pub title: Option<String>,
     #[garde(inner(length(chars, min = 1, max = 5000)), custom(opt_not_blank))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 5000))]
     pub body: Option<String>,
 }
 
@@ -98,6 +104,7 @@ pub struct ReviewPatch {
 #[serde(deny_unknown_fields)]
 pub struct Moderation {
     #[garde(length(chars, min = 1, max = 500), custom(not_blank))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 500))]
     pub reason: String,
 }
 

@@ -70,22 +70,31 @@ fn valid_phone(value: &Option<String>, _: &()) -> garde::Result {
 #[serde(deny_unknown_fields)]
 pub struct AddressInput {
     #[garde(inner(length(chars, max = 50)), custom(opt_text))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 50))]
     pub label: Option<String>,
     #[garde(length(chars, min = 1, max = 100), custom(no_control_chars))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     pub full_name: String,
     #[garde(length(chars, min = 1, max = 200), custom(no_control_chars))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub line1: String,
     #[garde(inner(length(chars, max = 200)), custom(opt_text))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     pub line2: Option<String>,
     #[garde(length(chars, min = 1, max = 100), custom(no_control_chars))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     pub city: String,
     #[garde(inner(length(chars, max = 100)), custom(opt_text))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     pub region: Option<String>,
     #[garde(length(chars, min = 1, max = 20), custom(no_control_chars))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 20))]
     pub postal_code: String,
     #[garde(custom(valid_country))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 2, max_length = 2, pattern = "^[A-Z]{2}$"))]
     pub country: String,
     #[garde(inner(length(max = 32)), custom(valid_phone))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 32))]
     pub phone: Option<String>,
     #[serde(default)]
     #[garde(skip)]
@@ -101,22 +110,31 @@ pub struct AddressInput {
 #[serde(deny_unknown_fields)]
 pub struct AddressPatch {
     #[garde(inner(length(chars, max = 50)), custom(opt_text))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 50))]
     pub label: Option<String>,
     #[garde(inner(length(chars, min = 1, max = 100), custom(no_control_chars)))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     pub full_name: Option<String>,
     #[garde(inner(length(chars, min = 1, max = 200), custom(no_control_chars)))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub line1: Option<String>,
     #[garde(inner(length(chars, max = 200)), custom(opt_text))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     pub line2: Option<String>,
     #[garde(inner(length(chars, min = 1, max = 100), custom(no_control_chars)))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     pub city: Option<String>,
     #[garde(inner(length(chars, max = 100)), custom(opt_text))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     pub region: Option<String>,
     #[garde(inner(length(chars, min = 1, max = 20), custom(no_control_chars)))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 20))]
     pub postal_code: Option<String>,
     #[garde(inner(custom(valid_country)))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 2, max_length = 2, pattern = "^[A-Z]{2}$"))]
     pub country: Option<String>,
     #[garde(inner(length(max = 32)), custom(valid_phone))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 32))]
     pub phone: Option<String>,
     #[garde(skip)]
     pub is_default_shipping: Option<bool>,

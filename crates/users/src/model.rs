@@ -89,6 +89,7 @@ pub fn normalise_email(email: &str) -> String {
 #[serde(deny_unknown_fields)]
 pub struct ProfilePatch {
     #[garde(inner(length(chars, min = 1, max = 100), custom(crate::model::no_control_chars)))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     pub name: Option<String>,
 }
 

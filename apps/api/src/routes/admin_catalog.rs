@@ -270,9 +270,11 @@ pub async fn adjust_stock(
 pub struct LedgerParams {
     /// `next_cursor` of the previous page.
     #[garde(inner(length(max = 20)))]
+    #[param(max_length = 20)]
     pub cursor: Option<String>,
     /// 1 to 500 (default 100).
     #[garde(inner(range(min = 1, max = 500)))]
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 

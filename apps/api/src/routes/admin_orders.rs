@@ -23,8 +23,10 @@ pub struct AdminOrderParams {
     #[garde(skip)]
     pub user_id: Option<Uuid>,
     #[garde(inner(length(max = 512)))]
+    #[param(max_length = 512)]
     pub cursor: Option<String>,
     #[garde(inner(range(min = 1, max = 100)))]
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
 }
 

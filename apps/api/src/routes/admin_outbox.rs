@@ -22,15 +22,18 @@ pub struct OutboxParams {
     pub status: Option<OutboxStatus>,
     /// `order.placed`, `user.password_changed`, ... (docs/events.md).
     #[garde(inner(length(min = 1, max = 100)))]
+    #[param(min_length = 1, max_length = 100)]
     pub event_type: Option<String>,
     /// The order, user or variant the events are about.
     #[garde(skip)]
     pub aggregate_id: Option<Uuid>,
     /// `next_cursor` of the previous page.
     #[garde(inner(length(max = 512)))]
+    #[param(max_length = 512)]
     pub cursor: Option<String>,
     /// 1 to 100 (default 20).
     #[garde(inner(range(min = 1, max = 100)))]
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
 }
 

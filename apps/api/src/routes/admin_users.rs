@@ -19,15 +19,18 @@ use crate::state::AppState;
 pub struct UserListParams {
     /// Case-insensitive substring of the email or name.
     #[garde(inner(length(max = 100)))]
+    #[param(max_length = 100)]
     pub q: Option<String>,
     #[garde(skip)]
     #[param(inline)]
     pub role: Option<Role>,
     /// Page size, 1 to 100 (default 20).
     #[garde(inner(range(min = 1, max = 100)))]
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     #[garde(inner(length(max = 512)))]
+    #[param(max_length = 512)]
     pub cursor: Option<String>,
 }
 

@@ -26,14 +26,14 @@ pub(crate) fn text(value: &str, _: &()) -> garde::Result {
 pub struct RegisterRequest {
     /// Normalised to lower case; must be unique.
     #[garde(length(chars, min = 3, max = 254))]
-    #[schema(example = "ada@example.com")]
+    #[schema(example = "ada@example.com", min_length = 3, max_length = 254)]
     pub email: String,
     /// 10 to 128 characters, not one of the 30,000 most common passwords.
     #[garde(length(max = 1024))]
-    #[schema(example = "correct horse battery staple")]
+    #[schema(example = "correct horse battery staple", max_length = 1024)]
     pub password: String,
     #[garde(length(chars, min = 1, max = 100), custom(text))]
-    #[schema(example = "Ada Lovelace")]
+    #[schema(example = "Ada Lovelace", min_length = 1, max_length = 100)]
     pub name: String,
 }
 
@@ -41,11 +41,14 @@ pub struct RegisterRequest {
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     #[garde(length(max = 254))]
+    #[schema(max_length = 254)]
     pub email: String,
     #[garde(length(max = 1024))]
+    #[schema(max_length = 1024)]
     pub password: String,
     /// A guest cart to merge into the user's cart.
     #[garde(inner(length(min = 1, max = 128)))]
+    #[schema(min_length = 1, max_length = 128)]
     pub cart_token: Option<String>,
 }
 
@@ -53,6 +56,7 @@ pub struct LoginRequest {
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     #[garde(length(min = 1, max = 128))]
+    #[schema(min_length = 1, max_length = 128)]
     pub refresh_token: String,
 }
 

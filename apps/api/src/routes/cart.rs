@@ -59,6 +59,7 @@ pub struct CartParams {
     pub shipping_method: Option<Uuid>,
     /// Destination country (ISO 3166-1 alpha-2) for shipping and tax.
     #[garde(inner(length(min = 2, max = 2)))]
+    #[param(min_length = 2, max_length = 2)]
     pub country: Option<String>,
 }
 
@@ -66,7 +67,7 @@ pub struct CartParams {
 #[utoipa::path(
     tag = "cart",
     security((), ("bearer" = [])),
-    params(CartParams, ("X-Cart-Token" = Option<String>, Header, description = "Guest cart token")),
+    params(CartParams, ("X-Cart-Token" = Option<String>, Header, description = "Guest cart token", max_length = 128)),
     responses((status = 200, body = CartView), (status = 400, body = Problem), (status = 401, body = Problem))
 )]
 #[get("/cart")]
@@ -89,7 +90,7 @@ pub async fn get_cart(
 #[utoipa::path(
     tag = "cart",
     security((), ("bearer" = [])),
-    params(("X-Cart-Token" = Option<String>, Header, description = "Guest cart token")),
+    params(("X-Cart-Token" = Option<String>, Header, description = "Guest cart token", max_length = 128)),
     request_body = AddLine,
     responses(
         (status = 200, body = CartView), (status = 401, body = Problem),
@@ -110,7 +111,7 @@ pub async fn add_line(
 #[utoipa::path(
     tag = "cart",
     security((), ("bearer" = [])),
-    params(("variant_id" = Uuid, Path), ("X-Cart-Token" = Option<String>, Header)),
+    params(("variant_id" = Uuid, Path), ("X-Cart-Token" = Option<String>, Header, description = "Guest cart token", max_length = 128)),
     request_body = SetQuantity,
     responses((status = 200, body = CartView), (status = 401, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem))
 )]
@@ -128,7 +129,7 @@ pub async fn set_quantity(
 #[utoipa::path(
     tag = "cart",
     security((), ("bearer" = [])),
-    params(("variant_id" = Uuid, Path), ("X-Cart-Token" = Option<String>, Header)),
+    params(("variant_id" = Uuid, Path), ("X-Cart-Token" = Option<String>, Header, description = "Guest cart token", max_length = 128)),
     responses((status = 200, body = CartView), (status = 401, body = Problem), (status = 404, body = Problem))
 )]
 #[delete("/cart/lines/{variant_id}")]
@@ -144,7 +145,7 @@ pub async fn remove_line(
 #[utoipa::path(
     tag = "cart",
     security((), ("bearer" = [])),
-    params(("X-Cart-Token" = Option<String>, Header)),
+    params(("X-Cart-Token" = Option<String>, Header, description = "Guest cart token", max_length = 128)),
     responses((status = 204), (status = 401, body = Problem))
 )]
 #[delete("/cart")]
@@ -157,6 +158,7 @@ pub async fn clear_cart(state: web::Data<AppState>, shopper: ShopperId) -> ApiRe
 #[serde(deny_unknown_fields)]
 pub struct MergeRequest {
     #[garde(length(min = 1, max = 128))]
+    #[schema(min_length = 1, max_length = 128)]
     pub cart_token: String,
 }
 
@@ -184,6 +186,7 @@ pub async fn merge(
 pub struct ShippingParams {
     /// Only methods shipping to this country (ISO 3166-1 alpha-2).
     #[garde(inner(length(min = 2, max = 2)))]
+    #[param(min_length = 2, max_length = 2)]
     pub country: Option<String>,
 }
 

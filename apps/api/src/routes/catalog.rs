@@ -34,18 +34,22 @@ pub async fn get_category(state: web::Data<AppState>, slug: web::Path<String>) -
 pub struct ListingParams {
     /// Search text: full-text over name, brand and description, tolerant of typos in names.
     #[garde(inner(length(chars, min = 1, max = 200)))]
-    #[param(example = "cotton shirt")]
+    #[param(example = "cotton shirt", min_length = 1, max_length = 200)]
     pub q: Option<String>,
     /// Category slug or id; includes its sub-categories.
     #[garde(inner(length(max = 120)))]
+    #[param(max_length = 120)]
     pub category: Option<String>,
     #[garde(inner(length(chars, max = 100)))]
+    #[param(max_length = 100)]
     pub brand: Option<String>,
     /// Lowest price, in minor units.
-    #[garde(inner(range(min = 0)))]
+    #[garde(inner(range(min = 0, max = 100_000_000_000)))]
+    #[param(minimum = 0, maximum = 100_000_000_000.0)]
     pub price_min: Option<i64>,
     /// Highest price, in minor units.
-    #[garde(inner(range(min = 0)))]
+    #[garde(inner(range(min = 0, max = 100_000_000_000)))]
+    #[param(minimum = 0, maximum = 100_000_000_000.0)]
     pub price_max: Option<i64>,
     /// Only products with a variant in stock.
     #[garde(skip)]
@@ -56,9 +60,11 @@ pub struct ListingParams {
     pub sort: Option<Sort>,
     /// `next_cursor` of the previous page (with the same filters and sort).
     #[garde(inner(length(max = 512)))]
+    #[param(max_length = 512)]
     pub cursor: Option<String>,
     /// Page size, 1 to 100 (default 24).
     #[garde(inner(range(min = 1, max = 100)))]
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
 }
 

@@ -16,8 +16,10 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     #[garde(length(max = 1024))]
+    #[schema(max_length = 1024)]
     pub current_password: String,
     #[garde(length(max = 1024))]
+    #[schema(max_length = 1024)]
     pub new_password: String,
 }
 

@@ -71,7 +71,7 @@ impl OrderStatusExt {
 #[utoipa::path(
     tag = "checkout",
     security(("bearer" = [])),
-    params(("Idempotency-Key" = String, Header, description = "Unique per checkout attempt; reuse it to retry")),
+    params(("Idempotency-Key" = String, Header, description = "Unique per checkout attempt; reuse it to retry", min_length = 1, max_length = 255)),
     request_body = CheckoutRequest,
     responses(
         (status = 201, description = "Paid", body = Order),
@@ -103,9 +103,11 @@ pub async fn checkout(
 pub struct OrderListParams {
     /// `next_cursor` of the previous page.
     #[garde(inner(length(max = 512)))]
+    #[param(max_length = 512)]
     pub cursor: Option<String>,
     /// 1 to 100 (default 20).
     #[garde(inner(range(min = 1, max = 100)))]
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
 }
 

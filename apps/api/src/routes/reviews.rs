@@ -45,9 +45,11 @@ pub struct ReviewParams {
     #[param(inline)]
     pub sort: Option<ReviewSort>,
     #[garde(inner(length(max = 512)))]
+    #[param(max_length = 512)]
     pub cursor: Option<String>,
     /// 1 to 100 (default 20).
     #[garde(inner(range(min = 1, max = 100)))]
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
 }
 

@@ -2,7 +2,7 @@
 
 use diesel::sql_types::Text;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use serde_json::json;
+use serde_json::{Value, json};
 use testkit::TestDb;
 
 use crate::helpers::{customer, spawn, spawn_with, start, test_config};
@@ -113,6 +113,81 @@ async fn openapi_document_is_3_1_and_lists_every_route() {
     let ui = app.client.get("/docs").await;
     ui.assert_status(200);
     assert!(ui.text().contains("/openapi.json") || ui.text().contains("openapi"), "docs UI");
+}
+
+/// Walks a schema (following `$ref`s into `components`) and names every string without a
+/// `maxLength` (unless an enum or a uuid/date-time) and every integer without both bounds.
+fn unbounded(doc: &Value, schema: &Value, at: &str, out: &mut Vec<String>) {
+    let mut s = schema;
+    while let Some(r) = s["$ref"].as_str() {
+        s = &doc["components"]["schemas"][r.rsplit('/').next().expect("ref name")];
+    }
+    for key in ["oneOf", "anyOf", "allOf"] {
+        for alt in s[key].as_array().into_iter().flatten() {
+            unbounded(doc, alt, at, out);
+        }
+    }
+    let types: Vec<&str> = match &s["type"] {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => vec![],
+    };
+    let formatted = matches!(s["format"].as_str(), Some("uuid" | "date-time"));
+    if types.contains(&"string") && s["maxLength"].is_null() && s["enum"].is_null() && !formatted {
+        out.push(format!("{at}: string without maxLength"));
+    }
+    if types.contains(&"integer") && (s["minimum"].is_null() || s["maximum"].is_null()) {
+        out.push(format!("{at}: integer without minimum and maximum"));
+    }
+    if types.contains(&"array") && s["maxItems"].is_null() {
+        out.push(format!("{at}: array without maxItems"));
+    }
+    for (name, property) in s["properties"].as_object().into_iter().flatten() {
+        unbounded(doc, property, &format!("{at}.{name}"), out);
+    }
+    if s["items"].is_object() {
+        unbounded(doc, &s["items"], &format!("{at}[]"), out);
+    }
+}
+
+/// The document states the bounds the API enforces (garde rules mirrored as schema
+/// constraints), so clients can validate before sending and generators produce valid input.
+#[tokio::test]
+async fn openapi_document_bounds_every_input() {
+    let (app, _db) = spawn().await;
+    let doc = app.client.get("/openapi.json").await.json();
+    let mut out = Vec::new();
+    for (path, ops) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in ops.as_object().expect("operations") {
+            // The payment provider's event format is its own, and verified by its signature.
+            if path == "/api/v1/webhooks/payments" {
+                continue;
+            }
+            let at = format!("{} {path}", method.to_uppercase());
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                // An ETag is compared, never stored.
+                if p["in"] == "path" || p["name"] == "If-Match" {
+                    continue;
+                }
+                unbounded(
+                    &doc,
+                    &p["schema"],
+                    &format!("{at} {}:{}", p["in"].as_str().unwrap_or("?"), p["name"]),
+                    &mut out,
+                );
+            }
+            for (_, content) in op["requestBody"]["content"].as_object().into_iter().flatten() {
+                unbounded(&doc, &content["schema"], &format!("{at} body"), &mut out);
+            }
+        }
+    }
+    assert!(out.is_empty(), "inputs the document leaves unbounded:\n{}", out.join("\n"));
+    // Spot checks that the bounds are the enforced ones.
+    let new_variant = &doc["components"]["schemas"]["NewVariant"]["properties"];
+    assert_eq!(new_variant["sku"]["maxLength"], 64);
+    assert_eq!(new_variant["price_minor"]["maximum"], 100_000_000_000_i64);
+    app.client.get("/api/v1/products?limit=101").await.assert_problem(400, "invalid-parameter");
+    app.client.get("/api/v1/products?limit=100").await.assert_status(200);
 }
 
 #[tokio::test]

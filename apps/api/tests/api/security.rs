@@ -832,6 +832,23 @@ async fn nul_bytes_in_text_inputs_are_4xx_not_500() {
     check("webhook event id with NUL", webhook(event).await);
     let event = json!({"id": "evt2", "type": "payment.succeeded", "data": {"payment_id": "pi\u{0}1"}});
     check("webhook payment id with NUL", webhook(event).await);
+    // JSONB keys are stored too (found by schemathesis once the schema bounded the other fields).
+    let product_id = p["id"].as_str().expect("product id");
+    let doc = a
+        .client
+        .patch(&format!("/api/v1/admin/products/{product_id}"), &json!({"attributes": {"co\u{0}lor": "red"}}))
+        .await
+        .assert_problem(422, "validation-failed");
+    assert_eq!(doc["errors"][0]["field"], "attributes.co\\u0000lor", "{doc}");
+    let doc = a
+        .client
+        .post(
+            &format!("/api/v1/admin/products/{product_id}/variants"),
+            &json!({"sku": "NUL-2", "price_minor": 1, "stock": 1, "attributes": {"a": {"\u{0}": 1}}}),
+        )
+        .await
+        .assert_problem(422, "validation-failed");
+    assert_eq!(doc["errors"][0]["field"], "attributes.a.\\u0000", "{doc}");
     assert!(failures.is_empty(), "NUL bytes answered with a server error:\n{}", failures.join("\n"));
 }
 

@@ -570,6 +570,22 @@ scenario_rating_sort() {
     "$(wc -l <"$WORK/rating.urls") URLs; all ratings 0 (no reviews seeded)"
 }
 
+# Signed-in reads: each checks the access token's session before the handler reads the user, from
+# the cache on the cached instance, from PostgreSQL on the other (session_cache_ttl_secs=0).
+bearer_token() { # INSTANCE: an access token of a seeded user, from that instance
+  curl -fsS -X POST "$(api_url "$1")/api/v1/auth/login" -H 'content-type: application/json' \
+    -d "$(jq -cn --arg e user1@example.com --arg p "$SEED_PASSWORD" '{email: $e, password: $p}')" | jq -r .access_token
+}
+scenario_me() {
+  oha_scenario me "GET /me (signed in)" "$CONC" "$(api_url cached)/api/v1/me" "session checked in the cache" \
+    -H "Authorization: Bearer $(bearer_token cached)"
+}
+scenario_me_uncached() {
+  oha_scenario me_uncached "GET /me, session cache off" "$CONC" "$(api_url uncached)/api/v1/me" "" \
+    -H "Authorization: Bearer $(bearer_token uncached)"
+  note "$(pct "${RPS[me_uncached]}" "${RPS[me]:-0}") of GET /me with the session cached"
+}
+
 SCENARIOS=(
   live
   pgbench_detail
@@ -580,6 +596,8 @@ SCENARIOS=(
   pgbench_search
   search_uncached
   search
+  me
+  me_uncached
   login
   login_beside_detail
   commerce
@@ -598,7 +616,7 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")
 say "$MODE run: $PRODUCTS products, $USERS users, ${DURATION} s per scenario, concurrency $CONC (login $LOGIN_CONC), binary $BIN"
 prepare_database
 start_api cached
-start_api uncached SHOP_CATALOG__CACHE_ENABLED=false
+start_api uncached SHOP_CATALOG__CACHE_ENABLED=false SHOP_AUTH__SESSION_CACHE_TTL_SECS=0
 # The instances run the default catalog.listing_cache_ttl_secs (5).
 LISTING_TTL_NOTE="(fresh 5 s, then refreshed in the background: catalog.listing_cache_ttl_secs)"
 make_url_files
@@ -634,7 +652,7 @@ TABLE=$(
   echo "|---|---:|---:|---:|---:|---:|---:|---|"
   for i in "${!ROWS[@]}"; do echo "${ROWS[$i]} ${NOTES[$i]} |"; done
 )
-RSS_LINE="API peak RSS (VmHWM at the end): ${RSS_CACHED} MiB for the instance with the cache (every API row but \"cache off\"), ${RSS_UNCACHED} MiB for the instance with SHOP_CATALOG__CACHE_ENABLED=false. \"API RSS after\": VmRSS of the instance measured, right after its row."
+RSS_LINE="API peak RSS (VmHWM at the end): ${RSS_CACHED} MiB for the instance with the cache (every API row but \"cache off\"), ${RSS_UNCACHED} MiB for the instance with SHOP_CATALOG__CACHE_ENABLED=false and SHOP_AUTH__SESSION_CACHE_TTL_SECS=0. \"API RSS after\": VmRSS of the instance measured, right after its row."
 
 echo
 echo "$TABLE"

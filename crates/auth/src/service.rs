@@ -246,24 +246,21 @@ impl AuthService {
         }
     }
 
-    /// Cache-aside read of a session's state (race-free: a state loaded before a change is not
-    /// stored after it; see [`Cache`]). Unknown sessions are not cached.
+    /// A session's state, read through the cache ([`primitives::cache::read_through`]: a state
+    /// loaded before a change is not stored after it). Unknown sessions are not cached; an entry
+    /// that does not decode is read again from the repository.
     async fn session_state(&self, family_id: Uuid) -> Result<Option<SessionState>, AuthError> {
         let Some((cache, ttl)) = &self.session_cache else {
             return Ok(self.sessions.state(family_id).await?);
         };
-        let key = session_key(family_id);
-        if let Ok(Some(bytes)) = cache.get(&key).await
-            && let Some(state) = SessionState::decode(&bytes)
-        {
-            return Ok(Some(state));
+        let bytes = primitives::cache::read_through(cache.as_ref(), &session_key(family_id), *ttl, || async {
+            Ok::<_, AuthError>(self.sessions.state(family_id).await?.map(|s| s.encode()))
+        })
+        .await?;
+        match bytes.map(|b| SessionState::decode(&b)) {
+            Some(None) => Ok(self.sessions.state(family_id).await?),
+            decoded => Ok(decoded.flatten()),
         }
-        let generation = cache.generation(&key).await.ok();
-        let state = self.sessions.state(family_id).await?;
-        if let (Some(s), Some(g)) = (state, generation) {
-            let _ = cache.set_if_generation(&key, &s.encode(), *ttl, g).await;
-        }
-        Ok(state)
     }
 
     /// Drops the cached states of sessions that changed (after the change committed).

@@ -146,24 +146,18 @@ impl CatalogService {
         CatalogService { repo, cache, cfg, refreshing: Default::default() }
     }
 
-    /// Cache-aside with the generation check: a value loaded before a concurrent write is never
-    /// stored. Cache failures count as misses.
+    /// [`primitives::cache::read_through`] of a value stored as JSON.
     async fn cached<T, F, Fut>(&self, key: &str, ttl: Duration, load: F) -> Result<Option<Vec<u8>>, CatalogError>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Option<T>, CatalogError>>,
         T: Serialize,
     {
-        if let Ok(Some(hit)) = self.cache.get(key).await {
-            return Ok(Some(hit));
-        }
-        let generation = self.cache.generation(key).await.ok();
-        let Some(value) = load().await? else { return Ok(None) };
-        let bytes = serde_json::to_vec(&value).map_err(|e| CatalogError::Storage(e.to_string()))?;
-        if let Some(g) = generation {
-            let _ = self.cache.set_if_generation(key, &bytes, ttl, g).await;
-        }
-        Ok(Some(bytes))
+        primitives::cache::read_through(self.cache.as_ref(), key, ttl, || async {
+            let Some(value) = load().await? else { return Ok(None) };
+            serde_json::to_vec(&value).map(Some).map_err(|e| CatalogError::Storage(e.to_string()))
+        })
+        .await
     }
 
     async fn invalidate(&self, key: &str) {

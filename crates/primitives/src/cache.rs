@@ -39,6 +39,25 @@ pub trait Cache: Send + Sync + 'static {
     }
 }
 
+/// Cache-aside with the generation check: a miss reads `key`'s generation, then `load`s, and
+/// stores the result only if no invalidation came in between, so a value loaded before a
+/// concurrent write is never stored. Cache failures count as misses; `None` is not cached.
+pub async fn read_through<E, F, Fut>(cache: &dyn Cache, key: &str, ttl: Duration, load: F) -> Result<Option<Vec<u8>>, E>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<Vec<u8>>, E>>,
+{
+    if let Ok(Some(hit)) = cache.get(key).await {
+        return Ok(Some(hit));
+    }
+    let generation = cache.generation(key).await.ok();
+    let Some(bytes) = load().await? else { return Ok(None) };
+    if let Some(g) = generation {
+        let _ = cache.set_if_generation(key, &bytes, ttl, g).await;
+    }
+    Ok(Some(bytes))
+}
+
 /// What a near cache (in-process copies in front of a shared cache) has done since start.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct NearStats {

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Session, TestApp, admin, customer, soon, spawn, spawn_with, start, test_config};
+use crate::helpers::{Session, TestApp, admin, customer, sibling, soon, spawn, spawn_with, start, test_config};
 
 pub async fn category(admin: &Session, slug: &str, parent: Option<&str>) -> Value {
     let res =
@@ -211,9 +211,7 @@ async fn detail_by_id_and_slug_with_etag_and_cache_control() {
 async fn price_update_is_visible_at_once_on_every_instance() {
     let (app, db) = spawn().await;
     // A second instance sharing the database and the Redis key space.
-    let mut config = test_config(&db);
-    config.redis.key_prefix = app.config.redis.key_prefix.clone();
-    let other = start(config).await;
+    let other = sibling(&app, &db, |_| {}).await;
 
     let a = admin(&app).await;
     let p = product(&a, &product_body("lamp", "Desk Lamp", None, &[("LAMP", 4000, 5)])).await;

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use testkit::Client;
 
 use crate::catalog::{product, product_body};
-use crate::helpers::{PASSWORD, Session, TestApp, address, admin, customer, spawn, spawn_with, start, test_config};
+use crate::helpers::{PASSWORD, Session, TestApp, address, admin, customer, sibling, spawn, spawn_with};
 
 pub struct Shop {
     pub admin: Session,
@@ -230,10 +230,7 @@ async fn checkout_pays_snapshots_and_empties_the_cart() {
 #[tokio::test]
 async fn oversell_is_impossible_across_two_instances() {
     let (app, db) = spawn_with(|c| c.database.pool_size = 10).await;
-    let mut config = test_config(&db);
-    config.redis.key_prefix = app.config.redis.key_prefix.clone();
-    config.database.pool_size = 10;
-    let other = start(config).await;
+    let other = sibling(&app, &db, |c| c.database.pool_size = 10).await;
     let shop = shop(&app, 10, 2500).await;
 
     // 200 buyers, each with the variant in the cart.

@@ -51,6 +51,15 @@ pub async fn start(config: Config) -> TestApp {
     TestApp { client, db_url: config.database.url.clone(), config, handle }
 }
 
+/// Another instance over `app`'s database and Redis key space (scale-out), its configuration
+/// adjusted by `tweak`.
+pub async fn sibling(app: &TestApp, db: &TestDb, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let mut config = test_config(db);
+    config.redis.key_prefix = app.config.redis.key_prefix.clone();
+    tweak(&mut config);
+    start(config).await
+}
+
 /// A fresh database and an app over it. Keep the `TestDb` alive for the test's duration.
 pub async fn spawn() -> (TestApp, TestDb) {
     spawn_with(|_| {}).await

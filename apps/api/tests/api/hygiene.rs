@@ -3,7 +3,7 @@
 use primitives::Quota;
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, customer, spawn, spawn_with, start, test_config};
+use crate::helpers::{PASSWORD, customer, sibling, spawn, spawn_with};
 
 fn limited(c: &mut shop_api::config::Config, per_ip: u32, per_user: u32) {
     c.rate_limit.enabled = true;
@@ -14,10 +14,7 @@ fn limited(c: &mut shop_api::config::Config, per_ip: u32, per_user: u32) {
 #[tokio::test]
 async fn per_ip_limit_answers_429_with_headers_and_is_shared_across_instances() {
     let (app, db) = spawn_with(|c| limited(c, 6, 1000)).await;
-    let mut config = test_config(&db);
-    limited(&mut config, 6, 1000);
-    config.redis.key_prefix = app.config.redis.key_prefix.clone();
-    let other = start(config).await;
+    let other = sibling(&app, &db, |c| limited(c, 6, 1000)).await;
 
     let first = app.client.get("/api/v1/categories").await;
     first.assert_status(200);

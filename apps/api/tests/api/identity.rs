@@ -7,7 +7,7 @@ use primitives::Quota;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    PASSWORD, TestApp, address, admin, customer, login, soon, spawn, spawn_with, start, test_config, unique_email,
+    PASSWORD, TestApp, address, admin, customer, login, sibling, soon, spawn, spawn_with, unique_email,
 };
 
 async fn register(app: &TestApp, email: &str, password: &str) -> testkit::Response {
@@ -170,9 +170,7 @@ async fn access_tokens_end_with_their_session_everywhere() {
     let (app, db) = spawn().await;
     // A second instance sharing the database and the Redis key space: it caches session states
     // (in process, too) and must hear of every change.
-    let mut config = test_config(&db);
-    config.redis.key_prefix = app.config.redis.key_prefix.clone();
-    let other = start(config).await;
+    let other = sibling(&app, &db, |_| {}).await;
     let there = |s: &crate::helpers::Session| other.client.with_token(&s.access);
     let ended = |r: &testkit::Response| r.status.as_u16() == 401;
 
@@ -302,11 +300,11 @@ async fn rotated_signing_keys_keep_old_tokens_valid() {
     let (app, db) = spawn().await;
     let s = customer(&app, "rot").await;
     // A second instance with a new current key and the old one kept for verification.
-    let mut config = crate::helpers::test_config(&db);
-    config.redis.key_prefix = app.config.redis.key_prefix.clone();
-    config.auth.jwt_previous_secrets = vec![config.auth.jwt_secret.clone()];
-    config.auth.jwt_secret = "the-next-signing-key-the-next-signing-key".into();
-    let rotated = crate::helpers::start(config).await;
+    let rotated = sibling(&app, &db, |c| {
+        c.auth.jwt_previous_secrets = vec![c.auth.jwt_secret.clone()];
+        c.auth.jwt_secret = "the-next-signing-key-the-next-signing-key".into();
+    })
+    .await;
     rotated.client.with_token(&s.access).get("/api/v1/me").await.assert_status(200);
     let fresh = login(&rotated, &s.email, PASSWORD).await;
     // The old instance does not know the new key.

@@ -230,10 +230,14 @@ pub struct AuthConfig {
     /// Creates this admin at start-up when no admin exists yet (with `bootstrap_admin_password`).
     pub bootstrap_admin_email: Option<String>,
     pub bootstrap_admin_password: Option<String>,
-    /// Login attempts per client IP.
+    /// Login attempts per client IP, whichever account.
     pub login_per_ip: Quota,
-    /// Login attempts per account (email), whatever the IP.
-    pub login_per_account: Quota,
+    /// Failed logins for one account from one client IP, in tiers that must all have room: the
+    /// wait after failures grows with their number (docs/security.md, "Login throttling").
+    pub login_failures_per_client: Vec<Quota>,
+    /// Failed logins for one account from all clients together; once spent, only clients without
+    /// recent failures for the account may still try.
+    pub login_failures_per_account: Quota,
     /// Registrations per client IP.
     pub register_per_ip: Quota,
 }
@@ -310,7 +314,17 @@ impl Config {
                 bootstrap_admin_email: None,
                 bootstrap_admin_password: None,
                 login_per_ip: if profile == Profile::Test { Quota::new(10_000, 60) } else { Quota::new(20, 60) },
-                login_per_account: if profile == Profile::Test { Quota::new(10_000, 60) } else { Quota::new(10, 300) },
+                // Under 40 per period each, so they are counted exactly (never leased ahead).
+                login_failures_per_client: if profile == Profile::Test {
+                    vec![Quota::new(10_000, 60)]
+                } else {
+                    vec![Quota::new(5, 300), Quota::new(20, 3600), Quota::new(30, 86_400)]
+                },
+                login_failures_per_account: if profile == Profile::Test {
+                    Quota::new(10_000, 60)
+                } else {
+                    Quota::new(30, 900)
+                },
                 register_per_ip: if profile == Profile::Test { Quota::new(10_000, 60) } else { Quota::new(10, 3600) },
             },
             catalog: CatalogConfig {

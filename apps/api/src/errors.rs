@@ -15,7 +15,7 @@ impl From<AuthError> for Problem {
         match e {
             AuthError::EmailTaken => Problem::conflict("email-taken", "This email is already registered")
                 .detail("an account with this email exists; log in or reset the password"),
-            AuthError::InvalidEmail => Problem::invalid_field("email", "must be a valid email address"),
+            AuthError::InvalidEmail(why) => Problem::invalid_field("email", why.to_string()),
             AuthError::WeakPassword(v) => Problem::invalid_field("password", v.to_string()),
             AuthError::InvalidCredentials => {
                 Problem::new(StatusCode::UNAUTHORIZED, "invalid-credentials", "The email or password is wrong")

@@ -104,32 +104,43 @@ pub async fn timeout(
     }
 }
 
-/// Security headers on every response. The interactive docs page loads its UI from a CDN, so it
-/// gets a policy that allows that; every other response is JSON and may load nothing.
-pub async fn security_headers(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, Error> {
-    let production = req.app_data::<web::Data<AppState>>().is_some_and(|s| s.config.profile == Profile::Production);
-    let docs = req.path() == "/docs" || req.path().starts_with("/docs/");
-    let mut res = next.call(req).await?.map_into_boxed_body();
-    let h = res.headers_mut();
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    h.insert(HeaderName::from_static("cross-origin-resource-policy"), HeaderValue::from_static("same-site"));
-    let csp = if docs {
-        "default-src 'self' https://cdn.jsdelivr.net; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; \
-         style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; \
-         font-src https://fonts.gstatic.com https://cdn.jsdelivr.net; img-src 'self' data: https:; frame-ancestors 'none'"
-    } else {
-        "default-src 'none'; frame-ancestors 'none'"
-    };
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
-    if production {
-        h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=63072000; includeSubDomains"));
+/// The security headers every response carries; the envelope sets them on every response it
+/// sends and on errors rendered outside it (see `middleware::envelope`). The interactive docs page
+/// loads its UI from a CDN, so it gets a policy that allows that; every other response is JSON and
+/// may load nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct SecurityHeaders {
+    pub docs: bool,
+    pub production: bool,
+}
+
+impl SecurityHeaders {
+    pub fn for_request(req: &ServiceRequest) -> Self {
+        let production = req.app_data::<web::Data<AppState>>().is_some_and(|s| s.config.profile == Profile::Production);
+        let docs = req.path() == "/docs" || req.path().starts_with("/docs/");
+        SecurityHeaders { docs, production }
     }
-    Ok(res)
+
+    pub fn apply(self, h: &mut header::HeaderMap) {
+        h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+        h.insert(HeaderName::from_static("cross-origin-resource-policy"), HeaderValue::from_static("same-site"));
+        let csp = if self.docs {
+            "default-src 'self' https://cdn.jsdelivr.net; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; \
+             style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; \
+             font-src https://fonts.gstatic.com https://cdn.jsdelivr.net; img-src 'self' data: https:; frame-ancestors 'none'"
+        } else {
+            "default-src 'none'; frame-ancestors 'none'"
+        };
+        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
+        if self.production {
+            h.insert(
+                header::STRICT_TRANSPORT_SECURITY,
+                HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+            );
+        }
+    }
 }
 
 /// CORS from the configured allow-list (no origins: no cross-origin access).

@@ -134,7 +134,8 @@ pub fn auth_service(
     });
     let limits = AuthLimits {
         login_per_ip: a.login_per_ip,
-        login_per_account: a.login_per_account,
+        login_failures_per_client: a.login_failures_per_client.clone(),
+        login_failures_per_account: a.login_failures_per_account,
         register_per_ip: a.register_per_ip,
     };
     AuthService::new(
@@ -298,12 +299,13 @@ impl Application {
                 .route("/openapi.json", web::get().to(openapi_json))
                 .service(utoipa_scalar::Scalar::with_url("/docs", doc.get_ref().clone()))
                 .default_service(web::to(unmatched))
+                .wrap(from_fn(crate::auth::admin_gate))
                 .wrap(from_fn(crate::hygiene::timeout))
                 .wrap(from_fn(crate::hygiene::rate_limit))
                 .wrap(crate::hygiene::cors(&cors_origins))
-                .wrap(from_fn(crate::hygiene::security_headers))
                 .wrap(from_fn(crate::middleware::envelope))
         })
+        .on_connect(crate::middleware::guard_connection)
         .listen(listener)?
         .shutdown_timeout(config.server.shutdown_timeout_secs);
         if config.server.workers > 0 {

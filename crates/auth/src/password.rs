@@ -20,8 +20,8 @@ pub enum PolicyViolation {
     TooLong(usize),
     #[error("is one of the most common passwords; choose another")]
     Common,
-    #[error("must not contain your email address")]
-    ContainsEmail,
+    #[error("must not contain `{0}`, the part of your email address before the @")]
+    ContainsEmailName(String),
 }
 
 /// Length limits and the common-password list (NIST SP 800-63B style: no composition rules).
@@ -51,8 +51,8 @@ impl PasswordPolicy {
             return Err(PolicyViolation::Common);
         }
         let local = email.split('@').next().unwrap_or("");
-        if local.len() >= 4 && lower.contains(&local.to_lowercase()) {
-            return Err(PolicyViolation::ContainsEmail);
+        if local.chars().count() >= 4 && lower.contains(&local.to_lowercase()) {
+            return Err(PolicyViolation::ContainsEmailName(local.to_owned()));
         }
         Ok(())
     }
@@ -119,7 +119,10 @@ mod tests {
         assert_eq!(p.check(&"x".repeat(129), "a@b.c"), Err(PolicyViolation::TooLong(128)));
         assert_eq!(p.check("1234567890", "a@b.c"), Err(PolicyViolation::Common));
         assert_eq!(p.check("Qwertyuiop", "a@b.c"), Err(PolicyViolation::Common));
-        assert_eq!(p.check("my alice secret", "alice@example.com"), Err(PolicyViolation::ContainsEmail));
+        assert_eq!(
+            p.check("my alice secret", "alice@example.com"),
+            Err(PolicyViolation::ContainsEmailName("alice".into()))
+        );
         assert_eq!(p.check("correct horse battery", "alice@example.com"), Ok(()));
         assert!(common_passwords().len() >= 10_000);
     }

@@ -5,6 +5,7 @@
 mod model;
 mod pricing;
 mod repo;
+pub mod rules;
 mod service;
 
 pub use model::*;

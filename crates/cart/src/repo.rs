@@ -29,20 +29,20 @@ pub enum CartError {
 #[async_trait::async_trait]
 pub trait CartRepo: Send + Sync + 'static {
     async fn find(&self, owner: &CartOwner) -> Result<Option<Uuid>, CartError>;
-    /// The owner's cart, created if needed.
-    async fn get_or_create(&self, owner: &CartOwner) -> Result<Uuid, CartError>;
     /// Lines with their variants' current price, stock and state, oldest first.
     async fn lines(&self, cart: Uuid) -> Result<Vec<LineSnapshot>, CartError>;
-    /// The currency of a variant's product (`None`: no such variant).
-    async fn variant_currency(&self, variant: Uuid) -> Result<Option<Currency>, CartError>;
-    /// Adds `quantity` (the line's total is capped at 99).
-    async fn add(&self, cart: Uuid, variant: Uuid, quantity: i32) -> Result<(), CartError>;
-    async fn set_quantity(&self, cart: Uuid, variant: Uuid, quantity: i32) -> Result<(), CartError>;
+    /// Adds `quantity` of `variant` to the owner's cart (created if the owner has none) as
+    /// [`crate::rules::add`] decides, in one transaction under the cart's row lock; returns the
+    /// cart. Nothing is written when it refuses (an unknown variant included).
+    async fn add_line(&self, owner: &CartOwner, variant: Uuid, quantity: i32) -> Result<Uuid, CartError>;
+    /// Sets a line's quantity as [`crate::rules::set_quantity`] decides, under the cart's lock.
+    async fn set_line(&self, cart: Uuid, variant: Uuid, quantity: i32) -> Result<(), CartError>;
     async fn remove(&self, cart: Uuid, variant: Uuid) -> Result<(), CartError>;
     async fn clear(&self, cart: Uuid) -> Result<(), CartError>;
-    /// Moves every line of `from` into `into` (quantities added, capped at 99) and deletes
-    /// `from`, in one transaction.
-    async fn merge(&self, from: Uuid, into: Uuid) -> Result<(), CartError>;
+    /// Moves every line of cart `from` into the owner's cart (created if needed) as
+    /// [`crate::rules::merge`] decides and deletes `from`, in one transaction holding both carts'
+    /// locks. A refusal changes neither cart.
+    async fn merge(&self, from: Uuid, into: &CartOwner) -> Result<(), CartError>;
     /// Deletes guest carts untouched for `older_than_secs`; returns how many.
     async fn purge_guest_carts(&self, older_than_secs: i64) -> Result<u64, CartError>;
 

@@ -6,8 +6,8 @@ use uuid::Uuid;
 
 use crate::pricing::{price_lines, totals};
 use crate::{
-    AddLine, CartError, CartOwner, CartRepo, CartView, MAX_LINES, NewShippingMethod, PricedLine, SetQuantity,
-    ShippingMethod, ShippingMethodPatch,
+    AddLine, CartError, CartOwner, CartRepo, CartView, NewShippingMethod, PricedLine, SetQuantity, ShippingMethod,
+    ShippingMethodPatch,
 };
 
 /// Tax rates in basis points (1900 = 19 %) per ISO country code, with a default.
@@ -52,23 +52,18 @@ impl CartService {
         }
     }
 
-    /// The shopper's cart id, creating one (and a guest token) when needed.
-    async fn cart_for_write(&self, shopper: &Shopper) -> Result<(Uuid, Option<String>), CartError> {
+    /// Whose cart a write goes to, and the token of a guest cart the write will create (a guest
+    /// with an unknown or expired token starts a new cart with a new token: tokens are never
+    /// chosen by the client).
+    async fn owner_for_write(&self, shopper: &Shopper) -> Result<(CartOwner, Option<String>), CartError> {
         match Self::owner(shopper) {
-            Some(owner @ CartOwner::User(_)) => Ok((self.repo.get_or_create(&owner).await?, None)),
-            Some(owner) => match self.repo.find(&owner).await? {
-                Some(id) => Ok((id, None)),
-                // An unknown or expired guest token: start a new cart with a new token.
-                None => self.new_guest_cart().await,
-            },
-            None => self.new_guest_cart().await,
+            Some(owner @ CartOwner::User(_)) => Ok((owner, None)),
+            Some(owner) if self.repo.find(&owner).await?.is_some() => Ok((owner, None)),
+            _ => {
+                let token = new_token();
+                Ok((CartOwner::Guest(hash_token(&token)), Some(token)))
+            }
         }
-    }
-
-    async fn new_guest_cart(&self) -> Result<(Uuid, Option<String>), CartError> {
-        let token = new_token();
-        let id = self.repo.get_or_create(&CartOwner::Guest(hash_token(&token))).await?;
-        Ok((id, Some(token)))
     }
 
     /// The cart priced now; with a shipping method and country also shipping, tax and total.
@@ -137,16 +132,8 @@ impl CartService {
     }
 
     pub async fn add(&self, shopper: &Shopper, line: AddLine) -> Result<CartView, CartError> {
-        let currency = self.repo.variant_currency(line.variant_id).await?.ok_or(CartError::UnknownVariant)?;
-        let (cart, token) = self.cart_for_write(shopper).await?;
-        let existing = self.repo.lines(cart).await?;
-        if let Some(other) = existing.first().map(|l| l.currency).filter(|c| *c != currency) {
-            return Err(CartError::CurrencyMismatch(other));
-        }
-        if existing.len() >= MAX_LINES && !existing.iter().any(|l| l.variant_id == line.variant_id) {
-            return Err(CartError::TooManyLines(MAX_LINES));
-        }
-        self.repo.add(cart, line.variant_id, line.quantity).await?;
+        let (owner, token) = self.owner_for_write(shopper).await?;
+        let cart = self.repo.add_line(&owner, line.variant_id, line.quantity).await?;
         self.view_of(Some(cart), token, None).await
     }
 
@@ -157,7 +144,7 @@ impl CartService {
 
     pub async fn set_quantity(&self, shopper: &Shopper, variant: Uuid, q: SetQuantity) -> Result<CartView, CartError> {
         let cart = self.existing_cart(shopper).await?;
-        self.repo.set_quantity(cart, variant, q.quantity).await?;
+        self.repo.set_line(cart, variant, q.quantity).await?;
         self.view_of(Some(cart), None, None).await
     }
 
@@ -175,19 +162,14 @@ impl CartService {
         }
     }
 
-    /// Moves a guest cart into the user's cart (at login or later). An unknown token is ignored.
+    /// Moves a guest cart into the user's cart (at login or later). An unknown token is ignored;
+    /// a merge the cart rules refuse (two currencies, more than [`crate::MAX_LINES`] lines)
+    /// changes neither cart.
     pub async fn merge_guest(&self, user: Uuid, guest_token: &str) -> Result<(), CartError> {
         let Some(guest) = self.repo.find(&CartOwner::Guest(hash_token(guest_token))).await? else {
             return Ok(());
         };
-        let mine = self.repo.get_or_create(&CartOwner::User(user)).await?;
-        let (theirs, ours) = (self.repo.lines(guest).await?, self.repo.lines(mine).await?);
-        if let (Some(a), Some(b)) = (theirs.first(), ours.first())
-            && a.currency != b.currency
-        {
-            return Err(CartError::CurrencyMismatch(b.currency));
-        }
-        self.repo.merge(guest, mine).await
+        self.repo.merge(guest, &CartOwner::User(user)).await
     }
 
     // ---- shipping methods -------------------------------------------------------------------

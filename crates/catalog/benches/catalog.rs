@@ -118,7 +118,7 @@ fn json(c: &mut Criterion) {
 
 fn cursor(c: &mut Criterion) {
     let at = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).single().expect("valid date");
-    let newest = ListingCursor { key: SortKey::Newest(at), id: Uuid::from_u128(42), fuzzy: false };
+    let newest = ListingCursor { key: SortKey::Newest(at.into()), id: Uuid::from_u128(42), fuzzy: false };
     let relevance = ListingCursor { key: SortKey::Relevance(0.123_456_789), id: Uuid::from_u128(42), fuzzy: true };
     c.bench_function("cursor/encode_newest", |b| b.iter(|| black_box(&newest).encode()));
     let s = newest.encode();

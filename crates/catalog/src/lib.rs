@@ -5,6 +5,7 @@ mod model;
 mod query;
 mod repo;
 mod service;
+pub mod stock;
 
 pub use model::*;
 pub use query::{Facet, Facets, ListingCursor, ListingQuery, ProductPage, Sort, SortKey};

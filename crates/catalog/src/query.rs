@@ -1,7 +1,6 @@
 //! The listing and search query: filters, sorts, and keyset cursors bound to their sort.
 
-use chrono::{DateTime, Utc};
-use primitives::{Cursor, Money};
+use primitives::{Cursor, CursorTime, Money};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -26,7 +25,7 @@ pub enum Sort {
 pub enum SortKey {
     Relevance(f64),
     Price(i64),
-    Newest(DateTime<Utc>),
+    Newest(CursorTime),
     Rating(f64, i32),
 }
 
@@ -44,7 +43,7 @@ impl ListingCursor {
         let key = match sort {
             Sort::Relevance => SortKey::Relevance(item.rank),
             Sort::PriceAsc | Sort::PriceDesc => SortKey::Price(item.price_min.amount_minor),
-            Sort::Newest => SortKey::Newest(item.created_at),
+            Sort::Newest => SortKey::Newest(item.created_at.into()),
             // The exact average (`rank` carries the sort expression), not the rounded one shown.
             Sort::Rating => SortKey::Rating(item.rank, item.rating_count),
         };

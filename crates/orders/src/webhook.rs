@@ -34,7 +34,9 @@ pub fn verify(secret: &[u8], header: &str, body: &[u8], now: i64, tolerance_secs
     if signatures.is_empty() {
         return Err(SignatureError::Malformed);
     }
-    if (now - t).abs() > tolerance_secs {
+    // Checked: a client-sent `t` near i64::MIN or MAX must not overflow the subtraction.
+    let skew = now.checked_sub(t).map(i64::unsigned_abs);
+    if skew.is_none_or(|s| s > tolerance_secs.unsigned_abs()) {
         return Err(SignatureError::Stale);
     }
     for sig in signatures {
@@ -95,6 +97,10 @@ mod tests {
         assert_eq!(verify(secret, "v1=abcd", body, now, 300), Err(SignatureError::Malformed));
         assert_eq!(verify(secret, "t=1", body, now, 300), Err(SignatureError::Malformed));
         assert_eq!(verify(secret, "t=x,v1=zz", body, now, 300), Err(SignatureError::Malformed));
+        for t in [i64::MIN, i64::MAX, i64::MIN + 1, -1] {
+            let header = format!("t={t},v1={}", "00".repeat(32));
+            assert_eq!(verify(secret, &header, body, now, 300), Err(SignatureError::Stale), "t={t}");
+        }
         // Several signatures (during secret rotation): one match suffices.
         let two = format!("{header},v1={}", "00".repeat(32));
         assert_eq!(verify(secret, &two, body, now, 300), Ok(()));

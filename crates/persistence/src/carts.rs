@@ -1,14 +1,17 @@
 //! Adapter for `cart::CartRepo`.
 
+use cart::rules::{self, LineFact, LineWrite};
 use cart::{CartError, CartOwner, CartRepo, LineSnapshot, NewShippingMethod, ShippingMethod, ShippingMethodPatch};
 use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::upsert::excluded;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use primitives::{Currency, Money};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::error::TxError;
 use crate::schema::{cart_lines, carts, products, shipping_methods, variants};
 use crate::{Db, DbError};
 
@@ -29,6 +32,15 @@ fn storage(e: impl std::fmt::Display) -> CartError {
 impl From<DbError> for CartError {
     fn from(e: DbError) -> Self {
         storage(e)
+    }
+}
+
+impl From<TxError<CartError>> for CartError {
+    fn from(e: TxError<CartError>) -> Self {
+        match e {
+            TxError::Domain(d) => d,
+            TxError::Db(e) => storage(e),
+        }
     }
 }
 
@@ -151,30 +163,83 @@ async fn find(conn: &mut AsyncPgConnection, owner: &CartOwner) -> QueryResult<Op
     }
 }
 
+/// Locks the owner's cart row, creating the cart first if the owner has none; returns its id.
+async fn lock_or_create(conn: &mut AsyncPgConnection, owner: &CartOwner) -> QueryResult<Uuid> {
+    let (user, hash) = match owner {
+        CartOwner::User(u) => (Some(*u), None),
+        CartOwner::Guest(h) => (None, Some(h.clone())),
+    };
+    // A concurrent creator's row wins the conflict; either way the cart exists afterwards.
+    diesel::insert_into(carts::table)
+        .values((carts::id.eq(Uuid::now_v7()), carts::user_id.eq(user), carts::token_hash.eq(hash)))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    match owner {
+        CartOwner::User(u) => {
+            carts::table.filter(carts::user_id.eq(u)).select(carts::id).for_update().first(conn).await
+        }
+        CartOwner::Guest(h) => {
+            carts::table.filter(carts::token_hash.eq(h)).select(carts::id).for_update().first(conn).await
+        }
+    }
+}
+
+/// Locks a cart's row; false when there is no such cart.
+async fn lock(conn: &mut AsyncPgConnection, cart: Uuid) -> QueryResult<bool> {
+    let found: Option<Uuid> = carts::table.find(cart).select(carts::id).for_update().first(conn).await.optional()?;
+    Ok(found.is_some())
+}
+
+/// What the cart rules need to know of a cart's lines (read under its lock).
+async fn facts(conn: &mut AsyncPgConnection, cart: Uuid) -> QueryResult<Vec<LineFact>> {
+    let rows: Vec<(Uuid, i32, String)> = cart_lines::table
+        .filter(cart_lines::cart_id.eq(cart))
+        .order((cart_lines::added_at, cart_lines::variant_id))
+        .select((cart_lines::variant_id, cart_lines::quantity, cart_lines::currency))
+        .load(conn)
+        .await?;
+    rows.into_iter()
+        .map(|(variant_id, quantity, c)| Ok(LineFact { variant_id, quantity, currency: decode_currency(&c)? }))
+        .collect()
+}
+
+/// Writes what a cart rule decided: the cart takes the lines' currency, then each line is
+/// inserted or given its new quantity.
+async fn write_lines(conn: &mut AsyncPgConnection, cart: Uuid, writes: &[LineWrite]) -> QueryResult<()> {
+    let Some(first) = writes.first() else { return Ok(()) };
+    diesel::update(carts::table.find(cart)).set(carts::currency.eq(first.currency.as_str())).execute(conn).await?;
+    let rows: Vec<_> = writes
+        .iter()
+        .map(|w| {
+            (
+                cart_lines::cart_id.eq(cart),
+                cart_lines::variant_id.eq(w.variant_id),
+                cart_lines::quantity.eq(w.quantity),
+                cart_lines::currency.eq(w.currency.as_str()),
+            )
+        })
+        .collect();
+    diesel::insert_into(cart_lines::table)
+        .values(rows)
+        .on_conflict((cart_lines::cart_id, cart_lines::variant_id))
+        .do_update()
+        .set(cart_lines::quantity.eq(excluded(cart_lines::quantity)))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A currency read from the database; one that does not parse is an error, never a default.
+pub(crate) fn decode_currency(s: &str) -> QueryResult<Currency> {
+    s.parse().map_err(|e: primitives::CurrencyError| diesel::result::Error::DeserializationError(Box::new(e)))
+}
+
 #[async_trait::async_trait]
 impl CartRepo for PgCartRepo {
     async fn find(&self, owner: &CartOwner) -> Result<Option<Uuid>, CartError> {
         let mut conn = self.db.conn().await?;
         find(&mut conn, owner).await.map_err(storage)
-    }
-
-    async fn get_or_create(&self, owner: &CartOwner) -> Result<Uuid, CartError> {
-        let mut conn = self.db.conn().await?;
-        if let Some(id) = find(&mut conn, owner).await.map_err(storage)? {
-            return Ok(id);
-        }
-        let (user, hash) = match owner {
-            CartOwner::User(u) => (Some(*u), None),
-            CartOwner::Guest(h) => (None, Some(h.clone())),
-        };
-        diesel::insert_into(carts::table)
-            .values((carts::id.eq(Uuid::now_v7()), carts::user_id.eq(user), carts::token_hash.eq(hash)))
-            .on_conflict_do_nothing()
-            .execute(&mut conn)
-            .await
-            .map_err(storage)?;
-        // Either ours or the one a concurrent request created first.
-        find(&mut conn, owner).await.map_err(storage)?.ok_or(CartError::NotFound)
     }
 
     async fn lines(&self, cart: Uuid) -> Result<Vec<LineSnapshot>, CartError> {
@@ -190,56 +255,42 @@ impl CartRepo for PgCartRepo {
         Ok(rows.into_iter().map(LineSnapshot::from).collect())
     }
 
-    async fn variant_currency(&self, variant: Uuid) -> Result<Option<Currency>, CartError> {
+    async fn add_line(&self, owner: &CartOwner, variant: Uuid, quantity: i32) -> Result<Uuid, CartError> {
         let mut conn = self.db.conn().await?;
-        let c: Option<String> = variants::table
-            .inner_join(products::table)
-            .filter(variants::id.eq(variant))
-            .select(products::currency)
-            .first(&mut conn)
-            .await
-            .optional()
-            .map_err(storage)?;
-        Ok(c.as_deref().map(currency))
+        let result: Result<Uuid, TxError<CartError>> = conn
+            .transaction(async |conn| {
+                let cart = lock_or_create(conn, owner).await?;
+                let currency: Option<String> = variants::table
+                    .inner_join(products::table)
+                    .filter(variants::id.eq(variant))
+                    .select(products::currency)
+                    .first(conn)
+                    .await
+                    .optional()?;
+                let currency = decode_currency(&currency.ok_or(TxError::Domain(CartError::UnknownVariant))?)?;
+                let facts = facts(conn, cart).await?;
+                let write = rules::add(&facts, variant, currency, quantity).map_err(TxError::Domain)?;
+                write_lines(conn, cart, &[write]).await?;
+                Ok(cart)
+            })
+            .await;
+        Ok(result?)
     }
 
-    async fn add(&self, cart: Uuid, variant: Uuid, quantity: i32) -> Result<(), CartError> {
+    async fn set_line(&self, cart: Uuid, variant: Uuid, quantity: i32) -> Result<(), CartError> {
         let mut conn = self.db.conn().await?;
-        diesel::insert_into(cart_lines::table)
-            .values((
-                cart_lines::cart_id.eq(cart),
-                cart_lines::variant_id.eq(variant),
-                cart_lines::quantity.eq(quantity),
-            ))
-            .on_conflict((cart_lines::cart_id, cart_lines::variant_id))
-            .do_update()
-            .set(cart_lines::quantity.eq(diesel::dsl::sql::<diesel::sql_types::Integer>(
-                "LEAST(99, cart_lines.quantity + excluded.quantity)",
-            )))
-            .execute(&mut conn)
-            .await
-            .map_err(|e| match e {
-                diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::ForeignKeyViolation, _) => {
-                    CartError::UnknownVariant
+        let result: Result<(), TxError<CartError>> = conn
+            .transaction(async |conn| {
+                if !lock(conn, cart).await? {
+                    return Err(TxError::Domain(CartError::NotFound));
                 }
-                e => storage(e),
-            })?;
-        diesel::update(carts::table.find(cart))
-            .set(carts::updated_at.eq(diesel::dsl::now))
-            .execute(&mut conn)
-            .await
-            .map_err(storage)?;
-        Ok(())
-    }
-
-    async fn set_quantity(&self, cart: Uuid, variant: Uuid, quantity: i32) -> Result<(), CartError> {
-        let mut conn = self.db.conn().await?;
-        let n = diesel::update(cart_lines::table.find((cart, variant)))
-            .set(cart_lines::quantity.eq(quantity))
-            .execute(&mut conn)
-            .await
-            .map_err(storage)?;
-        if n == 0 { Err(CartError::NotFound) } else { Ok(()) }
+                let facts = facts(conn, cart).await?;
+                let write = rules::set_quantity(&facts, variant, quantity).map_err(TxError::Domain)?;
+                write_lines(conn, cart, &[write]).await?;
+                Ok(())
+            })
+            .await;
+        Ok(result?)
     }
 
     async fn remove(&self, cart: Uuid, variant: Uuid) -> Result<(), CartError> {
@@ -257,35 +308,27 @@ impl CartRepo for PgCartRepo {
         Ok(())
     }
 
-    async fn merge(&self, from: Uuid, into: Uuid) -> Result<(), CartError> {
+    async fn merge(&self, from: Uuid, into: &CartOwner) -> Result<(), CartError> {
         let mut conn = self.db.conn().await?;
-        conn.transaction(async |conn| {
-            let lines: Vec<(Uuid, i32)> = cart_lines::table
-                .filter(cart_lines::cart_id.eq(from))
-                .select((cart_lines::variant_id, cart_lines::quantity))
-                .for_update()
-                .load(conn)
-                .await?;
-            for (variant, quantity) in lines {
-                diesel::insert_into(cart_lines::table)
-                    .values((
-                        cart_lines::cart_id.eq(into),
-                        cart_lines::variant_id.eq(variant),
-                        cart_lines::quantity.eq(quantity),
-                    ))
-                    .on_conflict((cart_lines::cart_id, cart_lines::variant_id))
-                    .do_update()
-                    .set(cart_lines::quantity.eq(diesel::dsl::sql::<diesel::sql_types::Integer>(
-                        "LEAST(99, cart_lines.quantity + excluded.quantity)",
-                    )))
-                    .execute(conn)
-                    .await?;
-            }
-            diesel::delete(carts::table.find(from)).execute(conn).await?;
-            Ok::<_, diesel::result::Error>(())
-        })
-        .await
-        .map_err(storage)
+        let result: Result<(), TxError<CartError>> = conn
+            .transaction(async |conn| {
+                // Both carts locked, always the guest cart first (every other transaction locks
+                // one cart), so no line can join either while the rules are checked.
+                if !lock(conn, from).await? {
+                    return Ok(()); // the guest cart went (merged or purged) meanwhile
+                }
+                let into = lock_or_create(conn, into).await?;
+                if into == from {
+                    return Ok(());
+                }
+                let (theirs, ours) = (facts(conn, from).await?, facts(conn, into).await?);
+                let writes = rules::merge(&ours, &theirs).map_err(TxError::Domain)?;
+                write_lines(conn, into, &writes).await?;
+                diesel::delete(carts::table.find(from)).execute(conn).await?;
+                Ok(())
+            })
+            .await;
+        Ok(result?)
     }
 
     async fn purge_guest_carts(&self, older_than_secs: i64) -> Result<u64, CartError> {

@@ -724,24 +724,22 @@ impl CatalogRepo for PgCatalogRepo {
         let mut conn = self.db.conn().await?;
         let result: Result<(LedgerEntry, Uuid), TxError> = conn
             .transaction(async |conn| {
-                // The condition in the UPDATE is what keeps stock from going negative under any
-                // concurrency (the CHECK constraint is the backstop).
-                let updated: Option<(i32, Uuid)> = diesel::update(
-                    variants::table.filter(variants::id.eq(variant)).filter((variants::stock + delta).ge(0)),
-                )
-                .set(variants::stock.eq(variants::stock + delta))
-                .returning((variants::stock, variants::product_id))
-                .get_result(conn)
-                .await
-                .optional()?;
-                let Some((stock_after, product)) = updated else {
-                    let available: Option<i32> =
-                        variants::table.find(variant).select(variants::stock).first(conn).await.optional()?;
-                    return Err(TxError::Domain(match available {
-                        Some(available) => CatalogError::InsufficientStock { available },
-                        None => CatalogError::NotFound,
-                    }));
-                };
+                // Under the variant's row lock the stock read here is the one the update changes;
+                // `catalog::stock::adjusted` decides (never below zero, never past the maximum),
+                // the CHECK constraint is the backstop.
+                let locked: Option<(i32, Uuid)> = variants::table
+                    .find(variant)
+                    .select((variants::stock, variants::product_id))
+                    .for_update()
+                    .first(conn)
+                    .await
+                    .optional()?;
+                let Some((stock, product)) = locked else { return Err(TxError::Domain(CatalogError::NotFound)) };
+                let stock_after = catalog::stock::adjusted(stock, delta).map_err(TxError::Domain)?;
+                diesel::update(variants::table.find(variant))
+                    .set(variants::stock.eq(stock_after))
+                    .execute(conn)
+                    .await?;
                 let row: LedgerRow = diesel::insert_into(inventory_ledger::table)
                     .values((
                         inventory_ledger::variant_id.eq(variant),
@@ -828,7 +826,7 @@ impl PgCatalogRepo {
             (Sort::Newest, after) => (
                 after.as_ref().and_then(|c| match c.key {
                     SortKey::Newest(ts) => {
-                        let (t, i) = (b.bind(Bind::Ts(ts)), b.bind(Bind::Uuid(c.id)));
+                        let (t, i) = (b.bind(Bind::Ts(ts.0)), b.bind(Bind::Uuid(c.id)));
                         Some(format!("(p.created_at, p.id) < ({t}, {i})"))
                     }
                     _ => None,

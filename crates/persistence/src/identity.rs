@@ -1,6 +1,8 @@
 //! Adapter for `users::UserRepo`.
 
-use ::users::{Address, AddressInput, NewUser, RepoError, Role, User, UserCredentials, UserListQuery, UserRepo};
+use ::users::{
+    Address, AddressInput, AddressPatch, NewUser, RepoError, Role, User, UserCredentials, UserListQuery, UserRepo,
+};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
@@ -349,18 +351,34 @@ impl UserRepo for PgUserRepo {
         result.map_err(storage)?.map(Address::from)
     }
 
-    async fn replace_address(&self, user: Uuid, id: Uuid, input: &AddressInput) -> Result<Address, RepoError> {
+    async fn update_address(&self, user: Uuid, id: Uuid, patch: &AddressPatch) -> Result<Address, RepoError> {
         let mut conn = self.db.conn().await?;
-        let values = AddressValues::from(input);
         let row: Option<AddressRow> = conn
             .transaction(async |conn| {
+                // The owner's lock orders every address write of this user (as in create_address):
+                // two edits making different addresses the default cannot both clear, then both set.
+                let owner: Option<Uuid> =
+                    users::table.find(user).select(users::id).for_update().first(conn).await.optional()?;
+                if owner.is_none() {
+                    return Ok(None);
+                }
+                let current: Option<AddressRow> = addresses::table
+                    .filter(addresses::user_id.eq(user))
+                    .filter(addresses::id.eq(id))
+                    .select(AddressRow::as_select())
+                    .first(conn)
+                    .await
+                    .optional()?;
+                let Some(current) = current else { return Ok(None) };
+                let input = patch.apply(&Address::from(current));
+                let values = AddressValues::from(&input);
                 clear_other_defaults(conn, user, Some(id), &values).await?;
-                diesel::update(addresses::table.filter(addresses::user_id.eq(user)).filter(addresses::id.eq(id)))
+                diesel::update(addresses::table.find(id))
                     .set(&values)
                     .returning(AddressRow::as_returning())
                     .get_result(conn)
                     .await
-                    .optional()
+                    .map(Some)
             })
             .await
             .map_err(storage)?;

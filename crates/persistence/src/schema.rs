@@ -142,6 +142,8 @@ diesel::table! {
         token_hash -> Nullable<Bytea>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        currency -> Nullable<Text>,
+        line_count -> Int4,
     }
 }
 
@@ -151,6 +153,7 @@ diesel::table! {
         variant_id -> Uuid,
         quantity -> Int4,
         added_at -> Timestamptz,
+        currency -> Text,
     }
 }
 

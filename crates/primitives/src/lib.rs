@@ -14,6 +14,6 @@ pub mod secret;
 
 pub use cache::{Cache, CacheError, NearStats};
 pub use money::{Currency, CurrencyError, Money};
-pub use page::{Cursor, CursorError, Page};
+pub use page::{Cursor, CursorError, CursorTime, Page};
 pub use rate_limit::{Decision, Quota, RateLimiter};
 pub use retry::retry_for;

@@ -2,8 +2,9 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Datelike, Utc};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// A page of results and the cursor for the next one (absent on the last page).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -36,6 +37,42 @@ impl Cursor {
     }
 }
 
+/// A point in time as a cursor carries it. Decoding refuses years outside 1..=9999: what RFC 3339
+/// writes with four digits and well inside PostgreSQL's `timestamptz` range, so a crafted cursor
+/// is a 400 at the edge, never an out-of-range error from the database. Every cursor key holds
+/// its timestamps in this type rather than a bare `DateTime`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct CursorTime(pub DateTime<Utc>);
+
+impl CursorTime {
+    pub const MIN_YEAR: i32 = 1;
+    pub const MAX_YEAR: i32 = 9999;
+}
+
+impl From<DateTime<Utc>> for CursorTime {
+    fn from(t: DateTime<Utc>) -> Self {
+        CursorTime(t)
+    }
+}
+
+impl From<CursorTime> for DateTime<Utc> {
+    fn from(t: CursorTime) -> Self {
+        t.0
+    }
+}
+
+impl<'de> Deserialize<'de> for CursorTime {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let t = DateTime::<Utc>::deserialize(d)?;
+        if (Self::MIN_YEAR..=Self::MAX_YEAR).contains(&t.year()) {
+            Ok(CursorTime(t))
+        } else {
+            Err(serde::de::Error::custom("timestamp out of range"))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -47,5 +84,19 @@ mod tests {
         assert_eq!(Cursor::decode::<(i64, String)>(&c), Ok(key));
         assert_eq!(Cursor::decode::<(i64, String)>("!!!"), Err(CursorError));
         assert_eq!(Cursor::decode::<(i64, String)>(&Cursor::encode(&"x")), Err(CursorError));
+    }
+
+    #[test]
+    fn cursor_times_stay_in_range() {
+        let now = (CursorTime(Utc::now()), uuid::Uuid::nil());
+        assert_eq!(Cursor::decode::<(CursorTime, uuid::Uuid)>(&Cursor::encode(&now)), Ok(now));
+        for bad in
+            ["-9999-01-01T00:00:00Z", "+10000-01-01T00:00:00Z", "0000-12-31T23:59:59Z", "+262143-01-01T00:00:00Z"]
+        {
+            let c = Cursor::encode(&(bad, uuid::Uuid::nil()));
+            assert_eq!(Cursor::decode::<(CursorTime, uuid::Uuid)>(&c), Err(CursorError), "{bad}");
+        }
+        let edge = Cursor::encode(&("9999-12-31T23:59:59.999999Z", uuid::Uuid::nil()));
+        assert!(Cursor::decode::<(CursorTime, uuid::Uuid)>(&edge).is_ok());
     }
 }

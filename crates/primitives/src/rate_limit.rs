@@ -63,11 +63,33 @@ pub fn gcra(tat: Option<u64>, now: u64, quota: Quota) -> (Decision, Option<u64>)
     (d, Some(new_tat))
 }
 
+/// What [`gcra`] would decide now, without counting anything: `allowed` when a request would be
+/// admitted, `remaining` the cells available before it (the full `limit` when nothing was counted
+/// within the last burst).
+pub fn gcra_peek(tat: Option<u64>, now: u64, quota: Quota) -> Decision {
+    let interval = quota.interval_ms();
+    let burst = interval * u64::from(quota.limit.max(1));
+    let tat = tat.unwrap_or(now).max(now);
+    let cells = ((now + burst - tat) / interval).min(u64::from(quota.limit)) as u32;
+    Decision {
+        allowed: cells >= 1,
+        limit: quota.limit,
+        remaining: cells,
+        retry_after: Duration::from_millis(if cells >= 1 { 0 } else { tat + interval - burst - now }),
+        reset_after: Duration::from_millis(tat - now),
+    }
+}
+
 #[async_trait::async_trait]
 pub trait RateLimiter: Send + Sync + 'static {
     /// Counts one request against `key` and says whether it may proceed. Never fails: an adapter
     /// whose backend is down decides locally.
     async fn check(&self, key: &str, quota: Quota) -> Decision;
+
+    /// What `check` would decide now, counting nothing (see [`gcra_peek`]): for limits that count
+    /// only some outcomes, such as failed logins. Exact for quotas under 40 per period (those are
+    /// never leased ahead); never fails.
+    async fn peek(&self, key: &str, quota: Quota) -> Decision;
 }
 
 #[cfg(test)]
@@ -91,5 +113,22 @@ mod tests {
         // One interval later one more request fits.
         let (d, _) = gcra(tat, 11_000, q);
         assert!(d.allowed);
+    }
+
+    #[test]
+    fn peeking_counts_nothing_and_agrees_with_check() {
+        let q = Quota::new(3, 3);
+        assert_eq!(gcra_peek(None, 10_000, q).remaining, 3);
+        let (_, tat) = gcra(None, 10_000, q);
+        let p = gcra_peek(tat, 10_000, q);
+        assert!(p.allowed);
+        assert_eq!(p.remaining, 2, "one of three cells used");
+        assert_eq!(gcra_peek(tat, 10_000, q), gcra_peek(tat, 10_000, q), "peeking twice is the same");
+        let (_, tat) = gcra(tat, 10_000, q);
+        let (_, tat) = gcra(tat, 10_000, q);
+        let p = gcra_peek(tat, 10_000, q);
+        assert!(!p.allowed);
+        assert_eq!(p.retry_after, gcra(tat, 10_000, q).0.retry_after);
+        assert_eq!(gcra_peek(tat, 13_000, q).remaining, 3, "recovered after the period");
     }
 }

@@ -33,6 +33,22 @@ redis.call('SET', KEYS[1], new_tat, 'PX', new_tat - now)
 return {cells, math.floor((burst - (new_tat - now)) / interval), 0, new_tat - now}
 "#;
 
+/// `primitives::rate_limit::gcra_peek` on the Redis server's clock: reads the key, writes nothing.
+/// Returns {1 if a request would be admitted else 0, cells available, retry_after_ms, reset_ms}.
+const PEEK_LUA: &str = r#"
+local interval = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local limit = tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local cells = math.floor((now + burst - tat) / interval)
+if cells > limit then cells = limit end
+if cells < 1 then return {0, 0, tat + interval - burst - now, tat - now} end
+return {1, cells, 0, tat - now}
+"#;
+
 /// How long cells taken ahead may be spent before the rest is given back.
 const LEASE: Duration = Duration::from_millis(250);
 
@@ -79,6 +95,12 @@ impl Default for LocalLimiter {
 }
 
 impl LocalLimiter {
+    pub fn peek_now(&self, key: &str, quota: Quota) -> Decision {
+        let now = self.started.elapsed().as_millis() as u64 + 1;
+        let map = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        primitives::rate_limit::gcra_peek(map.get(key).copied(), now, quota)
+    }
+
     pub fn check_now(&self, key: &str, quota: Quota) -> Decision {
         let now = self.started.elapsed().as_millis() as u64 + 1;
         let mut map = self.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -103,6 +125,7 @@ impl LocalLimiter {
 pub struct RedisLimiter {
     redis: Redis,
     script: Script,
+    peek_script: Script,
     local: LocalLimiter,
     down_until_ms: AtomicU64,
     leases: Mutex<HashMap<String, Arc<KeyLease>>>,
@@ -113,6 +136,7 @@ impl RedisLimiter {
         RedisLimiter {
             redis,
             script: Script::new(GCRA_LUA),
+            peek_script: Script::new(PEEK_LUA),
             local: LocalLimiter::default(),
             down_until_ms: AtomicU64::new(0),
             leases: Mutex::new(HashMap::new()),
@@ -260,6 +284,43 @@ impl RateLimiter for RedisLimiter {
             None => self.local.check_now(key, quota),
         }
     }
+
+    async fn peek(&self, key: &str, quota: Quota) -> Decision {
+        if epoch_ms() < self.down_until_ms.load(Ordering::Relaxed) {
+            return self.local.peek_now(key, quota);
+        }
+        let k = self.redis.key(key);
+        let interval = quota.interval_ms();
+        let burst = interval * u64::from(quota.limit.max(1));
+        let script = &self.peek_script;
+        let result = self
+            .redis
+            .run(|mut c| async move {
+                script
+                    .key(k)
+                    .arg(interval)
+                    .arg(burst)
+                    .arg(quota.limit)
+                    .invoke_async::<(i64, i64, i64, i64)>(&mut c)
+                    .await
+            })
+            .await;
+        match result {
+            Ok((allowed, cells, retry_ms, reset_ms)) => Decision {
+                allowed: allowed == 1,
+                limit: quota.limit,
+                remaining: cells.max(0) as u32,
+                retry_after: Duration::from_millis(retry_ms.max(0) as u64),
+                reset_after: Duration::from_millis(reset_ms.max(0) as u64),
+            },
+            Err(e) => {
+                if self.down_until_ms.swap(epoch_ms() + 1000, Ordering::Relaxed) <= epoch_ms() {
+                    tracing::warn!(error = %e, "redis unreachable; rate limiting in process");
+                }
+                self.local.peek_now(key, quota)
+            }
+        }
+    }
 }
 
 /// The in-process limiter as a port implementation (single instance, no Redis).
@@ -270,5 +331,9 @@ pub struct LocalLimiterPort(LocalLimiter);
 impl RateLimiter for LocalLimiterPort {
     async fn check(&self, key: &str, quota: Quota) -> Decision {
         self.0.check_now(key, quota)
+    }
+
+    async fn peek(&self, key: &str, quota: Quota) -> Decision {
+        self.0.peek_now(key, quota)
     }
 }

@@ -144,17 +144,19 @@ pub struct AddressPatch {
 
 impl AddressPatch {
     /// The address after applying this patch.
-    pub fn apply(self, a: &Address) -> AddressInput {
+    pub fn apply(&self, a: &Address) -> AddressInput {
+        let pick = |new: &Option<String>, old: &String| new.clone().unwrap_or_else(|| old.clone());
+        let pick_opt = |new: &Option<String>, old: &Option<String>| new.clone().or_else(|| old.clone());
         AddressInput {
-            label: self.label.or_else(|| a.label.clone()),
-            full_name: self.full_name.unwrap_or_else(|| a.full_name.clone()),
-            line1: self.line1.unwrap_or_else(|| a.line1.clone()),
-            line2: self.line2.or_else(|| a.line2.clone()),
-            city: self.city.unwrap_or_else(|| a.city.clone()),
-            region: self.region.or_else(|| a.region.clone()),
-            postal_code: self.postal_code.unwrap_or_else(|| a.postal_code.clone()),
-            country: self.country.unwrap_or_else(|| a.country.clone()),
-            phone: self.phone.or_else(|| a.phone.clone()),
+            label: pick_opt(&self.label, &a.label),
+            full_name: pick(&self.full_name, &a.full_name),
+            line1: pick(&self.line1, &a.line1),
+            line2: pick_opt(&self.line2, &a.line2),
+            city: pick(&self.city, &a.city),
+            region: pick_opt(&self.region, &a.region),
+            postal_code: pick(&self.postal_code, &a.postal_code),
+            country: pick(&self.country, &a.country),
+            phone: pick_opt(&self.phone, &a.phone),
             is_default_shipping: self.is_default_shipping.unwrap_or(a.is_default_shipping),
             is_default_billing: self.is_default_billing.unwrap_or(a.is_default_billing),
         }

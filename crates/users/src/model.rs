@@ -78,11 +78,6 @@ pub struct UserCredentials {
     pub password_hash: String,
 }
 
-/// Emails are compared and stored trimmed and lower-cased.
-pub fn normalise_email(email: &str) -> String {
-    email.trim().to_lowercase()
-}
-
 /// Fields a user may change on their own profile.
 #[derive(Debug, Clone, Default, Deserialize, garde::Validate)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -126,10 +121,5 @@ mod tests {
         for r in [Role::Customer, Role::Staff, Role::Admin] {
             assert_eq!(r.as_str().parse::<Role>(), Ok(r));
         }
-    }
-
-    #[test]
-    fn emails_are_normalised() {
-        assert_eq!(normalise_email("  Alice@Example.COM "), "alice@example.com");
     }
 }

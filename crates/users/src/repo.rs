@@ -1,6 +1,6 @@
 use uuid::Uuid;
 
-use crate::{Address, AddressInput, Role, User, UserCredentials, UserListQuery};
+use crate::{Address, AddressInput, AddressPatch, Role, User, UserCredentials, UserListQuery};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RepoError {
@@ -42,7 +42,9 @@ pub trait UserRepo: Send + Sync + 'static {
     /// Inserts an address unless the user already has `max`; clears other defaults when this one
     /// is a default. One transaction.
     async fn create_address(&self, user: Uuid, input: &AddressInput, max: i64) -> Result<Address, RepoError>;
-    /// Replaces an address; clears other defaults when this one becomes a default. One transaction.
-    async fn replace_address(&self, user: Uuid, id: Uuid, input: &AddressInput) -> Result<Address, RepoError>;
+    /// Applies `patch` to an address ([`AddressPatch::apply`]) and clears the user's other
+    /// defaults when it becomes a default: one transaction under the owner's row lock, so
+    /// concurrent edits of one user's addresses queue (no lost field, no two defaults).
+    async fn update_address(&self, user: Uuid, id: Uuid, patch: &AddressPatch) -> Result<Address, RepoError>;
     async fn delete_address(&self, user: Uuid, id: Uuid) -> Result<(), RepoError>;
 }

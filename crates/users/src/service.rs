@@ -64,8 +64,7 @@ impl UserService {
     }
 
     pub async fn update_address(&self, user: Uuid, id: Uuid, patch: AddressPatch) -> Result<Address, UserError> {
-        let current = self.address(user, id).await?;
-        Ok(self.repo.replace_address(user, id, &patch.apply(&current)).await?)
+        Ok(self.repo.update_address(user, id, &patch).await?)
     }
 
     pub async fn delete_address(&self, user: Uuid, id: Uuid) -> Result<(), UserError> {

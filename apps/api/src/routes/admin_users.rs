@@ -1,8 +1,7 @@
 //! `/api/v1/admin/users`: account administration (permission `ManageUsers`, i.e. admins).
 
 use actix_web::{get, post, put, web};
-use chrono::{DateTime, Utc};
-use primitives::{Cursor, Page};
+use primitives::{Cursor, CursorTime, Page};
 use serde::{Deserialize, Serialize};
 use users::{Role, User, UserListQuery};
 use utoipa::{IntoParams, ToSchema};
@@ -64,7 +63,8 @@ pub async fn list_users(
 ) -> ApiResult<web::Json<UserPage>> {
     let after = match params.cursor.as_deref() {
         Some(c) => Some(
-            Cursor::decode::<(DateTime<Utc>, Uuid)>(c)
+            Cursor::decode::<(CursorTime, Uuid)>(c)
+                .map(|(t, id)| (t.0, id))
                 .map_err(|e| Problem::invalid_parameter("cursor", e.to_string()))?,
         ),
         None => None,

@@ -5,7 +5,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use orders::{CheckoutOutcome, CheckoutRequest, Order, OrderFilter};
-use primitives::Cursor;
+use primitives::{Cursor, CursorTime};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -118,7 +118,12 @@ pub struct OrderPage {
 }
 
 pub fn decode_cursor(c: Option<&str>) -> Result<Option<(DateTime<Utc>, Uuid)>, Problem> {
-    c.map(|c| Cursor::decode(c).map_err(|e| Problem::invalid_parameter("cursor", e.to_string()))).transpose()
+    c.map(|c| {
+        Cursor::decode::<(CursorTime, Uuid)>(c)
+            .map(|(t, id)| (t.0, id))
+            .map_err(|e| Problem::invalid_parameter("cursor", e.to_string()))
+    })
+    .transpose()
 }
 
 pub fn page(mut items: Vec<Order>, limit: i64) -> OrderPage {

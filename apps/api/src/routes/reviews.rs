@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
-use primitives::Cursor;
+use primitives::{Cursor, CursorTime};
 use reviews::{Histogram, Moderation, NewReview, Review, ReviewPatch, ReviewSort};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -94,7 +94,7 @@ pub struct ReviewPage {
 struct PageKey {
     sort: ReviewSort,
     rating: i16,
-    at: DateTime<Utc>,
+    at: CursorTime,
     id: Uuid,
 }
 
@@ -120,7 +120,7 @@ pub async fn list(
             if k.sort != sort {
                 return Err(Problem::invalid_parameter("cursor", "belongs to another sort"));
             }
-            Some((k.rating, k.at, k.id))
+            Some((k.rating, k.at.0, k.id))
         }
         None => None,
     };
@@ -128,7 +128,7 @@ pub async fn list(
     let (mut items, histogram) = state.reviews.list(*id, sort, after, limit + 1, latest).await?;
     let next_cursor = if items.len() as i64 > limit {
         items.truncate(limit as usize);
-        items.last().map(|r| Cursor::encode(&PageKey { sort, rating: r.rating, at: r.created_at, id: r.id }))
+        items.last().map(|r| Cursor::encode(&PageKey { sort, rating: r.rating, at: r.created_at.into(), id: r.id }))
     } else {
         None
     };

@@ -146,3 +146,20 @@ pub async fn soon(
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
 }
+
+/// One integer computed by PostgreSQL over the test's database (for invariants checked behind the
+/// API: counts, sums).
+pub async fn db_i64(db_url: &str, sql: &str) -> i64 {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+    #[derive(diesel::QueryableByName)]
+    struct One {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        v: i64,
+    }
+    let mut conn = AsyncPgConnection::establish(db_url).await.expect("connection");
+    let row: One = diesel::sql_query(format!("SELECT ({sql})::bigint AS v"))
+        .get_result(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    row.v
+}

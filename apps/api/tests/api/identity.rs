@@ -478,31 +478,63 @@ async fn admin_changes_roles_and_disables_accounts() {
     login(&app, &c.email, PASSWORD).await;
 }
 
+/// docs/security.md, "Login throttling": failures count per (account, client IP) in tiers, with a
+/// looser ceiling per account that only binds clients which have failed; every attempt counts
+/// per IP.
 #[tokio::test]
-async fn login_is_rate_limited_per_account_and_per_ip() {
+async fn login_throttling_slows_guessing_but_never_locks_the_owner_out() {
     let (app, _db) = spawn_with(|c| {
-        c.auth.login_per_account = Quota::new(3, 60);
-        c.auth.login_per_ip = Quota::new(5, 60);
+        c.server.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        c.auth.login_per_ip = Quota::new(30, 60);
+        c.auth.login_failures_per_client = vec![Quota::new(3, 60), Quota::new(5, 3600)];
+        c.auth.login_failures_per_account = Quota::new(6, 60);
     })
     .await;
-    let s = customer(&app, "brute").await; // one login used
-    for _ in 0..2 {
-        app.client
-            .post("/api/v1/auth/login", &json!({"email": s.email, "password": "wrong wrong wrong"}))
-            .await
-            .assert_status(401);
+    let s = customer(&app, "brute").await;
+    let from = |ip: &str| app.client.with_header("x-forwarded-for", ip);
+    let attempt = |ip: &'static str, password: &'static str| {
+        let (client, email) = (from(ip), s.email.clone());
+        async move { client.post("/api/v1/auth/login", &json!({"email": email, "password": password})).await }
+    };
+
+    // One client guessing: three failures, then refused with a Retry-After, even the right password.
+    for _ in 0..3 {
+        attempt("203.0.113.1", "wrong wrong wrong").await.assert_problem(401, "invalid-credentials");
     }
-    let res = app.client.post("/api/v1/auth/login", &json!({"email": s.email, "password": PASSWORD})).await;
+    let res = attempt("203.0.113.1", PASSWORD).await;
     res.assert_problem(429, "rate-limited");
     let retry: u64 = res.header("retry-after").expect("Retry-After").parse().expect("seconds");
     assert!((1..=60).contains(&retry), "{retry}");
-    // Per IP: other accounts from the same address run out too (5 per minute in all).
+    // The owner, elsewhere, is not locked out by the stranger's failures.
+    attempt("198.51.100.7", PASSWORD).await.assert_status(200);
+
+    // Guesses spread over addresses spend the account's ceiling (3 + 3 = 6 failures) ...
+    for ip in ["203.0.113.2", "203.0.113.3", "203.0.113.4"] {
+        attempt(ip, "wrong wrong wrong").await.assert_problem(401, "invalid-credentials");
+    }
+    // ... after which an address that has failed for this account is refused at once ...
+    attempt("203.0.113.2", PASSWORD).await.assert_problem(429, "rate-limited");
+    // ... while a client that has not failed still signs in, the owner's included.
+    attempt("198.51.100.7", PASSWORD).await.assert_status(200);
+    attempt("198.51.100.8", PASSWORD).await.assert_status(200);
+    // Other accounts are untouched by this account's ceiling, even from a guessing address.
+    let other = customer(&app, "bystander").await;
+    from("203.0.113.2")
+        .post("/api/v1/auth/login", &json!({"email": other.email, "password": PASSWORD}))
+        .await
+        .assert_status(200);
+}
+
+#[tokio::test]
+async fn login_is_rate_limited_per_ip_whatever_the_account() {
+    let (app, _db) = spawn_with(|c| c.auth.login_per_ip = Quota::new(3, 60)).await;
+    // Per IP: attempts on any accounts from the same address run out (3 per minute in all).
     let mut statuses = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..5 {
         let r = app.client.post("/api/v1/auth/login", &json!({"email": unique_email("x"), "password": PASSWORD})).await;
         statuses.push(r.status.as_u16());
     }
-    assert_eq!(statuses, vec![401, 429, 429]);
+    assert_eq!(statuses, vec![401, 401, 401, 429, 429]);
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ mod catalog;
 mod checkout;
 mod events;
 mod foundation;
+mod hardening;
 mod hygiene;
 mod identity;
 mod reviews;

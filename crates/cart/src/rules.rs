@@ -1,0 +1,175 @@
+//! The cart's invariants as pure decisions: one currency per cart, at most [`MAX_LINES`] lines,
+//! each line's quantity between 1 and [`MAX_QUANTITY`]. The adapter loads the cart's lines under
+//! the cart's row lock, asks one of these functions what to write, and writes exactly that, so
+//! every path (add, set, merge, the merge at login) keeps the rules under any concurrency. The
+//! database's constraints (a line's currency must be its cart's; a line count CHECK) are the
+//! backstop.
+
+use primitives::Currency;
+use uuid::Uuid;
+
+use crate::{CartError, MAX_LINES, MAX_QUANTITY};
+
+/// What the rules need to know of a stored line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineFact {
+    pub variant_id: Uuid,
+    pub quantity: i32,
+    pub currency: Currency,
+}
+
+/// A line to write: its variant, its new total quantity and its currency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineWrite {
+    pub variant_id: Uuid,
+    pub quantity: i32,
+    pub currency: Currency,
+}
+
+/// The currency the cart is in: that of its lines (an empty cart takes any).
+pub fn cart_currency(lines: &[LineFact]) -> Option<Currency> {
+    lines.first().map(|l| l.currency)
+}
+
+/// Adding `quantity` of `variant` (priced in `currency`) to a cart holding `lines`: the line to
+/// write (quantities add up, capped at [`MAX_QUANTITY`]), or why not.
+pub fn add(lines: &[LineFact], variant_id: Uuid, currency: Currency, quantity: i32) -> Result<LineWrite, CartError> {
+    check_quantity(quantity)?;
+    if let Some(held) = cart_currency(lines).filter(|c| *c != currency) {
+        return Err(CartError::CurrencyMismatch(held));
+    }
+    let quantity = match lines.iter().find(|l| l.variant_id == variant_id) {
+        Some(existing) => existing.quantity.saturating_add(quantity).min(MAX_QUANTITY),
+        None if lines.len() >= MAX_LINES => return Err(CartError::TooManyLines(MAX_LINES)),
+        None => quantity,
+    };
+    Ok(LineWrite { variant_id, quantity, currency })
+}
+
+/// Setting a line's quantity: only an existing line, only within the bounds.
+pub fn set_quantity(lines: &[LineFact], variant_id: Uuid, quantity: i32) -> Result<LineWrite, CartError> {
+    check_quantity(quantity)?;
+    let line = lines.iter().find(|l| l.variant_id == variant_id).ok_or(CartError::NotFound)?;
+    Ok(LineWrite { variant_id, quantity, currency: line.currency })
+}
+
+/// Moving every line of `from` into `into`: the lines of `into` to write (new and changed ones),
+/// or why the merge cannot happen. All or nothing: a merge that would mix currencies or pass the
+/// line limit changes neither cart.
+pub fn merge(into: &[LineFact], from: &[LineFact]) -> Result<Vec<LineWrite>, CartError> {
+    let Some(theirs) = cart_currency(from) else { return Ok(Vec::new()) };
+    if from.iter().any(|l| l.currency != theirs) {
+        // A cart cannot hold two currencies (the database refuses it); refuse rather than guess.
+        return Err(CartError::CurrencyMismatch(theirs));
+    }
+    if let Some(ours) = cart_currency(into).filter(|c| *c != theirs) {
+        return Err(CartError::CurrencyMismatch(ours));
+    }
+    let new_lines = from.iter().filter(|f| !into.iter().any(|i| i.variant_id == f.variant_id)).count();
+    if into.len() + new_lines > MAX_LINES {
+        return Err(CartError::TooManyLines(MAX_LINES));
+    }
+    Ok(from
+        .iter()
+        .map(|f| {
+            let held = into.iter().find(|i| i.variant_id == f.variant_id).map_or(0, |i| i.quantity);
+            LineWrite {
+                variant_id: f.variant_id,
+                quantity: held.saturating_add(f.quantity).clamp(1, MAX_QUANTITY),
+                currency: theirs,
+            }
+        })
+        .collect())
+}
+
+fn check_quantity(quantity: i32) -> Result<(), CartError> {
+    if (1..=MAX_QUANTITY).contains(&quantity) {
+        Ok(())
+    } else {
+        Err(CartError::Invalid { field: "quantity", message: format!("must be between 1 and {MAX_QUANTITY}") })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eur() -> Currency {
+        "EUR".parse().unwrap()
+    }
+    fn usd() -> Currency {
+        "USD".parse().unwrap()
+    }
+    fn id(n: u128) -> Uuid {
+        Uuid::from_u128(n)
+    }
+    fn line(n: u128, quantity: i32, currency: Currency) -> LineFact {
+        LineFact { variant_id: id(n), quantity, currency }
+    }
+    fn full(currency: Currency) -> Vec<LineFact> {
+        (0..MAX_LINES as u128).map(|n| line(n, 1, currency)).collect()
+    }
+
+    #[test]
+    fn add_keeps_one_currency() {
+        assert_eq!(add(&[], id(1), usd(), 2).unwrap(), LineWrite { variant_id: id(1), quantity: 2, currency: usd() });
+        assert!(
+            matches!(add(&[line(1, 1, eur())], id(2), usd(), 1), Err(CartError::CurrencyMismatch(c)) if c == eur())
+        );
+    }
+
+    #[test]
+    fn add_sums_and_caps_quantities() {
+        let lines = [line(1, 98, eur())];
+        assert_eq!(add(&lines, id(1), eur(), 5).unwrap().quantity, MAX_QUANTITY);
+        assert_eq!(add(&[line(1, 3, eur())], id(1), eur(), 4).unwrap().quantity, 7);
+        assert!(matches!(add(&[], id(1), eur(), 0), Err(CartError::Invalid { field: "quantity", .. })));
+        assert!(matches!(add(&[], id(1), eur(), i32::MAX), Err(CartError::Invalid { .. })));
+        let near_max = [line(1, i32::MAX, eur())];
+        assert_eq!(add(&near_max, id(1), eur(), 99).unwrap().quantity, MAX_QUANTITY, "no overflow");
+    }
+
+    #[test]
+    fn add_refuses_a_new_line_to_a_full_cart_but_not_more_of_a_held_one() {
+        let lines = full(eur());
+        assert!(matches!(add(&lines, id(999), eur(), 1), Err(CartError::TooManyLines(MAX_LINES))));
+        assert_eq!(add(&lines, id(0), eur(), 1).unwrap().quantity, 2);
+    }
+
+    #[test]
+    fn set_quantity_needs_the_line_and_bounds() {
+        let lines = [line(1, 3, eur())];
+        assert_eq!(set_quantity(&lines, id(1), 9).unwrap().quantity, 9);
+        assert!(matches!(set_quantity(&lines, id(2), 9), Err(CartError::NotFound)));
+        assert!(matches!(set_quantity(&lines, id(1), 100), Err(CartError::Invalid { .. })));
+    }
+
+    #[test]
+    fn merge_adds_quantities_and_keeps_the_rules() {
+        let into = [line(1, 2, eur()), line(2, 98, eur())];
+        let from = [line(2, 5, eur()), line(3, 1, eur())];
+        let writes = merge(&into, &from).unwrap();
+        assert_eq!(
+            writes,
+            vec![
+                LineWrite { variant_id: id(2), quantity: 99, currency: eur() },
+                LineWrite { variant_id: id(3), quantity: 1, currency: eur() },
+            ]
+        );
+        assert_eq!(merge(&into, &[]).unwrap(), vec![]);
+        assert_eq!(merge(&[], &from).unwrap().len(), 2);
+        assert!(matches!(merge(&into, &[line(9, 1, usd())]), Err(CartError::CurrencyMismatch(c)) if c == eur()));
+        assert!(matches!(merge(&[], &[line(1, 1, eur()), line(2, 1, usd())]), Err(CartError::CurrencyMismatch(_))));
+    }
+
+    #[test]
+    fn merge_never_passes_the_line_limit() {
+        let into: Vec<LineFact> = (0..60).map(|n| line(n, 1, eur())).collect();
+        let overlapping: Vec<LineFact> = (20..60).map(|n| line(n, 1, eur())).collect();
+        assert_eq!(merge(&into, &overlapping).unwrap().len(), 40, "lines already held do not count twice");
+        let too_many: Vec<LineFact> = (40..101).map(|n| line(n, 1, eur())).collect();
+        assert!(matches!(merge(&into, &too_many), Err(CartError::TooManyLines(MAX_LINES))));
+        let exactly: Vec<LineFact> = (40..100).map(|n| line(n, 1, eur())).collect();
+        assert_eq!(merge(&into, &exactly).unwrap().len(), 60);
+    }
+}

@@ -1,0 +1,12 @@
+DROP TRIGGER cart_lines_stay ON cart_lines;
+DROP FUNCTION cart_lines_stay();
+DROP TRIGGER cart_lines_count_removed ON cart_lines;
+DROP TRIGGER cart_lines_count_added ON cart_lines;
+DROP FUNCTION cart_lines_removed();
+DROP FUNCTION cart_lines_added();
+ALTER TABLE carts DROP CONSTRAINT carts_line_limit;
+ALTER TABLE carts DROP COLUMN line_count;
+ALTER TABLE cart_lines DROP CONSTRAINT cart_lines_cart_currency_fkey;
+ALTER TABLE cart_lines DROP COLUMN currency;
+ALTER TABLE carts DROP CONSTRAINT carts_id_currency_key;
+ALTER TABLE carts DROP COLUMN currency;

@@ -172,4 +172,56 @@ mod tests {
         let exactly: Vec<LineFact> = (40..100).map(|n| line(n, 1, eur())).collect();
         assert_eq!(merge(&into, &exactly).unwrap().len(), 60);
     }
+
+    use proptest::prelude::*;
+
+    fn cart(currency: &'static str) -> impl Strategy<Value = Vec<LineFact>> {
+        proptest::collection::btree_map(0u128..300, 1..=MAX_QUANTITY, 0..=MAX_LINES).prop_map(move |m| {
+            m.into_iter()
+                .map(|(v, q)| LineFact { variant_id: id(v), quantity: q, currency: currency.parse().unwrap() })
+                .collect()
+        })
+    }
+
+    fn holds(lines: &[LineFact], writes: &[LineWrite]) -> Result<(), TestCaseError> {
+        let mut after: std::collections::BTreeMap<Uuid, (i32, Currency)> =
+            lines.iter().map(|l| (l.variant_id, (l.quantity, l.currency))).collect();
+        for w in writes {
+            after.insert(w.variant_id, (w.quantity, w.currency));
+        }
+        prop_assert!(after.len() <= MAX_LINES);
+        prop_assert!(after.values().all(|(q, _)| (1..=MAX_QUANTITY).contains(q)));
+        let currencies: std::collections::BTreeSet<Currency> = after.values().map(|(_, c)| *c).collect();
+        prop_assert!(currencies.len() <= 1);
+        Ok(())
+    }
+
+    proptest! {
+        /// Whatever the cart holds and whatever is asked, what the rules let through keeps every
+        /// invariant: at most 100 lines, one currency, quantities 1..=99.
+        #[test]
+        fn adding_keeps_the_invariants(lines in cart("EUR"), v in 0u128..400, q in any::<i32>(), in_usd in any::<bool>()) {
+            let currency = if in_usd { usd() } else { eur() };
+            if let Ok(w) = add(&lines, id(v), currency, q) {
+                holds(&lines, &[w])?;
+            }
+        }
+
+        #[test]
+        fn merging_keeps_the_invariants(into in cart("EUR"), from in prop_oneof![cart("EUR"), cart("USD")]) {
+            match merge(&into, &from) {
+                Ok(writes) => {
+                    holds(&into, &writes)?;
+                    prop_assert_eq!(writes.len(), from.len(), "every guest line moves");
+                }
+                Err(CartError::TooManyLines(_)) => {
+                    let mut all: std::collections::BTreeSet<Uuid> = into.iter().map(|l| l.variant_id).collect();
+                    all.extend(from.iter().map(|l| l.variant_id));
+                    prop_assert!(all.len() > MAX_LINES);
+                }
+                Err(CartError::CurrencyMismatch(_)) => prop_assert!(!into.is_empty() && !from.is_empty() && from[0].currency != into[0].currency),
+                Err(e) => prop_assert!(false, "unexpected {e}"),
+            }
+        }
+    }
 }

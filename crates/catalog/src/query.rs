@@ -136,4 +136,31 @@ mod tests {
         let r = ListingCursor { key: SortKey::Relevance(0.123_456_789_012_345_6), id: Uuid::nil(), fuzzy: true };
         assert_eq!(ListingCursor::decode(&r.encode(), Sort::Relevance), Some(r), "floats round-trip exactly");
     }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_string_is_a_listing_cursor_or_refused(s in ".{0,600}") {
+            for sort in [Sort::Relevance, Sort::PriceAsc, Sort::PriceDesc, Sort::Newest, Sort::Rating] {
+                let _ = ListingCursor::decode(&s, sort);
+            }
+        }
+
+        #[test]
+        fn any_json_key_decodes_in_range_or_is_refused(key in prop_oneof![
+            any::<i64>().prop_map(|n| serde_json::json!({"Price": n})),
+            any::<f64>().prop_map(|f| serde_json::json!({"Relevance": f})),
+            ".{0,40}".prop_map(|s| serde_json::json!({"Newest": s})),
+            (any::<i64>(), any::<i32>()).prop_map(|(s, n)| serde_json::json!({"Newest": chrono::DateTime::from_timestamp(s / 1000, 0).map(|t| t.to_rfc3339()), "Rating": n})),
+        ]) {
+            let c = primitives::Cursor::encode(&serde_json::json!({"key": key, "id": uuid::Uuid::nil()}));
+            for sort in [Sort::Relevance, Sort::PriceAsc, Sort::Newest, Sort::Rating] {
+                if let Some(ListingCursor { key: SortKey::Newest(t), .. }) = ListingCursor::decode(&c, sort) {
+                    use chrono::Datelike;
+                    prop_assert!((1..=9999).contains(&t.0.year()));
+                }
+            }
+        }
+    }
 }

@@ -38,4 +38,26 @@ mod tests {
         assert!(matches!(adjusted(i32::MAX, i32::MAX), Err(CatalogError::Invalid { .. })));
         assert!(matches!(adjusted(0, i32::MIN), Err(CatalogError::InsufficientStock { available: 0 })));
     }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// For any stock a variant can hold and any delta a client can send: the exact new stock
+        /// when it lies in 0..=MAX_STOCK, a refusal otherwise.
+        #[test]
+        fn adjustments_are_exact_or_refused(stock in 0..=i32::MAX, delta in any::<i32>()) {
+            let exact = i64::from(stock) + i64::from(delta);
+            match adjusted(stock, delta) {
+                Ok(after) => {
+                    prop_assert_eq!(i64::from(after), exact);
+                    prop_assert!((0..=i64::from(MAX_STOCK)).contains(&exact));
+                }
+                Err(CatalogError::InsufficientStock { available }) => {
+                    prop_assert!(exact < 0);
+                    prop_assert_eq!(available, stock);
+                }
+                Err(_) => prop_assert!(exact > i64::from(MAX_STOCK)),
+            }
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! cancels unpaid orders.
 
 pub mod events;
+mod idempotency;
 mod model;
 pub mod payment;
 mod repo;
@@ -10,6 +11,7 @@ mod service;
 pub mod state;
 pub mod webhook;
 
+pub use idempotency::{IdempotencyKey, KeyError};
 pub use model::*;
 pub use payment::{Authorization, AuthorizeRequest, PaymentError, PaymentGateway};
 pub use repo::{Applied, CheckoutRefusal, Claim, OrderError, OrderRepo, PlaceOrder, TransitionData, UnavailableLine};

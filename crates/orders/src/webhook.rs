@@ -105,4 +105,29 @@ mod tests {
         let two = format!("{header},v1={}", "00".repeat(32));
         assert_eq!(verify(secret, &two, body, now, 300), Ok(()));
     }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any header, body, clock and tolerance: a verdict, never a panic or an overflow.
+        #[test]
+        fn any_header_gets_a_verdict(header in ".{0,300}", now in any::<i64>(), tolerance in any::<i64>(), body in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = verify(b"secret", &header, &body, now, tolerance);
+        }
+
+        #[test]
+        fn crafted_timestamps_get_a_verdict(t in any::<i64>(), now in any::<i64>(), tolerance in 0i64..1_000_000) {
+            let header = format!("t={t},v1={}", "ab".repeat(32));
+            let verdict = verify(b"secret", &header, b"{}", now, tolerance);
+            let fresh = now.checked_sub(t).is_some_and(|d| d.unsigned_abs() <= tolerance.unsigned_abs());
+            prop_assert_eq!(verdict == Err(SignatureError::Stale), !fresh);
+        }
+
+        #[test]
+        fn what_is_signed_verifies(t in -10_000_000_000i64..10_000_000_000, body in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let header = sign(b"secret", &body, t);
+            prop_assert_eq!(verify(b"secret", &header, &body, t, 300), Ok(()));
+            prop_assert_eq!(verify(b"other", &header, &body, t, 300), Err(SignatureError::Mismatch));
+        }
+    }
 }

@@ -295,16 +295,26 @@ impl CartRepo for PgCartRepo {
 
     async fn remove(&self, cart: Uuid, variant: Uuid) -> Result<(), CartError> {
         let mut conn = self.db.conn().await?;
-        let n = diesel::delete(cart_lines::table.find((cart, variant))).execute(&mut conn).await.map_err(storage)?;
+        // The cart's lock first, as every cart write takes it (the line-count trigger updates the
+        // cart row after the delete: taking it second would deadlock against an add).
+        let n: usize = conn
+            .transaction(async |conn| {
+                lock(conn, cart).await?;
+                diesel::delete(cart_lines::table.find((cart, variant))).execute(conn).await
+            })
+            .await
+            .map_err(storage)?;
         if n == 0 { Err(CartError::NotFound) } else { Ok(()) }
     }
 
     async fn clear(&self, cart: Uuid) -> Result<(), CartError> {
         let mut conn = self.db.conn().await?;
-        diesel::delete(cart_lines::table.filter(cart_lines::cart_id.eq(cart)))
-            .execute(&mut conn)
-            .await
-            .map_err(storage)?;
+        conn.transaction(async |conn| {
+            lock(conn, cart).await?;
+            diesel::delete(cart_lines::table.filter(cart_lines::cart_id.eq(cart))).execute(conn).await
+        })
+        .await
+        .map_err(storage)?;
         Ok(())
     }
 

@@ -180,4 +180,30 @@ mod tests {
         assert_eq!(serde_json::from_str::<Money>(&j).expect("parse"), m);
         assert!(serde_json::from_str::<Money>(r#"{"amount_minor":1,"currency":"eur"}"#).is_err());
     }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The checked operations agree with exact (128-bit) arithmetic, or refuse.
+        #[test]
+        fn checked_arithmetic_is_exact_or_refused(a in any::<i64>(), b in any::<i64>(), bp in -1_000_000i64..1_000_000) {
+            let sum = Money::new(a, eur()).checked_add(Money::new(b, eur()));
+            prop_assert_eq!(sum.map(|m| i128::from(m.amount_minor)), i64::try_from(i128::from(a) + i128::from(b)).ok().map(i128::from));
+            let product = Money::new(a, eur()).checked_mul(b);
+            prop_assert_eq!(product.map(|m| i128::from(m.amount_minor)), i64::try_from(i128::from(a) * i128::from(b)).ok().map(i128::from));
+            if let Some(p) = Money::new(a, eur()).percent_bp(bp) {
+                // Within half a minor unit of the exact value.
+                let exact = i128::from(a) * i128::from(bp);
+                prop_assert!((i128::from(p.amount_minor) * 10_000 - exact).abs() <= 5_000);
+            }
+            let usd: Currency = "USD".parse().expect("valid");
+            prop_assert_eq!(Money::new(a, eur()).checked_add(Money::new(b, usd)), None);
+        }
+
+        #[test]
+        fn any_string_parses_as_a_currency_only_if_it_is_three_capitals(s in ".{0,8}") {
+            let parsed = s.parse::<Currency>();
+            prop_assert_eq!(parsed.is_ok(), s.len() == 3 && s.bytes().all(|b| b.is_ascii_uppercase()));
+        }
+    }
 }

@@ -86,6 +86,35 @@ mod tests {
         assert_eq!(Cursor::decode::<(i64, String)>(&Cursor::encode(&"x")), Err(CursorError));
     }
 
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever a client sends as a cursor, decoding answers a key or a refusal, never a panic,
+        /// and never a timestamp outside 1..=9999.
+        #[test]
+        fn any_string_decodes_or_is_refused(s in ".{0,600}") {
+            let _ = Cursor::decode::<(CursorTime, uuid::Uuid)>(&s);
+            let _ = Cursor::decode::<(i64, String)>(&s);
+        }
+
+        #[test]
+        fn any_json_in_a_cursor_decodes_in_range_or_is_refused(secs in any::<i64>(), nanos in 0u32..2_000_000_000) {
+            let text = chrono::DateTime::from_timestamp(secs / 1_000, nanos).map(|t| t.to_rfc3339());
+            if let Some(text) = text {
+                let c = Cursor::encode(&(text, uuid::Uuid::nil()));
+                if let Ok((t, _)) = Cursor::decode::<(CursorTime, uuid::Uuid)>(&c) {
+                    prop_assert!((1..=9999).contains(&t.0.year()));
+                }
+            }
+        }
+
+        #[test]
+        fn issued_cursors_round_trip(secs in -62_135_596_800i64..253_402_300_799, id in any::<u128>()) {
+            let key = (CursorTime(chrono::DateTime::from_timestamp(secs, 0).expect("in range")), uuid::Uuid::from_u128(id));
+            prop_assert_eq!(Cursor::decode::<(CursorTime, uuid::Uuid)>(&Cursor::encode(&key)), Ok(key));
+        }
+    }
+
     #[test]
     fn cursor_times_stay_in_range() {
         let now = (CursorTime(Utc::now()), uuid::Uuid::nil());

@@ -141,4 +141,20 @@ mod tests {
             assert_eq!(normalise_email(&once), Ok(once.clone()), "{raw}");
         }
     }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any input: an address or a refusal, never a panic; what is accepted is stored as it
+        /// normalises again (idempotent), has no invisible characters, and fits the limits.
+        #[test]
+        fn any_input_normalises_stably_or_is_refused(raw in "\\PC{0,40}@\\PC{0,20}\\.[a-z\\PL]{1,8}|.{0,80}") {
+            if let Ok(email) = normalise_email(&raw) {
+                prop_assert_eq!(normalise_email(&email), Ok(email.clone()));
+                prop_assert!(!email.chars().any(invisible));
+                prop_assert!(email.len() <= 254);
+                prop_assert_eq!(email.trim(), email.as_str());
+            }
+        }
+    }
 }

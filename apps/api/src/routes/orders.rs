@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
-use orders::{CheckoutOutcome, CheckoutRequest, Order, OrderFilter};
+use orders::{CheckoutOutcome, CheckoutRequest, IdempotencyKey, KeyError, Order, OrderFilter};
 use primitives::{Cursor, CursorTime};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -18,20 +18,17 @@ use crate::state::AppState;
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
 fn idempotency_key(req: &HttpRequest) -> Result<String, Problem> {
-    let key = req.headers().get(IDEMPOTENCY_KEY).and_then(|v| v.to_str().ok()).map(str::trim).unwrap_or("");
-    if key.is_empty() {
-        return Err(Problem::new(
+    match IdempotencyKey::parse(req.headers().get(IDEMPOTENCY_KEY).map(|v| v.as_bytes())) {
+        Ok(key) => Ok(key.as_str().to_owned()),
+        Err(KeyError::Missing) => Err(Problem::new(
             StatusCode::BAD_REQUEST,
             "idempotency-key-required",
             "An Idempotency-Key header is required",
         )
         .detail("send a unique key (for example a UUID) per checkout attempt, and the same key when retrying it")
-        .field("Idempotency-Key", "required"));
+        .field("Idempotency-Key", "required")),
+        Err(e @ KeyError::Invalid) => Err(Problem::invalid_parameter("Idempotency-Key", e.to_string())),
     }
-    if key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(Problem::invalid_parameter("Idempotency-Key", "1 to 255 printable ASCII characters"));
-    }
-    Ok(key.to_owned())
 }
 
 /// The HTTP form of a checkout outcome (the same for the first answer and every replay).

@@ -163,3 +163,26 @@ pub async fn db_i64(db_url: &str, sql: &str) -> i64 {
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
     row.v
 }
+
+/// The headers every response carries, whatever its status: `None` when all are there, else which
+/// are missing or wrong.
+pub fn missing_security_headers(res: &testkit::Response) -> Option<String> {
+    let expect: [(&str, Option<&str>); 6] = [
+        ("x-content-type-options", Some("nosniff")),
+        ("x-frame-options", Some("DENY")),
+        ("referrer-policy", Some("no-referrer")),
+        ("cross-origin-resource-policy", Some("same-site")),
+        ("content-security-policy", None),
+        ("x-request-id", None),
+    ];
+    let wrong: Vec<String> = expect
+        .iter()
+        .filter(|(name, value)| match (res.header(name), value) {
+            (None, _) => true,
+            (Some(got), Some(want)) => got != *want,
+            (Some(_), None) => false,
+        })
+        .map(|(name, _)| (*name).to_owned())
+        .collect();
+    (!wrong.is_empty()).then(|| format!("{} {}: missing or wrong {wrong:?}", res.status.as_u16(), res.text()))
+}

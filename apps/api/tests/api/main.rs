@@ -5,6 +5,7 @@ mod helpers;
 
 mod catalog;
 mod checkout;
+mod concurrency;
 mod events;
 mod foundation;
 mod hardening;

@@ -15,7 +15,10 @@ use testkit::{Client, Response};
 use users::Permission;
 
 use crate::catalog::{category, product, product_body};
-use crate::helpers::{PASSWORD, Session, TestApp, address, admin, customer, login, spawn, unique_email};
+use crate::helpers::{
+    PASSWORD, Session, TestApp, address, admin, customer, login, missing_security_headers, spawn, spawn_with,
+    unique_email,
+};
 
 // ---- the access table ---------------------------------------------------------------------------
 
@@ -479,6 +482,9 @@ async fn every_documented_operation_enforces_its_access_class() {
             if let Some(why) = verdict(*access, *who, &res) {
                 failures.push(format!("{method} {path} ({access:?}) as {who:?}: {why}; body: {}", res.text()));
             }
+            if let Some(why) = missing_security_headers(&res) {
+                failures.push(format!("{method} {path} as {who:?}: security headers: {why}"));
+            }
         }
         // Authentication is decided before the body is read: a garbage body still gets the 401.
         if takes_body && matches!(access, Authenticated | Owner | Admin(_)) {
@@ -507,6 +513,149 @@ async fn every_documented_operation_enforces_its_access_class() {
         failures.len()
     );
     assert!(failures.is_empty(), "access violations:\n{}", failures.join("\n"));
+}
+
+/// Every path parameter of a template replaced by `value`.
+fn fill_with(template: &str, value: &str) -> String {
+    template
+        .split('/')
+        .map(|s| if s.starts_with('{') && s.ends_with('}') { value } else { s })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The permission of an admin route is decided before its path and body are looked at, and
+/// whatever the state of the session cache: with no cache, every session check waits on
+/// PostgreSQL, which is when a body extractor used to answer first (415/422 instead of 403).
+#[tokio::test]
+async fn permission_is_decided_before_path_and_body_whatever_the_cache() {
+    let (app, _db) = spawn_with(|c| c.auth.session_cache_ttl_secs = 0).await;
+    let a = admin(&app).await;
+    let customer = customer(&app, "nosy").await;
+    let s = crate::helpers::customer(&app, "staffer").await;
+    a.client.put(&format!("/api/v1/admin/users/{}/role", s.id), &json!({"role": "staff"})).await.assert_status(200);
+    let staff = login(&app, &s.email, PASSWORD).await;
+    let junk: [(&str, &[u8]); 4] = [
+        ("application/json", b"{"),
+        ("application/json", br#"{"delta": "many", "role": 7, "name": []}"#),
+        ("text/plain", b"\xff not json"),
+        ("application/json", &[b'['; 70_000]),
+    ];
+    let mut failures = Vec::new();
+    let mut requests = 0;
+    for (method, template, access) in OPERATIONS {
+        let Admin(permission) = access else { continue };
+        let staff_denied = matches!(permission, Permission::ManageUsers | Permission::OperateSystem);
+        for path in [fill_with(template, &uuid::Uuid::nil().to_string()), fill_with(template, "not-a-uuid")] {
+            for (content_type, body) in junk {
+                let m = Method::from_bytes(method.as_bytes()).expect("method");
+                let mut callers =
+                    vec![("anonymous", app.client.clone(), 401), ("customer", customer.client.clone(), 403)];
+                if staff_denied {
+                    callers.push(("staff", staff.client.clone(), 403));
+                }
+                for (who, client, want) in callers {
+                    let res = client.send(m.clone(), &path, Some((content_type, body.to_vec()))).await;
+                    requests += 1;
+                    if res.status.as_u16() != want {
+                        failures.push(format!(
+                            "{method} {path} as {who} ({content_type}, {} bytes): {} {}",
+                            body.len(),
+                            res.status,
+                            res.text()
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    println!("permission before body: {requests} requests, {} violations", failures.len());
+    assert!(failures.is_empty(), "permission decided after the body or path:\n{}", failures.join("\n"));
+}
+
+/// One walk over every operation of the document, drawing each class of error the framework
+/// and the handlers produce, and checking each answer carries the security headers. (Success
+/// and the authentication errors of every operation are checked by the matrix above.)
+#[tokio::test]
+async fn every_error_class_carries_the_security_headers() {
+    let (app, _db) = spawn_with(|c| {
+        c.server.request_timeout_ms = 300;
+        c.payments.sandbox_timeout_ms = 2_000;
+    })
+    .await;
+    let a = admin(&app).await;
+    let doc = app.client.get("/openapi.json").await.json();
+    let mut failures = Vec::new();
+    let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+    let mut check = |what: String, res: &Response| {
+        *statuses.entry(res.status.as_u16()).or_default() += 1;
+        if let Some(why) = missing_security_headers(res) {
+            failures.push(format!("{what}: {why}"));
+        }
+    };
+    for (method, template, takes_body) in documented_operations(&doc) {
+        let m = Method::from_bytes(method.as_bytes()).expect("method");
+        let client = if template == "/api/v1/checkout" {
+            a.client.with_header("idempotency-key", "walk")
+        } else {
+            a.client.clone()
+        };
+        // Unparsable path ids (the framework's 404), unknown ids, and bodies that are not JSON,
+        // malformed, of the wrong shape or too large (415, 400, 422, 413).
+        let mut paths = vec![fill_with(&template, &uuid::Uuid::nil().to_string())];
+        if template.contains('{') {
+            paths.push(fill_with(&template, "not-a-uuid"));
+        }
+        for path in paths {
+            let res = client.send(m.clone(), &path, None).await;
+            check(format!("{method} {path}"), &res);
+            if takes_body {
+                for (ct, body) in [
+                    ("text/plain", b"hello".to_vec()),
+                    ("application/json", b"{".to_vec()),
+                    ("application/json", br#"{"unexpected": true}"#.to_vec()),
+                    ("application/json", vec![b' '; 70_000]),
+                ] {
+                    let res = client.send(m.clone(), &path, Some((ct, body.clone()))).await;
+                    check(format!("{method} {path} with {ct} ({} bytes)", body.len()), &res);
+                }
+            }
+        }
+        // A method the path does not have (405).
+        let other = if method == "GET" { Method::PATCH } else { Method::GET };
+        let res = client.send(other.clone(), &fill_with(&template, &uuid::Uuid::nil().to_string()), None).await;
+        check(format!("{other} {template}"), &res);
+    }
+    // No route at all, and an unknown admin area behind the gate.
+    check("unknown route".into(), &app.client.get("/no/such/route").await);
+    check("unknown admin area".into(), &app.client.get("/api/v1/admin/nothing").await);
+    // A handler that outlives the request timeout: its 503 is rendered after every middleware.
+    let shop = crate::checkout::shop(&app, 5, 1000).await;
+    let c = crate::helpers::customer(&app, "slow").await;
+    crate::checkout::add(&c.client, &shop.variant, 1).await.assert_status(200);
+    let res = crate::checkout::checkout(&c.client, &shop, "slow-1", "tok_timeout").await;
+    res.assert_problem(503, "timeout");
+    check("request timeout".into(), &res);
+    println!("security headers: {statuses:?}");
+    for status in [400, 401, 404, 405, 413, 415, 422, 503] {
+        assert!(statuses.contains_key(&status), "the walk drew no {status}: {statuses:?}");
+    }
+    assert!(failures.is_empty(), "responses without the security headers:\n{}", failures.join("\n"));
+}
+
+#[tokio::test]
+async fn rate_limited_answers_carry_the_security_headers() {
+    let (app, _db) = spawn_with(|c| {
+        c.rate_limit.enabled = true;
+        c.rate_limit.default_per_ip = primitives::Quota::new(2, 60);
+    })
+    .await;
+    let mut last = app.client.get("/api/v1/categories").await;
+    for _ in 0..3 {
+        last = app.client.get("/api/v1/categories").await;
+    }
+    last.assert_problem(429, "rate-limited");
+    assert_eq!(missing_security_headers(&last), None);
 }
 
 // ---- object properties --------------------------------------------------------------------------

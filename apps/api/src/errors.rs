@@ -5,6 +5,7 @@ use auth::AuthError;
 use cart::CartError;
 use catalog::CatalogError;
 use orders::{CheckoutError, CheckoutRefusal, OrderError};
+use primitives::StorageError;
 use reviews::ReviewError;
 use users::UserError;
 
@@ -42,7 +43,7 @@ impl From<AuthError> for Problem {
                     "Bearer realm=\"shop\", error=\"invalid_token\", error_description=\"session ended\"",
                 ),
             AuthError::RateLimited { retry_after_secs } => Problem::too_many_requests(retry_after_secs),
-            AuthError::Storage(msg) => storage(msg),
+            AuthError::Storage(e) => storage(e),
         }
     }
 }
@@ -54,28 +55,19 @@ impl From<UserError> for Problem {
             UserError::AddressLimit(max) => Problem::conflict("address-limit", "Too many addresses")
                 .detail(format!("a user keeps at most {max} addresses")),
             UserError::SelfChange => Problem::conflict("self-change", "You cannot change your own role or status"),
-            UserError::Storage(msg) => storage(msg),
+            UserError::Storage(e) => storage(e),
         }
     }
 }
 
-/// Storage failures: a database that is down is a 503 (retryable); anything else is a 500.
-/// Neither leaks the message.
-pub fn storage(msg: String) -> Problem {
-    const LOST: [&str; 7] = [
-        "database unavailable",
-        "error communicating with the server",
-        "terminating connection",
-        "connection closed",
-        "server closed the connection",
-        "the database system is shutting down",
-        "the database system is starting up",
-    ];
-    if LOST.iter().any(|m| msg.contains(m)) {
-        tracing::warn!(error = %msg, "database unavailable");
+/// Storage failures: a store that is unavailable is a 503 (retryable); anything else is a 500.
+/// Neither leaks the cause, which is logged.
+pub fn storage(e: StorageError) -> Problem {
+    if e.is_unavailable() {
+        tracing::warn!(error = %e, "database unavailable");
         Problem::unavailable()
     } else {
-        internal(msg)
+        internal(e)
     }
 }
 
@@ -105,7 +97,7 @@ impl From<CatalogError> for Problem {
                 Problem::invalid_parameter(field, message)
             }
             CatalogError::Invalid { field, message } => Problem::invalid_field(field, message),
-            CatalogError::Storage(msg) => storage(msg),
+            CatalogError::Storage(e) => storage(e),
         }
     }
 }
@@ -124,7 +116,7 @@ impl From<CartError> for Problem {
                 Problem::invalid_parameter(field, message)
             }
             CartError::Invalid { field, message } => Problem::invalid_field(field, message),
-            CartError::Storage(msg) => storage(msg),
+            CartError::Storage(e) => storage(e),
         }
     }
 }
@@ -167,7 +159,7 @@ impl From<OrderError> for Problem {
                     .detail(format!("an order that is {} cannot be {}", t.from.as_str(), event_verb(t.event)))
                     .extension("order_status", serde_json::json!(t.from.as_str()))
             }
-            OrderError::Storage(msg) => storage(msg),
+            OrderError::Storage(e) => storage(e),
         }
     }
 }
@@ -213,7 +205,7 @@ impl From<outbox::OutboxError> for Problem {
                     .detail(format!("this event is {status}"))
                     .extension("event_status", serde_json::json!(status))
             }
-            outbox::OutboxError::Storage(msg) => storage(msg),
+            outbox::OutboxError::Storage(e) => storage(e),
         }
     }
 }
@@ -229,7 +221,8 @@ impl From<ReviewError> for Problem {
             ),
             ReviewError::AlreadyReviewed => Problem::conflict("already-reviewed", "You already reviewed this product")
                 .detail("edit your existing review instead"),
-            ReviewError::Storage(msg) => storage(msg),
+            ReviewError::CursorOfAnotherSort => Problem::invalid_parameter("cursor", "belongs to another sort"),
+            ReviewError::Storage(e) => storage(e),
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod hygiene;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
+pub mod pagination;
 pub mod problem;
 pub mod routes;
 pub mod startup;

@@ -35,15 +35,18 @@ pub enum AuthError {
     SessionEnded,
     #[error("too many attempts")]
     RateLimited { retry_after_secs: u64 },
-    #[error("storage failure: {0}")]
-    Storage(String),
+    #[error(transparent)]
+    Storage(#[from] primitives::StorageError),
 }
 
 impl From<RepoError> for AuthError {
     fn from(e: RepoError) -> Self {
         match e {
             RepoError::EmailTaken => AuthError::EmailTaken,
-            other => AuthError::Storage(other.to_string()),
+            RepoError::Storage(e) => AuthError::Storage(e),
+            other @ (RepoError::NotFound | RepoError::AddressLimit) => {
+                AuthError::Storage(primitives::StorageError::other(other.to_string()))
+            }
         }
     }
 }

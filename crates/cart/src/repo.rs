@@ -22,8 +22,8 @@ pub enum CartError {
     TooManyLines(usize),
     #[error("invalid: {field}: {message}")]
     Invalid { field: &'static str, message: String },
-    #[error("storage failure: {0}")]
-    Storage(String),
+    #[error(transparent)]
+    Storage(#[from] primitives::StorageError),
 }
 
 #[async_trait::async_trait]

@@ -90,8 +90,7 @@ fn page() -> ProductPage {
     let next = ListingCursor::after(&items[23], Sort::Newest).encode();
     let facet = |value: String, count| Facet { value, count };
     ProductPage {
-        items,
-        next_cursor: Some(next),
+        page: primitives::Page { items, next_cursor: Some(next) },
         facets: Some(Facets {
             categories: (0..6).map(|i| facet(Uuid::from_u128(i).to_string(), 100 + i as i64)).collect(),
             brands: ["Northwind", "Contoso", "Fabrikam", "Tailspin"].iter().map(|b| facet(b.to_string(), 40)).collect(),

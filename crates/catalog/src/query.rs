@@ -1,6 +1,6 @@
 //! The listing and search query: filters, sorts, and keyset cursors bound to their sort.
 
-use primitives::{Cursor, CursorTime, Money};
+use primitives::{Cursor, CursorTime, Money, Page};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -81,6 +81,7 @@ pub struct ListingQuery {
     pub in_stock: bool,
     pub sort: Sort,
     pub after: Option<ListingCursor>,
+    /// Items per page; the repository fetches one more (to know whether a next page exists).
     pub limit: i64,
     /// The caller must see the latest commits (signed-in callers); otherwise a read replica,
     /// slightly behind, may answer.
@@ -108,9 +109,8 @@ pub struct Facets {
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProductPage {
-    pub items: Vec<ProductSummary>,
-    /// Pass as `cursor` for the next page; absent on the last page.
-    pub next_cursor: Option<String>,
+    #[serde(flatten)]
+    pub page: Page<ProductSummary>,
     /// Counts per category and brand over all matches (first page only).
     pub facets: Option<Facets>,
 }

@@ -1,3 +1,4 @@
+use primitives::PageRequest;
 use uuid::Uuid;
 
 use crate::{
@@ -29,8 +30,8 @@ pub enum CatalogError {
     InsufficientStock { available: i32 },
     #[error("invalid: {field}: {message}")]
     Invalid { field: &'static str, message: String },
-    #[error("storage failure: {0}")]
-    Storage(String),
+    #[error(transparent)]
+    Storage(#[from] primitives::StorageError),
 }
 
 /// Storage of the catalog. Writes that span rows (a product with its variants, a stock change
@@ -72,7 +73,8 @@ pub trait CatalogRepo: Send + Sync + 'static {
         note: Option<&str>,
     ) -> Result<(LedgerEntry, Uuid), CatalogError>;
     /// Ledger rows of a variant in order, after row id `after`.
-    async fn ledger(&self, variant: Uuid, after: Option<i64>, limit: i64) -> Result<Vec<LedgerEntry>, CatalogError>;
+    /// Up to `page.fetch()` ledger rows of a variant, oldest first, after the row id of the key.
+    async fn ledger(&self, variant: Uuid, page: &PageRequest<i64>) -> Result<Vec<LedgerEntry>, CatalogError>;
 
     /// One page of active products matching the query (`limit` rows at most).
     async fn list(&self, q: &ListingQuery) -> Result<Vec<ProductSummary>, CatalogError>;

@@ -2,7 +2,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use primitives::{Cache, Currency, Money};
+use primitives::{Cache, Currency, Money, Page, PageRequest, StorageError};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -155,7 +155,7 @@ impl CatalogService {
     {
         primitives::cache::read_through(self.cache.as_ref(), key, ttl, || async {
             let Some(value) = load().await? else { return Ok(None) };
-            serde_json::to_vec(&value).map(Some).map_err(|e| CatalogError::Storage(e.to_string()))
+            serde_json::to_vec(&value).map(Some).map_err(|e| CatalogError::Storage(StorageError::other(e)))
         })
         .await
     }
@@ -363,13 +363,10 @@ impl CatalogService {
         Ok(entry)
     }
 
-    pub async fn ledger(
-        &self,
-        variant: Uuid,
-        after: Option<i64>,
-        limit: i64,
-    ) -> Result<Vec<LedgerEntry>, CatalogError> {
-        self.repo.ledger(variant, after, limit).await
+    /// A variant's ledger, oldest first.
+    pub async fn ledger(&self, variant: Uuid, page: &PageRequest<i64>) -> Result<Page<LedgerEntry>, CatalogError> {
+        let rows = self.repo.ledger(variant, page).await?;
+        Ok(Page::cut(rows, page.limit, |e| e.id))
     }
 
     // ---- listing ------------------------------------------------------------------------------
@@ -429,9 +426,7 @@ impl CatalogService {
 
     /// One page, read from the repository (facets from the cache, under `version` when given).
     async fn page(&self, mut q: ListingQuery, version: Option<u64>) -> Result<ProductPage, CatalogError> {
-        let limit = q.limit;
         let first_page = q.after.is_none();
-        q.limit = limit + 1;
         q.fuzzy = q.after.as_ref().is_some_and(|c| c.fuzzy);
         let mut items = self.repo.list(&q).await?;
         if first_page && items.is_empty() && q.q.is_some() {
@@ -440,14 +435,10 @@ impl CatalogService {
             q.fuzzy = true;
             items = self.repo.list(&q).await?;
         }
-        let next_cursor = if items.len() as i64 > limit {
-            items.truncate(limit as usize);
-            items.last().map(|last| ListingCursor { fuzzy: q.fuzzy, ..ListingCursor::after(last, q.sort) }.encode())
-        } else {
-            None
-        };
+        let page =
+            Page::cut(items, q.limit, |last| ListingCursor { fuzzy: q.fuzzy, ..ListingCursor::after(last, q.sort) });
         let facets = if first_page { Some(self.facets(&q, version).await?) } else { None };
-        Ok(ProductPage { items, next_cursor, facets })
+        Ok(ProductPage { page, facets })
     }
 
     async fn facets(&self, q: &ListingQuery, version: Option<u64>) -> Result<Facets, CatalogError> {
@@ -470,7 +461,7 @@ impl CatalogService {
 }
 
 fn page_json(page: &ProductPage) -> Result<Vec<u8>, CatalogError> {
-    serde_json::to_vec(page).map_err(|e| CatalogError::Storage(e.to_string()))
+    serde_json::to_vec(page).map_err(|e| CatalogError::Storage(StorageError::other(e)))
 }
 
 fn now_ms() -> u64 {

@@ -16,4 +16,4 @@ pub use model::*;
 pub use payment::{Authorization, AuthorizeRequest, PaymentError, PaymentGateway};
 pub use repo::{Applied, CheckoutRefusal, Claim, OrderError, OrderRepo, PlaceOrder, TransitionData, UnavailableLine};
 pub use service::{CheckoutConfig, CheckoutError, CheckoutOutcome, OrderObserver, OrderService, PaymentRef};
-pub use state::{Effects, Event, IllegalTransition, OrderStatus, transition};
+pub use state::{Changes, Effects, Event, IllegalTransition, OrderStatus, changes, transition};

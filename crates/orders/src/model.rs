@@ -1,5 +1,5 @@
 use chrono::{DateTime, Utc};
-use primitives::Money;
+use primitives::{CursorTime, Money, PageRequest};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use users::AddressInput;
@@ -90,6 +90,9 @@ pub struct Shipment {
 pub struct OrderFilter {
     pub user_id: Option<Uuid>,
     pub status: Option<OrderStatus>,
-    pub after: Option<(DateTime<Utc>, Uuid)>,
-    pub limit: i64,
+    /// Newest first; the key is (created_at, id) of the last order of the previous page.
+    pub page: PageRequest<OrderKey>,
 }
+
+/// Where a page of orders starts: after the order with this (created_at, id).
+pub type OrderKey = (CursorTime, Uuid);

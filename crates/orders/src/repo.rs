@@ -39,8 +39,8 @@ pub enum OrderError {
     Refused(#[from] CheckoutRefusal),
     #[error(transparent)]
     Illegal(#[from] IllegalTransition),
-    #[error("storage failure: {0}")]
-    Storage(String),
+    #[error(transparent)]
+    Storage(#[from] primitives::StorageError),
 }
 
 /// What checkout hands the repository: everything decided before the transaction.
@@ -108,6 +108,7 @@ pub enum Claim {
 pub trait OrderRepo: Send + Sync + 'static {
     async fn place(&self, p: &PlaceOrder) -> Result<Order, OrderError>;
     async fn get(&self, id: Uuid) -> Result<Option<Order>, OrderError>;
+    /// Up to `f.page.fetch()` orders after the page's key, newest first.
     async fn list(&self, f: &OrderFilter) -> Result<Vec<Order>, OrderError>;
     async fn apply(&self, id: Uuid, event: Event, data: TransitionData) -> Result<Applied, OrderError>;
     /// Pending orders past their payment deadline.

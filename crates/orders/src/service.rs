@@ -3,6 +3,7 @@ use std::time::Duration;
 
 use cart::CartRepo;
 use chrono::Utc;
+use primitives::{CursorTime, Page, StorageError};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -88,7 +89,7 @@ impl OrderService {
             Claim::Fresh => {}
             Claim::Replay(outcome) => {
                 return serde_json::from_value(outcome)
-                    .map_err(|e| CheckoutError::Order(OrderError::Storage(e.to_string())));
+                    .map_err(|e| CheckoutError::Order(OrderError::Storage(StorageError::other(e))));
             }
             Claim::InProgress => return Err(CheckoutError::InProgress),
             Claim::Mismatch => return Err(CheckoutError::KeyMismatch),
@@ -132,7 +133,8 @@ impl OrderService {
         let method = match self.carts.shipping_method(req.shipping_method_id).await {
             Ok(Some(m)) if m.active => m,
             Ok(_) => return refuse(CheckoutRefusal::UnknownShippingMethod),
-            Err(e) => return Err(OrderError::Storage(e.to_string())),
+            Err(cart::CartError::Storage(e)) => return Err(OrderError::Storage(e)),
+            Err(e) => return Err(OrderError::Storage(StorageError::other(e))),
         };
         let country = req.shipping_address.country.clone();
         if !method.ships_to(&country) {
@@ -233,8 +235,9 @@ impl OrderService {
         self.orders.get(id).await?.filter(|o| o.user_id == user).ok_or(OrderError::NotFound)
     }
 
-    pub async fn list(&self, f: &OrderFilter) -> Result<Vec<Order>, OrderError> {
-        self.orders.list(f).await
+    pub async fn list(&self, f: &OrderFilter) -> Result<Page<Order>, OrderError> {
+        let rows = self.orders.list(f).await?;
+        Ok(Page::cut(rows, f.page.limit, |o| (CursorTime(o.created_at), o.id)))
     }
 
     /// Customer cancellation (before shipping): restock, and refund if paid.

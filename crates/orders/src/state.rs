@@ -7,7 +7,10 @@
 //!   └─cancel/expire─► cancelled ◄─cancel─ paid ──refund──► refunded
 //! ```
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+use crate::repo::TransitionData;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -122,11 +125,91 @@ pub fn transition(from: OrderStatus, event: Event) -> Result<(OrderStatus, Effec
     })
 }
 
+/// Everything one transition writes to the order row, decided here so the adapter writes it as
+/// one changeset: the new status, the timestamp of reaching it, the fields the event carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Changes {
+    pub to: OrderStatus,
+    pub effects: Effects,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub shipped_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    /// Set by cancellation, expiry and a failed payment (the order ends unpaid or unshipped).
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub refunded_at: Option<DateTime<Utc>>,
+    /// With `Ship` only.
+    pub carrier: Option<String>,
+    pub tracking_number: Option<String>,
+    /// The provider's payment reference and decline reason, when the event brings them.
+    pub payment_id: Option<String>,
+    pub payment_error: Option<String>,
+}
+
+/// What `event` does to an order in `from` at `now`, with `data` from the caller.
+pub fn changes(
+    from: OrderStatus,
+    event: Event,
+    data: &TransitionData,
+    now: DateTime<Utc>,
+) -> Result<Changes, IllegalTransition> {
+    let (to, effects) = transition(from, event)?;
+    let at = |s: OrderStatus| (to == s).then_some(now);
+    let shipped = to == OrderStatus::Shipped;
+    Ok(Changes {
+        to,
+        effects,
+        paid_at: at(OrderStatus::Paid),
+        shipped_at: at(OrderStatus::Shipped),
+        delivered_at: at(OrderStatus::Delivered),
+        cancelled_at: matches!(to, OrderStatus::Cancelled | OrderStatus::PaymentFailed).then_some(now),
+        refunded_at: at(OrderStatus::Refunded),
+        carrier: data.carrier.clone().filter(|_| shipped),
+        tracking_number: data.tracking_number.clone().filter(|_| shipped),
+        payment_id: data.payment_id.clone(),
+        payment_error: data.payment_error.clone(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use Event as E;
     use OrderStatus as S;
+
+    /// Every allowed pair: exactly the timestamp of the status reached is set, the carrier only
+    /// when shipping, the payment fields whenever given; refused pairs are refused as by
+    /// `transition`.
+    #[test]
+    fn changes_of_every_pair() {
+        let now = Utc::now();
+        let data = TransitionData {
+            carrier: Some("DHL".into()),
+            tracking_number: Some("T1".into()),
+            payment_id: Some("pi_1".into()),
+            ..Default::default()
+        };
+        for from in S::ALL {
+            for event in E::ALL {
+                let Ok(c) = changes(from, event, &data, now) else {
+                    assert!(transition(from, event).is_err(), "{from:?} + {event:?}");
+                    continue;
+                };
+                assert_eq!((c.to, c.effects), transition(from, event).unwrap(), "{from:?} + {event:?}");
+                let stamps = [
+                    (S::Paid, c.paid_at),
+                    (S::Shipped, c.shipped_at),
+                    (S::Delivered, c.delivered_at),
+                    (S::Refunded, c.refunded_at),
+                ];
+                for (status, stamp) in stamps {
+                    assert_eq!(stamp, (c.to == status).then_some(now), "{from:?} + {event:?}: {status:?}");
+                }
+                assert_eq!(c.cancelled_at.is_some(), matches!(c.to, S::Cancelled | S::PaymentFailed));
+                assert_eq!(c.carrier.is_some() && c.tracking_number.is_some(), c.to == S::Shipped);
+                assert_eq!(c.payment_id.as_deref(), Some("pi_1"));
+            }
+        }
+    }
 
     /// Every (status, event) pair: the allowed ones with their outcome, all others refused.
     #[test]

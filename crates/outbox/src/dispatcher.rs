@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use futures_util::StreamExt;
+use primitives::Page;
 use rand::Rng;
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -247,8 +248,9 @@ impl OutboxService {
         OutboxService { repo }
     }
 
-    pub async fn list(&self, filter: &OutboxFilter) -> Result<Vec<OutboxRecord>, OutboxError> {
-        self.repo.list(filter).await
+    pub async fn list(&self, filter: &OutboxFilter) -> Result<Page<OutboxRecord>, OutboxError> {
+        let rows = self.repo.list(filter).await?;
+        Ok(Page::cut(rows, filter.page.limit, |e| e.id))
     }
 
     pub async fn get(&self, id: Uuid) -> Result<OutboxRecord, OutboxError> {

@@ -1,4 +1,5 @@
 use chrono::{DateTime, Utc};
+use primitives::PageRequest;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -144,9 +145,9 @@ pub struct OutboxFilter {
     pub status: Option<OutboxStatus>,
     pub event_type: Option<String>,
     pub aggregate_id: Option<Uuid>,
-    /// Keyset: strictly older than this id (ids are time-ordered UUIDv7).
-    pub before: Option<Uuid>,
-    pub limit: i64,
+    /// Newest first; the key is the id of the last event of the previous page (ids are
+    /// time-ordered UUIDv7): the page holds strictly older ones.
+    pub page: PageRequest<Uuid>,
 }
 
 /// The backlog, for admins and metrics.

@@ -14,8 +14,8 @@ pub enum OutboxError {
     NotFound,
     #[error("only dead events can be re-queued (this one is {0})")]
     NotDead(String),
-    #[error("storage failure: {0}")]
-    Storage(String),
+    #[error(transparent)]
+    Storage(#[from] primitives::StorageError),
 }
 
 /// Storage of the outbox. Writing events is not here: the adapters of the other domains write

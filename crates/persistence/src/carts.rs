@@ -11,9 +11,9 @@ use primitives::{Currency, Money};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::error::TxError;
+use crate::Db;
+use crate::error::{OrStorage, Settle, TxError};
 use crate::schema::{cart_lines, carts, products, shipping_methods, variants};
-use crate::{Db, DbError};
 
 pub struct PgCartRepo {
     db: Db,
@@ -22,25 +22,6 @@ pub struct PgCartRepo {
 impl PgCartRepo {
     pub fn new(db: Db) -> Self {
         PgCartRepo { db }
-    }
-}
-
-fn storage(e: impl std::fmt::Display) -> CartError {
-    CartError::Storage(e.to_string())
-}
-
-impl From<DbError> for CartError {
-    fn from(e: DbError) -> Self {
-        storage(e)
-    }
-}
-
-impl From<TxError<CartError>> for CartError {
-    fn from(e: TxError<CartError>) -> Self {
-        match e {
-            TxError::Domain(d) => d,
-            TxError::Db(e) => storage(e),
-        }
     }
 }
 
@@ -239,7 +220,7 @@ pub(crate) fn decode_currency(s: &str) -> QueryResult<Currency> {
 impl CartRepo for PgCartRepo {
     async fn find(&self, owner: &CartOwner) -> Result<Option<Uuid>, CartError> {
         let mut conn = self.db.conn().await?;
-        find(&mut conn, owner).await.map_err(storage)
+        Ok(find(&mut conn, owner).await.storage()?)
     }
 
     async fn lines(&self, cart: Uuid) -> Result<Vec<LineSnapshot>, CartError> {
@@ -251,7 +232,7 @@ impl CartRepo for PgCartRepo {
             .select(line_columns())
             .load(&mut conn)
             .await
-            .map_err(storage)?;
+            .storage()?;
         Ok(rows.into_iter().map(LineSnapshot::from).collect())
     }
 
@@ -274,7 +255,7 @@ impl CartRepo for PgCartRepo {
                 Ok(cart)
             })
             .await;
-        Ok(result?)
+        result.settle()
     }
 
     async fn set_line(&self, cart: Uuid, variant: Uuid, quantity: i32) -> Result<(), CartError> {
@@ -290,7 +271,7 @@ impl CartRepo for PgCartRepo {
                 Ok(())
             })
             .await;
-        Ok(result?)
+        result.settle()
     }
 
     async fn remove(&self, cart: Uuid, variant: Uuid) -> Result<(), CartError> {
@@ -303,7 +284,7 @@ impl CartRepo for PgCartRepo {
                 diesel::delete(cart_lines::table.find((cart, variant))).execute(conn).await
             })
             .await
-            .map_err(storage)?;
+            .storage()?;
         if n == 0 { Err(CartError::NotFound) } else { Ok(()) }
     }
 
@@ -314,7 +295,7 @@ impl CartRepo for PgCartRepo {
             diesel::delete(cart_lines::table.filter(cart_lines::cart_id.eq(cart))).execute(conn).await
         })
         .await
-        .map_err(storage)?;
+        .storage()?;
         Ok(())
     }
 
@@ -338,7 +319,7 @@ impl CartRepo for PgCartRepo {
                 Ok(())
             })
             .await;
-        Ok(result?)
+        result.settle()
     }
 
     async fn purge_guest_carts(&self, older_than_secs: i64) -> Result<u64, CartError> {
@@ -347,7 +328,7 @@ impl CartRepo for PgCartRepo {
         let n = diesel::delete(carts::table.filter(carts::user_id.is_null()).filter(carts::updated_at.lt(cutoff)))
             .execute(&mut conn)
             .await
-            .map_err(storage)?;
+            .storage()?;
         Ok(n as u64)
     }
 
@@ -358,7 +339,7 @@ impl CartRepo for PgCartRepo {
             q = q.filter(shipping_methods::active);
         }
         let rows: Vec<MethodRow> =
-            q.order((shipping_methods::price_minor, shipping_methods::name)).load(&mut conn).await.map_err(storage)?;
+            q.order((shipping_methods::price_minor, shipping_methods::name)).load(&mut conn).await.storage()?;
         Ok(rows.into_iter().map(ShippingMethod::from).collect())
     }
 
@@ -370,7 +351,7 @@ impl CartRepo for PgCartRepo {
             .first(&mut conn)
             .await
             .optional()
-            .map_err(storage)?;
+            .storage()?;
         Ok(row.map(ShippingMethod::from))
     }
 
@@ -388,7 +369,7 @@ impl CartRepo for PgCartRepo {
             .returning(MethodRow::as_returning())
             .get_result(&mut conn)
             .await
-            .map_err(storage)?;
+            .storage()?;
         Ok(row.into())
     }
 
@@ -405,7 +386,7 @@ impl CartRepo for PgCartRepo {
             && changes.countries.is_none()
             && changes.active.is_none();
         if !empty {
-            diesel::update(shipping_methods::table.find(id)).set(&changes).execute(&mut conn).await.map_err(storage)?;
+            diesel::update(shipping_methods::table.find(id)).set(&changes).execute(&mut conn).await.storage()?;
         }
         drop(conn);
         self.shipping_method(id).await?.ok_or(CartError::NotFound)
@@ -413,7 +394,7 @@ impl CartRepo for PgCartRepo {
 
     async fn delete_shipping_method(&self, id: Uuid) -> Result<(), CartError> {
         let mut conn = self.db.conn().await?;
-        let n = diesel::delete(shipping_methods::table.find(id)).execute(&mut conn).await.map_err(storage)?;
+        let n = diesel::delete(shipping_methods::table.find(id)).execute(&mut conn).await.storage()?;
         if n == 0 { Err(CartError::NotFound) } else { Ok(()) }
     }
 }

@@ -11,12 +11,13 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{Array, BigInt, Bool, Double, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use primitives::{Currency, Money};
+use primitives::{Currency, Money, PageRequest};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use crate::Db;
+use crate::error::{Settle, TxError};
 use crate::schema::{categories, inventory_ledger, products, variants};
-use crate::{Db, DbError};
 
 pub struct PgCatalogRepo {
     db: Db,
@@ -28,17 +29,8 @@ impl PgCatalogRepo {
     }
 }
 
-impl From<DbError> for CatalogError {
-    fn from(e: DbError) -> Self {
-        CatalogError::Storage(e.to_string())
-    }
-}
-
 /// Maps constraint violations to domain errors; anything else is a storage failure.
 fn map_err(e: DieselError) -> CatalogError {
-    if crate::is_connection_lost(&e) {
-        return CatalogError::Storage(format!("database unavailable: {e}"));
-    }
     if let DieselError::DatabaseError(kind, info) = &e {
         let constraint = info.constraint_name().unwrap_or("");
         match (kind, constraint) {
@@ -56,18 +48,7 @@ fn map_err(e: DieselError) -> CatalogError {
             _ => {}
         }
     }
-    CatalogError::Storage(e.to_string())
-}
-
-type TxError = crate::error::TxError<CatalogError>;
-
-impl From<TxError> for CatalogError {
-    fn from(e: TxError) -> Self {
-        match e {
-            TxError::Domain(d) => d,
-            TxError::Db(e) => map_err(e),
-        }
-    }
+    CatalogError::Storage(crate::error::storage(e))
 }
 
 // ---- rows ------------------------------------------------------------------------------------
@@ -464,7 +445,7 @@ impl CatalogRepo for PgCatalogRepo {
             parent_id: p.parent_id,
             position: p.position,
         };
-        let result: Result<CategoryRow, TxError> = conn
+        let result: Result<CategoryRow, TxError<CatalogError>> = conn
             .transaction(async |conn| {
                 // Moves are serialised so two concurrent moves cannot build a cycle together.
                 diesel::sql_query("SELECT pg_advisory_xact_lock(7368757065725)").execute(conn).await?;
@@ -511,12 +492,12 @@ impl CatalogRepo for PgCatalogRepo {
                 Ok(row)
             })
             .await;
-        Ok(result?.into())
+        Ok(result.settle_with(map_err)?.into())
     }
 
     async fn delete_category(&self, id: Uuid) -> Result<(), CatalogError> {
         let mut conn = self.db.conn().await?;
-        let result: Result<(), TxError> = conn
+        let result: Result<(), TxError<CatalogError>> = conn
             .transaction(async |conn| {
                 let exists: Option<Uuid> =
                     categories::table.find(id).select(categories::id).for_update().first(conn).await.optional()?;
@@ -538,7 +519,7 @@ impl CatalogRepo for PgCatalogRepo {
                 Ok(())
             })
             .await;
-        Ok(result?)
+        result.settle_with(map_err)
     }
 
     async fn product(&self, id: Uuid) -> Result<Option<Product>, CatalogError> {
@@ -603,7 +584,7 @@ impl CatalogRepo for PgCatalogRepo {
             attributes: p.attributes.clone().map(Value::Object),
             images: p.images.as_deref(),
         };
-        let result: Result<Product, TxError> = conn
+        let result: Result<Product, TxError<CatalogError>> = conn
             .transaction(async |conn| {
                 let mut target = diesel::update(products::table).filter(products::id.eq(id)).into_boxed();
                 if let Some(v) = expected_version {
@@ -622,7 +603,7 @@ impl CatalogRepo for PgCatalogRepo {
                 Ok(load_product(conn, id).await?.ok_or(DieselError::NotFound)?)
             })
             .await;
-        Ok(result?)
+        result.settle_with(map_err)
     }
 
     async fn delete_product(&self, id: Uuid) -> Result<(), CatalogError> {
@@ -633,7 +614,7 @@ impl CatalogRepo for PgCatalogRepo {
 
     async fn add_variant(&self, product: Uuid, v: &NewVariant, actor: Uuid) -> Result<Variant, CatalogError> {
         let mut conn = self.db.conn().await?;
-        let result: Result<Variant, TxError> = conn
+        let result: Result<Variant, TxError<CatalogError>> = conn
             .transaction(async |conn| {
                 let cur: Option<String> = products::table
                     .find(product)
@@ -648,7 +629,7 @@ impl CatalogRepo for PgCatalogRepo {
                 Ok(row.variant(currency(&cur)))
             })
             .await;
-        Ok(result?)
+        result.settle_with(map_err)
     }
 
     async fn update_variant(&self, id: Uuid, p: &VariantPatch) -> Result<(Variant, Uuid), CatalogError> {
@@ -687,7 +668,7 @@ impl CatalogRepo for PgCatalogRepo {
 
     async fn delete_variant(&self, id: Uuid) -> Result<Uuid, CatalogError> {
         let mut conn = self.db.conn().await?;
-        let result: Result<Uuid, TxError> = conn
+        let result: Result<Uuid, TxError<CatalogError>> = conn
             .transaction(async |conn| {
                 let product: Option<Uuid> =
                     variants::table.find(id).select(variants::product_id).first(conn).await.optional()?;
@@ -710,7 +691,7 @@ impl CatalogRepo for PgCatalogRepo {
                 Ok(product)
             })
             .await;
-        Ok(result?)
+        result.settle_with(map_err)
     }
 
     async fn adjust_stock(
@@ -722,7 +703,7 @@ impl CatalogRepo for PgCatalogRepo {
         note: Option<&str>,
     ) -> Result<(LedgerEntry, Uuid), CatalogError> {
         let mut conn = self.db.conn().await?;
-        let result: Result<(LedgerEntry, Uuid), TxError> = conn
+        let result: Result<(LedgerEntry, Uuid), TxError<CatalogError>> = conn
             .transaction(async |conn| {
                 // Under the variant's row lock the stock read here is the one the update changes;
                 // `catalog::stock::adjusted` decides (never below zero, never past the maximum),
@@ -755,10 +736,10 @@ impl CatalogRepo for PgCatalogRepo {
                 Ok((row.into(), product))
             })
             .await;
-        Ok(result?)
+        result.settle_with(map_err)
     }
 
-    async fn ledger(&self, variant: Uuid, after: Option<i64>, limit: i64) -> Result<Vec<LedgerEntry>, CatalogError> {
+    async fn ledger(&self, variant: Uuid, page: &PageRequest<i64>) -> Result<Vec<LedgerEntry>, CatalogError> {
         let mut conn = self.db.conn().await?;
         let exists: bool = diesel::select(diesel::dsl::exists(variants::table.find(variant)))
             .get_result(&mut conn)
@@ -769,9 +750,9 @@ impl CatalogRepo for PgCatalogRepo {
         }
         let rows: Vec<LedgerRow> = inventory_ledger::table
             .filter(inventory_ledger::variant_id.eq(variant))
-            .filter(inventory_ledger::id.gt(after.unwrap_or(0)))
+            .filter(inventory_ledger::id.gt(page.after.unwrap_or(0)))
             .order(inventory_ledger::id)
-            .limit(limit)
+            .limit(page.fetch())
             .select(LedgerRow::as_select())
             .load(&mut conn)
             .await
@@ -782,8 +763,8 @@ impl CatalogRepo for PgCatalogRepo {
     async fn list(&self, q: &ListingQuery) -> Result<Vec<ProductSummary>, CatalogError> {
         match self.list_on(q, freshness(q)).await {
             // A replica that went away under the query: the primary answers instead.
-            Err(CatalogError::Storage(m)) if !q.latest && m.starts_with("database unavailable") => {
-                tracing::warn!(error = %m, "replica read failed; retrying on the primary");
+            Err(CatalogError::Storage(e)) if !q.latest && e.is_unavailable() => {
+                tracing::warn!(error = %e, "replica read failed; retrying on the primary");
                 self.list_on(q, crate::Freshness::Latest).await
             }
             other => other,
@@ -792,7 +773,7 @@ impl CatalogRepo for PgCatalogRepo {
 
     async fn facets(&self, q: &ListingQuery) -> Result<Facets, CatalogError> {
         match self.facets_on(q, freshness(q)).await {
-            Err(CatalogError::Storage(m)) if !q.latest && m.starts_with("database unavailable") => {
+            Err(CatalogError::Storage(e)) if !q.latest && e.is_unavailable() => {
                 self.facets_on(q, crate::Freshness::Latest).await
             }
             other => other,
@@ -874,7 +855,8 @@ impl PgCatalogRepo {
                 "rank DESC, p.rating_count DESC, p.id DESC",
             ),
         };
-        let limit = b.bind(Bind::BigInt(q.limit));
+        // One more than the page holds: `Page::cut` learns from it whether a next page exists.
+        let limit = b.bind(Bind::BigInt(q.limit.saturating_add(1)));
         b.sql = format!(
             "SELECT p.id, p.slug, p.name, p.brand, p.category_id, p.images[1] AS image, p.currency, \
                     p.min_price, p.max_price, {IN_STOCK} AS in_stock, p.rating_count, p.rating_sum, \

@@ -6,6 +6,7 @@ use diesel_async::pooled_connection::deadpool::{Object, Pool, PoolError};
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures_util::FutureExt;
+use primitives::StorageError;
 
 #[derive(Debug, Clone)]
 pub struct DbConfig {
@@ -18,6 +19,12 @@ pub struct DbConfig {
     /// Streaming read replicas for reads that tolerate replication lag (listing, search,
     /// review lists). Empty: everything goes to the primary.
     pub replica_urls: Vec<String>,
+}
+
+impl From<StorageError> for DbError {
+    fn from(e: StorageError) -> Self {
+        DbError::Unavailable(e.to_string())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -143,13 +150,15 @@ impl Db {
     }
 
     /// A connection to the primary.
-    pub async fn conn(&self) -> Result<PgConn, DbError> {
-        Ok(self.primary.get().await?)
+    /// A connection of the primary; none within the acquire timeout (or the server down) is an
+    /// `unavailable` storage error.
+    pub async fn conn(&self) -> Result<PgConn, StorageError> {
+        self.primary.get().await.map_err(StorageError::unavailable)
     }
 
     /// A connection for a read: a replica (round robin) when `Relaxed` and one is up, else the
     /// primary. A replica that fails to hand out a connection is skipped for a few seconds.
-    pub async fn read_conn(&self, freshness: Freshness) -> Result<PgConn, DbError> {
+    pub async fn read_conn(&self, freshness: Freshness) -> Result<PgConn, StorageError> {
         let now_ms = self.started.elapsed().as_millis() as u64;
         if freshness == Freshness::Relaxed
             && !self.replicas.is_empty()

@@ -8,8 +8,9 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use crate::error::OrStorage;
 use crate::schema::{addresses, users};
-use crate::{Db, DbError, is_unique_violation};
+use crate::{Db, is_unique_violation};
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
@@ -117,16 +118,6 @@ impl<'a> From<&'a AddressInput> for AddressValues<'a> {
     }
 }
 
-fn storage(e: impl std::fmt::Display) -> RepoError {
-    RepoError::Storage(e.to_string())
-}
-
-impl From<DbError> for RepoError {
-    fn from(e: DbError) -> Self {
-        storage(e)
-    }
-}
-
 /// Escapes LIKE wildcards so user input matches literally.
 pub(crate) fn like_pattern(q: &str) -> String {
     let escaped = q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
@@ -191,7 +182,7 @@ impl UserRepo for PgUserRepo {
                 Ok(user)
             })
             .await;
-        user.map_err(|e| if is_unique_violation(&e) { RepoError::EmailTaken } else { storage(e) })
+        user.map_err(|e| if is_unique_violation(&e) { RepoError::EmailTaken } else { crate::error::storage(e).into() })
     }
 
     async fn credentials_by_email(&self, email: &str) -> Result<Option<UserCredentials>, RepoError> {
@@ -202,14 +193,14 @@ impl UserRepo for PgUserRepo {
             .first(&mut conn)
             .await
             .optional()
-            .map_err(storage)?;
+            .storage()?;
         Ok(row.map(UserRow::credentials))
     }
 
     async fn credentials_by_id(&self, id: Uuid) -> Result<Option<UserCredentials>, RepoError> {
         let mut conn = self.db.conn().await?;
         let row: Option<UserRow> =
-            users::table.find(id).select(UserRow::as_select()).first(&mut conn).await.optional().map_err(storage)?;
+            users::table.find(id).select(UserRow::as_select()).first(&mut conn).await.optional().storage()?;
         Ok(row.map(UserRow::credentials))
     }
 
@@ -225,7 +216,7 @@ impl UserRepo for PgUserRepo {
             .get_result(&mut conn)
             .await
             .optional()
-            .map_err(storage)?;
+            .storage()?;
         row.map(UserRow::user).ok_or(RepoError::NotFound)
     }
 
@@ -240,7 +231,7 @@ impl UserRepo for PgUserRepo {
                 Ok::<_, diesel::result::Error>(n)
             })
             .await
-            .map_err(storage)?;
+            .storage()?;
         if n == 0 { Err(RepoError::NotFound) } else { Ok(()) }
     }
 
@@ -252,7 +243,7 @@ impl UserRepo for PgUserRepo {
             .get_result(&mut conn)
             .await
             .optional()
-            .map_err(storage)?;
+            .storage()?;
         row.map(UserRow::user).ok_or(RepoError::NotFound)
     }
 
@@ -265,7 +256,7 @@ impl UserRepo for PgUserRepo {
             .get_result(&mut conn)
             .await
             .optional()
-            .map_err(storage)?;
+            .storage()?;
         row.map(UserRow::user).ok_or(RepoError::NotFound)
     }
 
@@ -279,24 +270,24 @@ impl UserRepo for PgUserRepo {
         if let Some(role) = q.role {
             query = query.filter(users::role.eq(role.as_str()));
         }
-        if let Some((ts, id)) = q.after {
+        if let Some((primitives::CursorTime(ts), id)) = q.page.after {
             query = query.filter(users::created_at.lt(ts).or(users::created_at.eq(ts).and(users::id.lt(id))));
         }
         let rows: Vec<UserRow> = query
             .order((users::created_at.desc(), users::id.desc()))
-            .limit(q.limit)
+            .limit(q.page.fetch())
             .load(&mut conn)
             .await
-            .map_err(storage)?;
+            .storage()?;
         Ok(rows.into_iter().map(UserRow::user).collect())
     }
 
     async fn any_admin(&self) -> Result<bool, RepoError> {
         let mut conn = self.db.conn().await?;
-        diesel::select(diesel::dsl::exists(users::table.filter(users::role.eq("admin"))))
+        Ok(diesel::select(diesel::dsl::exists(users::table.filter(users::role.eq("admin"))))
             .get_result(&mut conn)
             .await
-            .map_err(storage)
+            .storage()?)
     }
 
     async fn list_addresses(&self, user: Uuid) -> Result<Vec<Address>, RepoError> {
@@ -307,7 +298,7 @@ impl UserRepo for PgUserRepo {
             .select(AddressRow::as_select())
             .load(&mut conn)
             .await
-            .map_err(storage)?;
+            .storage()?;
         Ok(rows.into_iter().map(Address::from).collect())
     }
 
@@ -320,7 +311,7 @@ impl UserRepo for PgUserRepo {
             .first(&mut conn)
             .await
             .optional()
-            .map_err(storage)?;
+            .storage()?;
         Ok(row.map(Address::from))
     }
 
@@ -348,7 +339,7 @@ impl UserRepo for PgUserRepo {
                 Ok(Ok(row))
             })
             .await;
-        result.map_err(storage)?.map(Address::from)
+        result.storage()?.map(Address::from)
     }
 
     async fn update_address(&self, user: Uuid, id: Uuid, patch: &AddressPatch) -> Result<Address, RepoError> {
@@ -381,7 +372,7 @@ impl UserRepo for PgUserRepo {
                     .map(Some)
             })
             .await
-            .map_err(storage)?;
+            .storage()?;
         row.map(Address::from).ok_or(RepoError::NotFound)
     }
 
@@ -390,7 +381,7 @@ impl UserRepo for PgUserRepo {
         let n = diesel::delete(addresses::table.filter(addresses::user_id.eq(user)).filter(addresses::id.eq(id)))
             .execute(&mut conn)
             .await
-            .map_err(storage)?;
+            .storage()?;
         if n == 0 { Err(RepoError::NotFound) } else { Ok(()) }
     }
 }

@@ -3,8 +3,8 @@
 
 use ::orders::events as order_events_out;
 use ::orders::{
-    Applied, CheckoutRefusal, Claim, Event, Order, OrderError, OrderFilter, OrderLine, OrderRepo, OrderStatus,
-    PlaceOrder, TransitionData, UnavailableLine, transition,
+    Applied, Changes, CheckoutRefusal, Claim, Event, Order, OrderError, OrderFilter, OrderLine, OrderRepo, OrderStatus,
+    PlaceOrder, TransitionData, UnavailableLine, changes,
 };
 use cart::{LineSnapshot, price_lines, totals};
 use chrono::{DateTime, Utc};
@@ -17,9 +17,10 @@ use primitives::Money;
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::Db;
 use crate::carts::{LineRow, currency, object};
+use crate::error::{OrStorage, Settle, TxError};
 use crate::schema::{cart_lines, carts, idempotency_keys, order_events, order_lines, orders, payment_events};
-use crate::{Db, DbError};
 
 /// An attempt on an idempotency key that has not finished after this long crashed: the next claim
 /// recovers its order or takes the key over.
@@ -35,28 +36,7 @@ impl PgOrderRepo {
     }
 }
 
-fn storage(e: impl std::fmt::Display) -> OrderError {
-    OrderError::Storage(e.to_string())
-}
-
-impl From<DbError> for OrderError {
-    fn from(e: DbError) -> Self {
-        storage(e)
-    }
-}
-
-type TxError = crate::error::TxError<OrderError>;
-
-impl From<TxError> for OrderError {
-    fn from(e: TxError) -> Self {
-        match e {
-            TxError::Domain(d) => d,
-            TxError::Db(e) => storage(e),
-        }
-    }
-}
-
-fn refuse(r: CheckoutRefusal) -> TxError {
+fn refuse(r: CheckoutRefusal) -> TxError<OrderError> {
     TxError::Domain(OrderError::Refused(r))
 }
 
@@ -85,6 +65,45 @@ struct OrderRow {
     refunded_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+}
+
+/// What one transition writes to the order row (`orders::changes` decided it): one UPDATE.
+/// Fields left `None` are not touched.
+#[derive(AsChangeset)]
+#[diesel(table_name = orders)]
+struct Transitioned<'a> {
+    status: &'a str,
+    paid_at: Option<DateTime<Utc>>,
+    shipped_at: Option<DateTime<Utc>>,
+    delivered_at: Option<DateTime<Utc>>,
+    cancelled_at: Option<DateTime<Utc>>,
+    refunded_at: Option<DateTime<Utc>>,
+    carrier: Option<&'a str>,
+    tracking_number: Option<&'a str>,
+    payment_id: Option<&'a str>,
+    payment_error: Option<&'a str>,
+}
+
+impl<'a> From<&'a Changes> for Transitioned<'a> {
+    fn from(c: &'a Changes) -> Self {
+        Transitioned {
+            status: c.to.as_str(),
+            paid_at: c.paid_at,
+            shipped_at: c.shipped_at,
+            delivered_at: c.delivered_at,
+            cancelled_at: c.cancelled_at,
+            refunded_at: c.refunded_at,
+            carrier: c.carrier.as_deref(),
+            tracking_number: c.tracking_number.as_deref(),
+            payment_id: c.payment_id.as_deref(),
+            payment_error: c.payment_error.as_deref(),
+        }
+    }
+}
+
+/// A status read from the database; one this code does not know is an error, never a default.
+fn decode_status(s: &str) -> QueryResult<OrderStatus> {
+    OrderStatus::parse(s).ok_or_else(|| DieselError::DeserializationError(format!("unknown order status `{s}`").into()))
 }
 
 #[derive(Queryable, Selectable)]
@@ -257,7 +276,7 @@ impl OrderRepo for PgOrderRepo {
     async fn place(&self, p: &PlaceOrder) -> Result<Order, OrderError> {
         let mut conn = self.db.conn().await?;
         let order_id = Uuid::now_v7();
-        let result: Result<Order, TxError> = conn
+        let result: Result<Order, TxError<OrderError>> = conn
             .transaction(async |conn| {
                 // One checkout per cart at a time.
                 let cart: Option<Uuid> = carts::table
@@ -372,12 +391,12 @@ impl OrderRepo for PgOrderRepo {
                 Ok(order)
             })
             .await;
-        Ok(result?)
+        result.settle()
     }
 
     async fn get(&self, id: Uuid) -> Result<Option<Order>, OrderError> {
         let mut conn = self.db.conn().await?;
-        load_order(&mut conn, id).await.map_err(storage)
+        Ok(load_order(&mut conn, id).await.storage()?)
     }
 
     async fn list(&self, f: &OrderFilter) -> Result<Vec<Order>, OrderError> {
@@ -389,21 +408,21 @@ impl OrderRepo for PgOrderRepo {
         if let Some(s) = f.status {
             q = q.filter(orders::status.eq(s.as_str()));
         }
-        if let Some((ts, id)) = f.after {
+        if let Some((primitives::CursorTime(ts), id)) = f.page.after {
             q = q.filter(orders::created_at.lt(ts).or(orders::created_at.eq(ts).and(orders::id.lt(id))));
         }
         let rows: Vec<OrderRow> = q
             .order((orders::created_at.desc(), orders::id.desc()))
-            .limit(f.limit)
+            .limit(f.page.fetch())
             .load(&mut conn)
             .await
-            .map_err(storage)?;
-        load_orders(&mut conn, rows).await.map_err(storage)
+            .storage()?;
+        Ok(load_orders(&mut conn, rows).await.storage()?)
     }
 
     async fn apply(&self, id: Uuid, event: Event, data: TransitionData) -> Result<Applied, OrderError> {
         let mut conn = self.db.conn().await?;
-        let result: Result<Applied, TxError> = conn
+        let result: Result<Applied, TxError<OrderError>> = conn
             .transaction(async |conn| {
                 let row: Option<(String, Uuid)> = orders::table
                     .find(id)
@@ -430,11 +449,11 @@ impl OrderRepo for PgOrderRepo {
                         return Ok(Applied::Duplicate);
                     }
                 }
-                let from = OrderStatus::parse(&status).unwrap_or(OrderStatus::PendingPayment);
-                let (to, effects) = transition(from, event).map_err(|e| TxError::Domain(e.into()))?;
+                let from = decode_status(&status)?;
+                let c = changes(from, event, &data, Utc::now()).map_err(|e| TxError::Domain(e.into()))?;
 
                 let mut restocked_products = Vec::new();
-                if effects.restock {
+                if c.effects.restock {
                     let back: Vec<Restocked> = diesel::sql_query(
                         "UPDATE variants v SET stock = v.stock + l.quantity FROM order_lines l \
                          WHERE l.order_id = $1 AND l.variant_id = v.id \
@@ -458,42 +477,12 @@ impl OrderRepo for PgOrderRepo {
                     restocked_products = back.iter().map(|r| r.product_id).collect();
                 }
 
-                let now = Utc::now();
-                let at = |s: OrderStatus| if to == s { Some(now) } else { None };
-                diesel::update(orders::table.find(id)).set(orders::status.eq(to.as_str())).execute(conn).await?;
-                if let Some(t) = at(OrderStatus::Paid) {
-                    diesel::update(orders::table.find(id)).set(orders::paid_at.eq(t)).execute(conn).await?;
-                }
-                if let Some(t) = at(OrderStatus::Shipped) {
-                    diesel::update(orders::table.find(id))
-                        .set((
-                            orders::shipped_at.eq(t),
-                            orders::carrier.eq(&data.carrier),
-                            orders::tracking_number.eq(&data.tracking_number),
-                        ))
-                        .execute(conn)
-                        .await?;
-                }
-                if let Some(t) = at(OrderStatus::Delivered) {
-                    diesel::update(orders::table.find(id)).set(orders::delivered_at.eq(t)).execute(conn).await?;
-                }
-                if to == OrderStatus::Cancelled || to == OrderStatus::PaymentFailed {
-                    diesel::update(orders::table.find(id)).set(orders::cancelled_at.eq(now)).execute(conn).await?;
-                }
-                if let Some(t) = at(OrderStatus::Refunded) {
-                    diesel::update(orders::table.find(id)).set(orders::refunded_at.eq(t)).execute(conn).await?;
-                }
-                if let Some(pid) = &data.payment_id {
-                    diesel::update(orders::table.find(id)).set(orders::payment_id.eq(pid)).execute(conn).await?;
-                }
-                if let Some(err) = &data.payment_error {
-                    diesel::update(orders::table.find(id)).set(orders::payment_error.eq(err)).execute(conn).await?;
-                }
+                diesel::update(orders::table.find(id)).set(&Transitioned::from(&c)).execute(conn).await?;
                 diesel::insert_into(order_events::table)
                     .values((
                         order_events::order_id.eq(id),
                         order_events::from_status.eq(Some(from.as_str())),
-                        order_events::to_status.eq(to.as_str()),
+                        order_events::to_status.eq(c.to.as_str()),
                         order_events::actor_id.eq(data.actor),
                         order_events::note.eq(&data.note),
                     ))
@@ -503,15 +492,15 @@ impl OrderRepo for PgOrderRepo {
                 if let Some(e) = order_events_out::transitioned(&order, from, event) {
                     crate::outbox::enqueue(conn, &[e]).await?;
                 }
-                Ok(Applied::Done { order: Box::new(order), effects, restocked_products })
+                Ok(Applied::Done { order: Box::new(order), effects: c.effects, restocked_products })
             })
             .await;
-        Ok(result?)
+        result.settle()
     }
 
     async fn due_for_expiry(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Uuid>, OrderError> {
         let mut conn = self.db.conn().await?;
-        orders::table
+        Ok(orders::table
             .filter(orders::status.eq(OrderStatus::PendingPayment.as_str()))
             .filter(orders::expires_at.lt(now))
             .order(orders::expires_at)
@@ -519,7 +508,7 @@ impl OrderRepo for PgOrderRepo {
             .select(orders::id)
             .load(&mut conn)
             .await
-            .map_err(storage)
+            .storage()?)
     }
 
     async fn due_for_refund(&self, limit: i64) -> Result<Vec<Order>, OrderError> {
@@ -533,8 +522,8 @@ impl OrderRepo for PgOrderRepo {
             .select(OrderRow::as_select())
             .load(&mut conn)
             .await
-            .map_err(storage)?;
-        load_orders(&mut conn, rows).await.map_err(storage)
+            .storage()?;
+        Ok(load_orders(&mut conn, rows).await.storage()?)
     }
 
     async fn set_refund(&self, id: Uuid, refund_id: Option<&str>, error: Option<&str>) -> Result<(), OrderError> {
@@ -543,26 +532,22 @@ impl OrderRepo for PgOrderRepo {
             .set(orders::payment_error.eq(error))
             .execute(&mut conn)
             .await
-            .map_err(storage)?;
+            .storage()?;
         if let Some(r) = refund_id {
-            diesel::update(orders::table.find(id))
-                .set(orders::refund_id.eq(r))
-                .execute(&mut conn)
-                .await
-                .map_err(storage)?;
+            diesel::update(orders::table.find(id)).set(orders::refund_id.eq(r)).execute(&mut conn).await.storage()?;
         }
         Ok(())
     }
 
     async fn order_id_by_payment(&self, payment_id: &str) -> Result<Option<Uuid>, OrderError> {
         let mut conn = self.db.conn().await?;
-        orders::table
+        Ok(orders::table
             .filter(orders::payment_id.eq(payment_id))
             .select(orders::id)
             .first(&mut conn)
             .await
             .optional()
-            .map_err(storage)
+            .storage()?)
     }
 
     async fn claim_key(&self, user: Uuid, key: &str, request_hash: &[u8], ttl_secs: i64) -> Result<Claim, OrderError> {
@@ -579,7 +564,7 @@ impl OrderRepo for PgOrderRepo {
                 .on_conflict_do_nothing()
                 .execute(&mut conn)
                 .await
-                .map_err(storage)?;
+                .storage()?;
             if inserted == 1 {
                 return Ok(Claim::Fresh);
             }
@@ -596,13 +581,13 @@ impl OrderRepo for PgOrderRepo {
                 .first(&mut conn)
                 .await
                 .optional()
-                .map_err(storage)?;
+                .storage()?;
             let Some((hash, order_id, outcome, created_at, expires_at)) = row else { continue };
             if expires_at < now {
                 diesel::delete(idempotency_keys::table.find((user, key)).filter(idempotency_keys::expires_at.lt(now)))
                     .execute(&mut conn)
                     .await
-                    .map_err(storage)?;
+                    .storage()?;
                 continue;
             }
             if hash != request_hash {
@@ -622,7 +607,7 @@ impl OrderRepo for PgOrderRepo {
                 .set(idempotency_keys::created_at.eq(now))
                 .execute(&mut conn)
                 .await
-                .map_err(storage)?;
+                .storage()?;
                 if taken == 1 {
                     return Ok(Claim::Fresh);
                 }
@@ -638,24 +623,21 @@ impl OrderRepo for PgOrderRepo {
             .set(idempotency_keys::outcome.eq(outcome))
             .execute(&mut conn)
             .await
-            .map_err(storage)?;
+            .storage()?;
         Ok(())
     }
 
     async fn release_key(&self, user: Uuid, key: &str) -> Result<(), OrderError> {
         let mut conn = self.db.conn().await?;
         let unfinished = idempotency_keys::table.find((user, key)).filter(idempotency_keys::outcome.is_null());
-        diesel::delete(unfinished.filter(idempotency_keys::order_id.is_null()))
-            .execute(&mut conn)
-            .await
-            .map_err(storage)?;
+        diesel::delete(unfinished.filter(idempotency_keys::order_id.is_null())).execute(&mut conn).await.storage()?;
         // An order was placed: date the attempt back past the crash window of `claim_key`, so
         // the next claim with this key recovers the order instead of waiting.
         diesel::update(unfinished.filter(idempotency_keys::order_id.is_not_null()))
             .set(idempotency_keys::created_at.eq(Utc::now() - chrono::Duration::seconds(STALE_ATTEMPT_SECS + 1)))
             .execute(&mut conn)
             .await
-            .map_err(storage)?;
+            .storage()?;
         Ok(())
     }
 
@@ -664,7 +646,7 @@ impl OrderRepo for PgOrderRepo {
         let n = diesel::delete(idempotency_keys::table.filter(idempotency_keys::expires_at.lt(Utc::now())))
             .execute(&mut conn)
             .await
-            .map_err(storage)?;
+            .storage()?;
         Ok(n as u64)
     }
 }

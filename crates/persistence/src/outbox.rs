@@ -16,8 +16,9 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::Db;
+use crate::error::OrStorage;
 use crate::schema::{addresses, outbox, users};
-use crate::{Db, DbError};
 
 /// Writes events on the caller's connection: call it inside the transaction of the change the
 /// events report, so they commit or roll back with it.
@@ -41,16 +42,6 @@ pub(crate) async fn enqueue(conn: &mut AsyncPgConnection, events: &[NewEvent]) -
         .collect();
     diesel::insert_into(outbox::table).values(rows).execute(conn).await?;
     Ok(())
-}
-
-fn storage(e: impl std::fmt::Display) -> OutboxError {
-    OutboxError::Storage(e.to_string())
-}
-
-impl From<DbError> for OutboxError {
-    fn from(e: DbError) -> Self {
-        storage(e)
-    }
 }
 
 pub struct PgOutboxRepo {
@@ -167,7 +158,7 @@ impl PgOutboxRepo {
             .bind::<Bool, _>(progress.published)
             .execute(&mut conn)
             .await
-            .map_err(storage)?;
+            .storage()?;
         if n == 0 {
             tracing::warn!(event_id = %event.id, "outbox claim lapsed before the attempt was settled");
         }
@@ -193,7 +184,7 @@ impl OutboxRepo for PgOutboxRepo {
         .bind::<Double, _>(lease.as_secs_f64())
         .load(&mut conn)
         .await
-        .map_err(storage)?;
+        .storage()?;
         let mut claimed: Vec<Claimed> = rows
             .into_iter()
             .map(|r| Claimed {
@@ -241,17 +232,17 @@ impl OutboxRepo for PgOutboxRepo {
         if let Some(a) = f.aggregate_id {
             q = q.filter(outbox::aggregate_id.eq(a));
         }
-        if let Some(b) = f.before {
+        if let Some(b) = f.page.after {
             q = q.filter(outbox::id.lt(b));
         }
-        let rows: Vec<RecordRow> = q.order(outbox::id.desc()).limit(f.limit).load(&mut conn).await.map_err(storage)?;
+        let rows: Vec<RecordRow> = q.order(outbox::id.desc()).limit(f.page.fetch()).load(&mut conn).await.storage()?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
     async fn get(&self, id: Uuid) -> Result<Option<OutboxRecord>, OutboxError> {
         let mut conn = self.db.conn().await?;
         let row: Option<RecordRow> =
-            outbox::table.find(id).select(RecordRow::as_select()).first(&mut conn).await.optional().map_err(storage)?;
+            outbox::table.find(id).select(RecordRow::as_select()).first(&mut conn).await.optional().storage()?;
         Ok(row.map(Into::into))
     }
 
@@ -268,7 +259,7 @@ impl OutboxRepo for PgOutboxRepo {
             .get_result(&mut conn)
             .await
             .optional()
-            .map_err(storage)?;
+            .storage()?;
         match row {
             Some(r) => Ok(r.into()),
             None => match self.get(id).await? {
@@ -288,7 +279,7 @@ impl OutboxRepo for PgOutboxRepo {
         )
         .get_result(&mut conn)
         .await
-        .map_err(storage)?;
+        .storage()?;
         Ok(OutboxStats { pending: row.pending, dead: row.dead, oldest_pending_seconds: row.oldest.max(0.0) })
     }
 
@@ -299,7 +290,7 @@ impl OutboxRepo for PgOutboxRepo {
         )
         .execute(&mut conn)
         .await
-        .map_err(storage)?;
+        .storage()?;
         Ok(n as u64)
     }
 }

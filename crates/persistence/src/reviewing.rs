@@ -7,11 +7,13 @@ use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use reviews::{Histogram, NewReview, Review, ReviewCursor, ReviewError, ReviewPatch, ReviewRepo, ReviewSort};
+use primitives::{CursorTime, PageRequest};
+use reviews::{Histogram, NewReview, Review, ReviewError, ReviewKey, ReviewPatch, ReviewRepo, ReviewSort};
 use uuid::Uuid;
 
+use crate::error::{OrStorage, Settle, TxError};
 use crate::schema::{order_lines, orders, products, reviews as r, users};
-use crate::{Db, DbError, is_unique_violation};
+use crate::{Db, is_unique_violation};
 
 pub struct PgReviewRepo {
     db: Db,
@@ -23,26 +25,9 @@ impl PgReviewRepo {
     }
 }
 
-fn storage(e: impl std::fmt::Display) -> ReviewError {
-    ReviewError::Storage(e.to_string())
-}
-
-impl From<DbError> for ReviewError {
-    fn from(e: DbError) -> Self {
-        storage(e)
-    }
-}
-
-type TxError = crate::error::TxError<ReviewError>;
-
-impl From<TxError> for ReviewError {
-    fn from(e: TxError) -> Self {
-        match e {
-            TxError::Domain(d) => d,
-            TxError::Db(e) if is_unique_violation(&e) => ReviewError::AlreadyReviewed,
-            TxError::Db(e) => storage(e),
-        }
-    }
+/// A second review by one user of one product is refused by the unique index.
+fn already_reviewed(e: diesel::result::Error) -> ReviewError {
+    if is_unique_violation(&e) { ReviewError::AlreadyReviewed } else { ReviewError::Storage(crate::error::storage(e)) }
 }
 
 #[derive(Queryable, Selectable)]
@@ -102,7 +87,11 @@ async fn bump(conn: &mut AsyncPgConnection, product: Uuid, sum: i32, count: i32)
 }
 
 /// Locks a review (optionally only the given user's) and returns (product, rating, hidden).
-async fn lock(conn: &mut AsyncPgConnection, id: Uuid, owner: Option<Uuid>) -> Result<(Uuid, i16, bool), TxError> {
+async fn lock(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    owner: Option<Uuid>,
+) -> Result<(Uuid, i16, bool), TxError<ReviewError>> {
     let row: Option<(Uuid, Uuid, i16, bool)> = r::table
         .filter(r::id.eq(id))
         .select((r::user_id, r::product_id, r::rating, r::hidden_at.is_not_null()))
@@ -124,7 +113,7 @@ fn freshness(latest: bool) -> crate::Freshness {
 impl ReviewRepo for PgReviewRepo {
     async fn purchased(&self, user: Uuid, product: Uuid) -> Result<bool, ReviewError> {
         let mut conn = self.db.conn().await?;
-        diesel::select(diesel::dsl::exists(
+        Ok(diesel::select(diesel::dsl::exists(
             orders::table
                 .inner_join(order_lines::table)
                 .filter(orders::user_id.eq(user))
@@ -133,21 +122,21 @@ impl ReviewRepo for PgReviewRepo {
         ))
         .get_result(&mut conn)
         .await
-        .map_err(storage)
+        .storage()?)
     }
 
     async fn product_is_public(&self, product: Uuid) -> Result<bool, ReviewError> {
         let mut conn = self.db.conn().await?;
-        diesel::select(diesel::dsl::exists(products::table.find(product).filter(products::status.eq("active"))))
+        Ok(diesel::select(diesel::dsl::exists(products::table.find(product).filter(products::status.eq("active"))))
             .get_result(&mut conn)
             .await
-            .map_err(storage)
+            .storage()?)
     }
 
     async fn create(&self, product: Uuid, user: Uuid, n: &NewReview) -> Result<Review, ReviewError> {
         let mut conn = self.db.conn().await?;
         let id = Uuid::now_v7();
-        let result: Result<Review, TxError> = conn
+        let result: Result<Review, TxError<ReviewError>> = conn
             .transaction(async |conn| {
                 diesel::insert_into(r::table)
                     .values((
@@ -164,17 +153,17 @@ impl ReviewRepo for PgReviewRepo {
                 Ok(load(conn, id).await?.ok_or(DieselError::NotFound)?)
             })
             .await;
-        Ok(result?)
+        result.settle_with(already_reviewed)
     }
 
     async fn get(&self, id: Uuid) -> Result<Option<Review>, ReviewError> {
         let mut conn = self.db.conn().await?;
-        load(&mut conn, id).await.map_err(storage)
+        Ok(load(&mut conn, id).await.storage()?)
     }
 
     async fn update(&self, id: Uuid, user: Uuid, p: &ReviewPatch) -> Result<Review, ReviewError> {
         let mut conn = self.db.conn().await?;
-        let result: Result<Review, TxError> = conn
+        let result: Result<Review, TxError<ReviewError>> = conn
             .transaction(async |conn| {
                 let (product, old, hidden) = lock(conn, id, Some(user)).await?;
                 let new = p.rating.unwrap_or(old);
@@ -192,12 +181,12 @@ impl ReviewRepo for PgReviewRepo {
                 Ok(load(conn, id).await?.ok_or(DieselError::NotFound)?)
             })
             .await;
-        Ok(result?)
+        result.settle_with(already_reviewed)
     }
 
     async fn delete(&self, id: Uuid, user: Uuid) -> Result<Uuid, ReviewError> {
         let mut conn = self.db.conn().await?;
-        let result: Result<Uuid, TxError> = conn
+        let result: Result<Uuid, TxError<ReviewError>> = conn
             .transaction(async |conn| {
                 let (product, rating, hidden) = lock(conn, id, Some(user)).await?;
                 diesel::delete(r::table.find(id)).execute(conn).await?;
@@ -207,12 +196,12 @@ impl ReviewRepo for PgReviewRepo {
                 Ok(product)
             })
             .await;
-        Ok(result?)
+        result.settle_with(already_reviewed)
     }
 
     async fn set_hidden(&self, id: Uuid, moderator: Uuid, reason: Option<&str>) -> Result<Review, ReviewError> {
         let mut conn = self.db.conn().await?;
-        let result: Result<Review, TxError> = conn
+        let result: Result<Review, TxError<ReviewError>> = conn
             .transaction(async |conn| {
                 let (product, rating, hidden) = lock(conn, id, None).await?;
                 match (reason, hidden) {
@@ -242,15 +231,14 @@ impl ReviewRepo for PgReviewRepo {
                 Ok(load(conn, id).await?.ok_or(DieselError::NotFound)?)
             })
             .await;
-        Ok(result?)
+        result.settle_with(already_reviewed)
     }
 
     async fn list(
         &self,
         product: Uuid,
         sort: ReviewSort,
-        after: Option<ReviewCursor>,
-        limit: i64,
+        page: &PageRequest<ReviewKey>,
         latest: bool,
     ) -> Result<Vec<Review>, ReviewError> {
         let mut conn = self.db.read_conn(freshness(latest)).await?;
@@ -260,7 +248,7 @@ impl ReviewRepo for PgReviewRepo {
             .filter(r::hidden_at.is_null())
             .select((Row::as_select(), users::name))
             .into_boxed();
-        if let Some((rating, ts, id)) = after {
+        if let Some(ReviewKey { rating, at: CursorTime(ts), id, .. }) = page.after {
             let newer = r::created_at.lt(ts).or(r::created_at.eq(ts).and(r::id.lt(id)));
             q = match sort {
                 ReviewSort::Newest => q.filter(newer),
@@ -273,7 +261,7 @@ impl ReviewRepo for PgReviewRepo {
             ReviewSort::Highest => q.order((r::rating.desc(), r::created_at.desc(), r::id.desc())),
             ReviewSort::Lowest => q.order((r::rating.asc(), r::created_at.desc(), r::id.desc())),
         };
-        let rows: Vec<(Row, String)> = q.limit(limit).load(&mut conn).await.map_err(storage)?;
+        let rows: Vec<(Row, String)> = q.limit(page.fetch()).load(&mut conn).await.storage()?;
         Ok(rows.into_iter().map(|(row, name)| review(row, name)).collect())
     }
 
@@ -286,7 +274,7 @@ impl ReviewRepo for PgReviewRepo {
             .select((r::rating, diesel::dsl::count_star()))
             .load(&mut conn)
             .await
-            .map_err(storage)?;
+            .storage()?;
         let mut h = Histogram::default();
         for (stars, n) in counts {
             match stars {

@@ -8,6 +8,7 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use crate::Db;
+use crate::error::OrStorage;
 use crate::schema::{refresh_tokens as rt, users};
 
 pub struct PgSessionRepo {
@@ -18,10 +19,6 @@ impl PgSessionRepo {
     pub fn new(db: Db) -> Self {
         PgSessionRepo { db }
     }
-}
-
-fn storage(e: impl std::fmt::Display) -> RepoError {
-    RepoError::Storage(e.to_string())
 }
 
 #[async_trait::async_trait]
@@ -38,7 +35,7 @@ impl SessionRepo for PgSessionRepo {
             ))
             .execute(&mut conn)
             .await
-            .map_err(storage)?;
+            .storage()?;
         Ok(())
     }
 
@@ -92,7 +89,7 @@ impl SessionRepo for PgSessionRepo {
             Ok(Rotation::Rotated { user_id, family_id })
         })
         .await
-        .map_err(|e: diesel::result::Error| storage(e))
+        .map_err(|e: diesel::result::Error| crate::error::storage(e).into())
     }
 
     async fn revoke_family(&self, user_id: Uuid, family_id: Uuid) -> Result<(), RepoError> {
@@ -106,7 +103,7 @@ impl SessionRepo for PgSessionRepo {
         .set(rt::revoked_at.eq(Utc::now()))
         .execute(&mut conn)
         .await
-        .map_err(storage)?;
+        .storage()?;
         Ok(())
     }
 
@@ -122,7 +119,7 @@ impl SessionRepo for PgSessionRepo {
         .returning(rt::family_id)
         .get_results(&mut conn)
         .await
-        .map_err(storage)?;
+        .storage()?;
         families.sort_unstable();
         families.dedup();
         Ok(families)
@@ -139,7 +136,7 @@ impl SessionRepo for PgSessionRepo {
             .first(&mut conn)
             .await
             .optional()
-            .map_err(storage)?;
+            .storage()?;
         Ok(row.map(|(user_id, role, enabled, unrevoked)| SessionState {
             user_id,
             // An unknown role admits nothing beyond a customer's.
@@ -150,13 +147,13 @@ impl SessionRepo for PgSessionRepo {
 
     async fn live_families(&self, user_id: Uuid) -> Result<Vec<Uuid>, RepoError> {
         let mut conn = self.db.conn().await?;
-        rt::table
+        Ok(rt::table
             .filter(rt::user_id.eq(user_id))
             .filter(rt::revoked_at.is_null())
             .select(rt::family_id)
             .distinct()
             .load(&mut conn)
             .await
-            .map_err(storage)
+            .storage()?)
     }
 }

@@ -11,9 +11,11 @@ pub mod page;
 pub mod rate_limit;
 pub mod retry;
 pub mod secret;
+pub mod storage;
 
 pub use cache::{Cache, CacheError, NearStats};
 pub use money::{Currency, CurrencyError, Money};
-pub use page::{Cursor, CursorError, CursorTime, Page};
+pub use page::{Cursor, CursorError, CursorTime, Page, PageRequest};
 pub use rate_limit::{Decision, Quota, RateLimiter};
 pub use retry::retry_for;
+pub use storage::{StorageError, StorageErrorKind};

@@ -8,9 +8,65 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 /// A page of results and the cursor for the next one (absent on the last page).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Page<T> {
     pub items: Vec<T>,
+    /// Pass as `cursor` for the next page; absent on the last page.
     pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// Cuts a page from rows fetched with [`PageRequest::fetch`] (one more than the page holds):
+    /// when the extra row came, it is dropped and the last kept row's key becomes the cursor.
+    pub fn cut<K: Serialize>(mut rows: Vec<T>, req_limit: i64, key: impl Fn(&T) -> K) -> Self {
+        let limit = usize::try_from(req_limit).unwrap_or(0);
+        let next_cursor = if rows.len() > limit {
+            rows.truncate(limit);
+            rows.last().map(|last| Cursor::encode(&key(last)))
+        } else {
+            None
+        };
+        Page { items: rows, next_cursor }
+    }
+
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page { items: self.items.into_iter().map(f).collect(), next_cursor: self.next_cursor }
+    }
+}
+
+/// A page asked for: the position after which it starts (decoded from the client's cursor) and
+/// how many items it holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageRequest<K> {
+    pub after: Option<K>,
+    pub limit: i64,
+}
+
+impl<K: DeserializeOwned> PageRequest<K> {
+    /// From the `cursor` and `limit` query parameters (`limit` already bounded by validation;
+    /// `default` when absent).
+    pub fn decode(cursor: Option<&str>, limit: Option<i64>, default: i64) -> Result<Self, CursorError> {
+        let after = cursor.map(Cursor::decode).transpose()?;
+        Ok(PageRequest { after, limit: limit.unwrap_or(default) })
+    }
+}
+
+impl<K> Default for PageRequest<K> {
+    /// The first page, of [`PageRequest::DEFAULT_LIMIT`] items.
+    fn default() -> Self {
+        PageRequest { after: None, limit: Self::DEFAULT_LIMIT }
+    }
+}
+
+impl<K> PageRequest<K> {
+    /// Items per page when the client does not say.
+    pub const DEFAULT_LIMIT: i64 = 20;
+
+    /// How many rows to fetch: one more than the page holds, so [`Page::cut`] knows whether
+    /// another page follows.
+    pub fn fetch(&self) -> i64 {
+        self.limit.saturating_add(1)
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -113,6 +169,20 @@ mod tests {
             let key = (CursorTime(chrono::DateTime::from_timestamp(secs, 0).expect("in range")), uuid::Uuid::from_u128(id));
             prop_assert_eq!(Cursor::decode::<(CursorTime, uuid::Uuid)>(&Cursor::encode(&key)), Ok(key));
         }
+    }
+
+    #[test]
+    fn pages_cut_at_the_limit_and_name_the_last_key() {
+        let req = PageRequest::<i64>::decode(None, Some(2), 20).unwrap();
+        assert_eq!(req.fetch(), 3);
+        let page = Page::cut(vec![10, 20, 30], req.limit, |n| *n);
+        assert_eq!(page.items, vec![10, 20]);
+        let next = PageRequest::<i64>::decode(page.next_cursor.as_deref(), Some(2), 20).unwrap();
+        assert_eq!(next.after, Some(20));
+        let last = Page::cut(vec![30], 2, |n| *n);
+        assert_eq!((last.items, last.next_cursor), (vec![30], None));
+        assert_eq!(PageRequest::<i64>::decode(None, None, 20).unwrap().limit, 20);
+        assert_eq!(PageRequest::<i64>::decode(Some("!!"), None, 20), Err(CursorError));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use primitives::{CursorTime, Page, PageRequest};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -52,8 +53,21 @@ pub enum ReviewSort {
     Lowest,
 }
 
-/// Keyset position: (rating, created_at, id) of the last review of a page.
-pub type ReviewCursor = (i16, DateTime<Utc>, Uuid);
+/// Where a page of reviews starts: after the review with this rating, time and id, in the order
+/// of `sort` (a cursor is bound to the sort it was issued for).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewKey {
+    pub sort: ReviewSort,
+    pub rating: i16,
+    pub at: CursorTime,
+    pub id: Uuid,
+}
+
+impl ReviewKey {
+    pub fn of(r: &Review, sort: ReviewSort) -> Self {
+        ReviewKey { sort, rating: r.rating, at: CursorTime(r.created_at), id: r.id }
+    }
+}
 
 /// Removes control characters other than line breaks and tabs; everything else is kept as given
 /// (reviews are returned as JSON text, never rendered as HTML by the API).
@@ -116,8 +130,10 @@ pub enum ReviewError {
     NotAPurchaser,
     #[error("you already reviewed this product")]
     AlreadyReviewed,
-    #[error("storage failure: {0}")]
-    Storage(String),
+    #[error("the cursor belongs to another sort")]
+    CursorOfAnotherSort,
+    #[error(transparent)]
+    Storage(#[from] primitives::StorageError),
 }
 
 /// Storage of reviews. Every write updates the product's `rating_sum`/`rating_count` by the
@@ -139,8 +155,7 @@ pub trait ReviewRepo: Send + Sync + 'static {
         &self,
         product: Uuid,
         sort: ReviewSort,
-        after: Option<ReviewCursor>,
-        limit: i64,
+        page: &PageRequest<ReviewKey>,
         latest: bool,
     ) -> Result<Vec<Review>, ReviewError>;
     async fn histogram(&self, product: Uuid, latest: bool) -> Result<Histogram, ReviewError>;
@@ -202,18 +217,23 @@ impl ReviewService {
         Ok(review)
     }
 
+    /// A page of a product's visible reviews in `sort` order, with the rating histogram.
     pub async fn list(
         &self,
         product: Uuid,
         sort: ReviewSort,
-        after: Option<ReviewCursor>,
-        limit: i64,
+        page: &PageRequest<ReviewKey>,
         latest: bool,
-    ) -> Result<(Vec<Review>, Histogram), ReviewError> {
+    ) -> Result<(Page<Review>, Histogram), ReviewError> {
+        if page.after.is_some_and(|k| k.sort != sort) {
+            return Err(ReviewError::CursorOfAnotherSort);
+        }
         if !self.repo.product_is_public(product).await? {
             return Err(ReviewError::NotFound);
         }
-        Ok((self.repo.list(product, sort, after, limit, latest).await?, self.repo.histogram(product, latest).await?))
+        let rows = self.repo.list(product, sort, page, latest).await?;
+        let histogram = self.repo.histogram(product, latest).await?;
+        Ok((Page::cut(rows, page.limit, |r| ReviewKey::of(r, sort)), histogram))
     }
 }
 

@@ -1,6 +1,7 @@
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
+use primitives::{CursorTime, PageRequest};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -93,9 +94,8 @@ pub struct ProfilePatch {
 pub struct UserListQuery {
     pub q: Option<String>,
     pub role: Option<Role>,
-    pub limit: i64,
-    /// Keyset position: (created_at, id) of the last row of the previous page.
-    pub after: Option<(DateTime<Utc>, Uuid)>,
+    /// Newest first; the key is (created_at, id) of the last user of the previous page.
+    pub page: PageRequest<(CursorTime, Uuid)>,
 }
 
 pub(crate) fn no_control_chars(value: &str, _: &()) -> garde::Result {

@@ -10,8 +10,8 @@ pub enum RepoError {
     AddressLimit,
     #[error("not found")]
     NotFound,
-    #[error("storage failure: {0}")]
-    Storage(String),
+    #[error(transparent)]
+    Storage(#[from] primitives::StorageError),
 }
 
 #[derive(Debug, Clone)]

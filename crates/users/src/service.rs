@@ -1,5 +1,6 @@
 use std::sync::Arc;
 
+use primitives::{CursorTime, Page};
 use uuid::Uuid;
 
 use crate::{
@@ -15,8 +16,8 @@ pub enum UserError {
     AddressLimit(i64),
     #[error("admins cannot change their own role or disable themselves")]
     SelfChange,
-    #[error("storage failure: {0}")]
-    Storage(String),
+    #[error(transparent)]
+    Storage(#[from] primitives::StorageError),
 }
 
 impl From<RepoError> for UserError {
@@ -24,7 +25,8 @@ impl From<RepoError> for UserError {
         match e {
             RepoError::NotFound => UserError::NotFound,
             RepoError::AddressLimit => UserError::AddressLimit(MAX_ADDRESSES_PER_USER),
-            other => UserError::Storage(other.to_string()),
+            RepoError::Storage(e) => UserError::Storage(e),
+            RepoError::EmailTaken => UserError::Storage(primitives::StorageError::other("email already registered")),
         }
     }
 }
@@ -71,8 +73,9 @@ impl UserService {
         Ok(self.repo.delete_address(user, id).await?)
     }
 
-    pub async fn list(&self, query: &UserListQuery) -> Result<Vec<User>, UserError> {
-        Ok(self.repo.list(query).await?)
+    pub async fn list(&self, query: &UserListQuery) -> Result<Page<User>, UserError> {
+        let rows = self.repo.list(query).await?;
+        Ok(Page::cut(rows, query.page.limit, |u| (CursorTime(u.created_at), u.id)))
     }
 
     pub async fn set_role(&self, actor: Uuid, target: Uuid, role: Role) -> Result<User, UserError> {

@@ -7,12 +7,14 @@ use catalog::{
     Category, CategoryPatch, LedgerEntry, NewCategory, NewProduct, NewVariant, Product, ProductPatch, StockAdjustment,
     Variant, VariantPatch,
 };
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use primitives::Page;
+use serde::Deserialize;
+use utoipa::IntoParams;
 use uuid::Uuid;
 
 use crate::auth::{Authorized, perm};
 use crate::extract::{ValidJson, ValidQuery};
+use crate::pagination::page_request_or;
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
 
@@ -269,8 +271,8 @@ pub async fn adjust_stock(
 #[into_params(parameter_in = Query)]
 pub struct LedgerParams {
     /// `next_cursor` of the previous page.
-    #[garde(inner(length(max = 20)))]
-    #[param(max_length = 20)]
+    #[garde(inner(length(max = 512)))]
+    #[param(max_length = 512)]
     pub cursor: Option<String>,
     /// 1 to 500 (default 100).
     #[garde(inner(range(min = 1, max = 500)))]
@@ -278,18 +280,12 @@ pub struct LedgerParams {
     pub limit: Option<i64>,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct LedgerPage {
-    pub items: Vec<LedgerEntry>,
-    pub next_cursor: Option<String>,
-}
-
 /// A variant's inventory ledger, oldest first.
 #[utoipa::path(
     tag = "admin-catalog",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Variant id"), LedgerParams),
-    responses((status = 200, body = LedgerPage), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
+    responses((status = 200, body = Page<LedgerEntry>), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
 )]
 #[get("/admin/variants/{id}/inventory")]
 pub async fn ledger(
@@ -297,18 +293,7 @@ pub async fn ledger(
     _: Authorized<perm::ManageCatalog>,
     id: web::Path<Uuid>,
     ValidQuery(p): ValidQuery<LedgerParams>,
-) -> ApiResult<web::Json<LedgerPage>> {
-    let after = match p.cursor.as_deref() {
-        Some(c) => Some(c.parse::<i64>().map_err(|_| Problem::invalid_parameter("cursor", "not a ledger cursor"))?),
-        None => None,
-    };
-    let limit = p.limit.unwrap_or(100);
-    let mut items = state.catalog.ledger(*id, after, limit + 1).await?;
-    let next_cursor = if items.len() as i64 > limit {
-        items.truncate(limit as usize);
-        items.last().map(|e| e.id.to_string())
-    } else {
-        None
-    };
-    Ok(web::Json(LedgerPage { items, next_cursor }))
+) -> ApiResult<web::Json<Page<LedgerEntry>>> {
+    let page = page_request_or(p.cursor.as_deref(), p.limit, 100)?;
+    Ok(web::Json(state.catalog.ledger(*id, &page).await?))
 }

@@ -3,14 +3,15 @@
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use cart::{NewShippingMethod, ShippingMethod, ShippingMethodPatch};
 use orders::{Event, Order, OrderFilter, OrderStatus, Shipment};
+use primitives::Page;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
 use crate::auth::{Authorized, perm};
 use crate::extract::{ValidJson, ValidQuery};
+use crate::pagination::page_request;
 use crate::problem::{ApiResult, Problem};
-use crate::routes::orders::{OrderPage, decode_cursor, page};
 use crate::state::AppState;
 
 #[derive(Deserialize, garde::Validate, IntoParams)]
@@ -35,22 +36,17 @@ pub struct AdminOrderParams {
     tag = "admin-orders",
     security(("bearer" = [])),
     params(AdminOrderParams),
-    responses((status = 200, body = OrderPage), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem))
+    responses((status = 200, body = Page<Order>), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem))
 )]
 #[get("/admin/orders")]
 pub async fn list_orders(
     state: web::Data<AppState>,
     _: Authorized<perm::ManageOrders>,
     ValidQuery(p): ValidQuery<AdminOrderParams>,
-) -> ApiResult<web::Json<OrderPage>> {
-    let limit = p.limit.unwrap_or(20);
-    let filter = OrderFilter {
-        user_id: p.user_id,
-        status: p.status,
-        after: decode_cursor(p.cursor.as_deref())?,
-        limit: limit + 1,
-    };
-    Ok(web::Json(page(state.orders.list(&filter).await?, limit)))
+) -> ApiResult<web::Json<Page<Order>>> {
+    let filter =
+        OrderFilter { user_id: p.user_id, status: p.status, page: page_request(p.cursor.as_deref(), p.limit)? };
+    Ok(web::Json(state.orders.list(&filter).await?))
 }
 
 /// Any order.

@@ -3,13 +3,14 @@
 
 use actix_web::{get, post, web};
 use outbox::{OutboxFilter, OutboxRecord, OutboxStats, OutboxStatus};
-use primitives::Cursor;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use primitives::Page;
+use serde::Deserialize;
+use utoipa::IntoParams;
 use uuid::Uuid;
 
 use crate::auth::{Authorized, perm};
 use crate::extract::ValidQuery;
+use crate::pagination::page_request;
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
 
@@ -37,46 +38,26 @@ pub struct OutboxParams {
     pub limit: Option<i64>,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct OutboxPage {
-    pub items: Vec<OutboxRecord>,
-    pub next_cursor: Option<String>,
-}
-
 /// Outbox events, newest first.
 #[utoipa::path(
     tag = "admin-outbox",
     security(("bearer" = [])),
     params(OutboxParams),
-    responses((status = 200, body = OutboxPage), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem))
+    responses((status = 200, body = Page<OutboxRecord>), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem))
 )]
 #[get("/admin/outbox")]
 pub async fn list_events(
     state: web::Data<AppState>,
     _: Authorized<perm::OperateSystem>,
     ValidQuery(p): ValidQuery<OutboxParams>,
-) -> ApiResult<web::Json<OutboxPage>> {
-    let limit = p.limit.unwrap_or(20);
-    let before = p
-        .cursor
-        .as_deref()
-        .map(|c| Cursor::decode::<Uuid>(c).map_err(|e| Problem::invalid_parameter("cursor", e.to_string())))
-        .transpose()?;
+) -> ApiResult<web::Json<Page<OutboxRecord>>> {
     let filter = OutboxFilter {
         status: p.status,
         event_type: p.event_type,
         aggregate_id: p.aggregate_id,
-        before,
-        limit: limit + 1,
+        page: page_request(p.cursor.as_deref(), p.limit)?,
     };
-    let mut items = state.outbox.list(&filter).await?;
-    let next_cursor = if items.len() as i64 > limit {
-        items.truncate(limit as usize);
-        items.last().map(|e| Cursor::encode(&e.id))
-    } else {
-        None
-    };
-    Ok(web::Json(OutboxPage { items, next_cursor }))
+    Ok(web::Json(state.outbox.list(&filter).await?))
 }
 
 /// The backlog: pending and dead events, and the age of the oldest pending one.

@@ -1,14 +1,15 @@
 //! `/api/v1/admin/users`: account administration (permission `ManageUsers`, i.e. admins).
 
 use actix_web::{get, post, put, web};
-use primitives::{Cursor, CursorTime, Page};
-use serde::{Deserialize, Serialize};
+use primitives::Page;
+use serde::Deserialize;
 use users::{Role, User, UserListQuery};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::{Authorized, perm};
 use crate::extract::{ValidJson, ValidQuery};
+use crate::pagination::page_request;
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
 
@@ -33,14 +34,6 @@ pub struct UserListParams {
     pub cursor: Option<String>,
 }
 
-/// A page of users.
-#[derive(Serialize, ToSchema)]
-pub struct UserPage {
-    pub items: Vec<User>,
-    /// Pass as `cursor` to get the next page; absent on the last page.
-    pub next_cursor: Option<String>,
-}
-
 #[derive(Deserialize, garde::Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleChange {
@@ -53,33 +46,16 @@ pub struct RoleChange {
     tag = "admin",
     security(("bearer" = [])),
     params(UserListParams),
-    responses((status = 200, body = UserPage), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem))
+    responses((status = 200, body = Page<User>), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem))
 )]
 #[get("/admin/users")]
 pub async fn list_users(
     state: web::Data<AppState>,
     _: Authorized<perm::ManageUsers>,
     ValidQuery(params): ValidQuery<UserListParams>,
-) -> ApiResult<web::Json<UserPage>> {
-    let after = match params.cursor.as_deref() {
-        Some(c) => Some(
-            Cursor::decode::<(CursorTime, Uuid)>(c)
-                .map(|(t, id)| (t.0, id))
-                .map_err(|e| Problem::invalid_parameter("cursor", e.to_string()))?,
-        ),
-        None => None,
-    };
-    let limit = params.limit.unwrap_or(20);
-    let mut items =
-        state.users.list(&UserListQuery { q: params.q, role: params.role, limit: limit + 1, after }).await?;
-    let next_cursor = if items.len() as i64 > limit {
-        items.truncate(limit as usize);
-        items.last().map(|u| Cursor::encode(&(u.created_at, u.id)))
-    } else {
-        None
-    };
-    let page = Page { items, next_cursor };
-    Ok(web::Json(UserPage { items: page.items, next_cursor: page.next_cursor }))
+) -> ApiResult<web::Json<Page<User>>> {
+    let page = page_request(params.cursor.as_deref(), params.limit)?;
+    Ok(web::Json(state.users.list(&UserListQuery { q: params.q, role: params.role, page }).await?))
 }
 
 /// One user.

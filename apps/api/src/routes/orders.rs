@@ -3,15 +3,15 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use chrono::{DateTime, Utc};
 use orders::{CheckoutOutcome, CheckoutRequest, IdempotencyKey, KeyError, Order, OrderFilter};
-use primitives::{Cursor, CursorTime};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use primitives::Page;
+use serde::Deserialize;
+use utoipa::IntoParams;
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::extract::{ValidJson, ValidQuery};
+use crate::pagination::page_request;
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
 
@@ -108,52 +108,22 @@ pub struct OrderListParams {
     pub limit: Option<i64>,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct OrderPage {
-    pub items: Vec<Order>,
-    pub next_cursor: Option<String>,
-}
-
-pub fn decode_cursor(c: Option<&str>) -> Result<Option<(DateTime<Utc>, Uuid)>, Problem> {
-    c.map(|c| {
-        Cursor::decode::<(CursorTime, Uuid)>(c)
-            .map(|(t, id)| (t.0, id))
-            .map_err(|e| Problem::invalid_parameter("cursor", e.to_string()))
-    })
-    .transpose()
-}
-
-pub fn page(mut items: Vec<Order>, limit: i64) -> OrderPage {
-    let next_cursor = if items.len() as i64 > limit {
-        items.truncate(limit as usize);
-        items.last().map(|o| Cursor::encode(&(o.created_at, o.id)))
-    } else {
-        None
-    };
-    OrderPage { items, next_cursor }
-}
-
 /// The caller's orders, newest first.
 #[utoipa::path(
     tag = "orders",
     security(("bearer" = [])),
     params(OrderListParams),
-    responses((status = 200, body = OrderPage), (status = 400, body = Problem), (status = 401, body = Problem))
+    responses((status = 200, body = Page<Order>), (status = 400, body = Problem), (status = 401, body = Problem))
 )]
 #[get("/orders")]
 pub async fn list_orders(
     state: web::Data<AppState>,
     user: AuthUser,
     ValidQuery(p): ValidQuery<OrderListParams>,
-) -> ApiResult<web::Json<OrderPage>> {
-    let limit = p.limit.unwrap_or(20);
-    let filter = OrderFilter {
-        user_id: Some(user.id()),
-        status: None,
-        after: decode_cursor(p.cursor.as_deref())?,
-        limit: limit + 1,
-    };
-    Ok(web::Json(page(state.orders.list(&filter).await?, limit)))
+) -> ApiResult<web::Json<Page<Order>>> {
+    let filter =
+        OrderFilter { user_id: Some(user.id()), status: None, page: page_request(p.cursor.as_deref(), p.limit)? };
+    Ok(web::Json(state.orders.list(&filter).await?))
 }
 
 /// One of the caller's orders (another user's order is 404).

@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
-use primitives::{Cursor, CursorTime};
+use primitives::Page;
 use reviews::{Histogram, Moderation, NewReview, Review, ReviewPatch, ReviewSort};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::auth::{AuthUser, Authorized, perm};
 use crate::extract::{StrippedJson, ValidQuery};
+use crate::pagination::page_request;
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
 
@@ -84,18 +85,10 @@ impl From<Review> for PublicReview {
 
 #[derive(Serialize, ToSchema)]
 pub struct ReviewPage {
-    pub items: Vec<PublicReview>,
-    pub next_cursor: Option<String>,
+    #[serde(flatten)]
+    pub page: Page<PublicReview>,
     /// Visible reviews per star.
     pub histogram: Histogram,
-}
-
-#[derive(Serialize, Deserialize)]
-struct PageKey {
-    sort: ReviewSort,
-    rating: i16,
-    at: CursorTime,
-    id: Uuid,
 }
 
 /// A product's visible reviews with the rating histogram.
@@ -113,27 +106,9 @@ pub async fn list(
 ) -> ApiResult<web::Json<ReviewPage>> {
     // Signed-in callers read their own writes: the primary answers them, a replica the rest.
     let latest = req.headers().contains_key(actix_web::http::header::AUTHORIZATION);
-    let sort = p.sort.unwrap_or_default();
-    let after = match p.cursor.as_deref() {
-        Some(c) => {
-            let k: PageKey = Cursor::decode(c).map_err(|e| Problem::invalid_parameter("cursor", e.to_string()))?;
-            if k.sort != sort {
-                return Err(Problem::invalid_parameter("cursor", "belongs to another sort"));
-            }
-            Some((k.rating, k.at.0, k.id))
-        }
-        None => None,
-    };
-    let limit = p.limit.unwrap_or(20);
-    let (mut items, histogram) = state.reviews.list(*id, sort, after, limit + 1, latest).await?;
-    let next_cursor = if items.len() as i64 > limit {
-        items.truncate(limit as usize);
-        items.last().map(|r| Cursor::encode(&PageKey { sort, rating: r.rating, at: r.created_at.into(), id: r.id }))
-    } else {
-        None
-    };
-    let items = items.into_iter().map(PublicReview::from).collect();
-    Ok(web::Json(ReviewPage { items, next_cursor, histogram }))
+    let page = page_request(p.cursor.as_deref(), p.limit)?;
+    let (page, histogram) = state.reviews.list(*id, p.sort.unwrap_or_default(), &page, latest).await?;
+    Ok(web::Json(ReviewPage { page: page.map(PublicReview::from), histogram }))
 }
 
 /// Edit your review.

@@ -180,9 +180,16 @@ where
     }
 }
 
+/// The longest query string accepted (414 beyond).
+pub const MAX_QUERY_BYTES: usize = 4096;
+
+pub fn uri_too_long() -> Problem {
+    Problem::new(StatusCode::URI_TOO_LONG, "uri-too-long", "The query string is too long")
+}
+
 pub fn parse_query<T: DeserializeOwned + garde::Validate<Context = ()>>(qs: &str) -> Result<T, Problem> {
-    if qs.len() > 4096 {
-        return Err(Problem::new(StatusCode::URI_TOO_LONG, "uri-too-long", "The query string is too long"));
+    if qs.len() > MAX_QUERY_BYTES {
+        return Err(uri_too_long());
     }
     if let Some((name, _)) = form_urlencoded_parse(qs).find(|(k, v)| k.contains('\0') || v.contains('\0')) {
         return Err(Problem::invalid_parameter(name.replace('\0', ""), "must not contain NUL characters"));

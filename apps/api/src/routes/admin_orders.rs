@@ -9,8 +9,8 @@ use utoipa::IntoParams;
 use uuid::Uuid;
 
 use crate::auth::{Authorized, perm};
-use crate::extract::{ValidJson, ValidQuery};
-use crate::pagination::page_request;
+use crate::extract::ValidJson;
+use crate::pagination::{PageParams, Paged};
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
 
@@ -23,29 +23,22 @@ pub struct AdminOrderParams {
     pub status: Option<OrderStatus>,
     #[garde(skip)]
     pub user_id: Option<Uuid>,
-    #[garde(inner(length(max = 512)))]
-    #[param(max_length = 512)]
-    pub cursor: Option<String>,
-    #[garde(inner(range(min = 1, max = 100)))]
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<i64>,
 }
 
 /// All orders, newest first, filtered by status and customer.
 #[utoipa::path(
     tag = "admin-orders",
     security(("bearer" = [])),
-    params(AdminOrderParams),
+    params(AdminOrderParams, PageParams),
     responses((status = 200, body = Page<Order>), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem))
 )]
 #[get("/admin/orders")]
 pub async fn list_orders(
     state: web::Data<AppState>,
     _: Authorized<perm::ManageOrders>,
-    ValidQuery(p): ValidQuery<AdminOrderParams>,
+    Paged(p, page): Paged<AdminOrderParams>,
 ) -> ApiResult<web::Json<Page<Order>>> {
-    let filter =
-        OrderFilter { user_id: p.user_id, status: p.status, page: page_request(p.cursor.as_deref(), p.limit)? };
+    let filter = OrderFilter { user_id: p.user_id, status: p.status, page: page.request()? };
     Ok(web::Json(state.orders.list(&filter).await?))
 }
 

@@ -9,8 +9,7 @@ use utoipa::IntoParams;
 use uuid::Uuid;
 
 use crate::auth::{Authorized, perm};
-use crate::extract::ValidQuery;
-use crate::pagination::page_request;
+use crate::pagination::{PageParams, Paged};
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
 
@@ -28,34 +27,26 @@ pub struct OutboxParams {
     /// The order, user or variant the events are about.
     #[garde(skip)]
     pub aggregate_id: Option<Uuid>,
-    /// `next_cursor` of the previous page.
-    #[garde(inner(length(max = 512)))]
-    #[param(max_length = 512)]
-    pub cursor: Option<String>,
-    /// 1 to 100 (default 20).
-    #[garde(inner(range(min = 1, max = 100)))]
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<i64>,
 }
 
 /// Outbox events, newest first.
 #[utoipa::path(
     tag = "admin-outbox",
     security(("bearer" = [])),
-    params(OutboxParams),
+    params(OutboxParams, PageParams),
     responses((status = 200, body = Page<OutboxRecord>), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem))
 )]
 #[get("/admin/outbox")]
 pub async fn list_events(
     state: web::Data<AppState>,
     _: Authorized<perm::OperateSystem>,
-    ValidQuery(p): ValidQuery<OutboxParams>,
+    Paged(p, page): Paged<OutboxParams>,
 ) -> ApiResult<web::Json<Page<OutboxRecord>>> {
     let filter = OutboxFilter {
         status: p.status,
         event_type: p.event_type,
         aggregate_id: p.aggregate_id,
-        page: page_request(p.cursor.as_deref(), p.limit)?,
+        page: page.request()?,
     };
     Ok(web::Json(state.outbox.list(&filter).await?))
 }

@@ -8,8 +8,8 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::{Authorized, perm};
-use crate::extract::{ValidJson, ValidQuery};
-use crate::pagination::page_request;
+use crate::extract::ValidJson;
+use crate::pagination::{PageParams, Paged};
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
 
@@ -24,14 +24,6 @@ pub struct UserListParams {
     #[garde(skip)]
     #[param(inline)]
     pub role: Option<Role>,
-    /// Page size, 1 to 100 (default 20).
-    #[garde(inner(range(min = 1, max = 100)))]
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    #[garde(inner(length(max = 512)))]
-    #[param(max_length = 512)]
-    pub cursor: Option<String>,
 }
 
 #[derive(Deserialize, garde::Validate, ToSchema)]
@@ -45,17 +37,17 @@ pub struct RoleChange {
 #[utoipa::path(
     tag = "admin",
     security(("bearer" = [])),
-    params(UserListParams),
+    params(UserListParams, PageParams),
     responses((status = 200, body = Page<User>), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem))
 )]
 #[get("/admin/users")]
 pub async fn list_users(
     state: web::Data<AppState>,
     _: Authorized<perm::ManageUsers>,
-    ValidQuery(params): ValidQuery<UserListParams>,
+    Paged(params, page): Paged<UserListParams>,
 ) -> ApiResult<web::Json<Page<User>>> {
-    let page = page_request(params.cursor.as_deref(), params.limit)?;
-    Ok(web::Json(state.users.list(&UserListQuery { q: params.q, role: params.role, page }).await?))
+    let query = UserListQuery { q: params.q, role: params.role, page: page.request()? };
+    Ok(web::Json(state.users.list(&query).await?))
 }
 
 /// One user.

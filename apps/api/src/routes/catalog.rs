@@ -6,7 +6,7 @@ use catalog::{CategoryNode, ListingCursor, ListingQuery, ProductPage, PublicProd
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::extract::ValidQuery;
+use crate::pagination::{PageParams, Paged};
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
 
@@ -58,27 +58,20 @@ pub struct ListingParams {
     #[garde(skip)]
     #[param(inline)]
     pub sort: Option<Sort>,
-    /// `next_cursor` of the previous page (with the same filters and sort).
-    #[garde(inner(length(max = 512)))]
-    #[param(max_length = 512)]
-    pub cursor: Option<String>,
-    /// Page size, 1 to 100 (default 24).
-    #[garde(inner(range(min = 1, max = 100)))]
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<i64>,
 }
 
-/// List and search active products: filters, sorts, keyset pagination, facet counts.
+/// List and search active products: filters, sorts, keyset pagination (24 per page unless
+/// `limit` says), facet counts.
 #[utoipa::path(
     tag = "catalog",
-    params(ListingParams),
+    params(ListingParams, PageParams),
     responses((status = 200, body = ProductPage), (status = 400, description = "A parameter is invalid; `errors[].field` names it", body = Problem))
 )]
 #[get("/products")]
 pub async fn list_products(
     state: web::Data<AppState>,
     req: HttpRequest,
-    ValidQuery(p): ValidQuery<ListingParams>,
+    Paged(p, page): Paged<ListingParams>,
 ) -> ApiResult<HttpResponse> {
     if let (Some(min), Some(max)) = (p.price_min, p.price_max)
         && min > max
@@ -87,7 +80,7 @@ pub async fn list_products(
     }
     let q = p.q.map(|q| q.trim().to_owned()).filter(|q| !q.is_empty());
     let sort = p.sort.unwrap_or(if q.is_some() { Sort::Relevance } else { Sort::Newest });
-    let after = match p.cursor.as_deref() {
+    let after = match page.cursor.as_deref() {
         Some(c) => Some(
             ListingCursor::decode(c, sort)
                 .ok_or_else(|| Problem::invalid_parameter("cursor", "not a cursor of this listing and sort"))?,
@@ -107,7 +100,7 @@ pub async fn list_products(
         in_stock: p.in_stock.unwrap_or(false),
         sort,
         after,
-        limit: p.limit.unwrap_or(24),
+        limit: page.limit.unwrap_or(24),
         // Signed-in callers (admins checking their edits) read from the primary.
         latest: req.headers().contains_key(header::AUTHORIZATION),
         fuzzy: false,

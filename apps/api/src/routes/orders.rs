@@ -5,13 +5,11 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use orders::{CheckoutOutcome, CheckoutRequest, IdempotencyKey, KeyError, Order, OrderFilter};
 use primitives::Page;
-use serde::Deserialize;
-use utoipa::IntoParams;
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::extract::{ValidJson, ValidQuery};
-use crate::pagination::page_request;
+use crate::pagination::PageParams;
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
 
@@ -94,35 +92,20 @@ pub async fn checkout(
     Ok(res)
 }
 
-#[derive(Deserialize, garde::Validate, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct OrderListParams {
-    /// `next_cursor` of the previous page.
-    #[garde(inner(length(max = 512)))]
-    #[param(max_length = 512)]
-    pub cursor: Option<String>,
-    /// 1 to 100 (default 20).
-    #[garde(inner(range(min = 1, max = 100)))]
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<i64>,
-}
-
 /// The caller's orders, newest first.
 #[utoipa::path(
     tag = "orders",
     security(("bearer" = [])),
-    params(OrderListParams),
+    params(PageParams),
     responses((status = 200, body = Page<Order>), (status = 400, body = Problem), (status = 401, body = Problem))
 )]
 #[get("/orders")]
 pub async fn list_orders(
     state: web::Data<AppState>,
     user: AuthUser,
-    ValidQuery(p): ValidQuery<OrderListParams>,
+    ValidQuery(page): ValidQuery<PageParams>,
 ) -> ApiResult<web::Json<Page<Order>>> {
-    let filter =
-        OrderFilter { user_id: Some(user.id()), status: None, page: page_request(p.cursor.as_deref(), p.limit)? };
+    let filter = OrderFilter { user_id: Some(user.id()), status: None, page: page.request()? };
     Ok(web::Json(state.orders.list(&filter).await?))
 }
 

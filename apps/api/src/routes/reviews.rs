@@ -9,8 +9,8 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::{AuthUser, Authorized, perm};
-use crate::extract::{StrippedJson, ValidQuery};
-use crate::pagination::page_request;
+use crate::extract::StrippedJson;
+use crate::pagination::{PageParams, Paged};
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
 
@@ -45,13 +45,6 @@ pub struct ReviewParams {
     #[garde(skip)]
     #[param(inline)]
     pub sort: Option<ReviewSort>,
-    #[garde(inner(length(max = 512)))]
-    #[param(max_length = 512)]
-    pub cursor: Option<String>,
-    /// 1 to 100 (default 20).
-    #[garde(inner(range(min = 1, max = 100)))]
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<i64>,
 }
 
 /// A review as the public sees it: the author's display name, not their account id.
@@ -94,7 +87,7 @@ pub struct ReviewPage {
 /// A product's visible reviews with the rating histogram.
 #[utoipa::path(
     tag = "reviews",
-    params(("id" = Uuid, Path, description = "Product id"), ReviewParams),
+    params(("id" = Uuid, Path, description = "Product id"), ReviewParams, PageParams),
     responses((status = 200, body = ReviewPage), (status = 400, body = Problem), (status = 404, body = Problem))
 )]
 #[get("/products/{id}/reviews")]
@@ -102,12 +95,11 @@ pub async fn list(
     state: web::Data<AppState>,
     req: actix_web::HttpRequest,
     id: web::Path<Uuid>,
-    ValidQuery(p): ValidQuery<ReviewParams>,
+    Paged(p, page): Paged<ReviewParams>,
 ) -> ApiResult<web::Json<ReviewPage>> {
     // Signed-in callers read their own writes: the primary answers them, a replica the rest.
     let latest = req.headers().contains_key(actix_web::http::header::AUTHORIZATION);
-    let page = page_request(p.cursor.as_deref(), p.limit)?;
-    let (page, histogram) = state.reviews.list(*id, p.sort.unwrap_or_default(), &page, latest).await?;
+    let (page, histogram) = state.reviews.list(*id, p.sort.unwrap_or_default(), &page.request()?, latest).await?;
     Ok(web::Json(ReviewPage { page: page.map(PublicReview::from), histogram }))
 }
 

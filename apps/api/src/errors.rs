@@ -121,6 +121,15 @@ impl From<CartError> for Problem {
     }
 }
 
+impl From<cart::ShippingError> for Problem {
+    fn from(e: cart::ShippingError) -> Self {
+        match e {
+            cart::ShippingError::NotFound => Problem::not_found(),
+            cart::ShippingError::Storage(e) => storage(e),
+        }
+    }
+}
+
 impl From<CheckoutRefusal> for Problem {
     fn from(r: CheckoutRefusal) -> Self {
         match r {

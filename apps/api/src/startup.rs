@@ -10,11 +10,11 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpResponse, HttpServer, middleware::from_fn, web};
 use anyhow::Context;
 use auth::{AuthLimits, AuthService, PasswordHasher, Registration, TokenConfig, Tokens};
-use cart::{CartService, TaxRates};
+use cart::{CartService, ShippingService, TaxRates};
 use catalog::{CatalogService, DetailCacheConfig};
 use orders::{CheckoutConfig, OrderObserver, OrderService, PaymentGateway};
 use persistence::Db;
-use persistence::{PgCartRepo, PgCatalogRepo, PgOrderRepo, PgReviewRepo, PgSessionRepo, PgUserRepo};
+use persistence::{PgCartRepo, PgCatalogRepo, PgOrderRepo, PgReviewRepo, PgSessionRepo, PgShippingRepo, PgUserRepo};
 use primitives::Cache;
 use primitives::RateLimiter;
 use redis_store::{NearCache, NearConfig, Redis, RedisCache, RedisLimiter};
@@ -78,6 +78,21 @@ fn payment_gateway(config: &Config) -> anyhow::Result<Arc<dyn PaymentGateway>> {
             max_retries: p.stripe_max_retries,
         })?),
     })
+}
+
+/// Deletes guest carts untouched for 30 days, hourly (on every instance; the delete is idempotent).
+fn spawn_cart_sweeper(carts: Arc<CartService>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            match carts.purge_abandoned(30 * 24 * 3600).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(carts = n, "deleted abandoned guest carts"),
+                Err(e) => tracing::warn!(error = %e, "could not delete abandoned guest carts"),
+            }
+        }
+    });
 }
 
 /// Order events → metrics, and cache invalidation of products whose availability may change.
@@ -230,11 +245,17 @@ impl Application {
         ));
 
         let metrics = web::Data::new(Metrics::new());
-        let carts = Arc::new(CartService::new(Arc::new(PgCartRepo::new(db.clone())), tax_rates(&config)));
+        let shipping_repo: Arc<dyn cart::ShippingRepo> = Arc::new(PgShippingRepo::new(db.clone()));
+        let shipping = Arc::new(ShippingService::new(shipping_repo.clone()));
+        let carts = Arc::new(CartService::new(
+            Arc::new(PgCartRepo::new(db.clone())),
+            shipping_repo.clone(),
+            tax_rates(&config),
+        ));
         let observer = Arc::new(Observer { metrics: metrics.clone().into_inner(), catalog: catalog.clone() });
         let orders = Arc::new(OrderService::new(
             Arc::new(PgOrderRepo::new(db.clone())),
-            Arc::new(PgCartRepo::new(db.clone())),
+            shipping_repo,
             tax_rates(&config),
             payment_gateway(&config)?,
             observer,
@@ -250,6 +271,7 @@ impl Application {
         ));
         if config.checkout.sweep_interval_ms > 0 {
             orders.clone().spawn_sweeper(Duration::from_millis(config.checkout.sweep_interval_ms));
+            spawn_cart_sweeper(carts.clone());
         }
         let outbox = Arc::new(outbox::OutboxService::new(Arc::new(persistence::PgOutboxRepo::new(db.clone()))));
         let worker = if config.outbox.embedded {
@@ -269,6 +291,7 @@ impl Application {
             users,
             catalog,
             carts,
+            shipping,
             orders,
             reviews,
             outbox,

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use auth::AuthService;
-use cart::CartService;
+use cart::{CartService, ShippingService};
 use catalog::CatalogService;
 use orders::OrderService;
 use outbox::OutboxService;
@@ -23,6 +23,7 @@ pub struct AppState {
     pub users: Arc<UserService>,
     pub catalog: Arc<CatalogService>,
     pub carts: Arc<CartService>,
+    pub shipping: Arc<ShippingService>,
     pub orders: Arc<OrderService>,
     pub reviews: Arc<ReviewService>,
     pub outbox: Arc<OutboxService>,

@@ -7,8 +7,12 @@ mod pricing;
 mod repo;
 pub mod rules;
 mod service;
+pub mod shipping;
 
 pub use model::*;
 pub use pricing::{Totals, TotalsError, price_lines, totals};
 pub use repo::{CartError, CartOwner, CartRepo};
 pub use service::{CartService, Shopper, TaxRates};
+pub use shipping::{
+    NewShippingMethod, ShippingError, ShippingMethod, ShippingMethodPatch, ShippingRepo, ShippingService,
+};

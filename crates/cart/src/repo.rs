@@ -1,7 +1,7 @@
 use primitives::Currency;
 use uuid::Uuid;
 
-use crate::{LineSnapshot, NewShippingMethod, ShippingMethod, ShippingMethodPatch};
+use crate::LineSnapshot;
 
 /// Whose cart: a signed-in user's, or a guest's (by the hash of its token).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,10 +45,4 @@ pub trait CartRepo: Send + Sync + 'static {
     async fn merge(&self, from: Uuid, into: &CartOwner) -> Result<(), CartError>;
     /// Deletes guest carts untouched for `older_than_secs`; returns how many.
     async fn purge_guest_carts(&self, older_than_secs: i64) -> Result<u64, CartError>;
-
-    async fn shipping_methods(&self, active_only: bool) -> Result<Vec<ShippingMethod>, CartError>;
-    async fn shipping_method(&self, id: Uuid) -> Result<Option<ShippingMethod>, CartError>;
-    async fn create_shipping_method(&self, m: &NewShippingMethod) -> Result<ShippingMethod, CartError>;
-    async fn update_shipping_method(&self, id: Uuid, p: &ShippingMethodPatch) -> Result<ShippingMethod, CartError>;
-    async fn delete_shipping_method(&self, id: Uuid) -> Result<(), CartError>;
 }

@@ -5,10 +5,7 @@ use primitives::secret::{hash_token, new_token};
 use uuid::Uuid;
 
 use crate::pricing::{price_lines, totals};
-use crate::{
-    AddLine, CartError, CartOwner, CartRepo, CartView, NewShippingMethod, PricedLine, SetQuantity, ShippingMethod,
-    ShippingMethodPatch,
-};
+use crate::{AddLine, CartError, CartOwner, CartRepo, CartView, PricedLine, SetQuantity, ShippingRepo};
 
 /// Tax rates in basis points (1900 = 19 %) per ISO country code, with a default.
 #[derive(Debug, Clone, Default)]
@@ -32,12 +29,13 @@ pub enum Shopper {
 
 pub struct CartService {
     repo: Arc<dyn CartRepo>,
+    shipping: Arc<dyn ShippingRepo>,
     tax: TaxRates,
 }
 
 impl CartService {
-    pub fn new(repo: Arc<dyn CartRepo>, tax: TaxRates) -> Self {
-        CartService { repo, tax }
+    pub fn new(repo: Arc<dyn CartRepo>, shipping: Arc<dyn ShippingRepo>, tax: TaxRates) -> Self {
+        CartService { repo, shipping, tax }
     }
 
     pub fn tax_rate(&self, country: &str) -> i64 {
@@ -88,7 +86,7 @@ impl CartService {
         let currency = lines.first().map(|l| l.unit_price.currency);
         let method = match shipping {
             Some((id, country)) => {
-                let m = self.repo.shipping_method(id).await?.ok_or(CartError::Invalid {
+                let m = self.shipping.get(id).await?.ok_or(CartError::Invalid {
                     field: "shipping_method",
                     message: "no such shipping method".into(),
                 })?;
@@ -172,31 +170,8 @@ impl CartService {
         self.repo.merge(guest, &CartOwner::User(user)).await
     }
 
-    // ---- shipping methods -------------------------------------------------------------------
-
-    /// Active methods, only those shipping to `country` when given.
-    pub async fn shipping_methods_for(&self, country: Option<&str>) -> Result<Vec<ShippingMethod>, CartError> {
-        let all = self.repo.shipping_methods(true).await?;
-        Ok(all.into_iter().filter(|m| country.is_none_or(|c| m.ships_to(c))).collect())
-    }
-
-    pub async fn all_shipping_methods(&self) -> Result<Vec<ShippingMethod>, CartError> {
-        self.repo.shipping_methods(false).await
-    }
-
-    pub async fn shipping_method(&self, id: Uuid) -> Result<ShippingMethod, CartError> {
-        self.repo.shipping_method(id).await?.ok_or(CartError::NotFound)
-    }
-
-    pub async fn create_shipping_method(&self, m: NewShippingMethod) -> Result<ShippingMethod, CartError> {
-        self.repo.create_shipping_method(&m).await
-    }
-
-    pub async fn update_shipping_method(&self, id: Uuid, p: ShippingMethodPatch) -> Result<ShippingMethod, CartError> {
-        self.repo.update_shipping_method(id, &p).await
-    }
-
-    pub async fn delete_shipping_method(&self, id: Uuid) -> Result<(), CartError> {
-        self.repo.delete_shipping_method(id).await
+    /// Deletes guest carts untouched for `older_than_secs` (abandoned); returns how many.
+    pub async fn purge_abandoned(&self, older_than_secs: i64) -> Result<u64, CartError> {
+        self.repo.purge_guest_carts(older_than_secs).await
     }
 }

@@ -34,16 +34,25 @@ pub enum CatalogError {
     Storage(#[from] primitives::StorageError),
 }
 
-/// Storage of the catalog. Writes that span rows (a product with its variants, a stock change
-/// with its ledger row) are single transactions in the adapter.
+/// Storage of the catalog, one port per aggregate (categories, products with their variants,
+/// stock with its ledger, the listing); [`CatalogRepo`] is all of them, for the service. Writes
+/// that span rows (a product with its variants, a stock change with its ledger row) are single
+/// transactions in the adapter.
+pub trait CatalogRepo: CategoryRepo + ProductRepo + StockRepo + ListingRepo {}
+
+impl<T: CategoryRepo + ProductRepo + StockRepo + ListingRepo> CatalogRepo for T {}
+
 #[async_trait::async_trait]
-pub trait CatalogRepo: Send + Sync + 'static {
+pub trait CategoryRepo: Send + Sync + 'static {
     async fn categories(&self) -> Result<Vec<Category>, CatalogError>;
     async fn create_category(&self, c: &NewCategory) -> Result<Category, CatalogError>;
     /// Applies the patch; refuses a move that would make a cycle (checked under lock).
     async fn update_category(&self, id: Uuid, p: &CategoryPatch) -> Result<Category, CatalogError>;
     async fn delete_category(&self, id: Uuid) -> Result<(), CatalogError>;
+}
 
+#[async_trait::async_trait]
+pub trait ProductRepo: Send + Sync + 'static {
     async fn product(&self, id: Uuid) -> Result<Option<Product>, CatalogError>;
     async fn product_id_by_slug(&self, slug: &str) -> Result<Option<Uuid>, CatalogError>;
     async fn create_product(&self, p: &NewProduct, actor: Uuid) -> Result<Product, CatalogError>;
@@ -61,9 +70,13 @@ pub trait CatalogRepo: Send + Sync + 'static {
     async fn update_variant(&self, id: Uuid, p: &VariantPatch) -> Result<(Variant, Uuid), CatalogError>;
     /// Returns the product id of the deleted variant.
     async fn delete_variant(&self, id: Uuid) -> Result<Uuid, CatalogError>;
+}
 
-    /// Changes stock and writes the ledger row in one transaction; never below zero.
-    /// Returns the ledger entry and the variant's product id.
+#[async_trait::async_trait]
+pub trait StockRepo: Send + Sync + 'static {
+    /// Changes stock as [`crate::stock::adjusted`] decides on the row read under the variant's
+    /// lock, and writes the ledger row, in one transaction. Returns the ledger entry and the
+    /// variant's product id.
     async fn adjust_stock(
         &self,
         variant: Uuid,
@@ -72,11 +85,13 @@ pub trait CatalogRepo: Send + Sync + 'static {
         actor: Option<Uuid>,
         note: Option<&str>,
     ) -> Result<(LedgerEntry, Uuid), CatalogError>;
-    /// Ledger rows of a variant in order, after row id `after`.
     /// Up to `page.fetch()` ledger rows of a variant, oldest first, after the row id of the key.
     async fn ledger(&self, variant: Uuid, page: &PageRequest<i64>) -> Result<Vec<LedgerEntry>, CatalogError>;
+}
 
-    /// One page of active products matching the query (`limit` rows at most).
+#[async_trait::async_trait]
+pub trait ListingRepo: Send + Sync + 'static {
+    /// Up to `q.limit + 1` active products matching the query, after its cursor.
     async fn list(&self, q: &ListingQuery) -> Result<Vec<ProductSummary>, CatalogError>;
     /// Counts per category and brand over everything the query matches (cursor ignored).
     async fn facets(&self, q: &ListingQuery) -> Result<Facets, CatalogError>;

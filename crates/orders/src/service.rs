@@ -1,7 +1,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use cart::CartRepo;
+use cart::ShippingRepo;
 use chrono::Utc;
 use primitives::{CursorTime, Page, StorageError};
 use serde::{Deserialize, Serialize};
@@ -58,7 +58,7 @@ pub trait OrderObserver: Send + Sync + 'static {
 
 pub struct OrderService {
     orders: Arc<dyn OrderRepo>,
-    carts: Arc<dyn CartRepo>,
+    shipping: Arc<dyn ShippingRepo>,
     tax: cart::TaxRates,
     gateway: Arc<dyn PaymentGateway>,
     observer: Arc<dyn OrderObserver>,
@@ -68,13 +68,13 @@ pub struct OrderService {
 impl OrderService {
     pub fn new(
         orders: Arc<dyn OrderRepo>,
-        carts: Arc<dyn CartRepo>,
+        shipping: Arc<dyn ShippingRepo>,
         tax: cart::TaxRates,
         gateway: Arc<dyn PaymentGateway>,
         observer: Arc<dyn OrderObserver>,
         cfg: CheckoutConfig,
     ) -> Self {
-        OrderService { orders, carts, tax, gateway, observer, cfg }
+        OrderService { orders, shipping, tax, gateway, observer, cfg }
     }
 
     /// Checkout, exactly once per idempotency key.
@@ -130,11 +130,9 @@ impl OrderService {
             self.observer.checkout_failed(refusal_reason(&refusal));
             Ok(CheckoutOutcome::Refused { refusal })
         };
-        let method = match self.carts.shipping_method(req.shipping_method_id).await {
-            Ok(Some(m)) if m.active => m,
-            Ok(_) => return refuse(CheckoutRefusal::UnknownShippingMethod),
-            Err(cart::CartError::Storage(e)) => return Err(OrderError::Storage(e)),
-            Err(e) => return Err(OrderError::Storage(StorageError::other(e))),
+        let method = match self.shipping.get(req.shipping_method_id).await? {
+            Some(m) if m.active => m,
+            _ => return refuse(CheckoutRefusal::UnknownShippingMethod),
         };
         let country = req.shipping_address.country.clone();
         if !method.ships_to(&country) {
@@ -323,8 +321,6 @@ impl OrderService {
             self.refund(&order).await;
         }
         let _ = self.orders.purge_expired_keys().await;
-        // Abandoned guest carts (30 days untouched).
-        let _ = self.carts.purge_guest_carts(30 * 24 * 3600).await;
         Ok(done)
     }
 

@@ -1,19 +1,18 @@
 //! Adapter for `cart::CartRepo`.
 
 use cart::rules::{self, LineFact, LineWrite};
-use cart::{CartError, CartOwner, CartRepo, LineSnapshot, NewShippingMethod, ShippingMethod, ShippingMethodPatch};
-use diesel::pg::Pg;
+use cart::{CartError, CartOwner, CartRepo, LineSnapshot};
 use diesel::prelude::*;
 use diesel::upsert::excluded;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use primitives::{Currency, Money};
 use serde_json::Value;
 use uuid::Uuid;
 
 use crate::Db;
 use crate::error::{OrStorage, Settle, TxError};
-use crate::schema::{cart_lines, carts, products, shipping_methods, variants};
+use crate::rows::{currency, object};
+use crate::schema::{cart_lines, carts, products, variants};
 
 pub struct PgCartRepo {
     db: Db,
@@ -22,17 +21,6 @@ pub struct PgCartRepo {
 impl PgCartRepo {
     pub fn new(db: Db) -> Self {
         PgCartRepo { db }
-    }
-}
-
-pub(crate) fn currency(s: &str) -> Currency {
-    s.parse().unwrap_or_else(|_| "XXX".parse().expect("XXX is valid"))
-}
-
-pub(crate) fn object(v: Value) -> serde_json::Map<String, Value> {
-    match v {
-        Value::Object(m) => m,
-        _ => serde_json::Map::new(),
     }
 }
 
@@ -53,21 +41,22 @@ pub(crate) struct LineRow {
     pub product_status: String,
 }
 
-impl From<LineRow> for LineSnapshot {
-    fn from(r: LineRow) -> Self {
-        LineSnapshot {
+impl TryFrom<LineRow> for LineSnapshot {
+    type Error = diesel::result::Error;
+    fn try_from(r: LineRow) -> QueryResult<Self> {
+        Ok(LineSnapshot {
             variant_id: r.variant_id,
             product_id: r.product_id,
             product_slug: r.slug,
             name: r.name,
             sku: r.sku,
-            options: object(r.options),
+            options: object(r.options)?,
             unit_price_minor: r.price_minor,
-            currency: currency(&r.currency),
+            currency: currency(&r.currency)?,
             quantity: r.quantity,
             stock: r.stock,
             purchasable: r.variant_active && r.product_status == "active",
-        }
+        })
     }
 }
 
@@ -101,38 +90,6 @@ pub(crate) fn line_columns() -> (
         variants::active,
         products::status,
     )
-}
-
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = shipping_methods, check_for_backend(Pg))]
-struct MethodRow {
-    id: Uuid,
-    name: String,
-    price_minor: i64,
-    currency: String,
-    countries: Vec<String>,
-    active: bool,
-}
-
-impl From<MethodRow> for ShippingMethod {
-    fn from(r: MethodRow) -> Self {
-        ShippingMethod {
-            id: r.id,
-            name: r.name,
-            price: Money::new(r.price_minor, currency(&r.currency)),
-            countries: r.countries,
-            active: r.active,
-        }
-    }
-}
-
-#[derive(AsChangeset)]
-#[diesel(table_name = shipping_methods)]
-struct MethodChanges<'a> {
-    name: Option<&'a str>,
-    price_minor: Option<i64>,
-    countries: Option<&'a [String]>,
-    active: Option<bool>,
 }
 
 async fn find(conn: &mut AsyncPgConnection, owner: &CartOwner) -> QueryResult<Option<Uuid>> {
@@ -181,7 +138,7 @@ async fn facts(conn: &mut AsyncPgConnection, cart: Uuid) -> QueryResult<Vec<Line
         .load(conn)
         .await?;
     rows.into_iter()
-        .map(|(variant_id, quantity, c)| Ok(LineFact { variant_id, quantity, currency: decode_currency(&c)? }))
+        .map(|(variant_id, quantity, c)| Ok(LineFact { variant_id, quantity, currency: currency(&c)? }))
         .collect()
 }
 
@@ -211,11 +168,6 @@ async fn write_lines(conn: &mut AsyncPgConnection, cart: Uuid, writes: &[LineWri
     Ok(())
 }
 
-/// A currency read from the database; one that does not parse is an error, never a default.
-pub(crate) fn decode_currency(s: &str) -> QueryResult<Currency> {
-    s.parse().map_err(|e: primitives::CurrencyError| diesel::result::Error::DeserializationError(Box::new(e)))
-}
-
 #[async_trait::async_trait]
 impl CartRepo for PgCartRepo {
     async fn find(&self, owner: &CartOwner) -> Result<Option<Uuid>, CartError> {
@@ -233,7 +185,7 @@ impl CartRepo for PgCartRepo {
             .load(&mut conn)
             .await
             .storage()?;
-        Ok(rows.into_iter().map(LineSnapshot::from).collect())
+        Ok(rows.into_iter().map(LineSnapshot::try_from).collect::<QueryResult<_>>().storage()?)
     }
 
     async fn add_line(&self, owner: &CartOwner, variant: Uuid, quantity: i32) -> Result<Uuid, CartError> {
@@ -241,14 +193,14 @@ impl CartRepo for PgCartRepo {
         let result: Result<Uuid, TxError<CartError>> = conn
             .transaction(async |conn| {
                 let cart = lock_or_create(conn, owner).await?;
-                let currency: Option<String> = variants::table
+                let code: Option<String> = variants::table
                     .inner_join(products::table)
                     .filter(variants::id.eq(variant))
                     .select(products::currency)
                     .first(conn)
                     .await
                     .optional()?;
-                let currency = decode_currency(&currency.ok_or(TxError::Domain(CartError::UnknownVariant))?)?;
+                let currency = currency(&code.ok_or(TxError::Domain(CartError::UnknownVariant))?)?;
                 let facts = facts(conn, cart).await?;
                 let write = rules::add(&facts, variant, currency, quantity).map_err(TxError::Domain)?;
                 write_lines(conn, cart, &[write]).await?;
@@ -330,71 +282,5 @@ impl CartRepo for PgCartRepo {
             .await
             .storage()?;
         Ok(n as u64)
-    }
-
-    async fn shipping_methods(&self, active_only: bool) -> Result<Vec<ShippingMethod>, CartError> {
-        let mut conn = self.db.conn().await?;
-        let mut q = shipping_methods::table.select(MethodRow::as_select()).into_boxed();
-        if active_only {
-            q = q.filter(shipping_methods::active);
-        }
-        let rows: Vec<MethodRow> =
-            q.order((shipping_methods::price_minor, shipping_methods::name)).load(&mut conn).await.storage()?;
-        Ok(rows.into_iter().map(ShippingMethod::from).collect())
-    }
-
-    async fn shipping_method(&self, id: Uuid) -> Result<Option<ShippingMethod>, CartError> {
-        let mut conn = self.db.conn().await?;
-        let row: Option<MethodRow> = shipping_methods::table
-            .find(id)
-            .select(MethodRow::as_select())
-            .first(&mut conn)
-            .await
-            .optional()
-            .storage()?;
-        Ok(row.map(ShippingMethod::from))
-    }
-
-    async fn create_shipping_method(&self, m: &NewShippingMethod) -> Result<ShippingMethod, CartError> {
-        let mut conn = self.db.conn().await?;
-        let row: MethodRow = diesel::insert_into(shipping_methods::table)
-            .values((
-                shipping_methods::id.eq(Uuid::now_v7()),
-                shipping_methods::name.eq(m.name.trim()),
-                shipping_methods::price_minor.eq(m.price_minor),
-                shipping_methods::currency.eq(&m.currency),
-                shipping_methods::countries.eq(&m.countries),
-                shipping_methods::active.eq(m.active),
-            ))
-            .returning(MethodRow::as_returning())
-            .get_result(&mut conn)
-            .await
-            .storage()?;
-        Ok(row.into())
-    }
-
-    async fn update_shipping_method(&self, id: Uuid, p: &ShippingMethodPatch) -> Result<ShippingMethod, CartError> {
-        let mut conn = self.db.conn().await?;
-        let changes = MethodChanges {
-            name: p.name.as_deref().map(str::trim),
-            price_minor: p.price_minor,
-            countries: p.countries.as_deref(),
-            active: p.active,
-        };
-        let empty = changes.name.is_none()
-            && changes.price_minor.is_none()
-            && changes.countries.is_none()
-            && changes.active.is_none();
-        if !empty {
-            diesel::update(shipping_methods::table.find(id)).set(&changes).execute(&mut conn).await.storage()?;
-        }
-        drop(conn);
-        self.shipping_method(id).await?.ok_or(CartError::NotFound)
-    }
-
-    async fn delete_shipping_method(&self, id: Uuid) -> Result<(), CartError> {
-        let mut conn = self.db.conn().await?;
-        let n = diesel::delete(shipping_methods::table.find(id)).execute(&mut conn).await.storage()?;
-        if n == 0 { Err(CartError::NotFound) } else { Ok(()) }
     }
 }

@@ -9,6 +9,7 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use crate::error::OrStorage;
+use crate::rows::known;
 use crate::schema::{addresses, users};
 use crate::{Db, is_unique_violation};
 
@@ -26,22 +27,31 @@ struct UserRow {
 }
 
 impl UserRow {
-    fn user(self) -> User {
-        User {
+    fn user(self) -> QueryResult<User> {
+        Ok(User {
             id: self.id,
             email: self.email,
             name: self.name,
-            role: self.role.parse().unwrap_or(Role::Customer),
+            role: known("role", &self.role, |s| s.parse().ok())?,
             disabled: self.disabled_at.is_some(),
             created_at: self.created_at,
             updated_at: self.updated_at,
-        }
+        })
     }
 
-    fn credentials(self) -> UserCredentials {
+    fn credentials(self) -> QueryResult<UserCredentials> {
         let password_hash = self.password_hash.clone();
-        UserCredentials { user: self.user(), password_hash }
+        Ok(UserCredentials { user: self.user()?, password_hash })
     }
+}
+
+/// The account fields an update changes (the others stay).
+#[derive(AsChangeset, Default)]
+#[diesel(table_name = users)]
+struct UserChanges<'a> {
+    name: Option<&'a str>,
+    role: Option<&'a str>,
+    disabled_at: Option<Option<DateTime<Utc>>>,
 }
 
 #[derive(Queryable, Selectable)]
@@ -132,6 +142,18 @@ impl PgUserRepo {
     pub fn new(db: Db) -> Self {
         PgUserRepo { db }
     }
+
+    async fn update(&self, id: Uuid, changes: UserChanges<'_>) -> Result<User, RepoError> {
+        let mut conn = self.db.conn().await?;
+        let row: Option<UserRow> = diesel::update(users::table.find(id))
+            .set(&changes)
+            .returning(UserRow::as_returning())
+            .get_result(&mut conn)
+            .await
+            .optional()
+            .storage()?;
+        Ok(row.map(UserRow::user).transpose().storage()?.ok_or(RepoError::NotFound)?)
+    }
 }
 
 /// Clears the other default flags of a user when `values` sets one (the partial unique indexes
@@ -177,7 +199,7 @@ impl UserRepo for PgUserRepo {
                     .returning(UserRow::as_returning())
                     .get_result(conn)
                     .await?;
-                let user = row.user();
+                let user = row.user()?;
                 crate::outbox::enqueue(conn, &[::users::events::registered(&user)]).await?;
                 Ok(user)
             })
@@ -194,14 +216,14 @@ impl UserRepo for PgUserRepo {
             .await
             .optional()
             .storage()?;
-        Ok(row.map(UserRow::credentials))
+        Ok(row.map(UserRow::credentials).transpose().storage()?)
     }
 
     async fn credentials_by_id(&self, id: Uuid) -> Result<Option<UserCredentials>, RepoError> {
         let mut conn = self.db.conn().await?;
         let row: Option<UserRow> =
             users::table.find(id).select(UserRow::as_select()).first(&mut conn).await.optional().storage()?;
-        Ok(row.map(UserRow::credentials))
+        Ok(row.map(UserRow::credentials).transpose().storage()?)
     }
 
     async fn get(&self, id: Uuid) -> Result<Option<User>, RepoError> {
@@ -209,15 +231,7 @@ impl UserRepo for PgUserRepo {
     }
 
     async fn update_name(&self, id: Uuid, name: &str) -> Result<User, RepoError> {
-        let mut conn = self.db.conn().await?;
-        let row: Option<UserRow> = diesel::update(users::table.find(id))
-            .set(users::name.eq(name))
-            .returning(UserRow::as_returning())
-            .get_result(&mut conn)
-            .await
-            .optional()
-            .storage()?;
-        row.map(UserRow::user).ok_or(RepoError::NotFound)
+        self.update(id, UserChanges { name: Some(name), ..Default::default() }).await
     }
 
     async fn set_password_hash(&self, id: Uuid, hash: &str) -> Result<(), RepoError> {
@@ -236,28 +250,11 @@ impl UserRepo for PgUserRepo {
     }
 
     async fn set_role(&self, id: Uuid, role: Role) -> Result<User, RepoError> {
-        let mut conn = self.db.conn().await?;
-        let row: Option<UserRow> = diesel::update(users::table.find(id))
-            .set(users::role.eq(role.as_str()))
-            .returning(UserRow::as_returning())
-            .get_result(&mut conn)
-            .await
-            .optional()
-            .storage()?;
-        row.map(UserRow::user).ok_or(RepoError::NotFound)
+        self.update(id, UserChanges { role: Some(role.as_str()), ..Default::default() }).await
     }
 
     async fn set_disabled(&self, id: Uuid, disabled: bool) -> Result<User, RepoError> {
-        let mut conn = self.db.conn().await?;
-        let at = disabled.then(Utc::now);
-        let row: Option<UserRow> = diesel::update(users::table.find(id))
-            .set(users::disabled_at.eq(at))
-            .returning(UserRow::as_returning())
-            .get_result(&mut conn)
-            .await
-            .optional()
-            .storage()?;
-        row.map(UserRow::user).ok_or(RepoError::NotFound)
+        self.update(id, UserChanges { disabled_at: Some(disabled.then(Utc::now)), ..Default::default() }).await
     }
 
     async fn list(&self, q: &UserListQuery) -> Result<Vec<User>, RepoError> {
@@ -279,7 +276,7 @@ impl UserRepo for PgUserRepo {
             .load(&mut conn)
             .await
             .storage()?;
-        Ok(rows.into_iter().map(UserRow::user).collect())
+        rows.into_iter().map(UserRow::user).collect::<QueryResult<_>>().storage().map_err(Into::into)
     }
 
     async fn any_admin(&self) -> Result<bool, RepoError> {

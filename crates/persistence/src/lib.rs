@@ -11,9 +11,11 @@ mod migrate;
 mod ordering;
 mod outbox;
 mod reviewing;
+mod rows;
 pub mod schema;
 pub mod seed;
 mod sessions;
+mod shipping;
 
 pub use carts::PgCartRepo;
 pub use catalog::PgCatalogRepo;
@@ -24,3 +26,4 @@ pub use ordering::PgOrderRepo;
 pub use outbox::{PgContacts, PgOutboxRepo};
 pub use reviewing::PgReviewRepo;
 pub use sessions::PgSessionRepo;
+pub use shipping::PgShippingRepo;

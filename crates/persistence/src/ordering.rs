@@ -18,8 +18,9 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::Db;
-use crate::carts::{LineRow, currency, object};
+use crate::carts::LineRow;
 use crate::error::{OrStorage, Settle, TxError};
+use crate::rows::{currency, object};
 use crate::schema::{cart_lines, carts, idempotency_keys, order_events, order_lines, orders, payment_events};
 
 /// An attempt on an idempotency key that has not finished after this long crashed: the next claim
@@ -121,45 +122,36 @@ struct LineDbRow {
     line_total_minor: i64,
 }
 
-fn assemble(row: OrderRow, lines: Vec<LineDbRow>) -> Order {
-    let cur = currency(&row.currency);
+fn assemble(row: OrderRow, lines: Vec<LineDbRow>) -> QueryResult<Order> {
+    let cur = currency(&row.currency)?;
     let money = |m| Money::new(m, cur);
-    Order {
+    Ok(Order {
         id: row.id,
         user_id: row.user_id,
-        status: OrderStatus::parse(&row.status).unwrap_or(OrderStatus::PendingPayment),
+        status: decode_status(&row.status)?,
         subtotal: money(row.subtotal_minor),
         shipping: money(row.shipping_minor),
         tax: money(row.tax_minor),
         total: money(row.total_minor),
-        shipping_address: serde_json::from_value(row.shipping_address).unwrap_or_else(|_| users::AddressInput {
-            label: None,
-            full_name: String::new(),
-            line1: String::new(),
-            line2: None,
-            city: String::new(),
-            region: None,
-            postal_code: String::new(),
-            country: String::new(),
-            phone: None,
-            is_default_shipping: false,
-            is_default_billing: false,
-        }),
+        shipping_address: serde_json::from_value(row.shipping_address)
+            .map_err(|e| DieselError::DeserializationError(Box::new(e)))?,
         shipping_method: row.shipping_method,
         lines: lines
             .into_iter()
-            .map(|l| OrderLine {
-                line_no: l.line_no,
-                variant_id: l.variant_id,
-                product_id: l.product_id,
-                sku: l.sku,
-                name: l.name,
-                options: object(l.options),
-                unit_price: money(l.unit_price_minor),
-                quantity: l.quantity,
-                line_total: money(l.line_total_minor),
+            .map(|l| {
+                Ok(OrderLine {
+                    line_no: l.line_no,
+                    variant_id: l.variant_id,
+                    product_id: l.product_id,
+                    sku: l.sku,
+                    name: l.name,
+                    options: object(l.options)?,
+                    unit_price: money(l.unit_price_minor),
+                    quantity: l.quantity,
+                    line_total: money(l.line_total_minor),
+                })
             })
-            .collect(),
+            .collect::<QueryResult<_>>()?,
         carrier: row.carrier,
         tracking_number: row.tracking_number,
         expires_at: row.expires_at,
@@ -172,7 +164,7 @@ fn assemble(row: OrderRow, lines: Vec<LineDbRow>) -> Order {
         updated_at: row.updated_at,
         payment_id: row.payment_id,
         refund_id: row.refund_id,
-    }
+    })
 }
 
 async fn load_orders(conn: &mut AsyncPgConnection, rows: Vec<OrderRow>) -> QueryResult<Vec<Order>> {
@@ -183,15 +175,14 @@ async fn load_orders(conn: &mut AsyncPgConnection, rows: Vec<OrderRow>) -> Query
         .select(LineDbRow::as_select())
         .load(conn)
         .await?;
-    Ok(rows
-        .into_iter()
+    rows.into_iter()
         .map(|r| {
             let (mine, rest): (Vec<_>, Vec<_>) =
                 std::mem::take(&mut lines).into_iter().partition(|l| l.order_id == r.id);
             lines = rest;
             assemble(r, mine)
         })
-        .collect())
+        .collect()
 }
 
 async fn load_order(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<Order>> {
@@ -301,7 +292,8 @@ impl OrderRepo for PgOrderRepo {
                 if locked.is_empty() {
                     return Err(refuse(CheckoutRefusal::CartEmpty));
                 }
-                let snapshots: Vec<LineSnapshot> = locked.into_iter().map(|l| LineSnapshot::from(LineRow::from(l))).collect();
+                let snapshots: Vec<LineSnapshot> =
+                    locked.into_iter().map(|l| LineSnapshot::try_from(LineRow::from(l))).collect::<QueryResult<_>>()?;
                 let priced = price_lines(&snapshots);
                 let unavailable: Vec<UnavailableLine> = priced
                     .iter()

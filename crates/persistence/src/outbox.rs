@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use crate::Db;
 use crate::error::OrStorage;
+use crate::rows::known;
 use crate::schema::{addresses, outbox, users};
 
 /// Writes events on the caller's connection: call it inside the transaction of the change the
@@ -99,16 +100,17 @@ struct RecordRow {
     last_error: Option<String>,
 }
 
-impl From<RecordRow> for OutboxRecord {
-    fn from(r: RecordRow) -> Self {
-        OutboxRecord {
+impl TryFrom<RecordRow> for OutboxRecord {
+    type Error = diesel::result::Error;
+    fn try_from(r: RecordRow) -> QueryResult<Self> {
+        Ok(OutboxRecord {
             id: r.id,
             event_type: r.event_type,
             schema_version: r.schema_version,
             aggregate_type: r.aggregate_type,
             aggregate_id: r.aggregate_id,
             payload: r.payload,
-            status: OutboxStatus::parse(&r.status).unwrap_or(OutboxStatus::Pending),
+            status: known("outbox status", &r.status, OutboxStatus::parse)?,
             attempts: r.attempts,
             occurred_at: r.occurred_at,
             available_at: r.available_at,
@@ -116,7 +118,7 @@ impl From<RecordRow> for OutboxRecord {
             published_at: r.published_at,
             delivered_at: r.delivered_at,
             last_error: r.last_error,
-        }
+        })
     }
 }
 
@@ -236,14 +238,14 @@ impl OutboxRepo for PgOutboxRepo {
             q = q.filter(outbox::id.lt(b));
         }
         let rows: Vec<RecordRow> = q.order(outbox::id.desc()).limit(f.page.fetch()).load(&mut conn).await.storage()?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        Ok(rows.into_iter().map(OutboxRecord::try_from).collect::<QueryResult<_>>().storage()?)
     }
 
     async fn get(&self, id: Uuid) -> Result<Option<OutboxRecord>, OutboxError> {
         let mut conn = self.db.conn().await?;
         let row: Option<RecordRow> =
             outbox::table.find(id).select(RecordRow::as_select()).first(&mut conn).await.optional().storage()?;
-        Ok(row.map(Into::into))
+        Ok(row.map(OutboxRecord::try_from).transpose().storage()?)
     }
 
     async fn requeue(&self, id: Uuid) -> Result<OutboxRecord, OutboxError> {
@@ -261,7 +263,7 @@ impl OutboxRepo for PgOutboxRepo {
             .optional()
             .storage()?;
         match row {
-            Some(r) => Ok(r.into()),
+            Some(r) => Ok(r.try_into().storage()?),
             None => match self.get(id).await? {
                 Some(r) => Err(OutboxError::NotDead(r.status.as_str().to_owned())),
                 None => Err(OutboxError::NotFound),

@@ -1,6 +1,6 @@
 //! Adapter for `auth::SessionRepo`: refresh-token families.
 
-use ::users::{RepoError, Role};
+use ::users::RepoError;
 use auth::{NewSession, Rotation, SessionRepo, SessionState};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::Db;
 use crate::error::OrStorage;
+use crate::rows::known;
 use crate::schema::{refresh_tokens as rt, users};
 
 pub struct PgSessionRepo {
@@ -137,12 +138,10 @@ impl SessionRepo for PgSessionRepo {
             .await
             .optional()
             .storage()?;
-        Ok(row.map(|(user_id, role, enabled, unrevoked)| SessionState {
-            user_id,
-            // An unknown role admits nothing beyond a customer's.
-            role: role.parse().unwrap_or(Role::Customer),
-            live: enabled && unrevoked,
-        }))
+        let state = row.map(|(user_id, role, enabled, unrevoked)| {
+            Ok(SessionState { user_id, role: known("role", &role, |s| s.parse().ok())?, live: enabled && unrevoked })
+        });
+        Ok(state.transpose().storage()?)
     }
 
     async fn live_families(&self, user_id: Uuid) -> Result<Vec<Uuid>, RepoError> {

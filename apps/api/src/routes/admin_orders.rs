@@ -1,7 +1,6 @@
-//! `/api/v1/admin` orders and shipping methods (permission `ManageOrders`).
+//! `/api/v1/admin` orders (permission `ManageOrders`).
 
-use actix_web::{HttpResponse, delete, get, patch, post, web};
-use cart::{NewShippingMethod, ShippingMethod, ShippingMethodPatch};
+use actix_web::{get, post, web};
 use orders::{Event, Order, OrderFilter, OrderStatus, Shipment};
 use primitives::Page;
 use serde::Deserialize;
@@ -132,69 +131,4 @@ pub async fn refund(
     id: web::Path<Uuid>,
 ) -> ApiResult<web::Json<Order>> {
     act(&state, &user, *id, Event::Refund, None).await
-}
-
-/// Every shipping method, active or not.
-#[utoipa::path(
-    tag = "admin-orders",
-    security(("bearer" = [])),
-    responses((status = 200, body = Vec<ShippingMethod>), (status = 401, body = Problem), (status = 403, body = Problem))
-)]
-#[get("/admin/shipping-methods")]
-pub async fn list_shipping(
-    state: web::Data<AppState>,
-    _: Authorized<perm::ManageOrders>,
-) -> ApiResult<web::Json<Vec<ShippingMethod>>> {
-    Ok(web::Json(state.carts.all_shipping_methods().await?))
-}
-
-/// Create a shipping method (flat price, list of countries; empty = everywhere).
-#[utoipa::path(
-    tag = "admin-orders",
-    security(("bearer" = [])),
-    request_body = NewShippingMethod,
-    responses((status = 201, body = ShippingMethod), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem))
-)]
-#[post("/admin/shipping-methods")]
-pub async fn create_shipping(
-    state: web::Data<AppState>,
-    _: Authorized<perm::ManageOrders>,
-    ValidJson(body): ValidJson<NewShippingMethod>,
-) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Created().json(state.carts.create_shipping_method(body).await?))
-}
-
-/// Change a shipping method.
-#[utoipa::path(
-    tag = "admin-orders",
-    security(("bearer" = [])),
-    params(("id" = Uuid, Path)),
-    request_body = ShippingMethodPatch,
-    responses((status = 200, body = ShippingMethod), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem))
-)]
-#[patch("/admin/shipping-methods/{id}")]
-pub async fn update_shipping(
-    state: web::Data<AppState>,
-    _: Authorized<perm::ManageOrders>,
-    id: web::Path<Uuid>,
-    ValidJson(body): ValidJson<ShippingMethodPatch>,
-) -> ApiResult<web::Json<ShippingMethod>> {
-    Ok(web::Json(state.carts.update_shipping_method(*id, body).await?))
-}
-
-/// Delete a shipping method (past orders keep its name).
-#[utoipa::path(
-    tag = "admin-orders",
-    security(("bearer" = [])),
-    params(("id" = Uuid, Path)),
-    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
-)]
-#[delete("/admin/shipping-methods/{id}")]
-pub async fn delete_shipping(
-    state: web::Data<AppState>,
-    _: Authorized<perm::ManageOrders>,
-    id: web::Path<Uuid>,
-) -> ApiResult<HttpResponse> {
-    state.carts.delete_shipping_method(*id).await?;
-    Ok(HttpResponse::NoContent().finish())
 }

@@ -1,10 +1,9 @@
-//! `/api/v1/cart`: the signed-in user's cart, or a guest cart identified by `X-Cart-Token`;
-//! shipping methods.
+//! `/api/v1/cart`: the signed-in user's cart, or a guest cart identified by `X-Cart-Token`.
 
 use actix_web::dev::Payload;
 use actix_web::http::header::HeaderValue;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, delete, get, post, put, web};
-use cart::{AddLine, CartView, SetQuantity, ShippingMethod, Shopper};
+use cart::{AddLine, CartView, SetQuantity, Shopper};
 use futures_util::future::LocalBoxFuture;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -178,24 +177,4 @@ pub async fn merge(
 ) -> ApiResult<HttpResponse> {
     state.carts.merge_guest(user.id(), &body.cart_token).await?;
     Ok(cart_response(state.carts.view(&Shopper::User(user.id()), None).await?))
-}
-
-#[derive(Deserialize, garde::Validate, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ShippingParams {
-    /// Only methods shipping to this country (ISO 3166-1 alpha-2).
-    #[garde(inner(length(min = 2, max = 2)))]
-    #[param(min_length = 2, max_length = 2)]
-    pub country: Option<String>,
-}
-
-/// Active shipping methods.
-#[utoipa::path(tag = "cart", params(ShippingParams), responses((status = 200, body = Vec<ShippingMethod>), (status = 400, body = Problem)))]
-#[get("/shipping-methods")]
-pub async fn shipping_methods(
-    state: web::Data<AppState>,
-    ValidQuery(p): ValidQuery<ShippingParams>,
-) -> ApiResult<web::Json<Vec<ShippingMethod>>> {
-    Ok(web::Json(state.carts.shipping_methods_for(p.country.as_deref()).await?))
 }

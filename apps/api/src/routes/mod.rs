@@ -14,6 +14,7 @@ pub mod me;
 pub mod ops;
 pub mod orders;
 pub mod reviews;
+pub mod shipping;
 pub mod webhooks;
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -62,7 +63,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(cart::remove_line)
             .service(cart::clear_cart)
             .service(cart::merge)
-            .service(cart::shipping_methods)
+            .service(shipping::shipping_methods)
             .service(orders::checkout)
             .service(orders::list_orders)
             .service(orders::get_order)
@@ -73,10 +74,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(admin_orders::deliver)
             .service(admin_orders::cancel)
             .service(admin_orders::refund)
-            .service(admin_orders::list_shipping)
-            .service(admin_orders::create_shipping)
-            .service(admin_orders::update_shipping)
-            .service(admin_orders::delete_shipping)
+            .service(shipping::list_shipping)
+            .service(shipping::create_shipping)
+            .service(shipping::update_shipping)
+            .service(shipping::delete_shipping)
             .service(webhooks::payments)
             .service(reviews::create)
             .service(reviews::list)

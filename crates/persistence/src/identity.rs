@@ -152,7 +152,7 @@ impl PgUserRepo {
             .await
             .optional()
             .storage()?;
-        Ok(row.map(UserRow::user).transpose().storage()?.ok_or(RepoError::NotFound)?)
+        row.map(UserRow::user).transpose().storage()?.ok_or(RepoError::NotFound)
     }
 }
 

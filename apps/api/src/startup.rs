@@ -232,7 +232,7 @@ impl Application {
         }
         let auth = Arc::new(auth);
         bootstrap_admin(&config, &auth).await?;
-        let users = Arc::new(UserService::new(user_repo));
+        let users = Arc::new(UserService::new(user_repo, auth.clone()));
         let catalog = Arc::new(CatalogService::new(
             Arc::new(PgCatalogRepo::new(db.clone())),
             cache.clone(),

@@ -350,6 +350,21 @@ impl AuthService {
     }
 }
 
+#[async_trait::async_trait]
+impl users::AccountSessions for AuthService {
+    async fn account_changed(&self, user: Uuid) {
+        self.user_changed(user).await;
+    }
+
+    async fn end_sessions(&self, user: Uuid) -> Result<(), primitives::StorageError> {
+        match self.end_all_sessions(user).await {
+            Ok(_) => Ok(()),
+            Err(AuthError::Storage(e)) => Err(e),
+            Err(other) => Err(primitives::StorageError::other(other.to_string())),
+        }
+    }
+}
+
 fn refused(retry_after: std::time::Duration) -> AuthError {
     AuthError::RateLimited { retry_after_secs: retry_after.as_secs_f64().ceil().max(1.0) as u64 }
 }

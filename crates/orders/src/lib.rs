@@ -2,6 +2,7 @@
 //! admin order management, payment webhooks, the payment-gateway port, and the sweeper that
 //! cancels unpaid orders.
 
+pub mod checkout;
 pub mod events;
 mod idempotency;
 mod model;
@@ -15,5 +16,6 @@ pub use idempotency::{IdempotencyKey, KeyError};
 pub use model::*;
 pub use payment::{Authorization, AuthorizeRequest, PaymentError, PaymentGateway};
 pub use repo::{Applied, CheckoutRefusal, Claim, OrderError, OrderRepo, PlaceOrder, TransitionData, UnavailableLine};
-pub use service::{CheckoutConfig, CheckoutError, CheckoutOutcome, OrderObserver, OrderService, PaymentRef};
+pub use service::{CheckoutConfig, CheckoutError, CheckoutOutcome, OrderObserver, OrderService};
 pub use state::{Changes, Effects, Event, IllegalTransition, OrderStatus, changes, transition};
+pub use webhook::{PaymentNotice, PaymentRef};

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::payment::{Authorization, AuthorizeRequest, PaymentError, PaymentGateway};
 use crate::repo::{Applied, CheckoutRefusal, Claim, OrderError, OrderRepo, PlaceOrder, TransitionData};
 use crate::state::Event;
+use crate::webhook::{PaymentNotice, PaymentRef};
 use crate::{CheckoutRequest, Order, OrderFilter, OrderStatus, Shipment};
 
 #[derive(Debug, Clone, Copy)]
@@ -266,23 +267,17 @@ impl OrderService {
     // ---- payment provider ---------------------------------------------------------------------
 
     /// A verified webhook: applied once per event id.
-    pub async fn payment_event(
-        &self,
-        event_id: &str,
-        kind: &str,
-        payment_or_order: PaymentRef,
-        approved: bool,
-        reason: Option<String>,
-    ) -> Result<(), OrderError> {
-        let order_id = match payment_or_order {
-            PaymentRef::Order(id) => id,
-            PaymentRef::Payment(ref pid) => self.orders.order_id_by_payment(pid).await?.ok_or(OrderError::NotFound)?,
+    pub async fn payment_event(&self, notice: PaymentNotice) -> Result<(), OrderError> {
+        let PaymentNotice { event_id, kind, target, approved, reason } = notice;
+        let order_id = match &target {
+            PaymentRef::Order(id) => *id,
+            PaymentRef::Payment(pid) => self.orders.order_id_by_payment(pid).await?.ok_or(OrderError::NotFound)?,
         };
         let data = TransitionData {
-            webhook_event: Some((event_id.to_owned(), kind.to_owned())),
+            webhook_event: Some((event_id, kind)),
             payment_error: reason,
-            payment_id: match &payment_or_order {
-                PaymentRef::Payment(p) => Some(p.clone()),
+            payment_id: match target {
+                PaymentRef::Payment(p) => Some(p),
                 PaymentRef::Order(_) => None,
             },
             ..Default::default()
@@ -343,13 +338,6 @@ impl OrderService {
     pub fn is_pending(order: &Order) -> bool {
         order.status == OrderStatus::PendingPayment
     }
-}
-
-/// How a webhook names the order.
-#[derive(Debug, Clone)]
-pub enum PaymentRef {
-    Order(Uuid),
-    Payment(String),
 }
 
 /// Runs a storage write until it succeeds (see [`primitives::retry_for`]), for about half a minute.

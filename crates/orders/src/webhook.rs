@@ -62,7 +62,7 @@ pub fn sign(secret: &[u8], body: &[u8], t: i64) -> String {
 }
 
 /// The event body.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WebhookEvent {
     /// Unique per event; a repeat is acknowledged and ignored.
@@ -73,7 +73,7 @@ pub struct WebhookEvent {
     pub data: WebhookData,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WebhookData {
     pub order_id: Option<uuid::Uuid>,
@@ -81,9 +81,75 @@ pub struct WebhookData {
     pub reason: Option<String>,
 }
 
+/// How a webhook names the order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentRef {
+    Order(uuid::Uuid),
+    Payment(String),
+}
+
+/// What a payment event means for an order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentNotice {
+    /// The provider's event id: applied once, repeats are no-ops.
+    pub event_id: String,
+    pub kind: String,
+    pub target: PaymentRef,
+    /// Authorised (`payment.succeeded`) or declined (`payment.failed`).
+    pub approved: bool,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NoticeError {
+    #[error("needs order_id or payment_id")]
+    NoTarget,
+}
+
+/// Which order an event moves, and how. `Ok(None)`: an event type this shop does not act on
+/// (acknowledged, so the provider stops resending it).
+pub fn interpret(event: &WebhookEvent) -> Result<Option<PaymentNotice>, NoticeError> {
+    let approved = match event.kind.as_str() {
+        "payment.succeeded" => true,
+        "payment.failed" => false,
+        _ => return Ok(None),
+    };
+    let target = match (event.data.order_id, &event.data.payment_id) {
+        (Some(o), _) => PaymentRef::Order(o),
+        (None, Some(p)) => PaymentRef::Payment(p.clone()),
+        (None, None) => return Err(NoticeError::NoTarget),
+    };
+    Ok(Some(PaymentNotice {
+        event_id: event.id.clone(),
+        kind: event.kind.clone(),
+        target,
+        approved,
+        reason: event.data.reason.clone(),
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn events_mean_what_they_say() {
+        let event = |kind: &str, order: Option<uuid::Uuid>, payment: Option<&str>| WebhookEvent {
+            id: "evt_1".into(),
+            kind: kind.into(),
+            data: WebhookData { order_id: order, payment_id: payment.map(str::to_owned), reason: Some("why".into()) },
+        };
+        let o = uuid::Uuid::from_u128(7);
+        let n = interpret(&event("payment.succeeded", Some(o), Some("pi_1"))).unwrap().unwrap();
+        assert_eq!((n.target, n.approved), (PaymentRef::Order(o), true), "the order id wins");
+        let n = interpret(&event("payment.failed", None, Some("pi_1"))).unwrap().unwrap();
+        assert_eq!(
+            (n.target, n.approved, n.reason.as_deref()),
+            (PaymentRef::Payment("pi_1".into()), false, Some("why"))
+        );
+        assert_eq!(interpret(&event("charge.refunded", None, None)), Ok(None));
+        assert_eq!(interpret(&event("payment.failed", None, None)), Err(NoticeError::NoTarget));
+    }
 
     #[test]
     fn accepts_fresh_signatures_and_refuses_the_rest() {

@@ -7,13 +7,15 @@
 
 mod dispatcher;
 mod event;
+mod message;
 mod notify;
 pub mod ports;
 
 pub use dispatcher::{Backoff, Dispatcher, DispatcherConfig, OutboxService};
 pub use event::{Claimed, EventType, NewEvent, OutboxFilter, OutboxRecord, OutboxStats, OutboxStatus, Progress, types};
-pub use notify::{Email, Notifications, Sms, TemplateError};
+pub use message::{Contact, Email, Sms};
+pub use notify::{Notifications, TemplateError};
 pub use ports::{
-    Contact, Contacts, DeliveryError, DispatchObserver, EmailSender, LoggingMailer, LoggingSms, OutboxError,
-    OutboxRepo, Publisher, SmsSender,
+    Contacts, DeliveryError, DispatchObserver, EmailSender, LoggingMailer, LoggingSms, OutboxError, OutboxRepo,
+    Publisher, SmsSender,
 };

@@ -6,23 +6,7 @@ use primitives::Money;
 use uuid::Uuid;
 
 use crate::event::{Claimed, types};
-use crate::ports::Contact;
-
-/// An email ready to send.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Email {
-    pub to: String,
-    pub to_name: String,
-    pub subject: String,
-    pub text: String,
-    pub html: String,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Sms {
-    pub to: String,
-    pub body: String,
-}
+use crate::message::{Contact, Email, Sms};
 
 #[derive(Debug, thiserror::Error)]
 #[error("template {template}: {message}")]

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::event::{Claimed, OutboxFilter, OutboxRecord, OutboxStats, Progress};
-use crate::notify::{Email, Sms};
+use crate::message::{Contact, Email, Sms};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutboxError {
@@ -43,15 +43,6 @@ pub trait OutboxRepo: Send + Sync + 'static {
     async fn stats(&self) -> Result<OutboxStats, OutboxError>;
     /// Deletes delivered events older than `before`; returns how many.
     async fn purge_delivered(&self, before: DateTime<Utc>) -> Result<u64, OutboxError>;
-}
-
-/// How to reach a user.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Contact {
-    pub email: String,
-    pub name: String,
-    /// From the user's default shipping address, when it has one.
-    pub phone: Option<String>,
 }
 
 /// Looks up the current contact details of a user at delivery time (events carry ids, not

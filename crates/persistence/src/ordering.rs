@@ -4,9 +4,9 @@
 use ::orders::events as order_events_out;
 use ::orders::{
     Applied, Changes, CheckoutRefusal, Claim, Event, Order, OrderError, OrderFilter, OrderLine, OrderRepo, OrderStatus,
-    PlaceOrder, TransitionData, UnavailableLine, changes,
+    PlaceOrder, TransitionData, changes, checkout,
 };
-use cart::{LineSnapshot, price_lines, totals};
+use cart::LineSnapshot;
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
@@ -241,16 +241,6 @@ impl From<LockedLine> for LineRow {
 }
 
 #[derive(QueryableByName)]
-struct Sold {
-    #[diesel(sql_type = SqlUuid)]
-    variant_id: Uuid,
-    #[diesel(sql_type = Integer)]
-    stock_after: i32,
-    #[diesel(sql_type = Integer)]
-    quantity: i32,
-}
-
-#[derive(QueryableByName)]
 struct Restocked {
     #[diesel(sql_type = SqlUuid)]
     variant_id: Uuid,
@@ -289,23 +279,11 @@ impl OrderRepo for PgOrderRepo {
                 .bind::<SqlUuid, _>(cart)
                 .load(conn)
                 .await?;
-                if locked.is_empty() {
-                    return Err(refuse(CheckoutRefusal::CartEmpty));
-                }
                 let snapshots: Vec<LineSnapshot> =
                     locked.into_iter().map(|l| LineSnapshot::try_from(LineRow::from(l))).collect::<QueryResult<_>>()?;
-                let priced = price_lines(&snapshots);
-                let unavailable: Vec<UnavailableLine> = priced
-                    .iter()
-                    .filter_map(|l| {
-                        l.issue.map(|issue| UnavailableLine { sku: l.sku.clone(), issue, available_quantity: l.available_quantity })
-                    })
-                    .collect();
-                if !unavailable.is_empty() {
-                    return Err(refuse(CheckoutRefusal::LinesUnavailable { lines: unavailable }));
-                }
-                let t = totals(&priced, p.shipping_method.price, p.tax_rate_bp)
-                    .map_err(|_| refuse(CheckoutRefusal::CurrencyMismatch))?;
+                let plan = checkout::plan(&snapshots, p.shipping_method.price, p.tax_rate_bp, p.low_stock_threshold)
+                    .map_err(refuse)?;
+                let (t, priced) = (&plan.totals, &plan.lines);
 
                 diesel::insert_into(orders::table)
                     .values((
@@ -327,18 +305,17 @@ impl OrderRepo for PgOrderRepo {
                 let ids: Vec<Uuid> = priced.iter().map(|l| l.variant_id).collect();
                 let qtys: Vec<i32> = priced.iter().map(|l| l.quantity).collect();
                 // Under the row locks taken above; the CHECK (stock >= 0) is the backstop.
-                let sold: Vec<Sold> = diesel::sql_query(
+                diesel::sql_query(
                     "WITH d AS (SELECT * FROM unnest($1::uuid[], $2::int[]) AS d(id, q)), \
                           u AS (UPDATE variants v SET stock = v.stock - d.q FROM d WHERE v.id = d.id RETURNING v.id, v.stock, d.q) \
                      INSERT INTO inventory_ledger (variant_id, delta, reason, stock_after, actor_id, order_id) \
-                     SELECT u.id, -u.q, 'sale', u.stock, $3, $4 FROM u \
-                     RETURNING variant_id, stock_after, -delta AS quantity",
+                     SELECT u.id, -u.q, 'sale', u.stock, $3, $4 FROM u",
                 )
                 .bind::<Array<SqlUuid>, _>(&ids)
                 .bind::<Array<Integer>, _>(&qtys)
                 .bind::<SqlUuid, _>(p.user_id)
                 .bind::<SqlUuid, _>(order_id)
-                .load(conn)
+                .execute(conn)
                 .await?;
                 let line_values: Vec<_> = priced
                     .iter()
@@ -374,11 +351,9 @@ impl OrderRepo for PgOrderRepo {
                     .await?;
                 let order = load_order(conn, order_id).await?.ok_or(DieselError::NotFound)?;
                 let mut events = vec![order_events_out::placed(&order)];
-                for s in sold.iter().filter(|s| order_events_out::crossed_low_stock(s.stock_after, s.quantity, p.low_stock_threshold)) {
-                    if let Some(line) = priced.iter().find(|l| l.variant_id == s.variant_id) {
-                        events.push(order_events_out::low_stock(s.variant_id, line.product_id, &line.sku, s.stock_after, p.low_stock_threshold));
-                    }
-                }
+                events.extend(plan.low_stock.iter().map(|l| {
+                    order_events_out::low_stock(l.variant_id, l.product_id, &l.sku, l.stock_after, p.low_stock_threshold)
+                }));
                 crate::outbox::enqueue(conn, &events).await?;
                 Ok(order)
             })

@@ -12,4 +12,4 @@ pub use address::{Address, AddressInput, AddressPatch, MAX_ADDRESSES_PER_USER, i
 pub use email::{EmailError, normalise_email};
 pub use model::{Permission, ProfilePatch, Role, User, UserCredentials, UserListQuery};
 pub use repo::{NewUser, RepoError, UserRepo};
-pub use service::{UserError, UserService};
+pub use service::{AccountSessions, UserError, UserService};

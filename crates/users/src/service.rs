@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use primitives::{CursorTime, Page};
+use primitives::{CursorTime, Page, StorageError};
 use uuid::Uuid;
 
 use crate::{
@@ -31,15 +31,28 @@ impl From<RepoError> for UserError {
     }
 }
 
+/// What account administration needs of sign-in (implemented by `auth::AuthService`): a role
+/// change or re-enabling reaches every live session at once, disabling ends them.
+#[async_trait::async_trait]
+pub trait AccountSessions: Send + Sync + 'static {
+    /// The account's role or status changed: its sessions see it on their next request.
+    async fn account_changed(&self, user: Uuid);
+    /// Ends every session of the account (their access tokens are refused at once).
+    async fn end_sessions(&self, user: Uuid) -> Result<(), StorageError>;
+}
+
 /// Profiles, addresses and account administration. Every method that touches a user's own data
 /// takes the acting user's id and scopes by it (ownership is checked here as well as by routing).
+/// Role and status changes reach the account's sessions through [`AccountSessions`], whoever calls
+/// (an HTTP handler, the CLI).
 pub struct UserService {
     repo: Arc<dyn UserRepo>,
+    sessions: Arc<dyn AccountSessions>,
 }
 
 impl UserService {
-    pub fn new(repo: Arc<dyn UserRepo>) -> Self {
-        UserService { repo }
+    pub fn new(repo: Arc<dyn UserRepo>, sessions: Arc<dyn AccountSessions>) -> Self {
+        UserService { repo, sessions }
     }
 
     pub async fn get(&self, user: Uuid) -> Result<User, UserError> {
@@ -82,13 +95,21 @@ impl UserService {
         if actor == target {
             return Err(UserError::SelfChange);
         }
-        Ok(self.repo.set_role(target, role).await?)
+        let user = self.repo.set_role(target, role).await?;
+        self.sessions.account_changed(target).await;
+        Ok(user)
     }
 
     pub async fn set_disabled(&self, actor: Uuid, target: Uuid, disabled: bool) -> Result<User, UserError> {
         if actor == target {
             return Err(UserError::SelfChange);
         }
-        Ok(self.repo.set_disabled(target, disabled).await?)
+        let user = self.repo.set_disabled(target, disabled).await?;
+        if disabled {
+            self.sessions.end_sessions(target).await?;
+        } else {
+            self.sessions.account_changed(target).await;
+        }
+        Ok(user)
     }
 }

@@ -66,7 +66,7 @@ pub async fn get_user(
     Ok(web::Json(state.users.get(*id).await?))
 }
 
-/// Change a user's role (not one's own). Takes effect on the user's next token refresh.
+/// Change a user's role (not one's own). Takes effect on the user's next request, on every instance.
 #[utoipa::path(
     tag = "admin",
     security(("bearer" = [])),
@@ -84,9 +84,7 @@ pub async fn set_role(
     id: web::Path<Uuid>,
     ValidJson(body): ValidJson<RoleChange>,
 ) -> ApiResult<web::Json<User>> {
-    let u = state.users.set_role(user.id(), *id, body.role).await?;
-    state.auth.user_changed(u.id).await;
-    Ok(web::Json(u))
+    Ok(web::Json(state.users.set_role(user.id(), *id, body.role).await?))
 }
 
 /// Disable an account: it can no longer log in or refresh; its sessions end.
@@ -102,9 +100,7 @@ pub async fn disable_user(
     user: Authorized<perm::ManageUsers>,
     id: web::Path<Uuid>,
 ) -> ApiResult<web::Json<User>> {
-    let u = state.users.set_disabled(user.id(), *id, true).await?;
-    state.auth.end_all_sessions(u.id).await?;
-    Ok(web::Json(u))
+    Ok(web::Json(state.users.set_disabled(user.id(), *id, true).await?))
 }
 
 /// Enable a disabled account.
@@ -120,7 +116,5 @@ pub async fn enable_user(
     user: Authorized<perm::ManageUsers>,
     id: web::Path<Uuid>,
 ) -> ApiResult<web::Json<User>> {
-    let u = state.users.set_disabled(user.id(), *id, false).await?;
-    state.auth.user_changed(u.id).await;
-    Ok(web::Json(u))
+    Ok(web::Json(state.users.set_disabled(user.id(), *id, false).await?))
 }

@@ -3,8 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, post, web};
-use orders::PaymentRef;
-use orders::webhook::{SignatureError, WebhookEvent, verify};
+use orders::webhook::{SignatureError, WebhookEvent, interpret, verify};
 
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
@@ -41,17 +40,12 @@ pub async fn payments(state: web::Data<AppState>, req: HttpRequest, body: Bytes)
                 .detail(detail)
         })?;
     let event: WebhookEvent = crate::extract::parse_json(&body)?;
-    let approved = match event.kind.as_str() {
-        "payment.succeeded" => true,
-        "payment.failed" => false,
+    match interpret(&event).map_err(|e| Problem::invalid_field("data", e.to_string()))? {
+        Some(notice) => {
+            state.orders.payment_event(notice).await?;
+            Ok(HttpResponse::Ok().json(serde_json::json!({"received": true})))
+        }
         // Events we do not act on are acknowledged so the provider stops resending them.
-        _ => return Ok(HttpResponse::Ok().json(serde_json::json!({"received": true, "ignored": true}))),
-    };
-    let target = match (event.data.order_id, event.data.payment_id.clone()) {
-        (Some(o), _) => PaymentRef::Order(o),
-        (None, Some(p)) => PaymentRef::Payment(p),
-        (None, None) => return Err(Problem::invalid_field("data", "needs order_id or payment_id")),
-    };
-    state.orders.payment_event(&event.id, &event.kind, target, approved, event.data.reason.clone()).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"received": true})))
+        None => Ok(HttpResponse::Ok().json(serde_json::json!({"received": true, "ignored": true}))),
+    }
 }

@@ -2,11 +2,11 @@
 //! and the OpenAPI document. Handlers are thin: parse, call a service, map the result.
 
 pub mod auth;
-pub mod config;
+/// Shared with `shop-worker` (crates/runtime).
+pub use runtime::{config, metrics, telemetry, worker};
 pub mod errors;
 pub mod extract;
 pub mod hygiene;
-pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod pagination;
@@ -14,7 +14,5 @@ pub mod problem;
 pub mod routes;
 pub mod startup;
 pub mod state;
-pub mod telemetry;
-pub mod worker;
 
 pub use startup::Application;

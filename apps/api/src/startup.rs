@@ -39,27 +39,7 @@ pub struct Application {
     shutdown_grace: Duration,
 }
 
-/// Makes sure the configured database exists and is migrated. In the dev profile, when no server
-/// answers at the configured URL, starts a private one under `database.embedded_dir` and points
-/// the configuration at it.
-pub async fn prepare_database(config: &mut Config) -> anyhow::Result<()> {
-    let db = &mut config.database;
-    if db.embedded && !persistence::db::server_reachable(&db.url, Duration::from_millis(db.connect_timeout_ms)).await {
-        let (_, name) = persistence::db::maintenance_url(&db.url)?;
-        tracing::warn!(url = %db.url, dir = %db.embedded_dir, "PostgreSQL unreachable; starting a private server");
-        let (dir, port) = (db.embedded_dir.clone(), db.embedded_port);
-        let local = tokio::task::spawn_blocking(move || localpg::start(std::path::Path::new(&dir), port)).await??;
-        db.url = local.url(&name);
-    }
-    if db.create_if_missing && persistence::db::ensure_database(&db.url).await.context("creating the database")? {
-        tracing::info!("created database");
-    }
-    let applied = persistence::db::run_migrations(&db.url).await.context("applying migrations")?;
-    if !applied.is_empty() {
-        tracing::info!(?applied, "applied migrations");
-    }
-    Ok(())
-}
+pub use runtime::database::prepare_database;
 
 fn tax_rates(config: &Config) -> TaxRates {
     TaxRates { default_bp: config.tax.default_rate_bp, by_country: config.tax.rates.clone() }

@@ -4,17 +4,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use outbox::{Backoff, Dispatcher, DispatcherConfig, EmailSender, LoggingMailer, LoggingSms, Notifications, Publisher};
 use persistence::{Db, PgContacts, PgOutboxRepo};
 use tokio::sync::watch;
 
+use crate::StartError;
 use crate::config::{Config, Profile};
 use crate::metrics::Metrics;
 
 /// The dispatcher over `db`, with the configured SMTP server and broker (or their logging and
 /// no-op stand-ins when unset).
-pub fn dispatcher(config: &Config, db: Db, metrics: Arc<Metrics>) -> anyhow::Result<Dispatcher> {
+pub fn dispatcher(config: &Config, db: Db, metrics: Arc<Metrics>) -> Result<Dispatcher, StartError> {
     let o = &config.outbox;
     let e = &config.email;
     let mailer: Arc<dyn EmailSender> = match &e.smtp_url {
@@ -24,7 +24,7 @@ pub fn dispatcher(config: &Config, db: Db, metrics: Arc<Metrics>) -> anyhow::Res
                 from: e.from.clone(),
                 timeout: Duration::from_millis(e.timeout_ms),
             })
-            .context("email.smtp_url")?,
+            .map_err(|e| StartError::step("email.smtp_url", e))?,
         ),
         _ => {
             if config.profile == Profile::Production {

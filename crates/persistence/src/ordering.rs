@@ -406,7 +406,7 @@ impl OrderRepo for PgOrderRepo {
                     let fresh = diesel::insert_into(payment_events::table)
                         .values((
                             payment_events::event_id.eq(event_id),
-                            payment_events::kind.eq(kind),
+                            payment_events::type_.eq(kind),
                             payment_events::order_id.eq(Some(id)),
                         ))
                         .on_conflict_do_nothing()

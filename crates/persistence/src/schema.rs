@@ -1,29 +1,9 @@
-// Kept in step with migrations/ by hand (the shape `diesel print-schema` would produce).
+// @generated automatically by Diesel CLI.
 
-diesel::table! {
-    users (id) {
-        id -> Uuid,
-        email -> Text,
-        password_hash -> Text,
-        name -> Text,
-        role -> Text,
-        disabled_at -> Nullable<Timestamptz>,
-        created_at -> Timestamptz,
-        updated_at -> Timestamptz,
-    }
-}
-
-diesel::table! {
-    refresh_tokens (id) {
-        id -> Uuid,
-        user_id -> Uuid,
-        family_id -> Uuid,
-        token_hash -> Bytea,
-        expires_at -> Timestamptz,
-        used_at -> Nullable<Timestamptz>,
-        revoked_at -> Nullable<Timestamptz>,
-        created_at -> Timestamptz,
-    }
+pub mod sql_types {
+    #[derive(diesel::sql_types::SqlType)]
+    #[diesel(postgres_type(name = "tsvector", schema = "pg_catalog"))]
+    pub struct Tsvector;
 }
 
 diesel::table! {
@@ -47,28 +27,26 @@ diesel::table! {
 }
 
 diesel::table! {
-    outbox (id) {
-        id -> Uuid,
-        event_type -> Text,
-        schema_version -> Int4,
-        aggregate_type -> Text,
-        aggregate_id -> Uuid,
-        payload -> Jsonb,
-        occurred_at -> Timestamptz,
-        status -> Text,
-        attempts -> Int4,
-        available_at -> Timestamptz,
-        claim_id -> Nullable<Uuid>,
-        notified_at -> Nullable<Timestamptz>,
-        published_at -> Nullable<Timestamptz>,
-        delivered_at -> Nullable<Timestamptz>,
-        last_error -> Nullable<Text>,
-        updated_at -> Timestamptz,
+    cart_lines (cart_id, variant_id) {
+        cart_id -> Uuid,
+        variant_id -> Uuid,
+        quantity -> Int4,
+        added_at -> Timestamptz,
+        currency -> Text,
     }
 }
 
-diesel::joinable!(refresh_tokens -> users (user_id));
-diesel::joinable!(addresses -> users (user_id));
+diesel::table! {
+    carts (id) {
+        id -> Uuid,
+        user_id -> Nullable<Uuid>,
+        token_hash -> Nullable<Bytea>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        currency -> Nullable<Text>,
+        line_count -> Int4,
+    }
+}
 
 diesel::table! {
     categories (id) {
@@ -84,40 +62,14 @@ diesel::table! {
 }
 
 diesel::table! {
-    products (id) {
-        id -> Uuid,
-        slug -> Text,
-        name -> Text,
-        description -> Text,
-        status -> Text,
-        category_id -> Nullable<Uuid>,
-        brand -> Nullable<Text>,
-        attributes -> Jsonb,
-        images -> Array<Text>,
-        currency -> Text,
-        min_price -> Int8,
-        max_price -> Int8,
-        rating_count -> Int4,
-        rating_sum -> Int4,
-        version -> Int4,
+    idempotency_keys (user_id, key) {
+        user_id -> Uuid,
+        key -> Text,
+        request_hash -> Bytea,
+        order_id -> Nullable<Uuid>,
+        outcome -> Nullable<Jsonb>,
         created_at -> Timestamptz,
-        updated_at -> Timestamptz,
-    }
-}
-
-diesel::table! {
-    variants (id) {
-        id -> Uuid,
-        product_id -> Uuid,
-        sku -> Text,
-        options -> Jsonb,
-        price_minor -> Int8,
-        compare_at_minor -> Nullable<Int8>,
-        stock -> Int4,
-        active -> Bool,
-        position -> Int4,
-        created_at -> Timestamptz,
-        updated_at -> Timestamptz,
+        expires_at -> Timestamptz,
     }
 }
 
@@ -136,37 +88,29 @@ diesel::table! {
 }
 
 diesel::table! {
-    carts (id) {
-        id -> Uuid,
-        user_id -> Nullable<Uuid>,
-        token_hash -> Nullable<Bytea>,
+    order_events (id) {
+        id -> Int8,
+        order_id -> Uuid,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        actor_id -> Nullable<Uuid>,
+        note -> Nullable<Text>,
         created_at -> Timestamptz,
-        updated_at -> Timestamptz,
-        currency -> Nullable<Text>,
-        line_count -> Int4,
     }
 }
 
 diesel::table! {
-    cart_lines (cart_id, variant_id) {
-        cart_id -> Uuid,
-        variant_id -> Uuid,
-        quantity -> Int4,
-        added_at -> Timestamptz,
-        currency -> Text,
-    }
-}
-
-diesel::table! {
-    shipping_methods (id) {
-        id -> Uuid,
+    order_lines (order_id, line_no) {
+        order_id -> Uuid,
+        line_no -> Int4,
+        variant_id -> Nullable<Uuid>,
+        product_id -> Nullable<Uuid>,
+        sku -> Text,
         name -> Text,
-        price_minor -> Int8,
-        currency -> Text,
-        countries -> Array<Text>,
-        active -> Bool,
-        created_at -> Timestamptz,
-        updated_at -> Timestamptz,
+        options -> Jsonb,
+        unit_price_minor -> Int8,
+        quantity -> Int4,
+        line_total_minor -> Int8,
     }
 }
 
@@ -200,41 +144,23 @@ diesel::table! {
 }
 
 diesel::table! {
-    order_lines (order_id, line_no) {
-        order_id -> Uuid,
-        line_no -> Int4,
-        variant_id -> Nullable<Uuid>,
-        product_id -> Nullable<Uuid>,
-        sku -> Text,
-        name -> Text,
-        options -> Jsonb,
-        unit_price_minor -> Int8,
-        quantity -> Int4,
-        line_total_minor -> Int8,
-    }
-}
-
-diesel::table! {
-    order_events (id) {
-        id -> Int8,
-        order_id -> Uuid,
-        from_status -> Nullable<Text>,
-        to_status -> Text,
-        actor_id -> Nullable<Uuid>,
-        note -> Nullable<Text>,
-        created_at -> Timestamptz,
-    }
-}
-
-diesel::table! {
-    idempotency_keys (user_id, key) {
-        user_id -> Uuid,
-        key -> Text,
-        request_hash -> Bytea,
-        order_id -> Nullable<Uuid>,
-        outcome -> Nullable<Jsonb>,
-        created_at -> Timestamptz,
-        expires_at -> Timestamptz,
+    outbox (id) {
+        id -> Uuid,
+        event_type -> Text,
+        schema_version -> Int4,
+        aggregate_type -> Text,
+        aggregate_id -> Uuid,
+        payload -> Jsonb,
+        occurred_at -> Timestamptz,
+        status -> Text,
+        attempts -> Int4,
+        available_at -> Timestamptz,
+        claim_id -> Nullable<Uuid>,
+        notified_at -> Nullable<Timestamptz>,
+        published_at -> Nullable<Timestamptz>,
+        delivered_at -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -242,9 +168,48 @@ diesel::table! {
     payment_events (event_id) {
         event_id -> Text,
         #[sql_name = "type"]
-        kind -> Text,
+        type_ -> Text,
         order_id -> Nullable<Uuid>,
         received_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::Tsvector;
+
+    products (id) {
+        id -> Uuid,
+        slug -> Text,
+        name -> Text,
+        description -> Text,
+        status -> Text,
+        category_id -> Nullable<Uuid>,
+        brand -> Nullable<Text>,
+        attributes -> Jsonb,
+        images -> Array<Text>,
+        currency -> Text,
+        min_price -> Int8,
+        max_price -> Int8,
+        rating_count -> Int4,
+        rating_sum -> Int4,
+        search -> Nullable<Tsvector>,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        family_id -> Uuid,
+        token_hash -> Bytea,
+        expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
     }
 }
 
@@ -264,31 +229,81 @@ diesel::table! {
     }
 }
 
-diesel::joinable!(products -> categories (category_id));
-diesel::joinable!(variants -> products (product_id));
-diesel::joinable!(inventory_ledger -> variants (variant_id));
-diesel::joinable!(cart_lines -> carts (cart_id));
+diesel::table! {
+    shipping_methods (id) {
+        id -> Uuid,
+        name -> Text,
+        price_minor -> Int8,
+        currency -> Text,
+        countries -> Array<Text>,
+        active -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Uuid,
+        email -> Text,
+        password_hash -> Text,
+        name -> Text,
+        role -> Text,
+        disabled_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    variants (id) {
+        id -> Uuid,
+        product_id -> Uuid,
+        sku -> Text,
+        options -> Jsonb,
+        price_minor -> Int8,
+        compare_at_minor -> Nullable<Int8>,
+        stock -> Int4,
+        active -> Bool,
+        position -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(addresses -> users (user_id));
 diesel::joinable!(cart_lines -> variants (variant_id));
+diesel::joinable!(carts -> users (user_id));
+diesel::joinable!(idempotency_keys -> users (user_id));
+diesel::joinable!(inventory_ledger -> orders (order_id));
+diesel::joinable!(inventory_ledger -> variants (variant_id));
+diesel::joinable!(order_events -> orders (order_id));
 diesel::joinable!(order_lines -> orders (order_id));
+diesel::joinable!(order_lines -> variants (variant_id));
+diesel::joinable!(orders -> shipping_methods (shipping_method_id));
 diesel::joinable!(orders -> users (user_id));
-diesel::joinable!(reviews -> users (user_id));
+diesel::joinable!(products -> categories (category_id));
+diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(reviews -> products (product_id));
+diesel::joinable!(reviews -> users (user_id));
+diesel::joinable!(variants -> products (product_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
-    users,
-    refresh_tokens,
     addresses,
-    categories,
-    products,
-    variants,
-    inventory_ledger,
-    carts,
     cart_lines,
-    shipping_methods,
-    orders,
-    order_lines,
-    order_events,
+    carts,
+    categories,
     idempotency_keys,
-    payment_events,
-    reviews,
+    inventory_ledger,
+    order_events,
+    order_lines,
+    orders,
     outbox,
+    payment_events,
+    products,
+    refresh_tokens,
+    reviews,
+    shipping_methods,
+    users,
+    variants,
 );

@@ -84,6 +84,9 @@ async fn template() -> String {
             .get_result(&mut conn)
             .await
             .expect("query pg_database");
+    if !SWEPT.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        sweep(&mut conn).await;
+    }
     if !ready.flag {
         let q = quote_ident(&name).expect("plain name");
         // A half-built template from an interrupted run is rebuilt.
@@ -101,6 +104,52 @@ async fn template() -> String {
         .await
         .expect("unlock");
     name
+}
+
+static SWEPT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// How long a test database may live before a later run takes it for a leftover.
+const LEFTOVER_AFTER_SECS: u64 = 3600;
+
+/// Drops the test databases killed runs left behind (once per process, under the template lock):
+/// those older than an hour (their names carry their creation time) and unstamped ones of earlier
+/// versions nothing is connected to. Templates stay: another checkout's run may be using one.
+pub async fn sweep_leftovers() -> usize {
+    sweep(&mut admin().await).await
+}
+
+async fn sweep(conn: &mut AsyncPgConnection) -> usize {
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        datname: String,
+        #[diesel(sql_type = Bool)]
+        in_use: bool,
+    }
+    let rows: Vec<Row> = diesel::sql_query(
+        "SELECT d.datname, EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname) AS in_use \
+         FROM pg_database d WHERE d.datname LIKE 'shop\\_test\\_%'",
+    )
+    .load(conn)
+    .await
+    .unwrap_or_default();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let mut dropped = 0;
+    for Row { datname, in_use } in rows {
+        let leftover = match datname.strip_prefix("shop_test_").map(|rest| rest.split_once('_')) {
+            Some(Some((secs, _))) => secs.parse::<u64>().is_ok_and(|t| now.saturating_sub(t) > LEFTOVER_AFTER_SECS),
+            Some(None) => !in_use, // the unstamped names of earlier versions
+            None => false,
+        };
+        let Some(q) = leftover.then(|| quote_ident(&datname).ok()).flatten() else { continue };
+        if diesel::sql_query(format!("DROP DATABASE IF EXISTS {q} WITH (FORCE)")).execute(conn).await.is_ok() {
+            dropped += 1;
+        }
+    }
+    if dropped > 0 {
+        eprintln!("testkit: dropped {dropped} databases left by earlier runs");
+    }
+    dropped
 }
 
 /// A database that exists for one test and is dropped afterwards.
@@ -122,7 +171,9 @@ impl TestDb {
     }
 
     async fn create(template: Option<&str>) -> TestDb {
-        let name = format!("shop_test_{}", uuid::Uuid::new_v4().simple());
+        // Stamped with its creation time, so a run after a killed one can tell leftovers.
+        let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let name = format!("shop_test_{secs}_{}", uuid::Uuid::new_v4().simple());
         let mut conn = admin().await;
         let sql = match template {
             Some(t) => format!(

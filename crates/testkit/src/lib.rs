@@ -16,7 +16,7 @@ mod client;
 mod db;
 
 pub use client::{Client, Response};
-pub use db::{TestDb, server_url};
+pub use db::{TestDb, server_url, sweep_leftovers};
 
 /// A Redis URL for tests (`SHOP_TEST_REDIS_URL`, default the local server).
 pub fn redis_url() -> String {

@@ -306,3 +306,14 @@ async fn environment_overrides_the_file_and_defaults() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.to_lowercase().contains("pool_size") && err.contains("SHOP_"), "{err}");
 }
+
+/// The document as served, against the committed snapshot
+/// (`apps/api/tests/api/snapshots/api__foundation__openapi.snap`): any change to a route, a schema
+/// or a parameter shows as a diff in review. After a deliberate change, accept it with
+/// `cargo insta accept` (or `INSTA_UPDATE=always scripts/test.sh`) and commit the snapshot.
+#[tokio::test]
+async fn openapi_document_matches_its_snapshot() {
+    let (app, _db) = spawn().await;
+    let doc = app.client.get("/openapi.json").await.json();
+    insta::assert_json_snapshot!("openapi", doc);
+}

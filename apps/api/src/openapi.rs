@@ -44,10 +44,12 @@ impl Modify for BearerAuth {
     }
 }
 
-/// Makes the document say what the middleware and extractors do for every operation: problems
-/// are `application/problem+json`; operations with a body can answer 400 (malformed JSON), 413,
-/// 415 and 422; operations with query or path parameters 400 or 404, with a query 414 (over 4 KiB);
-/// every `/api` operation 429 (rate limits) and 503 (database unavailable, timeout).
+/// Makes the document say what the middleware and extractors do for every operation, so route
+/// annotations list only their own answers: problems are `application/problem+json`; operations
+/// with a body can answer 400 (malformed JSON), 413, 415 and 422; operations with query or path
+/// parameters 400 or 404, with a query 414 (over 4 KiB); operations taking a bearer token 401;
+/// admin operations 403 (the admin gate); every `/api` operation 429 (rate limits) and 503
+/// (database unavailable, timeout).
 /// Applied after the routes are collected (`startup.rs`), since the paths are only known then.
 pub struct ErrorResponses;
 
@@ -82,6 +84,20 @@ impl Modify for ErrorResponses {
                 let has_query = params.iter().any(|p| p.parameter_in == ParameterIn::Query);
                 let has_path = params.iter().any(|p| p.parameter_in == ParameterIn::Path);
                 let has_body = op.request_body.is_some();
+                let bearer = op
+                    .security
+                    .iter()
+                    .flatten()
+                    .any(|s| serde_json::to_value(s).is_ok_and(|v| v.get("bearer").is_some()));
+                if bearer {
+                    add(
+                        "401",
+                        "Not signed in, or the token or its session is no longer valid (`WWW-Authenticate: Bearer`)",
+                    );
+                }
+                if path.starts_with("/api/v1/admin/") {
+                    add("403", "The caller's role lacks the permission (decided before the body is read)");
+                }
                 if has_body || has_query {
                     add("400", "Malformed request or invalid parameter");
                 }

@@ -24,8 +24,8 @@ use crate::state::AppState;
     security(("bearer" = [])),
     request_body = NewCategory,
     responses(
-        (status = 201, body = Category), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 409, description = "Slug taken", body = Problem), (status = 422, body = Problem)
+        (status = 201, body = Category),
+        (status = 409, description = "Slug taken", body = Problem)
     )
 )]
 #[post("/admin/categories")]
@@ -46,8 +46,7 @@ pub async fn create_category(
     params(("id" = Uuid, Path)),
     request_body = CategoryPatch,
     responses(
-        (status = 200, body = Category), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)
+        (status = 200, body = Category), (status = 409, body = Problem)
     )
 )]
 #[patch("/admin/categories/{id}")]
@@ -65,7 +64,7 @@ pub async fn update_category(
     tag = "admin-catalog",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem))
+    responses((status = 204), (status = 409, body = Problem))
 )]
 #[delete("/admin/categories/{id}")]
 pub async fn delete_category(
@@ -109,8 +108,8 @@ fn if_match(req: &HttpRequest) -> Result<Option<i32>, Problem> {
     security(("bearer" = [])),
     request_body = NewProduct,
     responses(
-        (status = 201, body = Product, headers(("ETag" = String))), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 409, description = "Slug or SKU taken", body = Problem), (status = 422, body = Problem)
+        (status = 201, body = Product, headers(("ETag" = String))),
+        (status = 409, description = "Slug or SKU taken", body = Problem)
     )
 )]
 #[post("/admin/products")]
@@ -129,7 +128,7 @@ pub async fn create_product(
     tag = "admin-catalog",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = Product, headers(("ETag" = String))), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
+    responses((status = 200, body = Product, headers(("ETag" = String))))
 )]
 #[get("/admin/products/{id}")]
 pub async fn get_product(
@@ -149,8 +148,7 @@ pub async fn get_product(
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "The ETag of the version being edited")),
     request_body = ProductPatch,
     responses(
-        (status = 200, body = Product, headers(("ETag" = String))), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)
+        (status = 200, body = Product, headers(("ETag" = String))), (status = 409, body = Problem), (status = 412, body = Problem)
     )
 )]
 #[patch("/admin/products/{id}")]
@@ -171,7 +169,7 @@ pub async fn update_product(
     tag = "admin-catalog",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
+    responses((status = 204))
 )]
 #[delete("/admin/products/{id}")]
 pub async fn delete_product(
@@ -190,8 +188,7 @@ pub async fn delete_product(
     params(("id" = Uuid, Path, description = "Product id")),
     request_body = NewVariant,
     responses(
-        (status = 201, body = Variant), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)
+        (status = 201, body = Variant), (status = 409, body = Problem)
     )
 )]
 #[post("/admin/products/{id}/variants")]
@@ -212,8 +209,7 @@ pub async fn add_variant(
     params(("id" = Uuid, Path)),
     request_body = VariantPatch,
     responses(
-        (status = 200, body = Variant), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)
+        (status = 200, body = Variant), (status = 409, body = Problem)
     )
 )]
 #[patch("/admin/variants/{id}")]
@@ -231,7 +227,7 @@ pub async fn update_variant(
     tag = "admin-catalog",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem))
+    responses((status = 204), (status = 409, body = Problem))
 )]
 #[delete("/admin/variants/{id}")]
 pub async fn delete_variant(
@@ -251,8 +247,7 @@ pub async fn delete_variant(
     params(("id" = Uuid, Path, description = "Variant id")),
     request_body = StockAdjustment,
     responses(
-        (status = 201, body = LedgerEntry), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)
+        (status = 201, body = LedgerEntry), (status = 409, body = Problem)
     )
 )]
 #[post("/admin/variants/{id}/inventory")]
@@ -285,7 +280,7 @@ pub struct LedgerParams {
     tag = "admin-catalog",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Variant id"), LedgerParams),
-    responses((status = 200, body = Page<LedgerEntry>), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
+    responses((status = 200, body = Page<LedgerEntry>))
 )]
 #[get("/admin/variants/{id}/inventory")]
 pub async fn ledger(

@@ -29,7 +29,7 @@ pub struct AdminOrderParams {
     tag = "admin-orders",
     security(("bearer" = [])),
     params(AdminOrderParams, PageParams),
-    responses((status = 200, body = Page<Order>), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem))
+    responses((status = 200, body = Page<Order>))
 )]
 #[get("/admin/orders")]
 pub async fn list_orders(
@@ -46,7 +46,7 @@ pub async fn list_orders(
     tag = "admin-orders",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = Order), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
+    responses((status = 200, body = Order))
 )]
 #[get("/admin/orders/{id}")]
 pub async fn get_order(
@@ -73,7 +73,7 @@ async fn act(
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     request_body = Shipment,
-    responses((status = 200, body = Order), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, description = "Illegal transition", body = Problem), (status = 422, body = Problem))
+    responses((status = 200, body = Order), (status = 409, description = "Illegal transition", body = Problem))
 )]
 #[post("/admin/orders/{id}/ship")]
 pub async fn ship(
@@ -90,7 +90,7 @@ pub async fn ship(
     tag = "admin-orders",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = Order), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem))
+    responses((status = 200, body = Order), (status = 409, body = Problem))
 )]
 #[post("/admin/orders/{id}/deliver")]
 pub async fn deliver(
@@ -106,7 +106,7 @@ pub async fn deliver(
     tag = "admin-orders",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = Order), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem))
+    responses((status = 200, body = Order), (status = 409, body = Problem))
 )]
 #[post("/admin/orders/{id}/cancel")]
 pub async fn cancel(
@@ -122,7 +122,7 @@ pub async fn cancel(
     tag = "admin-orders",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = Order), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem))
+    responses((status = 200, body = Order), (status = 409, body = Problem))
 )]
 #[post("/admin/orders/{id}/refund")]
 pub async fn refund(

@@ -34,7 +34,7 @@ pub struct OutboxParams {
     tag = "admin-outbox",
     security(("bearer" = [])),
     params(OutboxParams, PageParams),
-    responses((status = 200, body = Page<OutboxRecord>), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem))
+    responses((status = 200, body = Page<OutboxRecord>))
 )]
 #[get("/admin/outbox")]
 pub async fn list_events(
@@ -55,7 +55,7 @@ pub async fn list_events(
 #[utoipa::path(
     tag = "admin-outbox",
     security(("bearer" = [])),
-    responses((status = 200, body = OutboxStats), (status = 401, body = Problem), (status = 403, body = Problem))
+    responses((status = 200, body = OutboxStats))
 )]
 #[get("/admin/outbox/stats")]
 pub async fn stats(
@@ -70,7 +70,7 @@ pub async fn stats(
     tag = "admin-outbox",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = OutboxRecord), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
+    responses((status = 200, body = OutboxRecord))
 )]
 #[get("/admin/outbox/{id}")]
 pub async fn get_event(
@@ -87,7 +87,7 @@ pub async fn get_event(
     tag = "admin-outbox",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = OutboxRecord), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem))
+    responses((status = 200, body = OutboxRecord), (status = 409, body = Problem))
 )]
 #[post("/admin/outbox/{id}/requeue")]
 pub async fn requeue(

@@ -38,7 +38,7 @@ pub struct RoleChange {
     tag = "admin",
     security(("bearer" = [])),
     params(UserListParams, PageParams),
-    responses((status = 200, body = Page<User>), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem))
+    responses((status = 200, body = Page<User>))
 )]
 #[get("/admin/users")]
 pub async fn list_users(
@@ -55,7 +55,7 @@ pub async fn list_users(
     tag = "admin",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = User), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
+    responses((status = 200, body = User))
 )]
 #[get("/admin/users/{id}")]
 pub async fn get_user(
@@ -73,8 +73,7 @@ pub async fn get_user(
     params(("id" = Uuid, Path)),
     request_body = RoleChange,
     responses(
-        (status = 200, body = User), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)
+        (status = 200, body = User), (status = 409, body = Problem)
     )
 )]
 #[put("/admin/users/{id}/role")]
@@ -92,7 +91,7 @@ pub async fn set_role(
     tag = "admin",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = User), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem))
+    responses((status = 200, body = User), (status = 409, body = Problem))
 )]
 #[post("/admin/users/{id}/disable")]
 pub async fn disable_user(
@@ -108,7 +107,7 @@ pub async fn disable_user(
     tag = "admin",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = User), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem))
+    responses((status = 200, body = User), (status = 409, body = Problem))
 )]
 #[post("/admin/users/{id}/enable")]
 pub async fn enable_user(

@@ -164,7 +164,7 @@ pub async fn refresh(
 }
 
 /// End the current session (its refresh tokens stop working).
-#[utoipa::path(tag = "auth", security(("bearer" = [])), responses((status = 204), (status = 401, body = Problem)))]
+#[utoipa::path(tag = "auth", security(("bearer" = [])), responses((status = 204)))]
 #[post("/auth/logout")]
 pub async fn logout(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
     state.auth.logout(&user.0).await?;
@@ -172,7 +172,7 @@ pub async fn logout(state: web::Data<AppState>, user: AuthUser) -> ApiResult<Htt
 }
 
 /// End every session of the caller.
-#[utoipa::path(tag = "auth", security(("bearer" = [])), responses((status = 204), (status = 401, body = Problem)))]
+#[utoipa::path(tag = "auth", security(("bearer" = [])), responses((status = 204)))]
 #[post("/auth/logout-all")]
 pub async fn logout_all(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
     state.auth.logout_all(&user.0).await?;

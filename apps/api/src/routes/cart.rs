@@ -67,7 +67,7 @@ pub struct CartParams {
     tag = "cart",
     security((), ("bearer" = [])),
     params(CartParams, ("X-Cart-Token" = Option<String>, Header, description = "Guest cart token", max_length = 128)),
-    responses((status = 200, body = CartView), (status = 400, body = Problem), (status = 401, body = Problem))
+    responses((status = 200, body = CartView))
 )]
 #[get("/cart")]
 pub async fn get_cart(
@@ -92,7 +92,7 @@ pub async fn get_cart(
     params(("X-Cart-Token" = Option<String>, Header, description = "Guest cart token", max_length = 128)),
     request_body = AddLine,
     responses(
-        (status = 200, body = CartView), (status = 401, body = Problem),
+        (status = 200, body = CartView),
         (status = 409, description = "Different currency than the cart", body = Problem),
         (status = 422, description = "Invalid quantity or unknown variant", body = Problem)
     )
@@ -112,7 +112,7 @@ pub async fn add_line(
     security((), ("bearer" = [])),
     params(("variant_id" = Uuid, Path), ("X-Cart-Token" = Option<String>, Header, description = "Guest cart token", max_length = 128)),
     request_body = SetQuantity,
-    responses((status = 200, body = CartView), (status = 401, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem))
+    responses((status = 200, body = CartView))
 )]
 #[put("/cart/lines/{variant_id}")]
 pub async fn set_quantity(
@@ -129,7 +129,7 @@ pub async fn set_quantity(
     tag = "cart",
     security((), ("bearer" = [])),
     params(("variant_id" = Uuid, Path), ("X-Cart-Token" = Option<String>, Header, description = "Guest cart token", max_length = 128)),
-    responses((status = 200, body = CartView), (status = 401, body = Problem), (status = 404, body = Problem))
+    responses((status = 200, body = CartView))
 )]
 #[delete("/cart/lines/{variant_id}")]
 pub async fn remove_line(
@@ -145,7 +145,7 @@ pub async fn remove_line(
     tag = "cart",
     security((), ("bearer" = [])),
     params(("X-Cart-Token" = Option<String>, Header, description = "Guest cart token", max_length = 128)),
-    responses((status = 204), (status = 401, body = Problem))
+    responses((status = 204))
 )]
 #[delete("/cart")]
 pub async fn clear_cart(state: web::Data<AppState>, shopper: ShopperId) -> ApiResult<HttpResponse> {
@@ -167,7 +167,7 @@ pub struct MergeRequest {
     tag = "cart",
     security(("bearer" = [])),
     request_body = MergeRequest,
-    responses((status = 200, body = CartView), (status = 401, body = Problem), (status = 409, body = Problem))
+    responses((status = 200, body = CartView), (status = 409, body = Problem))
 )]
 #[post("/cart/merge")]
 pub async fn merge(

@@ -21,7 +21,7 @@ pub async fn category_tree(state: web::Data<AppState>) -> ApiResult<web::Json<Ve
 #[utoipa::path(
     tag = "catalog",
     params(("slug" = String, Path, example = "t-shirts")),
-    responses((status = 200, body = CategoryNode), (status = 404, body = Problem))
+    responses((status = 200, body = CategoryNode))
 )]
 #[get("/categories/{slug}")]
 pub async fn get_category(state: web::Data<AppState>, slug: web::Path<String>) -> ApiResult<web::Json<CategoryNode>> {
@@ -123,8 +123,7 @@ fn etag_matches(req: &HttpRequest, etag: &str) -> bool {
     params(("id_or_slug" = String, Path, description = "Product id (UUID) or slug")),
     responses(
         (status = 200, body = PublicProduct, headers(("ETag" = String), ("Cache-Control" = String))),
-        (status = 304, description = "Not modified"),
-        (status = 404, body = Problem)
+        (status = 304, description = "Not modified")
     )
 )]
 #[get("/products/{id_or_slug}")]

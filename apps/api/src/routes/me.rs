@@ -24,7 +24,7 @@ pub struct PasswordChange {
 }
 
 /// The caller's profile.
-#[utoipa::path(tag = "me", security(("bearer" = [])), responses((status = 200, body = User), (status = 401, body = Problem)))]
+#[utoipa::path(tag = "me", security(("bearer" = [])), responses((status = 200, body = User)))]
 #[get("/me")]
 pub async fn get_me(state: web::Data<AppState>, user: AuthUser) -> ApiResult<web::Json<User>> {
     Ok(web::Json(state.users.get(user.id()).await?))
@@ -35,7 +35,7 @@ pub async fn get_me(state: web::Data<AppState>, user: AuthUser) -> ApiResult<web
     tag = "me",
     security(("bearer" = [])),
     request_body = ProfilePatch,
-    responses((status = 200, body = User), (status = 401, body = Problem), (status = 422, body = Problem))
+    responses((status = 200, body = User))
 )]
 #[patch("/me")]
 pub async fn patch_me(
@@ -51,7 +51,7 @@ pub async fn patch_me(
     tag = "me",
     security(("bearer" = [])),
     request_body = PasswordChange,
-    responses((status = 204), (status = 401, body = Problem), (status = 422, body = Problem))
+    responses((status = 204))
 )]
 #[post("/me/password")]
 pub async fn change_password(
@@ -64,7 +64,7 @@ pub async fn change_password(
 }
 
 /// The caller's addresses, oldest first.
-#[utoipa::path(tag = "me", security(("bearer" = [])), responses((status = 200, body = Vec<Address>), (status = 401, body = Problem)))]
+#[utoipa::path(tag = "me", security(("bearer" = [])), responses((status = 200, body = Vec<Address>)))]
 #[get("/me/addresses")]
 pub async fn list_addresses(state: web::Data<AppState>, user: AuthUser) -> ApiResult<web::Json<Vec<Address>>> {
     Ok(web::Json(state.users.addresses(user.id()).await?))
@@ -77,9 +77,7 @@ pub async fn list_addresses(state: web::Data<AppState>, user: AuthUser) -> ApiRe
     request_body = AddressInput,
     responses(
         (status = 201, body = Address),
-        (status = 401, body = Problem),
-        (status = 409, description = "Address limit reached", body = Problem),
-        (status = 422, body = Problem)
+        (status = 409, description = "Address limit reached", body = Problem)
     )
 )]
 #[post("/me/addresses")]
@@ -97,7 +95,7 @@ pub async fn create_address(
     tag = "me",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = Address), (status = 401, body = Problem), (status = 404, body = Problem))
+    responses((status = 200, body = Address))
 )]
 #[get("/me/addresses/{id}")]
 pub async fn get_address(
@@ -114,7 +112,7 @@ pub async fn get_address(
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     request_body = AddressPatch,
-    responses((status = 200, body = Address), (status = 401, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem))
+    responses((status = 200, body = Address))
 )]
 #[patch("/me/addresses/{id}")]
 pub async fn update_address(
@@ -131,7 +129,7 @@ pub async fn update_address(
     tag = "me",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 204), (status = 401, body = Problem), (status = 404, body = Problem))
+    responses((status = 204))
 )]
 #[delete("/me/addresses/{id}")]
 pub async fn delete_address(

@@ -72,7 +72,6 @@ impl OrderStatusExt {
         (status = 201, description = "Paid", body = Order),
         (status = 202, description = "Placed; payment pending", body = Order),
         (status = 400, description = "Missing Idempotency-Key", body = Problem),
-        (status = 401, body = Problem),
         (status = 402, description = "Payment declined", body = Problem),
         (status = 409, description = "Cart empty, lines unavailable, or the same key in flight", body = Problem),
         (status = 422, description = "Invalid fields, or the key was used with another body", body = Problem)
@@ -97,7 +96,7 @@ pub async fn checkout(
     tag = "orders",
     security(("bearer" = [])),
     params(PageParams),
-    responses((status = 200, body = Page<Order>), (status = 400, body = Problem), (status = 401, body = Problem))
+    responses((status = 200, body = Page<Order>))
 )]
 #[get("/orders")]
 pub async fn list_orders(
@@ -114,7 +113,7 @@ pub async fn list_orders(
     tag = "orders",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = Order), (status = 401, body = Problem), (status = 404, body = Problem))
+    responses((status = 200, body = Order))
 )]
 #[get("/orders/{id}")]
 pub async fn get_order(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> ApiResult<web::Json<Order>> {
@@ -127,7 +126,7 @@ pub async fn get_order(state: web::Data<AppState>, user: AuthUser, id: web::Path
     tag = "orders",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = Order), (status = 401, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem))
+    responses((status = 200, body = Order), (status = 409, body = Problem))
 )]
 #[post("/orders/{id}/cancel")]
 pub async fn cancel_order(

@@ -21,9 +21,8 @@ use crate::state::AppState;
     params(("id" = Uuid, Path, description = "Product id")),
     request_body = NewReview,
     responses(
-        (status = 201, body = Review), (status = 401, body = Problem),
-        (status = 403, description = "Not a purchaser (`not-a-purchaser`)", body = Problem),
-        (status = 404, body = Problem), (status = 409, description = "Already reviewed", body = Problem), (status = 422, body = Problem)
+        (status = 201, body = Review),
+        (status = 403, description = "Not a purchaser (`not-a-purchaser`)", body = Problem), (status = 409, description = "Already reviewed", body = Problem)
     )
 )]
 #[post("/products/{id}/reviews")]
@@ -88,7 +87,7 @@ pub struct ReviewPage {
 #[utoipa::path(
     tag = "reviews",
     params(("id" = Uuid, Path, description = "Product id"), ReviewParams, PageParams),
-    responses((status = 200, body = ReviewPage), (status = 400, body = Problem), (status = 404, body = Problem))
+    responses((status = 200, body = ReviewPage))
 )]
 #[get("/products/{id}/reviews")]
 pub async fn list(
@@ -109,7 +108,7 @@ pub async fn list(
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Review id")),
     request_body = ReviewPatch,
-    responses((status = 200, body = Review), (status = 401, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem))
+    responses((status = 200, body = Review))
 )]
 #[patch("/reviews/{id}")]
 pub async fn update(
@@ -126,7 +125,7 @@ pub async fn update(
     tag = "reviews",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Review id")),
-    responses((status = 204), (status = 401, body = Problem), (status = 404, body = Problem))
+    responses((status = 204))
 )]
 #[delete("/reviews/{id}")]
 pub async fn remove(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
@@ -140,7 +139,7 @@ pub async fn remove(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uu
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Review id")),
     request_body = Moderation,
-    responses((status = 200, body = Review), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem))
+    responses((status = 200, body = Review))
 )]
 #[post("/admin/reviews/{id}/hide")]
 pub async fn hide(
@@ -157,7 +156,7 @@ pub async fn hide(
     tag = "reviews",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Review id")),
-    responses((status = 200, body = Review), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
+    responses((status = 200, body = Review))
 )]
 #[post("/admin/reviews/{id}/unhide")]
 pub async fn unhide(

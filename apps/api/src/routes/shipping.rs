@@ -23,7 +23,7 @@ pub struct ShippingParams {
 }
 
 /// Active shipping methods.
-#[utoipa::path(tag = "cart", params(ShippingParams), responses((status = 200, body = Vec<ShippingMethod>), (status = 400, body = Problem)))]
+#[utoipa::path(tag = "cart", params(ShippingParams), responses((status = 200, body = Vec<ShippingMethod>)))]
 #[get("/shipping-methods")]
 pub async fn shipping_methods(
     state: web::Data<AppState>,
@@ -36,7 +36,7 @@ pub async fn shipping_methods(
 #[utoipa::path(
     tag = "admin-orders",
     security(("bearer" = [])),
-    responses((status = 200, body = Vec<ShippingMethod>), (status = 401, body = Problem), (status = 403, body = Problem))
+    responses((status = 200, body = Vec<ShippingMethod>))
 )]
 #[get("/admin/shipping-methods")]
 pub async fn list_shipping(
@@ -51,7 +51,7 @@ pub async fn list_shipping(
     tag = "admin-orders",
     security(("bearer" = [])),
     request_body = NewShippingMethod,
-    responses((status = 201, body = ShippingMethod), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem))
+    responses((status = 201, body = ShippingMethod))
 )]
 #[post("/admin/shipping-methods")]
 pub async fn create_shipping(
@@ -68,7 +68,7 @@ pub async fn create_shipping(
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     request_body = ShippingMethodPatch,
-    responses((status = 200, body = ShippingMethod), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem))
+    responses((status = 200, body = ShippingMethod))
 )]
 #[patch("/admin/shipping-methods/{id}")]
 pub async fn update_shipping(
@@ -85,7 +85,7 @@ pub async fn update_shipping(
     tag = "admin-orders",
     security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem))
+    responses((status = 204))
 )]
 #[delete("/admin/shipping-methods/{id}")]
 pub async fn delete_shipping(

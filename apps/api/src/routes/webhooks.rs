@@ -19,7 +19,6 @@ pub const SIGNATURE: &str = "shop-signature";
     params(("Shop-Signature" = String, Header, description = "t=<unix seconds>,v1=<hex HMAC-SHA256>")),
     responses(
         (status = 200, description = "Processed, or already processed"),
-        (status = 400, body = Problem),
         (status = 401, description = "Bad or stale signature", body = Problem),
         (status = 404, description = "Unknown order", body = Problem),
         (status = 409, description = "The order cannot take this event", body = Problem)

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::auth::{Authorized, perm};
 use crate::extract::{ValidJson, ValidQuery};
-use crate::problem::{ApiResult, Problem};
+use crate::problem::ApiResult;
 use crate::state::AppState;
 
 #[derive(Deserialize, garde::Validate, IntoParams)]

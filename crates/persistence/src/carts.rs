@@ -25,19 +25,30 @@ impl PgCartRepo {
 }
 
 /// A cart line joined with its variant and product, as the cart and checkout read it.
-#[derive(Queryable)]
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = cart_lines, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct LineRow {
     pub variant_id: Uuid,
     pub quantity: i32,
+    #[diesel(select_expression = products::id)]
     pub product_id: Uuid,
+    #[diesel(select_expression = products::slug)]
     pub slug: String,
+    #[diesel(select_expression = products::name)]
     pub name: String,
+    #[diesel(select_expression = variants::sku)]
     pub sku: String,
+    #[diesel(select_expression = variants::options)]
     pub options: Value,
+    #[diesel(select_expression = variants::price_minor)]
     pub price_minor: i64,
+    #[diesel(select_expression = products::currency)]
     pub currency: String,
+    #[diesel(select_expression = variants::stock)]
     pub stock: i32,
+    #[diesel(select_expression = variants::active)]
     pub variant_active: bool,
+    #[diesel(select_expression = products::status)]
     pub product_status: String,
 }
 
@@ -58,38 +69,6 @@ impl TryFrom<LineRow> for LineSnapshot {
             purchasable: r.variant_active && r.product_status == "active",
         })
     }
-}
-
-/// Columns of `LineRow`, in order.
-#[allow(clippy::type_complexity)]
-pub(crate) fn line_columns() -> (
-    cart_lines::variant_id,
-    cart_lines::quantity,
-    products::id,
-    products::slug,
-    products::name,
-    variants::sku,
-    variants::options,
-    variants::price_minor,
-    products::currency,
-    variants::stock,
-    variants::active,
-    products::status,
-) {
-    (
-        cart_lines::variant_id,
-        cart_lines::quantity,
-        products::id,
-        products::slug,
-        products::name,
-        variants::sku,
-        variants::options,
-        variants::price_minor,
-        products::currency,
-        variants::stock,
-        variants::active,
-        products::status,
-    )
 }
 
 async fn find(conn: &mut AsyncPgConnection, owner: &CartOwner) -> QueryResult<Option<Uuid>> {
@@ -181,7 +160,7 @@ impl CartRepo for PgCartRepo {
             .inner_join(variants::table.inner_join(products::table))
             .filter(cart_lines::cart_id.eq(cart))
             .order((cart_lines::added_at, cart_lines::variant_id))
-            .select(line_columns())
+            .select(LineRow::as_select())
             .load(&mut conn)
             .await
             .storage()?;

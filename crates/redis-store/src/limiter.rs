@@ -143,32 +143,24 @@ impl RedisLimiter {
         }
     }
 
-    /// Takes up to `want` cells after giving back `refund`: (cells, remaining, retry_ms, reset_ms).
-    async fn take(&self, key: &str, quota: Quota, want: u32, refund: u32) -> Option<(u32, u32, u64, u64)> {
+    /// Runs one of the GCRA scripts on `key` with the quota's interval and burst and `args`
+    /// after them; `None` while Redis is unreachable (marked down for a second at the first
+    /// failure, so the callers decide in process meanwhile).
+    async fn eval(&self, script: &Script, key: &str, quota: Quota, args: [u64; 2]) -> Option<(i64, i64, i64, i64)> {
         if epoch_ms() < self.down_until_ms.load(Ordering::Relaxed) {
             return None;
         }
         let k = self.redis.key(key);
         let interval = quota.interval_ms();
         let burst = interval * u64::from(quota.limit.max(1));
-        let script = &self.script;
         let result = self
             .redis
             .run(|mut c| async move {
-                script
-                    .key(k)
-                    .arg(interval)
-                    .arg(burst)
-                    .arg(want)
-                    .arg(refund)
-                    .invoke_async::<(i64, i64, i64, i64)>(&mut c)
-                    .await
+                script.key(k).arg(interval).arg(burst).arg(args[0]).arg(args[1]).invoke_async(&mut c).await
             })
             .await;
         match result {
-            Ok((cells, remaining, retry_ms, reset_ms)) => {
-                Some((cells.max(0) as u32, remaining.max(0) as u32, retry_ms.max(0) as u64, reset_ms.max(0) as u64))
-            }
+            Ok(v) => Some(v),
             Err(e) => {
                 if self.down_until_ms.swap(epoch_ms() + 1000, Ordering::Relaxed) <= epoch_ms() {
                     tracing::warn!(error = %e, "redis unreachable; rate limiting in process");
@@ -176,6 +168,13 @@ impl RedisLimiter {
                 None
             }
         }
+    }
+
+    /// Takes up to `want` cells after giving back `refund`: (cells, remaining, retry_ms, reset_ms).
+    async fn take(&self, key: &str, quota: Quota, want: u32, refund: u32) -> Option<(u32, u32, u64, u64)> {
+        let (cells, remaining, retry_ms, reset_ms) =
+            self.eval(&self.script, key, quota, [u64::from(want), u64::from(refund)]).await?;
+        Some((cells.max(0) as u32, remaining.max(0) as u32, retry_ms.max(0) as u64, reset_ms.max(0) as u64))
     }
 
     fn lease(&self, key: &str) -> Arc<KeyLease> {
@@ -286,39 +285,16 @@ impl RateLimiter for RedisLimiter {
     }
 
     async fn peek(&self, key: &str, quota: Quota) -> Decision {
-        if epoch_ms() < self.down_until_ms.load(Ordering::Relaxed) {
-            return self.local.peek_now(key, quota);
-        }
-        let k = self.redis.key(key);
-        let interval = quota.interval_ms();
-        let burst = interval * u64::from(quota.limit.max(1));
-        let script = &self.peek_script;
-        let result = self
-            .redis
-            .run(|mut c| async move {
-                script
-                    .key(k)
-                    .arg(interval)
-                    .arg(burst)
-                    .arg(quota.limit)
-                    .invoke_async::<(i64, i64, i64, i64)>(&mut c)
-                    .await
-            })
-            .await;
-        match result {
-            Ok((allowed, cells, retry_ms, reset_ms)) => Decision {
+        // The peek script's third argument is the limit; its fourth is unused.
+        match self.eval(&self.peek_script, key, quota, [u64::from(quota.limit), 0]).await {
+            Some((allowed, cells, retry_ms, reset_ms)) => Decision {
                 allowed: allowed == 1,
                 limit: quota.limit,
                 remaining: cells.max(0) as u32,
                 retry_after: Duration::from_millis(retry_ms.max(0) as u64),
                 reset_after: Duration::from_millis(reset_ms.max(0) as u64),
             },
-            Err(e) => {
-                if self.down_until_ms.swap(epoch_ms() + 1000, Ordering::Relaxed) <= epoch_ms() {
-                    tracing::warn!(error = %e, "redis unreachable; rate limiting in process");
-                }
-                self.local.peek_now(key, quota)
-            }
+            None => self.local.peek_now(key, quota),
         }
     }
 }

@@ -76,6 +76,26 @@ async fn small_quotas_are_exact_and_shared() {
     assert_eq!((first.allowed, first.remaining), (true, 29));
 }
 
+/// `peek` (the login throttle's question "may this client try?") counts nothing, agrees with what
+/// `check` has counted, on every instance, and refuses once the quota is spent.
+#[tokio::test]
+async fn peeking_counts_nothing_and_sees_what_others_counted() {
+    let r = redis("peek");
+    let quota = Quota::new(3, 60);
+    let (a, b) = (RedisLimiter::new(r.clone()), RedisLimiter::new(r));
+    for _ in 0..5 {
+        let p = a.peek("k", quota).await;
+        assert_eq!((p.allowed, p.remaining), (true, 3), "peeking spends no cell");
+    }
+    b.check("k", quota).await;
+    assert_eq!(a.peek("k", quota).await.remaining, 2, "another instance's count is seen");
+    b.check("k", quota).await;
+    b.check("k", quota).await;
+    let p = a.peek("k", quota).await;
+    assert!(!p.allowed && p.retry_after > Duration::ZERO, "spent: {p:?}");
+    assert!(!b.check("k", quota).await.allowed, "check agrees with peek");
+}
+
 #[tokio::test]
 async fn a_lapsed_lease_gives_its_unspent_cells_back() {
     let r = redis("refund");

@@ -22,6 +22,15 @@ pub mod types {
     pub const USER_REGISTERED: EventType = EventType { name: "user.registered", version: 1, aggregate: "user" };
     pub const USER_PASSWORD_CHANGED: EventType =
         EventType { name: "user.password_changed", version: 1, aggregate: "user" };
+    pub const USER_PASSWORD_RESET_REQUESTED: EventType =
+        EventType { name: "user.password_reset_requested", version: 1, aggregate: "user" };
+    pub const USER_EMAIL_VERIFICATION_REQUESTED: EventType =
+        EventType { name: "user.email_verification_requested", version: 1, aggregate: "user" };
+    pub const USER_EMAIL_VERIFIED: EventType = EventType { name: "user.email_verified", version: 1, aggregate: "user" };
+    pub const USER_EMAIL_CHANGE_REQUESTED: EventType =
+        EventType { name: "user.email_change_requested", version: 1, aggregate: "user" };
+    pub const USER_EMAIL_CHANGED: EventType = EventType { name: "user.email_changed", version: 1, aggregate: "user" };
+    pub const USER_ERASED: EventType = EventType { name: "user.erased", version: 1, aggregate: "user" };
     pub const ORDER_PLACED: EventType = EventType { name: "order.placed", version: 1, aggregate: "order" };
     pub const ORDER_PAID: EventType = EventType { name: "order.paid", version: 1, aggregate: "order" };
     pub const ORDER_SHIPPED: EventType = EventType { name: "order.shipped", version: 1, aggregate: "order" };

@@ -28,12 +28,23 @@ struct Template {
     name: &'static str,
     /// Also texted, when the contact has a phone number.
     sms: bool,
+    /// The payload field holding the address to write to instead of the account's current one
+    /// (a new address to confirm, the old one to warn).
+    to: Option<&'static str>,
+}
+
+const fn email(event: &'static str, name: &'static str) -> Template {
+    Template { event, name, sms: false, to: None }
 }
 
 const TEMPLATES: &[Template] = &[
-    Template { event: types::ORDER_PLACED.name, name: "order_placed", sms: false },
-    Template { event: types::ORDER_SHIPPED.name, name: "order_shipped", sms: true },
-    Template { event: types::USER_PASSWORD_CHANGED.name, name: "password_changed", sms: false },
+    email(types::ORDER_PLACED.name, "order_placed"),
+    Template { sms: true, ..email(types::ORDER_SHIPPED.name, "order_shipped") },
+    email(types::USER_PASSWORD_CHANGED.name, "password_changed"),
+    email(types::USER_PASSWORD_RESET_REQUESTED.name, "password_reset"),
+    email(types::USER_EMAIL_VERIFICATION_REQUESTED.name, "verify_email"),
+    Template { to: Some("new_email"), ..email(types::USER_EMAIL_CHANGE_REQUESTED.name, "email_change") },
+    Template { to: Some("old_email"), ..email(types::USER_EMAIL_CHANGED.name, "email_changed") },
 ];
 
 const SOURCES: &[(&str, &str)] = &[
@@ -48,6 +59,18 @@ const SOURCES: &[(&str, &str)] = &[
     ("password_changed.subject", include_str!("../templates/password_changed.subject")),
     ("password_changed.txt", include_str!("../templates/password_changed.txt")),
     ("password_changed.html", include_str!("../templates/password_changed.html")),
+    ("password_reset.subject", include_str!("../templates/password_reset.subject")),
+    ("password_reset.txt", include_str!("../templates/password_reset.txt")),
+    ("password_reset.html", include_str!("../templates/password_reset.html")),
+    ("verify_email.subject", include_str!("../templates/verify_email.subject")),
+    ("verify_email.txt", include_str!("../templates/verify_email.txt")),
+    ("verify_email.html", include_str!("../templates/verify_email.html")),
+    ("email_change.subject", include_str!("../templates/email_change.subject")),
+    ("email_change.txt", include_str!("../templates/email_change.txt")),
+    ("email_change.html", include_str!("../templates/email_change.html")),
+    ("email_changed.subject", include_str!("../templates/email_changed.subject")),
+    ("email_changed.txt", include_str!("../templates/email_changed.txt")),
+    ("email_changed.html", include_str!("../templates/email_changed.html")),
 ];
 
 /// Renders notifications. Templates are compiled into the binary.
@@ -55,6 +78,9 @@ pub struct Notifications {
     env: Environment<'static>,
     shop_name: String,
     base_url: String,
+    /// Derives the token of an account link from the event's `token_seed`
+    /// (`primitives::secret::account_token`): the token itself is stored nowhere.
+    token_key: Vec<u8>,
 }
 
 /// `{{ order.total | money }}`: a `Money` object (`amount_minor` + `currency`) for people.
@@ -67,7 +93,7 @@ fn money(v: TemplateValue) -> Result<String, minijinja::Error> {
 }
 
 impl Notifications {
-    pub fn new(shop_name: impl Into<String>, base_url: impl Into<String>) -> Self {
+    pub fn new(shop_name: impl Into<String>, base_url: impl Into<String>, token_key: Vec<u8>) -> Self {
         let mut env = Environment::new();
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
         for (name, source) in SOURCES {
@@ -77,7 +103,12 @@ impl Notifications {
             }
         }
         env.add_filter("money", money);
-        Notifications { env, shop_name: shop_name.into(), base_url: base_url.into().trim_end_matches('/').to_owned() }
+        Notifications {
+            env,
+            shop_name: shop_name.into(),
+            base_url: base_url.into().trim_end_matches('/').to_owned(),
+            token_key,
+        }
     }
 
     /// The user an event notifies, if it notifies anyone.
@@ -89,11 +120,23 @@ impl Notifications {
     /// The messages of `event` for `contact` (none for events that notify nobody).
     pub fn render(&self, event: &Claimed, contact: &Contact) -> Result<Messages, TemplateError> {
         let Some(t) = TEMPLATES.iter().find(|t| t.event == event.event_type) else { return Ok(Messages::default()) };
+        let token = event
+            .payload
+            .get("token_seed")
+            .and_then(|v| v.as_str())
+            .map(|seed| primitives::secret::account_token(&self.token_key, seed));
+        let to = match t.to {
+            Some(field) => event.payload.get(field).and_then(|v| v.as_str()).map(str::to_owned).ok_or_else(|| {
+                TemplateError { template: t.name.into(), message: format!("the event has no `{field}` to write to") }
+            })?,
+            None => contact.email.clone(),
+        };
         let ctx = context! {
             data => TemplateValue::from_serialize(&event.payload),
             contact => context! { name => contact.name.clone(), email => contact.email.clone() },
             shop => context! { name => self.shop_name.clone(), url => self.base_url.clone() },
             event => context! { id => event.id.to_string(), occurred_at => event.occurred_at.to_rfc3339() },
+            token => token,
         };
         let render = |suffix: &str| -> Result<String, TemplateError> {
             let name = format!("{}.{suffix}", t.name);
@@ -103,7 +146,7 @@ impl Notifications {
                 .map_err(|e| TemplateError { template: name.clone(), message: e.to_string() })
         };
         let email = Email {
-            to: contact.email.clone(),
+            to,
             to_name: contact.name.clone(),
             subject: render("subject")?.trim().to_owned(),
             text: render("txt")?,
@@ -168,7 +211,7 @@ mod tests {
 
     #[test]
     fn order_confirmation_renders_text_and_escaped_html() {
-        let n = Notifications::new("Shop", "https://shop.example/");
+        let n = Notifications::new("Shop", "https://shop.example/", b"key".to_vec());
         let m = n.render(&placed(), &contact(Some("+4915112345678"))).expect("renders");
         assert_eq!(m.sms, vec![], "confirmation is email only");
         let e = &m.emails[0];
@@ -183,7 +226,7 @@ mod tests {
 
     #[test]
     fn shipping_texts_when_a_phone_is_known() {
-        let n = Notifications::new("Shop", "https://shop.example");
+        let n = Notifications::new("Shop", "https://shop.example", b"key".to_vec());
         let ev = claimed(
             types::ORDER_SHIPPED,
             json!({"order_id": "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", "user_id": "0190a1b2-c3d4-7e5f-8a9b-000000000001",
@@ -198,7 +241,7 @@ mod tests {
 
     #[test]
     fn password_change_and_silent_events() {
-        let n = Notifications::new("Shop", "https://shop.example");
+        let n = Notifications::new("Shop", "https://shop.example", b"key".to_vec());
         let ev = claimed(
             types::USER_PASSWORD_CHANGED,
             json!({"user_id": "0190a1b2-c3d4-7e5f-8a9b-000000000001", "changed_at": "2026-11-26T12:00:00Z"}),
@@ -216,8 +259,54 @@ mod tests {
 
     #[test]
     fn a_payload_missing_fields_is_an_error_not_a_blank_email() {
-        let n = Notifications::new("Shop", "https://shop.example");
+        let n = Notifications::new("Shop", "https://shop.example", b"key".to_vec());
         let ev = claimed(types::ORDER_PLACED, json!({"user_id": "0190a1b2-c3d4-7e5f-8a9b-000000000001"}));
         assert!(n.render(&ev, &contact(None)).is_err());
+    }
+
+    #[test]
+    fn account_links_carry_the_derived_token_and_go_where_the_event_says() {
+        let n = Notifications::new("Shop", "https://shop.example", b"key".to_vec());
+        let id = primitives::secret::new_token();
+        let token = primitives::secret::account_token(b"key", &id);
+        let user = "0190a1b2-c3d4-7e5f-8a9b-000000000001";
+        let reset = n
+            .render(
+                &claimed(types::USER_PASSWORD_RESET_REQUESTED, json!({"user_id": user, "token_seed": id})),
+                &contact(None),
+            )
+            .expect("renders");
+        let mail = &reset.emails[0];
+        assert_eq!(mail.to, "ada@example.com");
+        assert!(mail.text.contains(&format!("https://shop.example/reset-password?token={token}")), "{}", mail.text);
+        assert!(mail.html.contains(&token));
+        assert!(!mail.text.contains(&id), "the seed is not the token");
+        let change = n
+            .render(
+                &claimed(
+                    types::USER_EMAIL_CHANGE_REQUESTED,
+                    json!({"user_id": user, "token_seed": id, "new_email": "new@example.com"}),
+                ),
+                &contact(None),
+            )
+            .expect("renders");
+        assert_eq!(change.emails[0].to, "new@example.com", "confirmed from the new address");
+        let changed = n
+            .render(
+                &claimed(
+                    types::USER_EMAIL_CHANGED,
+                    json!({"user_id": user, "old_email": "old@example.com", "changed_at": "now"}),
+                ),
+                &contact(None),
+            )
+            .expect("renders");
+        assert_eq!(changed.emails[0].to, "old@example.com", "the notice goes to the old address");
+        let verify = n
+            .render(
+                &claimed(types::USER_EMAIL_VERIFICATION_REQUESTED, json!({"user_id": user, "token_seed": id})),
+                &contact(None),
+            )
+            .expect("renders");
+        assert!(verify.emails[0].text.contains(&format!("/verify-email?token={token}")));
     }
 }

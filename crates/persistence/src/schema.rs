@@ -7,6 +7,19 @@ pub mod sql_types {
 }
 
 diesel::table! {
+    account_tokens (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        purpose -> Text,
+        token_hash -> Bytea,
+        new_email -> Nullable<Text>,
+        expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     addresses (id) {
         id -> Uuid,
         user_id -> Uuid,
@@ -210,6 +223,7 @@ diesel::table! {
         used_at -> Nullable<Timestamptz>,
         revoked_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
+        device -> Nullable<Text>,
     }
 }
 
@@ -252,6 +266,8 @@ diesel::table! {
         disabled_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        email_verified_at -> Nullable<Timestamptz>,
+        erased_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -271,6 +287,7 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(account_tokens -> users (user_id));
 diesel::joinable!(addresses -> users (user_id));
 diesel::joinable!(cart_lines -> variants (variant_id));
 diesel::joinable!(carts -> users (user_id));
@@ -289,6 +306,7 @@ diesel::joinable!(reviews -> users (user_id));
 diesel::joinable!(variants -> products (product_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    account_tokens,
     addresses,
     cart_lines,
     carts,

@@ -1,8 +1,12 @@
 //! Opaque bearer secrets (refresh tokens, guest-cart tokens): 256 random bits, URL-safe, stored
-//! only as SHA-256 hashes.
+//! only as SHA-256 hashes. Account tokens (password reset, email verification, email change) are
+//! derived instead: `HMAC-SHA256(key, seed)` of a random 256-bit seed, so the outbox event that
+//! mails the link carries only the seed, the token table only the token's hash, and the token
+//! exists in clear only in the email (see `docs/auth.md`).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
@@ -16,6 +20,23 @@ pub fn hash_token(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
+/// The account token of a `seed` ([`new_token`]: 256 random bits) under `key` (256 bits,
+/// URL-safe).
+pub fn account_token(key: &[u8], seed: &str) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(b"shop account token v1:");
+    mac.update(seed.as_bytes());
+    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
+/// The key account tokens are derived with, from a server secret (domain-separated, so it is not
+/// the secret itself).
+pub fn account_token_key(secret: &str) -> Vec<u8> {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    mac.update(b"shop account-token key v1");
+    mac.finalize().into_bytes().to_vec()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -27,5 +48,16 @@ mod tests {
         assert_eq!(a.len(), 43);
         assert_eq!(hash_token(&a), hash_token(&a));
         assert_eq!(hash_token(&a).len(), 32);
+    }
+
+    #[test]
+    fn account_tokens_are_keyed_and_stable() {
+        let (k1, k2) = (account_token_key("one secret"), account_token_key("another"));
+        let seed = new_token();
+        assert_eq!(account_token(&k1, &seed), account_token(&k1, &seed));
+        assert_ne!(account_token(&k1, &seed), account_token(&k2, &seed), "another key, another token");
+        assert_ne!(account_token(&k1, &seed), account_token(&k1, &new_token()));
+        assert_ne!(account_token(&k1, &seed), seed, "the seed is not the token");
+        assert_eq!(account_token(&k1, &seed).len(), 43, "256 bits");
     }
 }

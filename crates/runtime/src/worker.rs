@@ -46,7 +46,11 @@ pub fn dispatcher(config: &Config, db: Db, metrics: Arc<Metrics>) -> Result<Disp
         mailer,
         Arc::new(LoggingSms),
         publisher,
-        Notifications::new(e.shop_name.clone(), e.shop_url.clone()),
+        Notifications::new(
+            e.shop_name.clone(),
+            e.shop_url.clone(),
+            primitives::secret::account_token_key(&config.auth.jwt_secret),
+        ),
         metrics,
         DispatcherConfig {
             batch_size: o.batch_size,

@@ -24,6 +24,7 @@ struct UserRow {
     disabled_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    email_verified_at: Option<DateTime<Utc>>,
 }
 
 impl UserRow {
@@ -34,6 +35,7 @@ impl UserRow {
             name: self.name,
             role: known("role", &self.role, |s| s.parse().ok())?,
             disabled: self.disabled_at.is_some(),
+            email_verified: self.email_verified_at.is_some(),
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
@@ -141,6 +143,10 @@ pub struct PgUserRepo {
 impl PgUserRepo {
     pub fn new(db: Db) -> Self {
         PgUserRepo { db }
+    }
+
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
     }
 
     async fn update(&self, id: Uuid, changes: UserChanges<'_>) -> Result<User, RepoError> {

@@ -2,6 +2,7 @@
 //! share: the connection pool, embedded migrations applied under an advisory lock, and database
 //! creation for development.
 
+mod accounts;
 mod carts;
 mod catalog;
 pub mod db;

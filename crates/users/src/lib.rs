@@ -7,9 +7,11 @@ pub mod events;
 mod model;
 mod repo;
 mod service;
+pub mod tokens;
 
 pub use address::{Address, AddressInput, AddressPatch, MAX_ADDRESSES_PER_USER, is_country_code};
 pub use email::{EmailError, normalise_email};
 pub use model::{Permission, ProfilePatch, Role, User, UserCredentials, UserListQuery};
 pub use repo::{NewUser, RepoError, UserRepo};
 pub use service::{AccountSessions, UserError, UserService};
+pub use tokens::{AccountTokens, IssuedToken, TokenOwner, TokenPurpose};

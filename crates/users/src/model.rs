@@ -68,6 +68,8 @@ pub struct User {
     pub name: String,
     pub role: Role,
     pub disabled: bool,
+    /// The address was confirmed from a link mailed to it.
+    pub email_verified: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

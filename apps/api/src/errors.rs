@@ -42,6 +42,15 @@ impl From<AuthError> for Problem {
                     actix_web::http::header::WWW_AUTHENTICATE,
                     "Bearer realm=\"shop\", error=\"invalid_token\", error_description=\"session ended\"",
                 ),
+            AuthError::InvalidAccountToken => {
+                Problem::new(StatusCode::BAD_REQUEST, "invalid-account-token", "The link is invalid or has expired")
+                    .field("token", "unknown, already used, replaced by a newer link, or expired")
+            }
+            AuthError::EmailAlreadyVerified => {
+                Problem::conflict("email-already-verified", "The email address is already verified")
+            }
+            AuthError::InvalidNewEmail(why) => Problem::invalid_field("new_email", why.to_string()),
+            AuthError::SameEmail => Problem::invalid_field("new_email", "is the current address"),
             AuthError::RateLimited { retry_after_secs } => Problem::too_many_requests(retry_after_secs),
             AuthError::Storage(e) => storage(e),
         }
@@ -68,6 +77,20 @@ pub fn storage(e: StorageError) -> Problem {
         Problem::unavailable()
     } else {
         internal(e)
+    }
+}
+
+impl From<accounts::AccountError> for Problem {
+    fn from(e: accounts::AccountError) -> Self {
+        match e {
+            accounts::AccountError::NotFound => Problem::not_found(),
+            accounts::AccountError::WrongPassword => Problem::invalid_field("password", "is wrong"),
+            accounts::AccountError::AdminAccount => {
+                Problem::conflict("admin-account", "An admin account cannot be erased").detail("change its role first")
+            }
+            accounts::AccountError::Auth(e) => e.into(),
+            accounts::AccountError::Storage(e) => storage(e),
+        }
     }
 }
 
@@ -200,6 +223,12 @@ impl From<CheckoutError> for Problem {
                     .detail("retry after it finishes to get its answer")
                     .header(actix_web::http::header::RETRY_AFTER, "1")
             }
+            CheckoutError::EmailNotVerified => Problem::new(
+                StatusCode::FORBIDDEN,
+                "email-not-verified",
+                "Verify your email address before checking out",
+            )
+            .detail("follow the link mailed to you, or ask for a new one with POST /api/v1/me/verification-email"),
             CheckoutError::Order(e) => e.into(),
         }
     }

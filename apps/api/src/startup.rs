@@ -89,6 +89,13 @@ impl AggregatesChanged for Observer {
 }
 
 #[async_trait::async_trait]
+impl accounts::ErasureObserver for Observer {
+    async fn reviews_removed(&self, products: &[uuid::Uuid]) {
+        self.catalog.invalidate_products(products).await;
+    }
+}
+
+#[async_trait::async_trait]
 impl OrderObserver for Observer {
     async fn stock_returned(&self, products: &[uuid::Uuid]) {
         self.catalog.invalidate_products(products).await;
@@ -116,6 +123,7 @@ impl OrderObserver for Observer {
 pub fn auth_service(
     config: &Config,
     users: Arc<dyn users::UserRepo>,
+    account_tokens: Arc<dyn users::AccountTokens>,
     sessions: Arc<dyn auth::SessionRepo>,
     limiter: Arc<dyn RateLimiter>,
 ) -> AuthService {
@@ -132,9 +140,14 @@ pub fn auth_service(
         login_failures_per_client: a.login_failures_per_client.clone(),
         login_failures_per_account: a.login_failures_per_account,
         register_per_ip: a.register_per_ip,
+        password_reset_per_ip: a.password_reset_per_ip,
+        password_reset_per_account: a.password_reset_per_account,
+        verification_per_account: a.verification_per_account,
     };
     AuthService::new(
         users,
+        account_tokens,
+        primitives::secret::account_token_key(&a.jwt_secret),
         sessions,
         limiter,
         PasswordHasher::new(a.max_concurrent_hashes),
@@ -154,6 +167,7 @@ pub async fn create_admin(
     let db = Db::connect(&config.db_config())?;
     let auth = auth_service(
         config,
+        Arc::new(PgUserRepo::new(db.clone())),
         Arc::new(PgUserRepo::new(db.clone())),
         Arc::new(PgSessionRepo::new(db.clone())),
         Arc::new(redis_store::LocalLimiterPort::default()),
@@ -205,8 +219,13 @@ impl Application {
         let limiter: Arc<dyn RateLimiter> = Arc::new(RedisLimiter::new(redis.clone()));
 
         let user_repo: Arc<dyn users::UserRepo> = Arc::new(PgUserRepo::new(db.clone()));
-        let mut auth =
-            auth_service(&config, user_repo.clone(), Arc::new(PgSessionRepo::new(db.clone())), limiter.clone());
+        let mut auth = auth_service(
+            &config,
+            user_repo.clone(),
+            Arc::new(PgUserRepo::new(db.clone())),
+            Arc::new(PgSessionRepo::new(db.clone())),
+            limiter.clone(),
+        );
         if config.auth.session_cache_ttl_secs > 0 {
             auth = auth.with_session_cache(cache.clone(), Duration::from_secs(config.auth.session_cache_ttl_secs));
         }
@@ -243,7 +262,14 @@ impl Application {
                 pending_ttl_secs: config.checkout.pending_ttl_secs,
                 idempotency_ttl_secs: config.checkout.idempotency_ttl_secs,
                 low_stock_threshold: config.checkout.low_stock_threshold,
+                require_verified_email: config.auth.require_verified_email_for_checkout,
             },
+        ));
+        let accounts = Arc::new(accounts::AccountService::new(
+            Arc::new(PgUserRepo::new(db.clone())),
+            auth.clone(),
+            Arc::new(Observer { metrics: metrics.clone().into_inner(), catalog: catalog.clone() }),
+            config.users.erasure_keeps_reviews,
         ));
         let reviews = Arc::new(ReviewService::new(
             Arc::new(PgReviewRepo::new(db.clone())),
@@ -269,6 +295,7 @@ impl Application {
             limiter,
             auth,
             users,
+            accounts,
             catalog,
             carts,
             shipping,

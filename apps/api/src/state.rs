@@ -21,6 +21,7 @@ pub struct AppState {
     pub limiter: Arc<dyn RateLimiter>,
     pub auth: Arc<AuthService>,
     pub users: Arc<UserService>,
+    pub accounts: Arc<accounts::AccountService>,
     pub catalog: Arc<CatalogService>,
     pub carts: Arc<CartService>,
     pub shipping: Arc<ShippingService>,

@@ -4,6 +4,7 @@
 //! The common-password list in `data/` is the 30,000 most frequent passwords of the zxcvbn
 //! project (MIT licence).
 
+mod account;
 mod password;
 mod service;
 mod session;

@@ -2,7 +2,9 @@ use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use primitives::{Cache, Quota, RateLimiter};
-use users::{NewUser, RepoError, Role, User, UserRepo, normalise_email};
+use users::{AccountTokens, NewUser, RepoError, Role, TokenPurpose, User, UserRepo, normalise_email};
+
+use crate::account::Issuer;
 use uuid::Uuid;
 
 use crate::password::{PasswordHasher, PasswordPolicy, PolicyViolation};
@@ -33,6 +35,16 @@ pub enum AuthError {
     /// theft detection) or its account disabled.
     #[error("session ended")]
     SessionEnded,
+    /// An account token (reset, verification, email change) that is unknown, used, replaced
+    /// by a newer one or expired: one answer for all.
+    #[error("the link is invalid or has expired")]
+    InvalidAccountToken,
+    #[error("the address is already verified")]
+    EmailAlreadyVerified,
+    #[error("invalid new email address: {0}")]
+    InvalidNewEmail(users::EmailError),
+    #[error("the new address is the current one")]
+    SameEmail,
     #[error("too many attempts")]
     RateLimited { retry_after_secs: u64 },
     #[error(transparent)]
@@ -65,6 +77,12 @@ pub struct AuthLimits {
     /// owner out, and a spread-out guesser is held to this ceiling plus one try per fresh address.
     pub login_failures_per_account: Quota,
     pub register_per_ip: Quota,
+    /// Password-reset requests per client IP (429 past it).
+    pub password_reset_per_ip: Quota,
+    /// Reset mails per address (past it, requests are answered alike and send nothing).
+    pub password_reset_per_account: Quota,
+    /// Verification and email-change mails per account.
+    pub verification_per_account: Quota,
 }
 
 #[derive(Debug, Clone)]
@@ -85,13 +103,14 @@ pub struct TokenPair {
 }
 
 pub struct AuthService {
-    users: Arc<dyn UserRepo>,
+    pub(crate) users: Arc<dyn UserRepo>,
     sessions: Arc<dyn SessionRepo>,
-    limiter: Arc<dyn RateLimiter>,
-    hasher: PasswordHasher,
+    pub(crate) limiter: Arc<dyn RateLimiter>,
+    pub(crate) hasher: PasswordHasher,
     tokens: Tokens,
-    policy: PasswordPolicy,
-    limits: AuthLimits,
+    pub(crate) policy: PasswordPolicy,
+    pub(crate) limits: AuthLimits,
+    pub(crate) issuer: Issuer,
     refresh_ttl: Duration,
     /// Where session states are cached, and for how long (see [`AuthService::authenticate`]).
     session_cache: Option<(Arc<dyn Cache>, std::time::Duration)>,
@@ -103,8 +122,13 @@ fn session_key(family_id: Uuid) -> String {
 }
 
 impl AuthService {
+    /// `account_tokens` stores the mailed tokens, derived under `token_key`
+    /// (`primitives::secret::account_token_key`).
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         users: Arc<dyn UserRepo>,
+        account_tokens: Arc<dyn AccountTokens>,
+        token_key: Vec<u8>,
         sessions: Arc<dyn SessionRepo>,
         limiter: Arc<dyn RateLimiter>,
         hasher: PasswordHasher,
@@ -113,6 +137,7 @@ impl AuthService {
         refresh_ttl_secs: i64,
     ) -> Self {
         AuthService {
+            issuer: Issuer { users: users.clone(), tokens: account_tokens, key: token_key.into() },
             users,
             sessions,
             limiter,
@@ -137,7 +162,7 @@ impl AuthService {
         &self.tokens
     }
 
-    async fn limit(&self, key: String, quota: Quota) -> Result<(), AuthError> {
+    pub(crate) async fn limit(&self, key: String, quota: Quota) -> Result<(), AuthError> {
         let d = self.limiter.check(&key, quota).await;
         if d.allowed { Ok(()) } else { Err(refused(d.retry_after)) }
     }
@@ -180,7 +205,13 @@ impl AuthService {
         let email = normalise_email(&r.email).map_err(AuthError::InvalidEmail)?;
         self.policy.check(&r.password, &email).map_err(AuthError::WeakPassword)?;
         let password_hash = self.hasher.hash(&r.password).await;
-        Ok(self.users.create(NewUser { email, password_hash, name: r.name.trim().to_owned(), role }).await?)
+        let id = Uuid::now_v7();
+        // Customers get the verification mail with their account; staff created from the CLI or
+        // the environment ask for one when they need it.
+        let verification =
+            (role == Role::Customer).then(|| self.issuer.token(id, TokenPurpose::EmailVerification, None));
+        let name = r.name.trim().to_owned();
+        Ok(self.users.create(NewUser { id, email, password_hash, name, role, verification }).await?)
     }
 
     /// Whether any admin exists (for the start-up bootstrap).
@@ -190,7 +221,14 @@ impl AuthService {
 
     /// Checks the password and opens a session. Unknown email and wrong password give the same
     /// error after the same work; an address that cannot be normalised is an unknown one.
-    pub async fn login(&self, email: &str, password: &str, client_ip: &str) -> Result<TokenPair, AuthError> {
+    /// `device` is what the client calls itself (its User-Agent), kept with the session.
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        client_ip: &str,
+        device: Option<&str>,
+    ) -> Result<TokenPair, AuthError> {
         let email = normalise_email(email).unwrap_or_else(|_| email.trim().to_owned());
         self.limit(format!("rl:login:ip:{client_ip}"), self.limits.login_per_ip).await?;
         self.may_try_login(&email, client_ip).await?;
@@ -206,10 +244,10 @@ impl AuthService {
         if creds.user.disabled {
             return Err(AuthError::AccountDisabled);
         }
-        self.open_session(creds.user, Uuid::now_v7()).await
+        self.open_session(creds.user, Uuid::now_v7(), device).await
     }
 
-    async fn open_session(&self, user: User, family_id: Uuid) -> Result<TokenPair, AuthError> {
+    async fn open_session(&self, user: User, family_id: Uuid, device: Option<&str>) -> Result<TokenPair, AuthError> {
         let refresh_token = new_refresh_token();
         self.sessions
             .create(NewSession {
@@ -217,6 +255,7 @@ impl AuthService {
                 family_id,
                 token_hash: hash_refresh_token(&refresh_token),
                 expires_at: Utc::now() + self.refresh_ttl,
+                device: device.map(shorten_device),
             })
             .await?;
         Ok(self.pair(user, family_id, refresh_token))
@@ -298,7 +337,7 @@ impl AuthService {
     }
 
     /// Drops the cached states of sessions that changed (after the change committed).
-    async fn forget(&self, families: &[Uuid]) {
+    pub(crate) async fn forget(&self, families: &[Uuid]) {
         let Some((cache, _)) = &self.session_cache else { return };
         for family in families {
             if let Err(e) = cache.invalidate(&session_key(*family)).await {
@@ -363,6 +402,11 @@ impl users::AccountSessions for AuthService {
             Err(other) => Err(primitives::StorageError::other(other.to_string())),
         }
     }
+}
+
+/// A device name as stored: printable characters only, at most 200.
+fn shorten_device(d: &str) -> String {
+    d.chars().filter(|c| !c.is_control()).take(200).collect()
 }
 
 fn refused(retry_after: std::time::Duration) -> AuthError {

@@ -9,6 +9,8 @@ pub struct NewSession {
     pub family_id: Uuid,
     pub token_hash: Vec<u8>,
     pub expires_at: DateTime<Utc>,
+    /// The client's own name for itself (User-Agent), at most 200 characters.
+    pub device: Option<String>,
 }
 
 /// Outcome of presenting a refresh token.

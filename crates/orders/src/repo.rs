@@ -117,6 +117,8 @@ pub trait OrderRepo: Send + Sync + 'static {
     async fn due_for_refund(&self, limit: i64) -> Result<Vec<Order>, OrderError>;
     async fn set_refund(&self, id: Uuid, refund_id: Option<&str>, error: Option<&str>) -> Result<(), OrderError>;
     async fn order_id_by_payment(&self, payment_id: &str) -> Result<Option<Uuid>, OrderError>;
+    /// Whether the customer's address is verified (the checkout policy).
+    async fn email_verified(&self, user: Uuid) -> Result<bool, OrderError>;
 
     async fn claim_key(&self, user: Uuid, key: &str, request_hash: &[u8], ttl_secs: i64) -> Result<Claim, OrderError>;
     async fn complete_key(&self, user: Uuid, key: &str, outcome: &Value) -> Result<(), OrderError>;

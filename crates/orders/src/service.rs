@@ -22,6 +22,8 @@ pub struct CheckoutConfig {
     pub idempotency_ttl_secs: i64,
     /// A sale that leaves a variant with this many or fewer emits `inventory.low_stock`.
     pub low_stock_threshold: i32,
+    /// Only accounts with a verified address may check out (`auth.require_verified_email_for_checkout`).
+    pub require_verified_email: bool,
 }
 
 /// The recorded answer of a checkout (what a replay with the same key returns).
@@ -42,6 +44,8 @@ pub enum CheckoutError {
     KeyMismatch,
     #[error("a request with this idempotency key is still in progress")]
     InProgress,
+    #[error("the account's email address is not verified")]
+    EmailNotVerified,
     #[error(transparent)]
     Order(#[from] OrderError),
 }
@@ -85,6 +89,9 @@ impl OrderService {
         key: &str,
         req: &CheckoutRequest,
     ) -> Result<CheckoutOutcome, CheckoutError> {
+        if self.cfg.require_verified_email && !self.orders.email_verified(user).await? {
+            return Err(CheckoutError::EmailNotVerified);
+        }
         let hash = Sha256::digest(serde_json::to_vec(req).unwrap_or_default()).to_vec();
         match self.orders.claim_key(user, key, &hash, self.cfg.idempotency_ttl_secs).await? {
             Claim::Fresh => {}

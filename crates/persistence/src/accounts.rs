@@ -36,6 +36,33 @@ async fn redeem(
     .optional()
 }
 
+/// Stores a token, replacing the user's previous one of that purpose (one live token per user
+/// and purpose: only the latest link works).
+pub(crate) async fn store_token(conn: &mut AsyncPgConnection, t: &IssuedToken) -> QueryResult<()> {
+    diesel::insert_into(at::table)
+        .values((
+            at::id.eq(Uuid::now_v7()),
+            at::user_id.eq(t.user_id),
+            at::purpose.eq(t.purpose.as_str()),
+            at::token_hash.eq(&t.hash),
+            at::new_email.eq(&t.new_email),
+            at::expires_at.eq(t.expires_at),
+        ))
+        .on_conflict((at::user_id, at::purpose))
+        .do_update()
+        .set((
+            at::id.eq(excluded(at::id)),
+            at::token_hash.eq(excluded(at::token_hash)),
+            at::new_email.eq(excluded(at::new_email)),
+            at::expires_at.eq(excluded(at::expires_at)),
+            at::used_at.eq(None::<DateTime<Utc>>),
+            at::created_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 async fn enqueue(conn: &mut AsyncPgConnection, event: NewEvent) -> QueryResult<()> {
     crate::outbox::enqueue(conn, &[event]).await
 }
@@ -45,28 +72,7 @@ impl AccountTokens for PgUserRepo {
     async fn issue(&self, t: &IssuedToken, event: NewEvent) -> Result<(), RepoError> {
         let mut conn = self.db().conn().await?;
         conn.transaction(async |conn| {
-            // One live token per user and purpose: a new request replaces the old one.
-            diesel::insert_into(at::table)
-                .values((
-                    at::id.eq(Uuid::now_v7()),
-                    at::user_id.eq(t.user_id),
-                    at::purpose.eq(t.purpose.as_str()),
-                    at::token_hash.eq(&t.hash),
-                    at::new_email.eq(&t.new_email),
-                    at::expires_at.eq(t.expires_at),
-                ))
-                .on_conflict((at::user_id, at::purpose))
-                .do_update()
-                .set((
-                    at::id.eq(excluded(at::id)),
-                    at::token_hash.eq(excluded(at::token_hash)),
-                    at::new_email.eq(excluded(at::new_email)),
-                    at::expires_at.eq(excluded(at::expires_at)),
-                    at::used_at.eq(None::<DateTime<Utc>>),
-                    at::created_at.eq(diesel::dsl::now),
-                ))
-                .execute(conn)
-                .await?;
+            store_token(conn, t).await?;
             enqueue(conn, event).await
         })
         .await
@@ -110,6 +116,11 @@ impl AccountTokens for PgUserRepo {
                 };
                 diesel::update(users::table.find(user_id))
                     .set(users::password_hash.eq(password_hash))
+                    .execute(conn)
+                    .await?;
+                // The link reached the inbox: the address is proven too.
+                diesel::update(users::table.find(user_id).filter(users::email_verified_at.is_null()))
+                    .set(users::email_verified_at.eq(now))
                     .execute(conn)
                     .await?;
                 // Every session ends: whoever knew the old password is signed out.

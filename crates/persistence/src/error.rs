@@ -13,20 +13,40 @@ pub(crate) fn is_duplicate_database(e: &Error) -> bool {
 
 /// The connection died under the query (server shut down, network cut, admin termination): the
 /// request may succeed elsewhere, so callers answer "unavailable" (retryable), never "internal".
+///
+/// Decided by kind first: diesel-async reports every failure that carries no SQLSTATE (the socket
+/// closed, reset, broken pipe, the server gone mid-message) as `UnableToSendCommand`, so that kind is
+/// always a lost connection; so is a transaction manager left broken by a rollback that could not
+/// reach the server. Server-side refusals with a SQLSTATE are matched on the messages of classes 57
+/// (operator intervention: admin/crash shutdown, cannot connect now) and 08 (connection exception).
 pub fn is_connection_lost(e: &Error) -> bool {
     match e {
-        Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => true,
+        Error::DatabaseError(DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand, _) => true,
         Error::DatabaseError(_, info) => {
-            let m = info.message();
-            m.contains("terminating connection")
-                || m.contains("connection closed")
-                || m.contains("server closed the connection")
-                || m.contains("the database system is shutting down")
-                || m.contains("the database system is starting up")
+            let m = info.message().to_ascii_lowercase();
+            [
+                "terminating connection",
+                "connection closed",
+                "server closed the connection",
+                "the database system is shutting down",
+                "the database system is starting up",
+                "the database system is in recovery mode",
+                "the database system is not yet accepting connections",
+                "error communicating with the server",
+                "connection reset",
+                "broken pipe",
+                "no connection to the server",
+            ]
+            .iter()
+            .any(|p| m.contains(p))
+        }
+        Error::BrokenTransactionManager => true,
+        Error::RollbackErrorOnCommit { commit_error, rollback_error } => {
+            is_connection_lost(commit_error) || is_connection_lost(rollback_error)
         }
         other => {
-            let m = other.to_string();
-            m.contains("connection closed") || m.contains("Connection reset") || m.contains("broken pipe")
+            let m = other.to_string().to_ascii_lowercase();
+            m.contains("connection closed") || m.contains("connection reset") || m.contains("broken pipe")
         }
     }
 }
@@ -89,5 +109,47 @@ impl<T, E: From<StorageError>> Settle<T, E> for Result<T, TxError<E>> {
             TxError::Domain(d) => d,
             TxError::Db(e) => db(e),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db(kind: DatabaseErrorKind, message: &str) -> Error {
+        Error::DatabaseError(kind, Box::new(message.to_string()))
+    }
+
+    #[test]
+    fn transport_failures_are_unavailable() {
+        for e in [
+            db(
+                DatabaseErrorKind::UnableToSendCommand,
+                "error communicating with the server: Broken pipe (os error 32)",
+            ),
+            db(DatabaseErrorKind::UnableToSendCommand, "unexpected message from server"),
+            db(DatabaseErrorKind::ClosedConnection, "whatever"),
+            db(DatabaseErrorKind::Unknown, "terminating connection due to administrator command"),
+            db(DatabaseErrorKind::Unknown, "the database system is in recovery mode"),
+            Error::BrokenTransactionManager,
+            Error::RollbackErrorOnCommit {
+                commit_error: Box::new(db(DatabaseErrorKind::UnableToSendCommand, "connection closed")),
+                rollback_error: Box::new(Error::BrokenTransactionManager),
+            },
+        ] {
+            assert!(storage(e).is_unavailable());
+        }
+    }
+
+    #[test]
+    fn refusals_and_bugs_are_not_unavailable() {
+        for e in [
+            db(DatabaseErrorKind::UniqueViolation, "duplicate key value violates unique constraint"),
+            db(DatabaseErrorKind::Unknown, "integer out of range"),
+            db(DatabaseErrorKind::CheckViolation, "new row violates check constraint"),
+            Error::NotFound,
+        ] {
+            assert!(!storage(e).is_unavailable());
+        }
     }
 }

@@ -15,7 +15,7 @@ use crate::{Db, is_unique_violation};
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
-struct UserRow {
+pub(crate) struct UserRow {
     id: Uuid,
     email: String,
     password_hash: String,
@@ -28,7 +28,7 @@ struct UserRow {
 }
 
 impl UserRow {
-    fn user(self) -> QueryResult<User> {
+    pub(crate) fn user(self) -> QueryResult<User> {
         Ok(User {
             id: self.id,
             email: self.email,
@@ -58,7 +58,7 @@ struct UserChanges<'a> {
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = addresses, check_for_backend(diesel::pg::Pg))]
-struct AddressRow {
+pub(crate) struct AddressRow {
     id: Uuid,
     label: Option<String>,
     full_name: String,
@@ -196,7 +196,7 @@ impl UserRepo for PgUserRepo {
             .transaction(async |conn| {
                 let row: UserRow = diesel::insert_into(users::table)
                     .values((
-                        users::id.eq(Uuid::now_v7()),
+                        users::id.eq(u.id),
                         users::email.eq(&u.email),
                         users::password_hash.eq(&u.password_hash),
                         users::name.eq(&u.name),
@@ -207,6 +207,10 @@ impl UserRepo for PgUserRepo {
                     .await?;
                 let user = row.user()?;
                 crate::outbox::enqueue(conn, &[::users::events::registered(&user)]).await?;
+                if let Some(t) = &u.verification {
+                    crate::accounts::store_token(conn, t).await?;
+                    crate::outbox::enqueue(conn, &[::users::events::token_requested(t)]).await?;
+                }
                 Ok(user)
             })
             .await;

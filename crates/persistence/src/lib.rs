@@ -11,6 +11,7 @@ mod identity;
 mod migrate;
 mod ordering;
 mod outbox;
+mod privacy;
 mod reviewing;
 mod rows;
 pub mod schema;

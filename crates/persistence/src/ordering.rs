@@ -185,6 +185,17 @@ async fn load_orders(conn: &mut AsyncPgConnection, rows: Vec<OrderRow>) -> Query
         .collect()
 }
 
+/// Every order of a user, newest first, with lines (the data export).
+pub(crate) async fn orders_of(conn: &mut AsyncPgConnection, user: Uuid) -> QueryResult<Vec<Order>> {
+    let rows: Vec<OrderRow> = orders::table
+        .filter(orders::user_id.eq(user))
+        .order((orders::created_at.desc(), orders::id.desc()))
+        .select(OrderRow::as_select())
+        .load(conn)
+        .await?;
+    load_orders(conn, rows).await
+}
+
 async fn load_order(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<Order>> {
     let row: Option<OrderRow> = orders::table.find(id).select(OrderRow::as_select()).first(conn).await.optional()?;
     match row {
@@ -504,6 +515,18 @@ impl OrderRepo for PgOrderRepo {
             diesel::update(orders::table.find(id)).set(orders::refund_id.eq(r)).execute(&mut conn).await.storage()?;
         }
         Ok(())
+    }
+
+    async fn email_verified(&self, user: Uuid) -> Result<bool, OrderError> {
+        let mut conn = self.db.conn().await?;
+        let verified: Option<bool> = crate::schema::users::table
+            .find(user)
+            .select(crate::schema::users::email_verified_at.is_not_null())
+            .first(&mut conn)
+            .await
+            .optional()
+            .storage()?;
+        Ok(verified.unwrap_or(false))
     }
 
     async fn order_id_by_payment(&self, payment_id: &str) -> Result<Option<Uuid>, OrderError> {

@@ -86,6 +86,39 @@ async fn bump(conn: &mut AsyncPgConnection, product: Uuid, sum: i32, count: i32)
     Ok(())
 }
 
+/// Every review a user wrote, newest first (the data export).
+pub(crate) async fn reviews_of(conn: &mut AsyncPgConnection, user: Uuid) -> QueryResult<Vec<Review>> {
+    let rows: Vec<(Row, String)> = r::table
+        .inner_join(users::table)
+        .filter(r::user_id.eq(user))
+        .order(r::created_at.desc())
+        .select((Row::as_select(), users::name))
+        .load(conn)
+        .await?;
+    Ok(rows.into_iter().map(|(row, name)| review(row, name)).collect())
+}
+
+/// Deletes every review of a user, taking the visible ones out of their products' ratings;
+/// returns the products touched. Runs in the caller's transaction.
+pub(crate) async fn remove_reviews_of(conn: &mut AsyncPgConnection, user: Uuid) -> QueryResult<Vec<Uuid>> {
+    let gone: Vec<(Uuid, i16, bool)> = diesel::delete(r::table.filter(r::user_id.eq(user)))
+        .returning((r::product_id, r::rating, r::hidden_at.is_not_null()))
+        .get_results(conn)
+        .await?;
+    let mut products: Vec<Uuid> = gone.iter().map(|(p, _, _)| *p).collect();
+    products.sort_unstable();
+    products.dedup();
+    // Products in id order: two erasures touching the same products lock them in one order.
+    for product in &products {
+        let (sum, count) = gone
+            .iter()
+            .filter(|(p, _, hidden)| p == product && !hidden)
+            .fold((0i32, 0i32), |(s, c), (_, rating, _)| (s - i32::from(*rating), c - 1));
+        bump(conn, *product, sum, count).await?;
+    }
+    Ok(products)
+}
+
 /// Locks a review (optionally only the given user's) and returns (product, rating, hidden).
 async fn lock(
     conn: &mut AsyncPgConnection,

@@ -33,6 +33,7 @@ impl SessionRepo for PgSessionRepo {
                 rt::family_id.eq(s.family_id),
                 rt::token_hash.eq(&s.token_hash),
                 rt::expires_at.eq(s.expires_at),
+                rt::device.eq(&s.device),
             ))
             .execute(&mut conn)
             .await
@@ -48,15 +49,15 @@ impl SessionRepo for PgSessionRepo {
     ) -> Result<Rotation, RepoError> {
         let mut conn = self.db.conn().await?;
         conn.transaction(async |conn| {
-            type Row = (Uuid, Uuid, DateTime<Utc>, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+            type Row = (Uuid, Uuid, DateTime<Utc>, Option<DateTime<Utc>>, Option<DateTime<Utc>>, Option<String>);
             let row: Option<Row> = rt::table
                 .filter(rt::token_hash.eq(presented))
-                .select((rt::user_id, rt::family_id, rt::expires_at, rt::used_at, rt::revoked_at))
+                .select((rt::user_id, rt::family_id, rt::expires_at, rt::used_at, rt::revoked_at, rt::device))
                 .for_update()
                 .first(conn)
                 .await
                 .optional()?;
-            let Some((user_id, family_id, expires_at, used_at, revoked_at)) = row else {
+            let Some((user_id, family_id, expires_at, used_at, revoked_at, device)) = row else {
                 return Ok(Rotation::Invalid);
             };
             let now = Utc::now();
@@ -84,6 +85,7 @@ impl SessionRepo for PgSessionRepo {
                     rt::family_id.eq(family_id),
                     rt::token_hash.eq(successor),
                     rt::expires_at.eq(successor_expires_at),
+                    rt::device.eq(&device),
                 ))
                 .execute(conn)
                 .await?;

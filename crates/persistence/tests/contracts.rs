@@ -32,7 +32,14 @@ fn db(t: &TestDb) -> Db {
 async fn user(db: &Db, tag: &str) -> Uuid {
     let email = format!("{tag}-{}@example.com", Uuid::new_v4().simple());
     let u = PgUserRepo::new(db.clone())
-        .create(NewUser { email, password_hash: "x".into(), name: tag.into(), role: Role::Customer })
+        .create(NewUser {
+            id: Uuid::now_v7(),
+            email,
+            password_hash: "x".into(),
+            name: tag.into(),
+            role: Role::Customer,
+            verification: None,
+        })
         .await
         .expect("user");
     u.id
@@ -274,7 +281,14 @@ async fn unique_emails_and_shipping_methods_round_trip() {
     let db = db(&t);
     let users = PgUserRepo::new(db.clone());
     let email = format!("dup-{}@example.com", Uuid::new_v4().simple());
-    let new = || NewUser { email: email.clone(), password_hash: "x".into(), name: "D".into(), role: Role::Customer };
+    let new = || NewUser {
+        id: Uuid::now_v7(),
+        email: email.clone(),
+        password_hash: "x".into(),
+        name: "D".into(),
+        role: Role::Customer,
+        verification: None,
+    };
     users.create(new()).await.expect("first");
     assert!(matches!(users.create(new()).await, Err(RepoError::EmailTaken)));
 

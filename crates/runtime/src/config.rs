@@ -35,6 +35,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub redis: RedisSettings,
     pub auth: AuthConfig,
+    pub users: UsersConfig,
     pub telemetry: TelemetryConfig,
     pub catalog: CatalogConfig,
     pub checkout: CheckoutSettings,
@@ -240,6 +241,21 @@ pub struct AuthConfig {
     pub login_failures_per_account: Quota,
     /// Registrations per client IP.
     pub register_per_ip: Quota,
+    /// Password-reset requests per client IP (429 past it).
+    pub password_reset_per_ip: Quota,
+    /// Reset mails per address; past it requests are answered alike and mail nothing.
+    pub password_reset_per_account: Quota,
+    /// Verification and email-change mails per account.
+    pub verification_per_account: Quota,
+    /// Checkout by an account whose address is not verified answers 403 `email-not-verified`.
+    pub require_verified_email_for_checkout: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UsersConfig {
+    /// An erased account's reviews stay, under an anonymous author (`true`), or are deleted with
+    /// the product's rating recomputed (`false`).
+    pub erasure_keeps_reviews: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -326,7 +342,16 @@ impl Config {
                     Quota::new(30, 900)
                 },
                 register_per_ip: if profile == Profile::Test { Quota::new(10_000, 60) } else { Quota::new(10, 3600) },
+                password_reset_per_ip: if profile == Profile::Test {
+                    Quota::new(10_000, 60)
+                } else {
+                    Quota::new(10, 3600)
+                },
+                password_reset_per_account: Quota::new(3, 3600),
+                verification_per_account: Quota::new(5, 3600),
+                require_verified_email_for_checkout: false,
             },
+            users: UsersConfig { erasure_keeps_reviews: true },
             catalog: CatalogConfig {
                 cache_enabled: true,
                 cache_ttl_secs: 300,

@@ -16,10 +16,13 @@ pub enum RepoError {
 
 #[derive(Debug, Clone)]
 pub struct NewUser {
+    pub id: Uuid,
     pub email: String,
     pub password_hash: String,
     pub name: String,
     pub role: Role,
+    /// A verification token mailed with the account's creation (same transaction).
+    pub verification: Option<crate::IssuedToken>,
 }
 
 /// Storage of users and their addresses. Every address operation is scoped by the owner's id:

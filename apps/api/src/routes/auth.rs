@@ -131,10 +131,12 @@ pub async fn register(
 #[post("/auth/login")]
 pub async fn login(
     state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
     ip: ClientIp,
     ValidJson(body): ValidJson<LoginRequest>,
 ) -> ApiResult<HttpResponse> {
-    let pair = state.auth.login(&body.email, &body.password, &ip.0).await?;
+    let device = req.headers().get(actix_web::http::header::USER_AGENT).and_then(|v| v.to_str().ok());
+    let pair = state.auth.login(&body.email, &body.password, &ip.0, device).await?;
     if let Some(token) = &body.cart_token {
         // Logging in never fails over the cart; a cart that cannot merge stays a guest cart.
         if let Err(e) = state.carts.merge_guest(pair.user.id, token).await {

@@ -3,6 +3,7 @@
 use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+pub mod account;
 pub mod admin_catalog;
 pub mod admin_orders;
 pub mod admin_outbox;
@@ -32,6 +33,15 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(auth::refresh)
             .service(auth::logout)
             .service(auth::logout_all)
+            .service(account::request_password_reset)
+            .service(account::confirm_password_reset)
+            .service(account::verify_email)
+            .service(account::confirm_email_change)
+            .service(account::resend_verification)
+            .service(account::request_email_change)
+            .service(account::export_account)
+            .service(account::erase_account)
+            .service(account::erase_user)
             .service(me::get_me)
             .service(me::patch_me)
             .service(me::change_password)

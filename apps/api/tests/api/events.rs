@@ -21,7 +21,7 @@ use crate::helpers::{PASSWORD, Session, TestApp, admin, customer, start, test_co
 // ---- a real SMTP server -------------------------------------------------------------------------
 
 /// aiosmtpd on a loopback port, writing every message it accepts to a directory.
-struct SmtpSink {
+pub(crate) struct SmtpSink {
     child: Child,
     port: u16,
     dir: PathBuf,
@@ -32,7 +32,7 @@ fn free_port() -> u16 {
 }
 
 impl SmtpSink {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         Self::start_on(free_port(), None)
     }
 
@@ -77,7 +77,7 @@ impl SmtpSink {
     }
 
     /// Messages to `to` whose subject contains `subject`.
-    fn to(&self, to: &str, subject: &str) -> Vec<String> {
+    pub(crate) fn to(&self, to: &str, subject: &str) -> Vec<String> {
         self.messages()
             .into_iter()
             .filter(|m| m.lines().next().is_some_and(|l| l.contains(to)))
@@ -183,7 +183,7 @@ impl EventQueue {
 // ---- helpers ------------------------------------------------------------------------------------
 
 /// Polls `f` until it returns `Some`, for at most `secs` seconds.
-async fn eventually<T, F, Fut>(secs: u64, what: &str, mut f: F) -> T
+pub(crate) async fn eventually<T, F, Fut>(secs: u64, what: &str, mut f: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
@@ -213,7 +213,7 @@ async fn drained(admin: &Session) {
     .await;
 }
 
-fn with_channels(db: &TestDb, smtp: Option<&SmtpSink>, exchange: Option<&str>) -> Config {
+pub(crate) fn with_channels(db: &TestDb, smtp: Option<&SmtpSink>, exchange: Option<&str>) -> Config {
     let mut c = test_config(db);
     c.email.smtp_url = smtp.map(SmtpSink::url);
     if let Some(x) = exchange {

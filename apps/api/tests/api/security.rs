@@ -126,6 +126,17 @@ const OPERATIONS: &[(&str, &str, Access)] = &[
     ("GET", "/api/v1/admin/outbox/stats", Admin(Permission::OperateSystem)),
     ("GET", "/api/v1/admin/outbox/{id}", Admin(Permission::OperateSystem)),
     ("POST", "/api/v1/admin/outbox/{id}/requeue", Admin(Permission::OperateSystem)),
+    // account lifecycle (the mailed links are public: the token is the credential)
+    ("POST", "/api/v1/auth/password-reset", Public),
+    ("POST", "/api/v1/auth/password-reset/confirm", Public),
+    ("POST", "/api/v1/auth/verify-email", Public),
+    ("POST", "/api/v1/auth/email-change/confirm", Public),
+    ("POST", "/api/v1/me/verification-email", Authenticated),
+    ("POST", "/api/v1/me/email", Authenticated),
+    ("GET", "/api/v1/me/export", Authenticated),
+    ("DELETE", "/api/v1/me", Authenticated),
+    // last: it erases the target user the rows above act on
+    ("DELETE", "/api/v1/admin/users/{id}", Admin(Permission::ManageUsers)),
 ];
 
 const HTTP_METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];
@@ -363,6 +374,15 @@ async fn request_body(app: &TestApp, method: &str, template: &str, f: &Fixtures)
         ("POST", "/api/v1/products/{id}/reviews") => json!({"rating": 5, "title": "Again", "body": "Again"}),
         ("PATCH", "/api/v1/reviews/{id}") => json!({"rating": 3}),
         ("POST", "/api/v1/admin/reviews/{id}/hide") => json!({"reason": "matrix"}),
+        ("POST", "/api/v1/auth/password-reset") => json!({"email": f.b.email}),
+        ("POST", "/api/v1/auth/password-reset/confirm") => {
+            json!({"token": format!("t{unique}"), "new_password": "another fine passphrase"})
+        }
+        ("POST", "/api/v1/auth/verify-email" | "/api/v1/auth/email-change/confirm") => {
+            json!({"token": format!("t{unique}")})
+        }
+        ("POST", "/api/v1/me/email") => json!({"current_password": "not the password", "new_email": unique_email("m")}),
+        ("DELETE", "/api/v1/me") => json!({"password": "not the password"}),
         _ => return None,
     })
 }

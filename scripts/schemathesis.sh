@@ -30,9 +30,6 @@ MAX_EXAMPLES=${ST_MAX_EXAMPLES:-25}
 SEED=${ST_SEED:-20261126}
 TIME_LIMIT=${ST_TIME_LIMIT:-180}
 PHASES=${ST_PHASES:-examples,coverage,fuzzing}
-PG_SERVER=${SHOP_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432}
-PG_SERVER=${PG_SERVER%/}
-REDIS_URL=${SHOP_TEST_REDIS_URL:-redis://127.0.0.1:6379}
 
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/shop-schemathesis
 VENV=$CACHE/venv
@@ -61,80 +58,20 @@ if [ "$(cat "$VENV/.installed" 2>/dev/null)" != "$WANT" ] || [ ! -x "$VENV/bin/s
   echo "$WANT" >"$VENV/.installed"
 fi
 
-# --- the API binary (debug; cargo rebuilds only what changed) ----------------------------------
-TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-BIN=$TARGET_DIR/debug/shop-api
-if [ ! -x "$BIN" ] || [ "${ST_SKIP_BUILD:-0}" != 1 ]; then
-  say "building the debug binary"
-  cargo build --quiet -p shop-api
-fi
-
-scripts/services.sh
-
-# --- a throwaway instance ----------------------------------------------------------------------
-rm -rf "$RUN_DIR" && mkdir -p "$RUN_DIR"
-TAG=$("$PYTHON" -c 'import uuid; print(uuid.uuid4().hex[:12])')
-DB_NAME=shop_st_$TAG
-PREFIX="st:$TAG:"
-PORT=$("$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-BASE=http://127.0.0.1:$PORT
-API_PID=
-
-export SHOP_PROFILE=test
-export SHOP_CONFIG=/nonexistent/shop.toml            # ignore a developer's shop.toml
-export SHOP_DATABASE__URL=$PG_SERVER/$DB_NAME
-export SHOP_DATABASE__CREATE_IF_MISSING=true
-export SHOP_DATABASE__EMBEDDED=false
-export SHOP_REDIS__URL=$REDIS_URL
-export SHOP_REDIS__KEY_PREFIX=$PREFIX
-export SHOP_SERVER__HOST=127.0.0.1
-export SHOP_SERVER__PORT=$PORT
-export SHOP_SERVER__WORKERS=2
-# Thousands of generated requests must not be throttled: that would only test the limiter.
-export SHOP_AUTH__LOGIN_PER_IP='{limit=1000000,period_secs=1}'
-export SHOP_AUTH__LOGIN_PER_ACCOUNT='{limit=1000000,period_secs=1}'
-export SHOP_AUTH__REGISTER_PER_IP='{limit=1000000,period_secs=1}'
-export SHOP_RATE_LIMIT__ENABLED=false
+# --- a throwaway instance (scripts/lib/instance.sh) -------------------------------------------
+NAME=st
+SKIP_BUILD=${ST_SKIP_BUILD:-0}
+INSTANCE_PRODUCTS=50
+INSTANCE_USERS=5
+# shellcheck source=lib/instance.sh
+. "$ROOT/scripts/lib/instance.sh"
 # The webhook secret, shared with the hook that signs generated webhook calls (hooks.py).
 ST_WEBHOOK_SECRET=$("$PYTHON" -c 'import secrets; print(secrets.token_hex(32))')
 export ST_WEBHOOK_SECRET SHOP_PAYMENTS__WEBHOOK_SECRET=$ST_WEBHOOK_SECRET
 export SCHEMATHESIS_HOOKS=$ROOT/scripts/schemathesis/hooks.py
-export SHOP_TELEMETRY__LOG_FILTER=warn
-export SHOP_TELEMETRY__LOG_FORMAT=json
-unset OTEL_EXPORTER_OTLP_ENDPOINT
-
-cleanup() {
-  local rc=$?
-  if [ -n "$API_PID" ] && kill -0 "$API_PID" 2>/dev/null; then
-    kill "$API_PID" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$API_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$API_PID" 2>/dev/null || true
-  fi
-  psql "$PG_SERVER/postgres" -qXc "DROP DATABASE IF EXISTS \"$DB_NAME\" WITH (FORCE)" >/dev/null 2>&1 \
-    || say "could not drop database $DB_NAME"
-  if command -v redis-cli >/dev/null; then
-    redis-cli -u "$REDIS_URL" --scan --pattern "${PREFIX}*" 2>/dev/null | xargs -r redis-cli -u "$REDIS_URL" del >/dev/null 2>&1 || true
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-"$BIN" migrate >"$RUN_DIR/setup.log" 2>&1 || { cat "$RUN_DIR/setup.log"; exit 1; }
-"$BIN" seed --products 50 --users 5 >>"$RUN_DIR/setup.log" 2>&1 || { cat "$RUN_DIR/setup.log"; exit 1; }
-ADMIN_EMAIL="st-admin-$TAG@example.com"
-ADMIN_PASSWORD="schemathesis admin passphrase $TAG"
-SHOP_ADMIN_PASSWORD=$ADMIN_PASSWORD "$BIN" admin create --email "$ADMIN_EMAIL" >>"$RUN_DIR/setup.log" 2>&1 \
-  || { cat "$RUN_DIR/setup.log"; exit 1; }
-
-"$BIN" serve >"$RUN_DIR/api.log" 2>&1 &
-API_PID=$!
-for _ in $(seq 1 100); do
-  curl -fsS "$BASE/health/ready" >/dev/null 2>&1 && break
-  kill -0 "$API_PID" 2>/dev/null || { say "the API exited:"; cat "$RUN_DIR/api.log"; exit 1; }
-  sleep 0.1
-done
-curl -fsS "$BASE/health/ready" >/dev/null || { say "the API did not become ready"; cat "$RUN_DIR/api.log"; exit 1; }
+instance_start
+TAG=${INSTANCE_PREFIX#st:}
+TAG=${TAG%:}
 
 TOKEN=$(curl -fsS -X POST "$BASE/api/v1/auth/login" -H 'content-type: application/json' \
   -d "{\"email\": \"$ADMIN_EMAIL\", \"password\": \"$ADMIN_PASSWORD\"}" \

@@ -106,8 +106,8 @@ pub async fn timeout(
 
 /// The security headers every response carries; the envelope sets them on every response it
 /// sends and on errors rendered outside it (see `middleware::envelope`). The interactive docs page
-/// loads its UI from a CDN, so it gets a policy that allows that; every other response is JSON and
-/// may load nothing.
+/// runs its own scripts and styles (served by this binary), so it gets a policy that allows those;
+/// every other response is JSON and may load nothing.
 #[derive(Debug, Clone, Copy)]
 pub struct SecurityHeaders {
     pub docs: bool,
@@ -127,9 +127,10 @@ impl SecurityHeaders {
         h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
         h.insert(HeaderName::from_static("cross-origin-resource-policy"), HeaderValue::from_static("same-site"));
         let csp = if self.docs {
-            "default-src 'self' https://cdn.jsdelivr.net; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; \
-             style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; \
-             font-src https://fonts.gstatic.com https://cdn.jsdelivr.net; img-src 'self' data: https:; frame-ancestors 'none'"
+            // The UI is served from here (`docs_ui`): it loads nothing from elsewhere. Inline
+            // styles only (the UI sets style attributes); no inline or remote script.
+            "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
+             font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'"
         } else {
             "default-src 'none'; frame-ancestors 'none'"
         };
@@ -143,7 +144,9 @@ impl SecurityHeaders {
     }
 }
 
-/// CORS from the configured allow-list (no origins: no cross-origin access).
+/// CORS from the configured allow-list (no origins: no cross-origin access). An entry ending in
+/// `:*` (`http://localhost:*`) allows that scheme and host on any port, as the dev profile does
+/// for local frontend dev servers.
 pub fn cors(origins: &[String]) -> actix_cors::Cors {
     let mut c = actix_cors::Cors::default()
         .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
@@ -154,8 +157,11 @@ pub fn cors(origins: &[String]) -> actix_cors::Cors {
             header::IF_NONE_MATCH,
             HeaderName::from_static("idempotency-key"),
             HeaderName::from_static("x-cart-token"),
+            HeaderName::from_static("x-csrf-token"),
             HeaderName::from_static("x-request-id"),
         ])
+        // Cookie mode's refresh cookie crosses origins only to the listed ones.
+        .supports_credentials()
         .expose_headers([
             header::ETAG,
             header::LOCATION,
@@ -167,8 +173,54 @@ pub fn cors(origins: &[String]) -> actix_cors::Cors {
             HeaderName::from_static("ratelimit-reset"),
         ])
         .max_age(600);
-    for o in origins {
+    let (any_port, exact): (Vec<&String>, Vec<&String>) = origins.iter().partition(|o| o.ends_with(":*"));
+    for o in exact {
         c = c.allowed_origin(o);
     }
+    let hosts: Vec<String> = any_port.into_iter().map(|o| o.trim_end_matches('*').to_owned()).collect();
+    if !hosts.is_empty() {
+        c = c.allowed_origin_fn(move |origin, _| {
+            origin.to_str().is_ok_and(|o| hosts.iter().any(|h| on_any_port(h, o)))
+        });
+    }
     c
+}
+
+/// `origin` is `host` (`http://localhost:`, with the colon) followed by a port number.
+fn on_any_port(host: &str, origin: &str) -> bool {
+    origin.strip_prefix(host).is_some_and(|port| {
+        (1..=5).contains(&port.len()) && port.bytes().all(|b| b.is_ascii_digit()) && port.parse::<u16>().is_ok()
+    })
+}
+
+/// The problem for a request the CORS layer refused (actix-cors answers a bare 400): says what
+/// was refused and where the allow-list lives.
+pub fn cors_refusal(req: &actix_web::HttpRequest, error: &actix_cors::CorsError) -> crate::problem::Problem {
+    let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()).unwrap_or("(none)");
+    crate::problem::Problem::new(actix_web::http::StatusCode::BAD_REQUEST, "cors-refused", "Cross-origin request refused")
+        .detail(format!(
+            "{error} (origin {origin}); allowed origins are set by server.cors_origins (SHOP_SERVER__CORS_ORIGINS)"
+        ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::on_any_port;
+
+    #[test]
+    fn any_port_patterns_match_only_a_port() {
+        assert!(on_any_port("http://localhost:", "http://localhost:5173"));
+        assert!(on_any_port("http://127.0.0.1:", "http://127.0.0.1:3000"));
+        for refused in [
+            "http://localhost",
+            "http://localhost:",
+            "http://localhost:5173.evil.example",
+            "http://localhost:99999",
+            "http://localhost:123456",
+            "http://localhost.evil.example:80",
+            "https://localhost:5173",
+        ] {
+            assert!(!on_any_port("http://localhost:", refused), "{refused}");
+        }
+    }
 }

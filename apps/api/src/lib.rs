@@ -2,6 +2,7 @@
 //! and the OpenAPI document. Handlers are thin: parse, call a service, map the result.
 
 pub mod auth;
+pub mod docs_ui;
 /// Shared with `shop-worker` (crates/runtime).
 pub use runtime::{config, metrics, telemetry, worker};
 pub mod errors;

@@ -17,14 +17,18 @@ enum Command {
     Serve,
     /// Create the database if needed, apply pending migrations, and exit.
     Migrate,
-    /// Load deterministic demo data (categories, products with variants and stock, users).
-    /// Seeded users' password is `SHOP_SEED_PASSWORD` (default `demo password 123`).
+    /// Load deterministic demo data (categories, products with variants and stock, users,
+    /// shipping methods, reviews). Seeded users' password is `SHOP_SEED_PASSWORD` (default
+    /// `demo password 123`); in the dev profile it also creates the admin `admin@example.com`
+    /// (password `demo store passphrase`) and prints both.
     Seed {
         #[arg(long, default_value_t = 1000)]
         products: i64,
         #[arg(long, default_value_t = 100)]
         users: i64,
     },
+    /// Print the OpenAPI document (as `/openapi.json` serves it) and exit; needs no database.
+    Openapi,
     /// Administrative tasks.
     Admin {
         #[command(subcommand)]
@@ -72,6 +76,12 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             tracing::info!(port = app.port(), "listening");
             app.run_until_stopped().await?;
         }
+        Command::Openapi => {
+            let doc = shop_api::startup::document(config.server.public_url.as_deref());
+            let mut text = serde_json::to_string_pretty(&doc)?;
+            text.push('\n');
+            std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes())?;
+        }
         Command::Migrate => shop_api::startup::prepare_database(&mut config).await?,
         Command::Seed { products, users } => {
             shop_api::startup::prepare_database(&mut config).await?;
@@ -81,13 +91,28 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             let db = persistence::Db::connect(&config.db_config())?;
             let seeded = persistence::seed::seed(&db, products, users, &hash).await?;
             println!(
-                "seeded {} categories, {} products, {} variants, {} users in {:.1} s",
+                "seeded {} categories, {} products, {} variants, {} users, {} shipping methods, {} reviews in {:.1} s",
                 seeded.categories,
                 seeded.products,
                 seeded.variants,
                 seeded.users,
+                seeded.shipping_methods,
+                seeded.reviews,
                 started.elapsed().as_secs_f64()
             );
+            println!("customers: user1@example.com .. user{users}@example.com, password \"{password}\"");
+            if config.profile == shop_api::config::Profile::Dev {
+                // A dev admin, so the admin API can be tried at once; never in other profiles.
+                let (email, admin_password) = ("admin@example.com", "demo store passphrase");
+                match shop_api::startup::create_admin(&config, email.into(), "Demo Admin".into(), admin_password.into())
+                    .await
+                {
+                    Ok(_) => {}
+                    Err(e) if matches!(e.downcast_ref::<auth::AuthError>(), Some(auth::AuthError::EmailTaken)) => {}
+                    Err(e) => return Err(e),
+                }
+                println!("dev admin: {email}, password \"{admin_password}\" (dev profile only)");
+            }
         }
         Command::Admin { command: AdminCommand::Create { email, name } } => {
             let password = match std::env::var("SHOP_ADMIN_PASSWORD") {

@@ -72,7 +72,11 @@ pub async fn envelope(
 
     let status = res.status();
     if (status.is_client_error() || status.is_server_error()) && !is_problem(&res) {
-        let problem = Problem::for_status(status);
+        let cors = res.response().error().and_then(|e| e.as_error::<actix_cors::CorsError>());
+        let problem = match cors {
+            Some(e) => crate::hygiene::cors_refusal(res.request(), e),
+            None => Problem::for_status(status),
+        };
         let (req, _) = res.into_parts();
         res = ServiceResponse::new(req, problem.error_response());
     }

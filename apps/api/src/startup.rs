@@ -22,7 +22,6 @@ use reviews::{AggregatesChanged, ReviewService};
 use users::{Role, UserService};
 use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
-use utoipa_scalar::Servable;
 
 use crate::config::{Config, PaymentProvider};
 use crate::metrics::Metrics;
@@ -311,23 +310,19 @@ impl Application {
         let json_limit = config.server.json_limit_bytes;
         let public_url = config.server.public_url.clone();
         let cors_origins = config.server.cors_origins.clone();
+        let doc = web::Data::new(document(public_url.as_deref()));
         let mut server = HttpServer::new(move || {
-            let (app, mut api) = App::new()
+            let (app, _) = App::new()
                 .into_utoipa_app()
-                .openapi(ApiDoc::openapi())
                 .app_data(state.clone())
                 .app_data(metrics.clone())
                 .app_data(web::PayloadConfig::new(json_limit))
                 .configure(routes::configure)
                 .split_for_parts();
-            utoipa::Modify::modify(&crate::openapi::ErrorResponses, &mut api);
-            if let Some(url) = &public_url {
-                api.servers = Some(vec![utoipa::openapi::Server::new(url)]);
-            }
-            let doc = web::Data::new(api);
+            let title = doc.info.title.clone();
             app.app_data(doc.clone())
                 .route("/openapi.json", web::get().to(openapi_json))
-                .service(utoipa_scalar::Scalar::with_url("/docs", doc.get_ref().clone()))
+                .configure(|cfg| crate::docs_ui::configure(cfg, &title))
                 .default_service(web::to(unmatched))
                 .wrap(from_fn(crate::auth::admin_gate))
                 .wrap(from_fn(crate::hygiene::timeout))
@@ -367,6 +362,24 @@ impl Application {
         tracing::info!("server stopped");
         result
     }
+}
+
+/// The OpenAPI document as `/openapi.json` serves it: the paths collected from the route
+/// registrations, the answers the middleware adds, and `servers` from `server.public_url`
+/// (the local development address otherwise). Needs no database: `shop-api openapi` prints it.
+pub fn document(public_url: Option<&str>) -> utoipa::openapi::OpenApi {
+    let (_, mut api) =
+        App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(routes::configure).split_for_parts();
+    utoipa::Modify::modify(&crate::openapi::ErrorResponses, &mut api);
+    let mut server = match public_url {
+        Some(url) => utoipa::openapi::Server::new(url.trim_end_matches('/')),
+        None => utoipa::openapi::Server::new("http://localhost:8080"),
+    };
+    if public_url.is_none() {
+        server.description = Some("Local development (`server.public_url` names the deployed address)".into());
+    }
+    api.servers = Some(vec![server]);
+    api
 }
 
 /// No route matched: 405 when the path exists under another method, 404 otherwise.

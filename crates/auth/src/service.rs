@@ -29,6 +29,9 @@ pub enum AuthError {
     InvalidRefreshToken,
     #[error("refresh token reused; session revoked")]
     RefreshTokenReused,
+    /// A refresh by cookie without the CSRF token of that cookie's refresh token.
+    #[error("missing or wrong CSRF token")]
+    CsrfTokenInvalid,
     #[error("access token: {0}")]
     Token(TokenError),
     /// The access token is genuine but its session was revoked (logout, password change,
@@ -268,6 +271,24 @@ impl AuthService {
             refresh_token,
             refresh_expires_in: self.refresh_ttl.num_seconds(),
             user,
+        }
+    }
+
+    /// The CSRF token to hand out with a refresh token kept in a cookie.
+    pub fn csrf_token(&self, refresh_token: &str) -> String {
+        primitives::secret::csrf_token(&self.issuer.key, refresh_token)
+    }
+
+    /// [`AuthService::refresh`] for a refresh token that came in a cookie: a browser sends the
+    /// cookie on its own, so the caller must also prove it read an earlier answer (`csrf`, the
+    /// token [`AuthService::csrf_token`] gave for this refresh token). Checked before anything
+    /// is spent.
+    pub async fn refresh_from_cookie(&self, refresh_token: &str, csrf: Option<&str>) -> Result<TokenPair, AuthError> {
+        match csrf {
+            Some(c) if primitives::secret::csrf_matches(&self.issuer.key, refresh_token, c) => {
+                self.refresh(refresh_token).await
+            }
+            _ => Err(AuthError::CsrfTokenInvalid),
         }
     }
 

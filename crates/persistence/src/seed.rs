@@ -1,4 +1,6 @@
-//! Deterministic demo data: a category tree, products with variants and stock, and users.
+//! Deterministic demo data: a category tree, products with variants and stock, users, shipping
+//! methods for the seeded countries, and a few reviews (so a demo store can be browsed, rated
+//! and checked out without an admin step).
 //! Generated inside PostgreSQL with `generate_series` (one statement per table), so 100,000
 //! products load in seconds. Ids are derived from the row number, so seeding twice adds nothing.
 
@@ -35,7 +37,33 @@ pub struct Seeded {
     pub products: usize,
     pub variants: usize,
     pub users: usize,
+    pub shipping_methods: usize,
+    pub reviews: usize,
 }
+
+/// Shipping methods of the demo store: (name, price in cents, countries; empty = everywhere).
+const SHIPPING: [(&str, i64, &str); 3] = [
+    ("Standard (3-5 days)", 490, "{DE,AT,FR,IT,PT,NL,BE,ES}"),
+    ("Express (next day)", 1290, "{DE,AT,FR,IT,PT,NL,BE,ES}"),
+    ("International", 1990, "{}"),
+];
+
+/// Reviews of the demo store: up to three on each of the first 60 active products, by the first
+/// seeded users (demo data: these reviewers bought nothing).
+const REVIEWS_SQL: &str = r#"
+INSERT INTO reviews (id, product_id, user_id, rating, title, body, created_at)
+SELECT md5('seed-review-' || p.n || '-' || u.k)::uuid, p.id, md5('seed-user-' || u.k)::uuid,
+       1 + ((p.n * 7 + u.k * 3) % 5),
+       (ARRAY['Great value', 'Does the job', 'Not what I expected', 'Love it', 'Solid quality'])[1 + ((p.n + u.k) % 5)],
+       (ARRAY['Arrived quickly and looks as pictured.', 'Good quality for the price.',
+              'The size runs a little small.', 'Would buy again.', 'Nice, but the colour is darker.'])[1 + ((p.n * u.k) % 5)],
+       timestamptz '2026-02-01 00:00:00+00' + ((p.n * 3 + u.k) || ' hours')::interval
+FROM (SELECT id, row_number() OVER (ORDER BY created_at, id) AS n FROM products WHERE status = 'active'
+      ORDER BY created_at, id LIMIT 60) p,
+     generate_series(1, 3) AS u(k)
+WHERE u.k <= $1 AND (p.n + u.k) % 4 <> 0
+ON CONFLICT DO NOTHING
+"#;
 
 const PRODUCTS_SQL: &str = r#"
 INSERT INTO products (id, slug, name, description, status, category_id, brand, attributes, images, currency, created_at)
@@ -141,6 +169,27 @@ pub async fn seed(db: &Db, products: i64, users: i64, password_hash: &str) -> Re
         )
         .bind::<BigInt, _>(users)
         .bind::<Text, _>(password_hash)
+        .execute(conn)
+        .await?;
+        for (name, price, countries) in SHIPPING {
+            out.shipping_methods += diesel::sql_query(
+                "INSERT INTO shipping_methods (id, name, price_minor, currency, countries) \
+                 VALUES (md5('seed-shipping-' || $1)::uuid, $1, $2, 'EUR', $3::text[]) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind::<Text, _>(name)
+            .bind::<BigInt, _>(price)
+            .bind::<Text, _>(countries)
+            .execute(conn)
+            .await?;
+        }
+        out.reviews = diesel::sql_query(REVIEWS_SQL).bind::<BigInt, _>(users.min(3)).execute(conn).await?;
+        // The ratings the catalog shows and sorts by, from the visible reviews.
+        diesel::sql_query(
+            "UPDATE products p SET rating_sum = r.s, rating_count = r.c \
+             FROM (SELECT product_id, sum(rating)::int AS s, count(*)::int AS c FROM reviews \
+                   WHERE hidden_at IS NULL GROUP BY product_id) r \
+             WHERE r.product_id = p.id AND (p.rating_sum, p.rating_count) IS DISTINCT FROM (r.s, r.c)",
+        )
         .execute(conn)
         .await?;
         Ok::<_, diesel::result::Error>(())

@@ -29,6 +29,26 @@ pub fn account_token(key: &[u8], seed: &str) -> String {
     URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
 }
 
+/// The CSRF token that goes with a refresh token held in a cookie: `HMAC-SHA256(key, token)`
+/// under its own label, so it proves its sender saw a login or refresh answer (a page on
+/// another site never does) without the server storing anything, and changes with every
+/// rotation of the refresh token.
+pub fn csrf_token(key: &[u8], refresh_token: &str) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(b"shop refresh csrf v1:");
+    mac.update(refresh_token.as_bytes());
+    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
+/// Whether `presented` is the CSRF token of `refresh_token`, compared in constant time.
+pub fn csrf_matches(key: &[u8], refresh_token: &str, presented: &str) -> bool {
+    let Ok(presented) = URL_SAFE_NO_PAD.decode(presented.as_bytes()) else { return false };
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(b"shop refresh csrf v1:");
+    mac.update(refresh_token.as_bytes());
+    mac.verify_slice(&presented).is_ok()
+}
+
 /// The key account tokens are derived with, from a server secret (domain-separated, so it is not
 /// the secret itself).
 pub fn account_token_key(secret: &str) -> Vec<u8> {
@@ -48,6 +68,20 @@ mod tests {
         assert_eq!(a.len(), 43);
         assert_eq!(hash_token(&a), hash_token(&a));
         assert_eq!(hash_token(&a).len(), 32);
+    }
+
+    #[test]
+    fn csrf_tokens_belong_to_one_refresh_token_and_key() {
+        let key = account_token_key("secret");
+        let (t1, t2) = (new_token(), new_token());
+        let csrf = csrf_token(&key, &t1);
+        assert!(csrf_matches(&key, &t1, &csrf));
+        assert!(!csrf_matches(&key, &t2, &csrf), "another refresh token");
+        assert!(!csrf_matches(&account_token_key("other"), &t1, &csrf), "another key");
+        assert!(!csrf_matches(&key, &t1, &account_token(&key, &t1)), "not an account token");
+        for bad in ["", "not base64!", &csrf[..20]] {
+            assert!(!csrf_matches(&key, &t1, bad), "{bad}");
+        }
     }
 
     #[test]

@@ -291,7 +291,12 @@ impl Config {
                 json_limit_bytes: 64 * 1024,
                 public_url: None,
                 trusted_proxies: Vec::new(),
-                cors_origins: Vec::new(),
+                // Local frontend dev servers (Vite, Next) on any port, in the dev profile only.
+                cors_origins: if profile == Profile::Dev {
+                    vec!["http://localhost:*".into(), "http://127.0.0.1:*".into()]
+                } else {
+                    Vec::new()
+                },
                 request_timeout_ms: 30_000,
                 handle_signals: true,
             },

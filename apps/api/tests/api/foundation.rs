@@ -110,9 +110,39 @@ async fn openapi_document_is_3_1_and_lists_every_route() {
         assert!(doc["paths"][path].is_object(), "{path} missing from the document");
     }
     assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+}
+
+#[tokio::test]
+async fn the_docs_ui_is_served_from_the_binary() {
+    let (app, _db) = spawn().await;
+    let root = app.client.get("/").await;
+    root.assert_status(302);
+    assert_eq!(root.header("location"), Some("/docs"));
+
     let ui = app.client.get("/docs").await;
     ui.assert_status(200);
-    assert!(ui.text().contains("/openapi.json") || ui.text().contains("openapi"), "docs UI");
+    let page = ui.text();
+    assert!(page.contains("<title>shop API reference</title>"), "{page}");
+    // Everything it loads comes from here: no other host, no inline script.
+    let csp = ui.header("content-security-policy").unwrap_or_default().to_owned();
+    assert!(csp.contains("script-src 'self';") && !csp.contains("http"), "{csp}");
+    assert!(!page.contains("http://") && !page.contains("https://"), "loads nothing remote: {page}");
+    for (path, kind) in [
+        ("/docs/swagger-ui-bundle.js", "javascript"),
+        ("/docs/swagger-ui.css", "css"),
+        ("/docs/init.js", "javascript"),
+    ] {
+        assert!(page.contains(path), "{path} not on the page");
+        let asset = app.client.get(path).await;
+        asset.assert_status(200);
+        assert!(asset.header("content-type").is_some_and(|t| t.contains(kind)), "{path}");
+        assert!(asset.body.len() > 100, "{path}");
+    }
+    assert!(app.client.get("/docs/init.js").await.text().contains("/openapi.json"));
+    // Only the bundle's files the page uses, nothing else of it and nothing outside it.
+    for path in ["/docs/index.html", "/docs/swagger-initializer.js", "/docs/..%2FCargo.toml"] {
+        app.client.get(path).await.assert_status(404);
+    }
 }
 
 /// Walks a schema (following `$ref`s into `components`) and names every string without a

@@ -111,6 +111,41 @@ async fn cors_allows_only_configured_origins() {
 
     let evil = app.client.with_header("origin", "https://evil.example").get("/api/v1/categories").await;
     assert!(evil.header("access-control-allow-origin").is_none());
+
+    // A refused preflight says why, as a problem.
+    let refused = app
+        .client
+        .with_header("origin", "https://evil.example")
+        .with_header("access-control-request-method", "POST")
+        .send(reqwest::Method::OPTIONS, "/api/v1/checkout", None)
+        .await;
+    let doc = refused.assert_problem(400, "cors-refused");
+    let detail = doc["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("https://evil.example") && detail.contains("server.cors_origins"), "{detail}");
+}
+
+#[tokio::test]
+async fn any_port_origins_allow_local_dev_servers_only() {
+    // What the dev profile configures: a frontend dev server on any local port.
+    let (app, _db) = spawn_with(|c| {
+        c.server.cors_origins = vec!["http://localhost:*".into(), "http://127.0.0.1:*".into()];
+    })
+    .await;
+    for origin in ["http://localhost:5173", "http://127.0.0.1:3000"] {
+        let res = app
+            .client
+            .with_header("origin", origin)
+            .with_header("access-control-request-method", "POST")
+            .with_header("access-control-request-headers", "content-type")
+            .send(reqwest::Method::OPTIONS, "/api/v1/auth/login", None)
+            .await;
+        assert!(res.status.is_success(), "{origin}: {}", res.status);
+        assert_eq!(res.header("access-control-allow-origin"), Some(origin));
+    }
+    for origin in ["http://localhost:5173.evil.example", "https://localhost:5173", "http://localhost.evil.example"] {
+        let res = app.client.with_header("origin", origin).get("/api/v1/categories").await;
+        assert!(res.header("access-control-allow-origin").is_none(), "{origin}");
+    }
 }
 
 #[tokio::test]

@@ -80,6 +80,102 @@ async fn unknown_email_and_wrong_password_are_the_same_401() {
     assert_eq!(a, b);
 }
 
+/// The `shop_refresh` cookie a response sets: its value and its attributes.
+fn refresh_cookie(res: &testkit::Response) -> (String, String) {
+    let set = res
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("shop_refresh="))
+        .unwrap_or_else(|| panic!("no refresh cookie: {:?}", res.headers))
+        .to_owned();
+    let value = set["shop_refresh=".len()..].split(';').next().unwrap_or_default().to_owned();
+    (value, set)
+}
+
+#[tokio::test]
+async fn cookie_mode_keeps_the_refresh_token_out_of_javascript_and_needs_the_csrf_token() {
+    let (app, _db) = spawn().await;
+    let s = customer(&app, "cookie").await;
+    let login = app
+        .client
+        .post("/api/v1/auth/login", &json!({"email": s.email, "password": PASSWORD, "refresh_cookie": true}))
+        .await;
+    login.assert_status(200);
+    let body = login.json();
+    assert!(body.get("refresh_token").is_none(), "no refresh token in the body: {body}");
+    let csrf = body["csrf_token"].as_str().expect("csrf token").to_owned();
+    let (token, attributes) = refresh_cookie(&login);
+    assert_eq!(token.len(), 43, "{attributes}");
+    for attr in ["HttpOnly", "SameSite=Strict", "Path=/api/v1/auth", "Secure", "Max-Age="] {
+        assert!(attributes.contains(attr), "{attr} missing: {attributes}");
+    }
+    let with_cookie = app.client.with_header("cookie", &format!("shop_refresh={token}"));
+
+    // A browser sends the cookie by itself: without the CSRF token of that cookie, refused, and
+    // nothing is spent.
+    with_cookie.post("/api/v1/auth/refresh", &json!({})).await.assert_problem(403, "csrf-token-invalid");
+    with_cookie
+        .with_header("x-csrf-token", "AAAA")
+        .post("/api/v1/auth/refresh", &json!({}))
+        .await
+        .assert_problem(403, "csrf-token-invalid");
+    let refreshed = with_cookie.with_header("x-csrf-token", &csrf).post("/api/v1/auth/refresh", &json!({})).await;
+    refreshed.assert_status(200);
+    let next = refreshed.json();
+    assert!(next.get("refresh_token").is_none(), "{next}");
+    let next_csrf = next["csrf_token"].as_str().expect("csrf").to_owned();
+    assert_ne!(next_csrf, csrf, "the CSRF token rotates with the refresh token");
+    let (next_token, _) = refresh_cookie(&refreshed);
+    assert_ne!(next_token, token);
+    app.client
+        .with_token(next["access_token"].as_str().expect("access"))
+        .get("/api/v1/me")
+        .await
+        .assert_status(200);
+
+    // The old cookie's CSRF token does not go with the new cookie.
+    let next_cookie = app.client.with_header("cookie", &format!("shop_refresh={next_token}"));
+    next_cookie
+        .with_header("x-csrf-token", &csrf)
+        .post("/api/v1/auth/refresh", &json!({}))
+        .await
+        .assert_problem(403, "csrf-token-invalid");
+    // Rotation and theft detection work as in bearer mode: the spent cookie revokes the session.
+    with_cookie
+        .with_header("x-csrf-token", &csrf)
+        .post("/api/v1/auth/refresh", &json!({}))
+        .await
+        .assert_problem(401, "refresh-token-reused");
+    next_cookie
+        .with_header("x-csrf-token", &next_csrf)
+        .post("/api/v1/auth/refresh", &json!({}))
+        .await
+        .assert_problem(401, "invalid-refresh-token");
+    // Neither a body token nor a cookie.
+    app.client.post("/api/v1/auth/refresh", &json!({})).await.assert_problem(401, "invalid-refresh-token");
+}
+
+#[tokio::test]
+async fn logout_expires_the_refresh_cookie() {
+    let (app, _db) = spawn().await;
+    let s = customer(&app, "bye").await;
+    let res = s.client.post("/api/v1/auth/logout", &json!({})).await;
+    res.assert_status(204);
+    let (value, attributes) = refresh_cookie(&res);
+    assert!(value.is_empty() && attributes.contains("Max-Age=0"), "{attributes}");
+    // Bearer mode is untouched: a body token switches to cookie mode only when asked.
+    let again = login(&app, &s.email, PASSWORD).await;
+    let res = app
+        .client
+        .post("/api/v1/auth/refresh", &json!({"refresh_token": again.refresh, "refresh_cookie": true}))
+        .await;
+    res.assert_status(200);
+    assert!(res.json().get("refresh_token").is_none() && res.json()["csrf_token"].is_string());
+    assert_eq!(refresh_cookie(&res).0.len(), 43);
+}
+
 #[tokio::test]
 async fn refresh_rotates_and_reuse_revokes_the_family() {
     let (app, _db) = spawn().await;

@@ -35,10 +35,14 @@ impl From<AuthError> for Problem {
                 "refresh-token-reused",
                 "This refresh token was already used; the session has been revoked",
             ),
-            AuthError::CsrfTokenInvalid => {
-                Problem::new(StatusCode::FORBIDDEN, "csrf-token-invalid", "The CSRF token is missing or wrong")
-                    .detail("a refresh by cookie needs the X-CSRF-Token header: the csrf_token of the last login or refresh answer")
-            }
+            AuthError::CsrfTokenInvalid => Problem::new(
+                StatusCode::FORBIDDEN,
+                "csrf-token-invalid",
+                "The CSRF token is missing or wrong",
+            )
+            .detail(
+                "a refresh by cookie needs the X-CSRF-Token header: the csrf_token of the last login or refresh answer",
+            ),
             AuthError::Token(_) => Problem::unauthorized("the access token is invalid"),
             AuthError::SessionEnded => Problem::new(StatusCode::UNAUTHORIZED, "session-ended", "The session has ended")
                 .detail("this session was signed out or revoked, or the account disabled; sign in again")

@@ -179,9 +179,8 @@ pub fn cors(origins: &[String]) -> actix_cors::Cors {
     }
     let hosts: Vec<String> = any_port.into_iter().map(|o| o.trim_end_matches('*').to_owned()).collect();
     if !hosts.is_empty() {
-        c = c.allowed_origin_fn(move |origin, _| {
-            origin.to_str().is_ok_and(|o| hosts.iter().any(|h| on_any_port(h, o)))
-        });
+        c = c
+            .allowed_origin_fn(move |origin, _| origin.to_str().is_ok_and(|o| hosts.iter().any(|h| on_any_port(h, o))));
     }
     c
 }
@@ -197,10 +196,14 @@ fn on_any_port(host: &str, origin: &str) -> bool {
 /// was refused and where the allow-list lives.
 pub fn cors_refusal(req: &actix_web::HttpRequest, error: &actix_cors::CorsError) -> crate::problem::Problem {
     let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()).unwrap_or("(none)");
-    crate::problem::Problem::new(actix_web::http::StatusCode::BAD_REQUEST, "cors-refused", "Cross-origin request refused")
-        .detail(format!(
-            "{error} (origin {origin}); allowed origins are set by server.cors_origins (SHOP_SERVER__CORS_ORIGINS)"
-        ))
+    crate::problem::Problem::new(
+        actix_web::http::StatusCode::BAD_REQUEST,
+        "cors-refused",
+        "Cross-origin request refused",
+    )
+    .detail(format!(
+        "{error} (origin {origin}); allowed origins are set by server.cors_origins (SHOP_SERVER__CORS_ORIGINS)"
+    ))
 }
 
 #[cfg(test)]

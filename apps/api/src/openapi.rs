@@ -1,8 +1,12 @@
 //! The OpenAPI 3.1 document. Paths are collected from the route registrations themselves
 //! (utoipa-actix-web), so a route cannot be served without being documented.
 
+use serde::Serialize;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use utoipa::{Modify, OpenApi, ToSchema};
+use uuid::Uuid;
+
+use crate::problem::Problem;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -10,15 +14,17 @@ use utoipa::{Modify, OpenApi};
         title = "shop API",
         description = "E-commerce backend: identity, catalog, carts, checkout, orders, reviews. \
                        Errors are RFC 9457 problem+json documents with a stable `code`.",
-        license(name = "MIT OR Apache-2.0"),
+        contact(name = "shop maintainers", url = "https://github.com/shop/shop"),
+        license(name = "MIT OR Apache-2.0", identifier = "MIT OR Apache-2.0"),
     ),
-    components(schemas(crate::problem::Problem, crate::problem::FieldError)),
+    components(schemas(Problem, crate::problem::FieldError)),
     modifiers(&BearerAuth),
     tags(
         (name = "ops", description = "Health and metrics"),
-        (name = "auth", description = "Registration, login, token refresh, logout"),
-        (name = "me", description = "The signed-in user's profile, password and addresses"),
-        (name = "admin", description = "User administration (admin role)"),
+        (name = "auth", description = "Registration, login, token refresh, logout; password reset, email verification and \
+                                       email change confirmation from the mailed links"),
+        (name = "me", description = "The signed-in user's profile, password, email address, addresses, data export and erasure"),
+        (name = "admin", description = "User administration: roles, disabling, erasure (admin role)"),
         (name = "catalog", description = "Categories, product listing and search, product detail"),
         (name = "admin-catalog", description = "Catalog management: categories, products, variants, stock (staff and admin)"),
         (name = "cart", description = "Carts (signed-in or guest) and shipping methods"),
@@ -31,6 +37,52 @@ use utoipa::{Modify, OpenApi};
     )
 )]
 pub struct ApiDoc;
+
+// Problem documents with extension members (RFC 9457, section 3.2). Documentation only: the
+// problems are built with `Problem::extension` where they arise (`errors.rs`, `routes/orders.rs`).
+
+/// 402 `payment-declined`: the order was placed but its payment declined. The order stays, as
+/// `payment_failed`, and its items are back in stock.
+#[derive(Serialize, ToSchema)]
+pub struct PaymentDeclinedProblem {
+    #[serde(flatten)]
+    pub problem: Problem,
+    /// The order that was placed (status `payment_failed`).
+    pub order_id: Uuid,
+    /// The payment provider's reason.
+    #[schema(example = "card_declined")]
+    pub reason: String,
+}
+
+/// 409 `illegal-transition`: the order's status does not allow the step asked for.
+#[derive(Serialize, ToSchema)]
+pub struct IllegalTransitionProblem {
+    #[serde(flatten)]
+    pub problem: Problem,
+    /// The order's status at the time.
+    pub order_status: orders::OrderStatus,
+}
+
+/// 409 at checkout: `cart-empty`, `insufficient-stock` (with `lines`), `currency-mismatch`, or
+/// `idempotency-in-progress` (with `Retry-After`). Nothing was written.
+#[derive(Serialize, ToSchema)]
+pub struct CheckoutConflictProblem {
+    #[serde(flatten)]
+    pub problem: Problem,
+    /// With `insufficient-stock`: the lines that cannot be bought as they are, and how many of
+    /// each are available.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lines: Vec<orders::UnavailableLine>,
+}
+
+/// 409 `event-not-dead`: only dead events can be re-queued.
+#[derive(Serialize, ToSchema)]
+pub struct EventNotDeadProblem {
+    #[serde(flatten)]
+    pub problem: Problem,
+    /// The event's state.
+    pub event_status: outbox::OutboxStatus,
+}
 
 struct BearerAuth;
 
@@ -45,13 +97,83 @@ impl Modify for BearerAuth {
 }
 
 /// Makes the document say what the middleware and extractors do for every operation, so route
-/// annotations list only their own answers: problems are `application/problem+json`; operations
-/// with a body can answer 400 (malformed JSON), 413, 415 and 422; operations with query or path
-/// parameters 400 or 404, with a query 414 (over 4 KiB); operations taking a bearer token 401;
-/// admin operations 403 (the admin gate); every `/api` operation 429 (rate limits) and 503
-/// (database unavailable, timeout).
+/// annotations list only their own answers: problems (`Problem` and the `...Problem` schemas
+/// with extension members) are `application/problem+json`; operations with a body can answer 400
+/// (malformed JSON), 413, 415 and 422; operations with query or path parameters 400 or 404, with
+/// a query 414 (over 4 KiB); operations taking a bearer token 401; admin operations 403 (the
+/// admin gate); every operation 400 for ambiguous framing (`middleware::envelope`); every `/api`
+/// operation 429 (rate limits) and 503 (database unavailable, timeout), both with `Retry-After`,
+/// and the `RateLimit-*` headers `hygiene::rate_limit` sets on its answers. These shared answers
+/// are `components/responses`, referenced by the operations that have no answer of their own
+/// for the status.
 /// Applied after the routes are collected (`startup.rs`), since the paths are only known then.
 pub struct ErrorResponses;
+
+/// A shared answer: component name, status, description.
+type Shared = (&'static str, &'static str, &'static str);
+
+const UNAUTHORIZED: Shared = (
+    "Unauthorized",
+    "401",
+    "Not signed in, or the token or its session is no longer valid (`WWW-Authenticate: Bearer`)",
+);
+const FORBIDDEN: Shared =
+    ("Forbidden", "403", "The caller's role lacks the permission (decided before the body is read)");
+const BAD_REQUEST: Shared = (
+    "BadRequest",
+    "400",
+    "Malformed request (such as `malformed-json`, `ambiguous-framing`) or an invalid parameter (`invalid-parameter`)",
+);
+const URI_TOO_LONG: Shared = ("UriTooLong", "414", "Query string longer than 4 KiB");
+const NOT_FOUND: Shared = ("NotFound", "404", "No such resource");
+const TOO_LARGE: Shared = ("PayloadTooLarge", "413", "Body too large");
+const NOT_JSON: Shared = ("UnsupportedMediaType", "415", "Body is not application/json");
+const INVALID: Shared = ("ValidationFailed", "422", "Invalid fields");
+const RATE_LIMITED: Shared = ("TooManyRequests", "429", "Rate limited (`rate-limited`; `Retry-After`)");
+const UNAVAILABLE: Shared =
+    ("Unavailable", "503", "Temporarily unavailable or timed out (`unavailable`, `timeout`; `Retry-After`)");
+/// Any request, before routing and rate limiting (so without `RateLimit-*`): the connection is
+/// closed after it.
+const AMBIGUOUS_FRAMING: Shared = (
+    "AmbiguousFraming",
+    "400",
+    "Malformed request framing (`ambiguous-framing`): both `Content-Length` and `Transfer-Encoding`, or a \
+     transfer coding other than `chunked`",
+);
+
+/// The headers `hygiene::rate_limit` sets on every `/api` answer while rate limiting is on
+/// (`rate_limit.enabled`), for the tighter of the per-client and per-user limits.
+const RATE_LIMIT_HEADERS: [(&str, &str); 3] = [
+    (
+        "RateLimit-Limit",
+        "Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits)",
+    ),
+    ("RateLimit-Remaining", "Requests left in the window"),
+    ("RateLimit-Reset", "Seconds until the full quota is available again"),
+];
+
+fn header(kind: utoipa::openapi::schema::Type, description: &str) -> utoipa::openapi::header::Header {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let minimum = (kind == Type::Integer).then_some(0);
+    utoipa::openapi::header::HeaderBuilder::new()
+        .schema(ObjectBuilder::new().schema_type(kind).minimum(minimum))
+        .description(Some(description))
+        .build()
+}
+
+fn integer_header(description: &str) -> utoipa::openapi::header::Header {
+    header(utoipa::openapi::schema::Type::Integer, description)
+}
+
+/// The headers of an `/api` answer with this status.
+fn add_headers(status: &str, headers: &mut std::collections::BTreeMap<String, utoipa::openapi::header::Header>) {
+    if status == "429" || status == "503" {
+        headers.entry("Retry-After".into()).or_insert_with(|| integer_header("Seconds to wait before retrying"));
+    }
+    for (name, description) in RATE_LIMIT_HEADERS {
+        headers.entry(name.into()).or_insert_with(|| integer_header(description));
+    }
+}
 
 impl Modify for ErrorResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
@@ -59,26 +181,30 @@ impl Modify for ErrorResponses {
         use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
 
         const PROBLEM_JSON: &str = "application/problem+json";
-        let problem = || Content::new(Some(RefOr::Ref(Ref::from_schema_name("Problem"))));
+        // The shared answers referenced, and whether only by `/api` operations.
+        let mut used = std::collections::BTreeMap::<&str, bool>::new();
         for (path, item) in openapi.paths.paths.iter_mut() {
+            let api = path.starts_with("/api/");
             let ops = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
             for op in ops.into_iter().flatten() {
-                for resp in op.responses.responses.values_mut() {
+                for (status, resp) in op.responses.responses.iter_mut() {
                     if let RefOr::T(r) = resp {
                         let is_problem = r.content.get("application/json").is_some_and(
-                            |c| matches!(&c.schema, Some(RefOr::Ref(x)) if x.ref_location.ends_with("/Problem")),
+                            |c| matches!(&c.schema, Some(RefOr::Ref(x)) if x.ref_location.ends_with("Problem")),
                         );
                         if is_problem && let Some(c) = r.content.shift_remove("application/json") {
                             r.content.insert(PROBLEM_JSON.into(), c);
                         }
+                        if api {
+                            add_headers(status, &mut r.headers);
+                        }
                     }
                 }
-                let mut add = |code: &str, description: &str| {
-                    op.responses.responses.entry(code.into()).or_insert_with(|| {
-                        RefOr::T(
-                            ResponseBuilder::new().description(description).content(PROBLEM_JSON, problem()).build(),
-                        )
-                    });
+                let mut add = |(name, status, _): Shared| {
+                    if !op.responses.responses.contains_key(status) {
+                        op.responses.responses.insert(status.into(), RefOr::Ref(Ref::from_response_name(name)));
+                        *used.entry(name).or_insert(true) &= api;
+                    }
                 };
                 let params = op.parameters.as_deref().unwrap_or_default();
                 let has_query = params.iter().any(|p| p.parameter_in == ParameterIn::Query);
@@ -90,33 +216,64 @@ impl Modify for ErrorResponses {
                     .flatten()
                     .any(|s| serde_json::to_value(s).is_ok_and(|v| v.get("bearer").is_some()));
                 if bearer {
-                    add(
-                        "401",
-                        "Not signed in, or the token or its session is no longer valid (`WWW-Authenticate: Bearer`)",
-                    );
+                    add(UNAUTHORIZED);
                 }
                 if path.starts_with("/api/v1/admin/") {
-                    add("403", "The caller's role lacks the permission (decided before the body is read)");
+                    add(FORBIDDEN);
                 }
                 if has_body || has_query {
-                    add("400", "Malformed request or invalid parameter");
+                    add(BAD_REQUEST);
                 }
                 if has_query {
-                    add("414", "Query string longer than 4 KiB");
+                    add(URI_TOO_LONG);
                 }
                 if has_path {
-                    add("404", "No such resource");
+                    add(NOT_FOUND);
                 }
                 if has_body {
-                    add("413", "Body too large");
-                    add("415", "Body is not application/json");
-                    add("422", "Invalid fields");
+                    add(TOO_LARGE);
+                    add(NOT_JSON);
+                    add(INVALID);
                 }
-                if path.starts_with("/api/") {
-                    add("429", "Rate limited (`Retry-After`)");
-                    add("503", "Temporarily unavailable or timed out (`Retry-After`)");
+                if api {
+                    add(RATE_LIMITED);
+                    add(UNAVAILABLE);
                 }
+                add(AMBIGUOUS_FRAMING);
             }
+        }
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let all = [
+            UNAUTHORIZED,
+            FORBIDDEN,
+            BAD_REQUEST,
+            URI_TOO_LONG,
+            NOT_FOUND,
+            TOO_LARGE,
+            NOT_JSON,
+            INVALID,
+            RATE_LIMITED,
+            UNAVAILABLE,
+            AMBIGUOUS_FRAMING,
+        ];
+        for (name, status, description) in all {
+            let Some(&api_only) = used.get(name) else { continue };
+            // Referenced by `/api` operations only (all but the framing refusal, which comes
+            // before the rate limiter), so the rate-limit headers hold wherever it is.
+            debug_assert!(api_only || name == AMBIGUOUS_FRAMING.0, "{name} outside /api");
+            let mut response = ResponseBuilder::new()
+                .description(description)
+                .content(PROBLEM_JSON, Content::new(Some(RefOr::Ref(Ref::from_schema_name("Problem")))))
+                .build();
+            if name != AMBIGUOUS_FRAMING.0 {
+                add_headers(status, &mut response.headers);
+            }
+            if name == UNAUTHORIZED.0 {
+                let challenge = "`Bearer realm=\"shop\"`, with `error=\"invalid_token\"` once the session has ended";
+                let h = header(utoipa::openapi::schema::Type::String, challenge);
+                response.headers.insert("WWW-Authenticate".into(), h);
+            }
+            components.responses.insert(name.into(), RefOr::T(response));
         }
     }
 }

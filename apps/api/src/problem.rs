@@ -18,27 +18,36 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 pub struct FieldError {
     /// Path of the field (`email`, `lines[2].quantity`) or query parameter.
     pub field: String,
+    /// What is wrong with it.
     pub message: String,
 }
 
 /// An RFC 9457 problem.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Problem {
+    /// The kind of problem, a URI reference: `/problems/<code>`.
     #[serde(rename = "type")]
+    #[schema(example = "/problems/validation-failed")]
     pub type_: String,
+    /// Short summary of the kind of problem (the same for every occurrence).
     pub title: String,
-    #[schema(value_type = u16)]
+    /// The HTTP status code.
+    #[schema(value_type = u16, example = 422)]
     #[serde(serialize_with = "ser_status")]
     pub status: StatusCode,
     /// Stable machine-readable error code.
+    #[schema(example = "validation-failed")]
     pub code: String,
+    /// What went wrong this time, for people.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The invalid fields or parameters.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
-    /// Problem-specific members (RFC 9457 extensions), e.g. `order_id`.
+    /// Problem-specific members (RFC 9457 extensions), e.g. `order_id`; the schemas named
+    /// `...Problem` list them for the answers that have them.
     #[serde(flatten)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = std::collections::HashMap<String, serde_json::Value>)]
     pub extensions: serde_json::Map<String, serde_json::Value>,
     #[serde(skip)]
     headers: Vec<(HeaderName, String)>,

@@ -44,7 +44,8 @@ pub struct PricedLine {
     pub product_slug: String,
     pub name: String,
     pub sku: String,
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    /// The variant's option values, such as `{"size": "M"}` (any JSON values).
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::HashMap<String, serde_json::Value>))]
     pub options: Map<String, Value>,
     pub unit_price: Money,
     pub quantity: i32,

@@ -91,7 +91,7 @@ pub struct Variant {
     pub id: Uuid,
     pub sku: String,
     /// Option values such as `{"size": "M", "colour": "red"}`.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::HashMap<String, serde_json::Value>))]
     pub options: Map<String, Value>,
     pub price: Money,
     pub compare_at_price: Option<Money>,
@@ -110,7 +110,8 @@ pub struct Product {
     pub status: ProductStatus,
     pub category: Option<CategoryRef>,
     pub brand: Option<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    /// Free-form attributes such as `{"material": "cotton"}` (any JSON values).
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::HashMap<String, serde_json::Value>))]
     pub attributes: Map<String, Value>,
     pub images: Vec<String>,
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "EUR"))]
@@ -356,8 +357,10 @@ pub struct NewVariant {
     #[garde(length(min = 1, max = 64), custom(valid_sku))]
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
     pub sku: String,
+    /// Option values such as `{"size": "M", "colour": "red"}`: any JSON values, at most 50 keys
+    /// and 8 KiB.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::HashMap<String, serde_json::Value>))]
     #[garde(custom(valid_small_object))]
     pub options: Map<String, Value>,
     /// Price in minor units of the product's currency.
@@ -402,7 +405,8 @@ pub struct VariantPatch {
     #[garde(inner(length(min = 1, max = 64), custom(valid_sku)))]
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
     pub sku: Option<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    /// Replaces the option values (any JSON values, at most 50 keys and 8 KiB).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<std::collections::HashMap<String, serde_json::Value>>))]
     #[garde(custom(opt_small_object))]
     pub options: Option<Map<String, Value>>,
     #[garde(custom(opt_price))]
@@ -441,8 +445,10 @@ pub struct NewProduct {
     #[garde(inner(length(chars, min = 1, max = 100)), custom(opt_text))]
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     pub brand: Option<String>,
+    /// Free-form attributes such as `{"material": "cotton"}`: any JSON values, at most 50 keys
+    /// and 8 KiB.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::HashMap<String, serde_json::Value>))]
     #[garde(custom(valid_small_object))]
     pub attributes: Map<String, Value>,
     #[serde(default)]
@@ -485,7 +491,8 @@ pub struct ProductPatch {
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, min_length = 1, max_length = 100))]
     #[garde(inner(inner(length(chars, min = 1, max = 100))))]
     pub brand: Option<Option<String>>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    /// Replaces the attributes (any JSON values, at most 50 keys and 8 KiB).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<std::collections::HashMap<String, serde_json::Value>>))]
     #[garde(custom(opt_small_object))]
     pub attributes: Option<Map<String, Value>>,
     #[garde(custom(opt_image_urls))]
@@ -502,9 +509,9 @@ pub struct StockAdjustment {
     #[garde(range(min = -10_000_000, max = 10_000_000), custom(non_zero))]
     #[cfg_attr(feature = "openapi", schema(minimum = -10000000, maximum = 10000000))]
     pub delta: i32,
-    /// `restock` or `adjustment`.
-    #[garde(custom(manual_reason))]
-    pub reason: StockReason,
+    /// Sales, cancellations and opening stock are recorded by checkout and product creation.
+    #[garde(skip)]
+    pub reason: ManualStockReason,
     #[garde(inner(length(chars, max = 500)), custom(opt_long_text))]
     #[cfg_attr(feature = "openapi", schema(max_length = 500))]
     pub note: Option<String>,
@@ -514,11 +521,24 @@ fn non_zero(value: &i32, _: &()) -> garde::Result {
     if *value == 0 { Err(garde::Error::new("must not be zero")) } else { Ok(()) }
 }
 
-fn manual_reason(value: &StockReason, _: &()) -> garde::Result {
-    if matches!(value, StockReason::Restock | StockReason::Adjustment) {
-        Ok(())
-    } else {
-        Err(garde::Error::new("must be restock or adjustment"))
+/// Why an admin changes stock by hand: the reasons of the ledger that the shop does not record
+/// itself. Any other value is refused as the body is read (422 naming `reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum ManualStockReason {
+    /// Goods received.
+    Restock,
+    /// A correction after a count, damage or loss.
+    Adjustment,
+}
+
+impl From<ManualStockReason> for StockReason {
+    fn from(r: ManualStockReason) -> Self {
+        match r {
+            ManualStockReason::Restock => StockReason::Restock,
+            ManualStockReason::Adjustment => StockReason::Adjustment,
+        }
     }
 }
 
@@ -564,10 +584,11 @@ mod tests {
             let c = NewCategory { slug: bad.into(), ..ok.clone() };
             assert!(c.validate().is_err(), "{bad}");
         }
-        let adj = StockAdjustment { delta: 0, reason: StockReason::Restock, note: None };
+        let adj = StockAdjustment { delta: 0, reason: ManualStockReason::Restock, note: None };
         assert!(adj.validate().is_err());
-        let adj = StockAdjustment { delta: 5, reason: StockReason::Sale, note: None };
-        assert!(adj.validate().is_err(), "sales come from checkout only");
+        let sale: Result<StockAdjustment, _> =
+            serde_json::from_value(serde_json::json!({"delta": 5, "reason": "sale"}));
+        assert!(sale.is_err(), "sales come from checkout only");
     }
 
     #[test]

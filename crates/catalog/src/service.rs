@@ -38,7 +38,8 @@ const LISTING_VERSION_KEY: &str = "catalog:listing-version:v1";
 pub struct PublicVariant {
     pub id: Uuid,
     pub sku: String,
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    /// Option values such as `{"size": "M", "colour": "red"}` (any JSON values).
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::HashMap<String, serde_json::Value>))]
     pub options: Map<String, Value>,
     pub price: Money,
     pub compare_at_price: Option<Money>,
@@ -55,7 +56,8 @@ pub struct PublicProduct {
     pub description: String,
     pub category: Option<CategoryRef>,
     pub brand: Option<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    /// Free-form attributes such as `{"material": "cotton"}` (any JSON values).
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::HashMap<String, serde_json::Value>))]
     pub attributes: Map<String, Value>,
     pub images: Vec<String>,
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "EUR"))]
@@ -357,7 +359,7 @@ impl CatalogService {
         actor: Uuid,
     ) -> Result<LedgerEntry, CatalogError> {
         let (entry, product) =
-            self.repo.adjust_stock(variant, adj.delta, adj.reason, Some(actor), adj.note.as_deref()).await?;
+            self.repo.adjust_stock(variant, adj.delta, adj.reason.into(), Some(actor), adj.note.as_deref()).await?;
         self.invalidate(&product_key(product)).await;
         self.listings_changed().await;
         Ok(entry)

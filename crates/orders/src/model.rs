@@ -15,7 +15,8 @@ pub struct OrderLine {
     pub product_id: Option<Uuid>,
     pub sku: String,
     pub name: String,
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    /// The variant's option values when ordered, such as `{"size": "M"}` (any JSON values).
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::HashMap<String, serde_json::Value>))]
     pub options: Map<String, Value>,
     pub unit_price: Money,
     pub quantity: i32,

@@ -134,7 +134,8 @@ pub struct OutboxRecord {
     pub schema_version: i32,
     pub aggregate_type: String,
     pub aggregate_id: Uuid,
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    /// The event's data (its fields per `event_type` and `schema_version`: docs/events.md).
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::HashMap<String, serde_json::Value>))]
     pub payload: Value,
     pub status: OutboxStatus,
     pub attempts: i32,

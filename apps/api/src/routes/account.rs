@@ -46,6 +46,7 @@ pub struct AccountTokenBody {
 #[derive(Deserialize, garde::Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmailChangeRequest {
+    /// The current password, asked again.
     #[garde(length(max = 1024))]
     #[schema(max_length = 1024)]
     pub current_password: String,
@@ -63,14 +64,20 @@ pub struct ErasureRequest {
     pub password: String,
 }
 
-/// Ask for a password-reset link. Always 202, after the same work, whether the address has an
-/// account or not; the link (valid 30 minutes, the latest one only) is mailed if it does.
+/// Request a password-reset link
+///
+/// Always 202, after the same work, whether the address has an account or not, so the answer
+/// tells nothing about it; the link (valid 30 minutes, only the latest one works) is mailed if
+/// the address belongs to an account that may sign in. Limited per client address (429) and,
+/// silently, per account address (no further mail, the same answer).
 #[utoipa::path(
     tag = "auth",
+    operation_id = "requestPasswordReset",
+    security(()),
     request_body = PasswordResetRequest,
     responses(
         (status = 202, description = "Accepted; a link is mailed if the address has an account"),
-        (status = 429, description = "Too many requests from this address", body = Problem),
+        (status = 429, description = "Too many requests from this client address (`rate-limited`)", body = Problem),
     )
 )]
 #[post("/auth/password-reset")]
@@ -83,9 +90,15 @@ pub async fn request_password_reset(
     Ok(HttpResponse::Accepted().finish())
 }
 
-/// Set a new password with a reset link's token. Every session of the account ends at once.
+/// Set a new password from a reset link
+///
+/// Spends the reset link's token and sets the new password (same policy as at registration).
+/// Every session of the account ends at once and the holder is told by mail. Unknown, used,
+/// replaced and expired tokens get the same answer, 400 `invalid-account-token`.
 #[utoipa::path(
     tag = "auth",
+    operation_id = "confirmPasswordReset",
+    security(()),
     request_body = PasswordResetConfirmation,
     responses(
         (status = 204, description = "Password set; every session ended"),
@@ -102,9 +115,15 @@ pub async fn confirm_password_reset(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Confirm the account's email address with the token of the mailed link.
+/// Verify an email address
+///
+/// Confirms the account's email address with the token of the link mailed at registration or
+/// on request (only the latest link works). Unknown, used, replaced and expired tokens are 400
+/// `invalid-account-token`.
 #[utoipa::path(
     tag = "auth",
+    operation_id = "verifyEmail",
+    security(()),
     request_body = AccountTokenBody,
     responses(
         (status = 204, description = "Address verified"),
@@ -120,9 +139,16 @@ pub async fn verify_email(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Move the account to the new address with the token mailed to it; the old address is told.
+/// Confirm an email change
+///
+/// Moves the account to the new address with the token of the link mailed to it (which also
+/// verifies the address), and tells the old address by mail. If another account took the
+/// address meanwhile it is 409 `email-taken`; unknown, used, replaced and expired tokens are 400
+/// `invalid-account-token`.
 #[utoipa::path(
     tag = "auth",
+    operation_id = "confirmEmailChange",
+    security(()),
     request_body = AccountTokenBody,
     responses(
         (status = 204, description = "Address changed (and verified)"),
@@ -139,9 +165,13 @@ pub async fn confirm_email_change(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Mail a new verification link to the caller's address (the previous link stops working).
+/// Resend my verification email
+///
+/// Mails a new verification link to the caller's address; the previous link stops working. An
+/// address already verified is 409 `email-already-verified`. Limited per account (429).
 #[utoipa::path(
     tag = "me",
+    operation_id = "resendMyVerificationEmail",
     security(("bearer" = [])),
     responses(
         (status = 202, description = "A link is mailed"),
@@ -155,11 +185,15 @@ pub async fn resend_verification(state: web::Data<AppState>, user: AuthUser) -> 
     Ok(HttpResponse::Accepted().finish())
 }
 
-/// Ask to change the caller's email address: a link goes to the new address, and nothing
-/// changes until it is followed. An address held by another account gets no mail (the answer
-/// is the same).
+/// Request a change of my email address
+///
+/// Checks the current password and mails a link to the new address; nothing changes until it
+/// is followed (`POST /api/v1/auth/email-change/confirm`). An address held by another account
+/// gets no mail and the same answer, so the caller learns nothing about it. A wrong password, an
+/// invalid address or the current one is 422; limited per account (429).
 #[utoipa::path(
     tag = "me",
+    operation_id = "requestMyEmailChange",
     security(("bearer" = [])),
     request_body = EmailChangeRequest,
     responses(
@@ -178,9 +212,20 @@ pub async fn request_email_change(
     Ok(HttpResponse::Accepted().finish())
 }
 
+/// Export my account data
+///
 /// Everything held about the caller, as one JSON document: profile, addresses, orders with
-/// their lines, reviews, sessions and consents.
-#[utoipa::path(tag = "me", security(("bearer" = [])), responses((status = 200, body = AccountExport)))]
+/// their lines, reviews, sessions and consents. Sent as a download (`Content-Disposition:
+/// attachment`) and never cached.
+#[utoipa::path(
+    tag = "me",
+    operation_id = "exportMyAccount",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The caller's data", body = AccountExport, headers(
+        ("Content-Disposition" = String, description = "`attachment; filename=\"account-export.json\"`"),
+        ("Cache-Control" = String, description = "`no-store`")
+    )))
+)]
 #[get("/me/export")]
 pub async fn export_account(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
     let export = state.accounts.export(user.id()).await?;
@@ -190,11 +235,15 @@ pub async fn export_account(state: web::Data<AppState>, user: AuthUser) -> ApiRe
         .json(export))
 }
 
-/// Erase the caller's account: sessions end, addresses, carts and tokens are deleted, orders
-/// are kept with the person's data replaced, reviews kept anonymously or removed (as
-/// configured). The address can be registered again at once. Cannot be undone.
+/// Erase my account
+///
+/// Erases the caller's account after checking the password (wrong: 422): sessions end,
+/// addresses, carts and tokens are deleted, orders are kept with the person's data replaced,
+/// reviews kept anonymously or removed (as configured). The address can be registered again at
+/// once. Cannot be undone.
 #[utoipa::path(
     tag = "me",
+    operation_id = "eraseMyAccount",
     security(("bearer" = [])),
     request_body = ErasureRequest,
     responses(
@@ -212,12 +261,16 @@ pub async fn erase_account(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Erase a customer's or staff member's account (as `DELETE /me` does; `user.erased` in the
-/// outbox names the admin). Admin accounts are demoted first.
+/// Erase a user's account
+///
+/// Erases a customer's or staff member's account as `DELETE /api/v1/me` does; the `user.erased`
+/// event names the admin who did it. An admin account is 409 `admin-account`: change its role
+/// first.
 #[utoipa::path(
     tag = "admin",
+    operation_id = "adminEraseUser",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path)),
+    params(("id" = Uuid, Path, description = "User id")),
     responses(
         (status = 204, description = "Account erased"),
         (status = 409, description = "An admin account (`admin-account`)", body = Problem),

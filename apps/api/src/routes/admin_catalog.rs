@@ -18,14 +18,19 @@ use crate::pagination::page_request_or;
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
 
-/// Create a category (optionally under a parent).
+/// Create a category
+///
+/// Adds a category at the top level or under `parent_id` (an unknown parent is 422 naming
+/// `parent_id`). Slugs are unique across the whole tree: a slug in use is 409 `slug-taken`.
 #[utoipa::path(
     tag = "admin-catalog",
+    operation_id = "adminCreateCategory",
     security(("bearer" = [])),
     request_body = NewCategory,
     responses(
-        (status = 201, body = Category),
-        (status = 409, description = "Slug taken", body = Problem)
+        (status = 201, description = "Category created", body = Category,
+            headers(("Location" = String, description = "The new category, `/api/v1/admin/categories/{id}`"))),
+        (status = 409, description = "Slug taken (`slug-taken`)", body = Problem)
     )
 )]
 #[post("/admin/categories")]
@@ -35,18 +40,23 @@ pub async fn create_category(
     ValidJson(body): ValidJson<NewCategory>,
 ) -> ApiResult<HttpResponse> {
     let c = state.catalog.create_category(body).await?;
-    Ok(HttpResponse::Created().json(c))
+    Ok(HttpResponse::Created().insert_header((header::LOCATION, format!("/api/v1/admin/categories/{}", c.id))).json(c))
 }
 
-/// Rename, re-slug, reorder or move a category (`parent_id: null` moves it to the top).
-/// Moving a category under itself or a descendant is refused (409 `category-cycle`).
+/// Update a category
+///
+/// Renames, re-slugs, reorders or moves a category: only the fields sent change, and
+/// `parent_id: null` moves it to the top level. Moving a category under itself or one of its
+/// descendants is 409 `category-cycle`; a slug in use is 409 `slug-taken`.
 #[utoipa::path(
     tag = "admin-catalog",
+    operation_id = "adminUpdateCategory",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path)),
+    params(("id" = Uuid, Path, description = "Category id")),
     request_body = CategoryPatch,
     responses(
-        (status = 200, body = Category), (status = 409, body = Problem)
+        (status = 200, description = "The category as changed", body = Category),
+        (status = 409, description = "A cycle (`category-cycle`) or a slug taken (`slug-taken`)", body = Problem)
     )
 )]
 #[patch("/admin/categories/{id}")]
@@ -59,12 +69,19 @@ pub async fn update_category(
     Ok(web::Json(state.catalog.update_category(*id, body).await?))
 }
 
-/// Delete an empty category (no sub-categories, no products; 409 `category-not-empty` otherwise).
+/// Delete a category
+///
+/// Deletes an empty category. A category that still has sub-categories or products is 409
+/// `category-not-empty`: move or delete them first.
 #[utoipa::path(
     tag = "admin-catalog",
+    operation_id = "adminDeleteCategory",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path)),
-    responses((status = 204), (status = 409, body = Problem))
+    params(("id" = Uuid, Path, description = "Category id")),
+    responses(
+        (status = 204, description = "Category deleted"),
+        (status = 409, description = "Not empty (`category-not-empty`)", body = Problem)
+    )
 )]
 #[delete("/admin/categories/{id}")]
 pub async fn delete_category(
@@ -102,14 +119,22 @@ fn if_match(req: &HttpRequest) -> Result<Option<i32>, Problem> {
     })
 }
 
-/// Create a product with its variants (at least one). Opening stock is recorded in the ledger.
+/// Create a product
+///
+/// Creates a product with its variants (at least one; `draft` unless `status` says). Each
+/// variant's opening stock is recorded in the inventory ledger as `initial`. A slug or SKU in
+/// use is 409 `slug-taken` or `sku-taken`; an unknown `category_id` is 422.
 #[utoipa::path(
     tag = "admin-catalog",
+    operation_id = "adminCreateProduct",
     security(("bearer" = [])),
     request_body = NewProduct,
     responses(
-        (status = 201, body = Product, headers(("ETag" = String))),
-        (status = 409, description = "Slug or SKU taken", body = Problem)
+        (status = 201, description = "Product created", body = Product, headers(
+            ("Location" = String, description = "The new product, `/api/v1/admin/products/{id}`"),
+            ("ETag" = String, description = "The product's version, `\"v<version>\"`, for `If-Match`")
+        )),
+        (status = 409, description = "Slug or SKU taken (`slug-taken`, `sku-taken`)", body = Problem)
     )
 )]
 #[post("/admin/products")]
@@ -119,16 +144,22 @@ pub async fn create_product(
     ValidJson(body): ValidJson<NewProduct>,
 ) -> ApiResult<HttpResponse> {
     let p = state.catalog.create_product(body, user.id()).await?;
-    let res = HttpResponse::Created().insert_header(("location", format!("/api/v1/admin/products/{}", p.id))).json(&p);
+    let res =
+        HttpResponse::Created().insert_header((header::LOCATION, format!("/api/v1/admin/products/{}", p.id))).json(&p);
     Ok(with_version(res, &p))
 }
 
-/// A product in any status, with stock counts. The `ETag` is its version, for `If-Match`.
+/// Get a product (any status)
+///
+/// One product in any status (draft, active, archived) with its variants and their stock
+/// counts. The `ETag` is the product's version: send it as `If-Match` when updating it.
 #[utoipa::path(
     tag = "admin-catalog",
+    operation_id = "adminGetProduct",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path)),
-    responses((status = 200, body = Product, headers(("ETag" = String))))
+    params(("id" = Uuid, Path, description = "Product id")),
+    responses((status = 200, description = "The product", body = Product,
+        headers(("ETag" = String, description = "The product's version, `\"v<version>\"`, for `If-Match`"))))
 )]
 #[get("/admin/products/{id}")]
 pub async fn get_product(
@@ -140,15 +171,25 @@ pub async fn get_product(
     Ok(with_version(HttpResponse::Ok().json(&p), &p))
 }
 
-/// Change product fields. With `If-Match: "v<version>"` the change applies only to that version
-/// (412 `precondition-failed` when someone changed it since).
+/// Update a product
+///
+/// Changes the fields sent. With `If-Match: "v<version>"` the change applies only to that
+/// version: 412 `precondition-failed` when someone changed the product since, or when the tag
+/// is not one of ours. A slug in use is 409 `slug-taken`.
 #[utoipa::path(
     tag = "admin-catalog",
+    operation_id = "adminUpdateProduct",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "The ETag of the version being edited")),
+    params(
+        ("id" = Uuid, Path, description = "Product id"),
+        ("If-Match" = Option<String>, Header, description = "The `ETag` of the version being edited (`\"v<version>\"`)")
+    ),
     request_body = ProductPatch,
     responses(
-        (status = 200, body = Product, headers(("ETag" = String))), (status = 409, body = Problem), (status = 412, body = Problem)
+        (status = 200, description = "The product as changed", body = Product,
+            headers(("ETag" = String, description = "The new version, `\"v<version>\"`"))),
+        (status = 409, description = "Slug taken (`slug-taken`)", body = Problem),
+        (status = 412, description = "Changed since the `If-Match` version, or not a tag of ours (`precondition-failed`)", body = Problem)
     )
 )]
 #[patch("/admin/products/{id}")]
@@ -164,12 +205,16 @@ pub async fn update_product(
     Ok(with_version(HttpResponse::Ok().json(&p), &p))
 }
 
-/// Delete a product and its variants.
+/// Delete a product
+///
+/// Deletes a product with its variants, their stock ledgers and the product's reviews; carts
+/// lose its lines. Past orders keep their lines as bought (name, SKU, options, price).
 #[utoipa::path(
     tag = "admin-catalog",
+    operation_id = "adminDeleteProduct",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path)),
-    responses((status = 204))
+    params(("id" = Uuid, Path, description = "Product id")),
+    responses((status = 204, description = "Product deleted"))
 )]
 #[delete("/admin/products/{id}")]
 pub async fn delete_product(
@@ -181,14 +226,20 @@ pub async fn delete_product(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Add a variant to a product.
+/// Add a variant to a product
+///
+/// Adds a variant priced in the product's currency; its opening stock is recorded in the
+/// inventory ledger as `initial`. A SKU in use is 409 `sku-taken`.
 #[utoipa::path(
     tag = "admin-catalog",
+    operation_id = "adminCreateVariant",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Product id")),
     request_body = NewVariant,
     responses(
-        (status = 201, body = Variant), (status = 409, body = Problem)
+        (status = 201, description = "Variant created", body = Variant,
+            headers(("Location" = String, description = "The new variant, `/api/v1/admin/variants/{id}`"))),
+        (status = 409, description = "SKU taken (`sku-taken`)", body = Problem)
     )
 )]
 #[post("/admin/products/{id}/variants")]
@@ -199,17 +250,23 @@ pub async fn add_variant(
     ValidJson(body): ValidJson<NewVariant>,
 ) -> ApiResult<HttpResponse> {
     let v = state.catalog.add_variant(*id, body, user.id()).await?;
-    Ok(HttpResponse::Created().json(v))
+    Ok(HttpResponse::Created().insert_header((header::LOCATION, format!("/api/v1/admin/variants/{}", v.id))).json(v))
 }
 
-/// Change a variant (price, SKU, options, activity). Stock changes go through `/inventory`.
+/// Update a variant
+///
+/// Changes a variant's SKU, options, price, compare-at price, activity or position (the fields
+/// sent). Stock is not changed here: `POST /api/v1/admin/variants/{id}/inventory` records every
+/// stock change in the ledger. A SKU in use is 409 `sku-taken`.
 #[utoipa::path(
     tag = "admin-catalog",
+    operation_id = "adminUpdateVariant",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path)),
+    params(("id" = Uuid, Path, description = "Variant id")),
     request_body = VariantPatch,
     responses(
-        (status = 200, body = Variant), (status = 409, body = Problem)
+        (status = 200, description = "The variant as changed", body = Variant),
+        (status = 409, description = "SKU taken (`sku-taken`)", body = Problem)
     )
 )]
 #[patch("/admin/variants/{id}")]
@@ -222,12 +279,19 @@ pub async fn update_variant(
     Ok(web::Json(state.catalog.update_variant(*id, body).await?))
 }
 
-/// Delete a variant (not a product's last one: 409 `last-variant`).
+/// Delete a variant
+///
+/// Deletes a variant. A product keeps at least one: deleting its last variant is 409
+/// `last-variant` (delete the product instead).
 #[utoipa::path(
     tag = "admin-catalog",
+    operation_id = "adminDeleteVariant",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path)),
-    responses((status = 204), (status = 409, body = Problem))
+    params(("id" = Uuid, Path, description = "Variant id")),
+    responses(
+        (status = 204, description = "Variant deleted"),
+        (status = 409, description = "The product's last variant (`last-variant`)", body = Problem)
+    )
 )]
 #[delete("/admin/variants/{id}")]
 pub async fn delete_variant(
@@ -239,15 +303,22 @@ pub async fn delete_variant(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Restock or adjust a variant's stock. The change and its ledger row are one transaction;
-/// stock never goes below zero (409 `insufficient-stock`).
+/// Adjust a variant's stock
+///
+/// Restocks or corrects a variant's stock by a signed `delta` with reason `restock` or
+/// `adjustment` (sales, cancellations and opening stock are recorded by the shop itself). The
+/// change and its ledger entry are one transaction; stock never goes below zero (409
+/// `insufficient-stock`, saying how many are available).
 #[utoipa::path(
     tag = "admin-catalog",
+    operation_id = "adminAdjustStock",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Variant id")),
     request_body = StockAdjustment,
     responses(
-        (status = 201, body = LedgerEntry), (status = 409, body = Problem)
+        (status = 201, description = "Stock changed; the ledger entry recording it", body = LedgerEntry,
+            headers(("Location" = String, description = "The variant's ledger, `/api/v1/admin/variants/{id}/inventory`, which lists the entry"))),
+        (status = 409, description = "Stock would go below zero (`insufficient-stock`)", body = Problem)
     )
 )]
 #[post("/admin/variants/{id}/inventory")]
@@ -258,7 +329,8 @@ pub async fn adjust_stock(
     ValidJson(body): ValidJson<StockAdjustment>,
 ) -> ApiResult<HttpResponse> {
     let entry = state.catalog.adjust_stock(*id, body, user.id()).await?;
-    Ok(HttpResponse::Created().json(entry))
+    let location = format!("/api/v1/admin/variants/{}/inventory", entry.variant_id);
+    Ok(HttpResponse::Created().insert_header((header::LOCATION, location)).json(entry))
 }
 
 #[derive(Deserialize, garde::Validate, IntoParams)]
@@ -275,12 +347,17 @@ pub struct LedgerParams {
     pub limit: Option<i64>,
 }
 
-/// A variant's inventory ledger, oldest first.
+/// List a variant's stock ledger
+///
+/// Every stock change of a variant, oldest first: opening stock, sales, cancellations, restocks
+/// and adjustments, each with the stock after it, who or which order made it, and the note.
+/// Keyset-paginated, 100 entries per page unless `limit` says (at most 500).
 #[utoipa::path(
     tag = "admin-catalog",
+    operation_id = "adminListLedgerEntries",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Variant id"), LedgerParams),
-    responses((status = 200, body = Page<LedgerEntry>))
+    responses((status = 200, description = "A page of ledger entries", body = Page<LedgerEntry>))
 )]
 #[get("/admin/variants/{id}/inventory")]
 pub async fn ledger(

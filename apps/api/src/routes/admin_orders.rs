@@ -9,27 +9,34 @@ use uuid::Uuid;
 
 use crate::auth::{Authorized, perm};
 use crate::extract::ValidJson;
+use crate::openapi::IllegalTransitionProblem;
 use crate::pagination::{PageParams, Paged};
-use crate::problem::{ApiResult, Problem};
+use crate::problem::ApiResult;
 use crate::state::AppState;
 
 #[derive(Deserialize, garde::Validate, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct AdminOrderParams {
+    /// Only orders in this status.
     #[garde(skip)]
     #[param(inline)]
     pub status: Option<OrderStatus>,
+    /// Only this customer's orders.
     #[garde(skip)]
     pub user_id: Option<Uuid>,
 }
 
-/// All orders, newest first, filtered by status and customer.
+/// List orders
+///
+/// Every customer's orders, newest first, optionally narrowed to a status and a customer.
+/// Keyset-paginated.
 #[utoipa::path(
     tag = "admin-orders",
+    operation_id = "adminListOrders",
     security(("bearer" = [])),
     params(AdminOrderParams, PageParams),
-    responses((status = 200, body = Page<Order>))
+    responses((status = 200, description = "A page of orders", body = Page<Order>))
 )]
 #[get("/admin/orders")]
 pub async fn list_orders(
@@ -41,12 +48,16 @@ pub async fn list_orders(
     Ok(web::Json(state.orders.list(&filter).await?))
 }
 
-/// Any order.
+/// Get an order
+///
+/// Any customer's order by id: its lines, totals, shipping address and method, carrier and
+/// tracking number, and when each step happened.
 #[utoipa::path(
     tag = "admin-orders",
+    operation_id = "adminGetOrder",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path)),
-    responses((status = 200, body = Order))
+    params(("id" = Uuid, Path, description = "Order id")),
+    responses((status = 200, description = "The order", body = Order))
 )]
 #[get("/admin/orders/{id}")]
 pub async fn get_order(
@@ -67,13 +78,20 @@ async fn act(
     Ok(web::Json(state.orders.admin_event(user.id(), id, event, shipment).await?))
 }
 
-/// Hand a paid order to a carrier.
+/// Ship an order
+///
+/// Hands a paid order to a carrier, recording the carrier and tracking number. An order in any
+/// other status is 409 `illegal-transition`, naming its status in `order_status`.
 #[utoipa::path(
     tag = "admin-orders",
+    operation_id = "adminShipOrder",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path)),
+    params(("id" = Uuid, Path, description = "Order id")),
     request_body = Shipment,
-    responses((status = 200, body = Order), (status = 409, description = "Illegal transition", body = Problem))
+    responses(
+        (status = 200, description = "The order, shipped", body = Order),
+        (status = 409, description = "Not paid (`illegal-transition`)", body = IllegalTransitionProblem)
+    )
 )]
 #[post("/admin/orders/{id}/ship")]
 pub async fn ship(
@@ -85,12 +103,19 @@ pub async fn ship(
     act(&state, &user, *id, Event::Ship, Some(body)).await
 }
 
-/// Mark a shipped order delivered.
+/// Mark an order delivered
+///
+/// Records that a shipped order reached the customer. An order in any other status is 409
+/// `illegal-transition`, naming its status in `order_status`.
 #[utoipa::path(
     tag = "admin-orders",
+    operation_id = "adminDeliverOrder",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path)),
-    responses((status = 200, body = Order), (status = 409, body = Problem))
+    params(("id" = Uuid, Path, description = "Order id")),
+    responses(
+        (status = 200, description = "The order, delivered", body = Order),
+        (status = 409, description = "Not shipped (`illegal-transition`)", body = IllegalTransitionProblem)
+    )
 )]
 #[post("/admin/orders/{id}/deliver")]
 pub async fn deliver(
@@ -101,12 +126,20 @@ pub async fn deliver(
     act(&state, &user, *id, Event::Deliver, None).await
 }
 
-/// Cancel an order that has not shipped (restock; refund if paid).
+/// Cancel an order
+///
+/// Cancels an order that has not shipped: its items return to stock, and a paid order is
+/// refunded. A shipped, delivered or already closed order is 409 `illegal-transition`, naming its
+/// status in `order_status`.
 #[utoipa::path(
     tag = "admin-orders",
+    operation_id = "adminCancelOrder",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path)),
-    responses((status = 200, body = Order), (status = 409, body = Problem))
+    params(("id" = Uuid, Path, description = "Order id")),
+    responses(
+        (status = 200, description = "The order, cancelled", body = Order),
+        (status = 409, description = "Already shipped or closed (`illegal-transition`)", body = IllegalTransitionProblem)
+    )
 )]
 #[post("/admin/orders/{id}/cancel")]
 pub async fn cancel(
@@ -117,12 +150,20 @@ pub async fn cancel(
     act(&state, &user, *id, Event::Cancel, None).await
 }
 
-/// Refund a paid, shipped or delivered order (restock only if it had not shipped).
+/// Refund an order
+///
+/// Refunds a paid, shipped or delivered order; its items return to stock only if it had not
+/// shipped. An order in any other status is 409 `illegal-transition`, naming its status in
+/// `order_status`.
 #[utoipa::path(
     tag = "admin-orders",
+    operation_id = "adminRefundOrder",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path)),
-    responses((status = 200, body = Order), (status = 409, body = Problem))
+    params(("id" = Uuid, Path, description = "Order id")),
+    responses(
+        (status = 200, description = "The order, refunded", body = Order),
+        (status = 409, description = "Not paid, shipped or delivered (`illegal-transition`)", body = IllegalTransitionProblem)
+    )
 )]
 #[post("/admin/orders/{id}/refund")]
 pub async fn refund(

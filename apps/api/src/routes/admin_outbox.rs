@@ -9,14 +9,16 @@ use utoipa::IntoParams;
 use uuid::Uuid;
 
 use crate::auth::{Authorized, perm};
+use crate::openapi::EventNotDeadProblem;
 use crate::pagination::{PageParams, Paged};
-use crate::problem::{ApiResult, Problem};
+use crate::problem::ApiResult;
 use crate::state::AppState;
 
 #[derive(Deserialize, garde::Validate, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct OutboxParams {
+    /// Only events in this state.
     #[garde(skip)]
     #[param(inline)]
     pub status: Option<OutboxStatus>,
@@ -29,12 +31,16 @@ pub struct OutboxParams {
     pub aggregate_id: Option<Uuid>,
 }
 
-/// Outbox events, newest first.
+/// List outbox events
+///
+/// Domain events, newest first, optionally narrowed to a delivery state, an event type and the
+/// order, user or variant they are about. Keyset-paginated.
 #[utoipa::path(
     tag = "admin-outbox",
+    operation_id = "adminListOutboxEvents",
     security(("bearer" = [])),
     params(OutboxParams, PageParams),
-    responses((status = 200, body = Page<OutboxRecord>))
+    responses((status = 200, description = "A page of events", body = Page<OutboxRecord>))
 )]
 #[get("/admin/outbox")]
 pub async fn list_events(
@@ -51,11 +57,15 @@ pub async fn list_events(
     Ok(web::Json(state.outbox.list(&filter).await?))
 }
 
-/// The backlog: pending and dead events, and the age of the oldest pending one.
+/// Get the outbox backlog
+///
+/// How many events wait for delivery and how many are dead, and the age of the oldest pending
+/// one: the numbers to watch when deliveries fall behind.
 #[utoipa::path(
     tag = "admin-outbox",
+    operation_id = "adminGetOutboxStats",
     security(("bearer" = [])),
-    responses((status = 200, body = OutboxStats))
+    responses((status = 200, description = "The backlog", body = OutboxStats))
 )]
 #[get("/admin/outbox/stats")]
 pub async fn stats(
@@ -65,12 +75,16 @@ pub async fn stats(
     Ok(web::Json(state.outbox.stats().await?))
 }
 
-/// One event, with its payload, attempts and last error.
+/// Get an outbox event
+///
+/// One event by id, with its payload, its delivery state, the attempts so far, when each
+/// channel took it and the error of the last failed attempt.
 #[utoipa::path(
     tag = "admin-outbox",
+    operation_id = "adminGetOutboxEvent",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path)),
-    responses((status = 200, body = OutboxRecord))
+    params(("id" = Uuid, Path, description = "Event id")),
+    responses((status = 200, description = "The event", body = OutboxRecord))
 )]
 #[get("/admin/outbox/{id}")]
 pub async fn get_event(
@@ -81,13 +95,20 @@ pub async fn get_event(
     Ok(web::Json(state.outbox.get(*id).await?))
 }
 
+/// Requeue a dead outbox event
+///
 /// Puts a dead event back in the queue with a fresh attempt budget; channels that already took
-/// it are not repeated. 409 `event-not-dead` for a pending or delivered event.
+/// it are not repeated. A pending or delivered event is 409 `event-not-dead`, naming its state in
+/// `event_status`.
 #[utoipa::path(
     tag = "admin-outbox",
+    operation_id = "adminRequeueOutboxEvent",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path)),
-    responses((status = 200, body = OutboxRecord), (status = 409, body = Problem))
+    params(("id" = Uuid, Path, description = "Event id")),
+    responses(
+        (status = 200, description = "The event, pending again", body = OutboxRecord),
+        (status = 409, description = "Not dead (`event-not-dead`)", body = EventNotDeadProblem)
+    )
 )]
 #[post("/admin/outbox/{id}/requeue")]
 pub async fn requeue(

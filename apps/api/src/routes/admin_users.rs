@@ -21,6 +21,7 @@ pub struct UserListParams {
     #[garde(inner(length(max = 100)))]
     #[param(max_length = 100)]
     pub q: Option<String>,
+    /// Only users with this role.
     #[garde(skip)]
     #[param(inline)]
     pub role: Option<Role>,
@@ -29,16 +30,21 @@ pub struct UserListParams {
 #[derive(Deserialize, garde::Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleChange {
+    /// The new role.
     #[garde(skip)]
     pub role: Role,
 }
 
-/// List and search users, newest first.
+/// List users
+///
+/// Every account, newest first, optionally narrowed to a role and to those whose email or name
+/// contains `q` (case-insensitive). Keyset-paginated.
 #[utoipa::path(
     tag = "admin",
+    operation_id = "adminListUsers",
     security(("bearer" = [])),
     params(UserListParams, PageParams),
-    responses((status = 200, body = Page<User>))
+    responses((status = 200, description = "A page of users", body = Page<User>))
 )]
 #[get("/admin/users")]
 pub async fn list_users(
@@ -50,12 +56,16 @@ pub async fn list_users(
     Ok(web::Json(state.users.list(&query).await?))
 }
 
-/// One user.
+/// Get a user
+///
+/// One account by id, with its role, whether it is disabled and whether its email address is
+/// verified.
 #[utoipa::path(
     tag = "admin",
+    operation_id = "adminGetUser",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path)),
-    responses((status = 200, body = User))
+    params(("id" = Uuid, Path, description = "User id")),
+    responses((status = 200, description = "The user", body = User))
 )]
 #[get("/admin/users/{id}")]
 pub async fn get_user(
@@ -66,14 +76,19 @@ pub async fn get_user(
     Ok(web::Json(state.users.get(*id).await?))
 }
 
-/// Change a user's role (not one's own). Takes effect on the user's next request, on every instance.
+/// Set a user's role
+///
+/// Makes a user a customer, staff member or admin. It takes effect on the user's next request,
+/// on every instance. Changing one's own role is 409 `self-change`.
 #[utoipa::path(
     tag = "admin",
+    operation_id = "adminSetUserRole",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path)),
+    params(("id" = Uuid, Path, description = "User id")),
     request_body = RoleChange,
     responses(
-        (status = 200, body = User), (status = 409, body = Problem)
+        (status = 200, description = "The user with the new role", body = User),
+        (status = 409, description = "One's own role (`self-change`)", body = Problem)
     )
 )]
 #[put("/admin/users/{id}/role")]
@@ -86,12 +101,19 @@ pub async fn set_role(
     Ok(web::Json(state.users.set_role(user.id(), *id, body.role).await?))
 }
 
-/// Disable an account: it can no longer log in or refresh; its sessions end.
+/// Disable a user
+///
+/// Disables an account: it can no longer sign in or refresh, and its sessions end at once.
+/// Disabling one's own account is 409 `self-change`.
 #[utoipa::path(
     tag = "admin",
+    operation_id = "adminDisableUser",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path)),
-    responses((status = 200, body = User), (status = 409, body = Problem))
+    params(("id" = Uuid, Path, description = "User id")),
+    responses(
+        (status = 200, description = "The user, disabled", body = User),
+        (status = 409, description = "One's own account (`self-change`)", body = Problem)
+    )
 )]
 #[post("/admin/users/{id}/disable")]
 pub async fn disable_user(
@@ -102,12 +124,19 @@ pub async fn disable_user(
     Ok(web::Json(state.users.set_disabled(user.id(), *id, true).await?))
 }
 
-/// Enable a disabled account.
+/// Enable a user
+///
+/// Enables a disabled account: it can sign in again (its ended sessions stay ended). Enabling
+/// one's own account is 409 `self-change`.
 #[utoipa::path(
     tag = "admin",
+    operation_id = "adminEnableUser",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path)),
-    responses((status = 200, body = User), (status = 409, body = Problem))
+    params(("id" = Uuid, Path, description = "User id")),
+    responses(
+        (status = 200, description = "The user, enabled", body = User),
+        (status = 409, description = "One's own account (`self-change`)", body = Problem)
+    )
 )]
 #[post("/admin/users/{id}/enable")]
 pub async fn enable_user(

@@ -9,8 +9,8 @@ use users::User;
 use utoipa::ToSchema;
 
 use crate::auth::{AuthUser, ClientIp};
-use crate::extract::ValidJson;
 use crate::config::Profile;
+use crate::extract::ValidJson;
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
 
@@ -226,8 +226,10 @@ pub async fn login(
     operation_id = "refreshSession",
     security(()),
     params(
-        ("X-CSRF-Token" = Option<String>, Header, description = "Cookie mode: the `csrf_token` of the last login or refresh answer"),
-        ("shop_refresh" = Option<String>, Cookie, description = "Cookie mode: the refresh token, set by login"),
+        ("X-CSRF-Token" = Option<String>, Header, max_length = 128,
+            description = "Cookie mode: the `csrf_token` of the last login or refresh answer"),
+        ("shop_refresh" = Option<String>, Cookie, max_length = 128,
+            description = "Cookie mode: the refresh token, set by login"),
     ),
     request_body = RefreshRequest,
     responses(

@@ -62,12 +62,18 @@ pub struct CartParams {
     pub country: Option<String>,
 }
 
-/// The cart, priced now. Lines that cannot be bought as they are carry an `issue`.
+/// Get my cart
+///
+/// The caller's cart (the signed-in user's, or the guest cart of `X-Cart-Token`), priced now;
+/// without a cart, an empty one. Lines that cannot be bought as they are carry an `issue` and
+/// are kept. With `shipping_method` and `country` (both or neither) it also prices shipping, tax
+/// and the total; a method that does not ship there is 400 naming `country`.
 #[utoipa::path(
     tag = "cart",
+    operation_id = "getMyCart",
     security((), ("bearer" = [])),
     params(CartParams, ("X-Cart-Token" = Option<String>, Header, description = "Guest cart token", max_length = 128)),
-    responses((status = 200, body = CartView))
+    responses((status = 200, description = "The cart, priced now", body = CartView))
 )]
 #[get("/cart")]
 pub async fn get_cart(
@@ -84,16 +90,23 @@ pub async fn get_cart(
     Ok(cart_response(state.carts.view(&shopper.0, shipping).await?))
 }
 
-/// Add a variant (quantities add up, at most 99 per line). Without a bearer token or cart token
-/// this creates a guest cart and returns its token (`cart_token` and `X-Cart-Token`).
+/// Add a line to my cart
+///
+/// Adds a quantity of a variant; adding a variant already in the cart adds up the quantities
+/// (at most 99 per line). Without a bearer token or a known cart token this creates a guest
+/// cart and returns its token, in `cart_token` and `X-Cart-Token`: send it back as
+/// `X-Cart-Token`. A cart holds one currency (409 `currency-mismatch`) and at most 100 lines
+/// (409 `cart-full`).
 #[utoipa::path(
     tag = "cart",
+    operation_id = "addMyCartLine",
     security((), ("bearer" = [])),
     params(("X-Cart-Token" = Option<String>, Header, description = "Guest cart token", max_length = 128)),
     request_body = AddLine,
     responses(
-        (status = 200, body = CartView),
-        (status = 409, description = "Different currency than the cart", body = Problem),
+        (status = 200, description = "The cart with the line added", body = CartView,
+            headers(("X-Cart-Token" = String, description = "Only when this created a guest cart: its token, to send back as `X-Cart-Token`"))),
+        (status = 409, description = "Another currency than the cart's (`currency-mismatch`), or the cart is full (`cart-full`)", body = Problem),
         (status = 422, description = "Invalid quantity or unknown variant", body = Problem)
     )
 )]
@@ -106,13 +119,20 @@ pub async fn add_line(
     Ok(cart_response(state.carts.add(&shopper.0, body).await?))
 }
 
-/// Set a line's quantity (1 to 99).
+/// Set the quantity of a line in my cart
+///
+/// Replaces the quantity of the cart's line for this variant (1 to 99). A variant not in the
+/// cart, or no cart at all, is 404.
 #[utoipa::path(
     tag = "cart",
+    operation_id = "setMyCartLineQuantity",
     security((), ("bearer" = [])),
-    params(("variant_id" = Uuid, Path), ("X-Cart-Token" = Option<String>, Header, description = "Guest cart token", max_length = 128)),
+    params(
+        ("variant_id" = Uuid, Path, description = "The line's variant id"),
+        ("X-Cart-Token" = Option<String>, Header, description = "Guest cart token", max_length = 128)
+    ),
     request_body = SetQuantity,
-    responses((status = 200, body = CartView))
+    responses((status = 200, description = "The cart with the new quantity", body = CartView))
 )]
 #[put("/cart/lines/{variant_id}")]
 pub async fn set_quantity(
@@ -124,12 +144,19 @@ pub async fn set_quantity(
     Ok(cart_response(state.carts.set_quantity(&shopper.0, *variant, body).await?))
 }
 
-/// Remove a line.
+/// Remove a line from my cart
+///
+/// Removes the cart's line for this variant and answers the cart as it is then. Without a cart
+/// it is 404.
 #[utoipa::path(
     tag = "cart",
+    operation_id = "removeMyCartLine",
     security((), ("bearer" = [])),
-    params(("variant_id" = Uuid, Path), ("X-Cart-Token" = Option<String>, Header, description = "Guest cart token", max_length = 128)),
-    responses((status = 200, body = CartView))
+    params(
+        ("variant_id" = Uuid, Path, description = "The line's variant id"),
+        ("X-Cart-Token" = Option<String>, Header, description = "Guest cart token", max_length = 128)
+    ),
+    responses((status = 200, description = "The cart without the line", body = CartView))
 )]
 #[delete("/cart/lines/{variant_id}")]
 pub async fn remove_line(
@@ -140,12 +167,15 @@ pub async fn remove_line(
     Ok(cart_response(state.carts.remove(&shopper.0, *variant).await?))
 }
 
-/// Empty the cart.
+/// Empty my cart
+///
+/// Removes every line of the caller's cart. Idempotent: without a cart it succeeds too.
 #[utoipa::path(
     tag = "cart",
+    operation_id = "clearMyCart",
     security((), ("bearer" = [])),
     params(("X-Cart-Token" = Option<String>, Header, description = "Guest cart token", max_length = 128)),
-    responses((status = 204))
+    responses((status = 204, description = "The cart is empty"))
 )]
 #[delete("/cart")]
 pub async fn clear_cart(state: web::Data<AppState>, shopper: ShopperId) -> ApiResult<HttpResponse> {
@@ -156,18 +186,27 @@ pub async fn clear_cart(state: web::Data<AppState>, shopper: ShopperId) -> ApiRe
 #[derive(Deserialize, garde::Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MergeRequest {
+    /// The guest cart's token (its `X-Cart-Token`).
     #[garde(length(min = 1, max = 128))]
     #[schema(min_length = 1, max_length = 128)]
     pub cart_token: String,
 }
 
-/// Move a guest cart into the signed-in user's cart (login does this too when given
-/// `cart_token`).
+/// Merge a guest cart into my cart
+///
+/// Moves the lines of the guest cart of `cart_token` into the signed-in user's cart (quantities
+/// add up, at most 99 per line) and deletes the guest cart; an unknown token changes nothing.
+/// All or nothing: a merge that would mix currencies (409 `currency-mismatch`) or pass 100
+/// lines (409 `cart-full`) changes neither cart. Login does the same when given `cart_token`.
 #[utoipa::path(
     tag = "cart",
+    operation_id = "mergeGuestCart",
     security(("bearer" = [])),
     request_body = MergeRequest,
-    responses((status = 200, body = CartView), (status = 409, body = Problem))
+    responses(
+        (status = 200, description = "The user's cart after the merge", body = CartView),
+        (status = 409, description = "Two currencies (`currency-mismatch`) or too many lines (`cart-full`)", body = Problem)
+    )
 )]
 #[post("/cart/merge")]
 pub async fn merge(

@@ -10,18 +10,31 @@ use crate::pagination::{PageParams, Paged};
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
 
-/// The category forest, ordered by position.
-#[utoipa::path(tag = "catalog", responses((status = 200, body = Vec<CategoryNode>)))]
+/// Get the category tree
+///
+/// Every category as a forest: the top-level categories, each with its sub-categories nested
+/// under `children`, ordered by position then name at every level.
+#[utoipa::path(
+    tag = "catalog",
+    operation_id = "getCategoryTree",
+    security(()),
+    responses((status = 200, description = "The top-level categories with their descendants", body = Vec<CategoryNode>))
+)]
 #[get("/categories")]
 pub async fn category_tree(state: web::Data<AppState>) -> ApiResult<web::Json<Vec<CategoryNode>>> {
     Ok(web::Json(state.catalog.category_tree().await?))
 }
 
-/// One category (by slug) with its sub-categories.
+/// Get a category by slug
+///
+/// One category, found by its slug at any depth of the tree, with its sub-categories nested
+/// under `children`. An unknown slug is 404.
 #[utoipa::path(
     tag = "catalog",
-    params(("slug" = String, Path, example = "t-shirts")),
-    responses((status = 200, body = CategoryNode))
+    operation_id = "getCategory",
+    security(()),
+    params(("slug" = String, Path, description = "Category slug", example = "t-shirts")),
+    responses((status = 200, description = "The category and its descendants", body = CategoryNode))
 )]
 #[get("/categories/{slug}")]
 pub async fn get_category(state: web::Data<AppState>, slug: web::Path<String>) -> ApiResult<web::Json<CategoryNode>> {
@@ -40,6 +53,7 @@ pub struct ListingParams {
     #[garde(inner(length(max = 120)))]
     #[param(max_length = 120)]
     pub category: Option<String>,
+    /// Brand name.
     #[garde(inner(length(chars, max = 100)))]
     #[param(max_length = 100)]
     pub brand: Option<String>,
@@ -60,12 +74,22 @@ pub struct ListingParams {
     pub sort: Option<Sort>,
 }
 
-/// List and search active products: filters, sorts, keyset pagination (24 per page unless
-/// `limit` says), facet counts.
+/// List and search products
+///
+/// Active products only, filtered by search text, category (with its sub-categories), brand,
+/// price range and availability, in the order of `sort`, with facet counts. Keyset-paginated:
+/// 24 per page unless `limit` says, `next_cursor` for the next page (a cursor belongs to the sort
+/// it was issued for). `price_min` above `price_max` or a foreign cursor is 400
+/// `invalid-parameter`.
 #[utoipa::path(
     tag = "catalog",
+    operation_id = "listProducts",
+    security(()),
     params(ListingParams, PageParams),
-    responses((status = 200, body = ProductPage), (status = 400, description = "A parameter is invalid; `errors[].field` names it", body = Problem))
+    responses(
+        (status = 200, description = "A page of matching products with facet counts", body = ProductPage),
+        (status = 400, description = "A parameter is invalid (`invalid-parameter`; `errors[].field` names it)", body = Problem)
+    )
 )]
 #[get("/products")]
 pub async fn list_products(
@@ -116,14 +140,29 @@ fn etag_matches(req: &HttpRequest, etag: &str) -> bool {
         .is_some_and(|v| v.trim() == "*" || v.split(',').any(|t| t.trim().trim_start_matches("W/") == etag))
 }
 
-/// One active product by id or slug, with its variants. Answers 304 to a matching
-/// `If-None-Match`.
+/// Get a product by id or slug
+///
+/// One active product with its variants, their prices and availability (not stock counts).
+/// Drafts and archived products are 404. The answer carries an `ETag`; sending it back in
+/// `If-None-Match` answers 304 without a body while the product is unchanged. Caches may keep
+/// the answer but must revalidate it (`Cache-Control: public, no-cache`).
 #[utoipa::path(
     tag = "catalog",
-    params(("id_or_slug" = String, Path, description = "Product id (UUID) or slug")),
+    operation_id = "getProduct",
+    security(()),
+    params(
+        ("id_or_slug" = String, Path, description = "Product id (UUID) or slug"),
+        ("If-None-Match" = Option<String>, Header, description = "The `ETag` of a copy held: 304 while it is current (`*` or a list of tags also match)")
+    ),
     responses(
-        (status = 200, body = PublicProduct, headers(("ETag" = String), ("Cache-Control" = String))),
-        (status = 304, description = "Not modified")
+        (status = 200, description = "The product", body = PublicProduct, headers(
+            ("ETag" = String, description = "Tag of this representation, for `If-None-Match`"),
+            ("Cache-Control" = String, description = "`public, no-cache`: cacheable, revalidate on every use")
+        )),
+        (status = 304, description = "Not modified: the copy whose tag was sent is current", headers(
+            ("ETag" = String, description = "Tag of the current representation"),
+            ("Cache-Control" = String, description = "`public, no-cache`")
+        ))
     )
 )]
 #[get("/products/{id_or_slug}")]

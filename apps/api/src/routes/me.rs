@@ -1,6 +1,7 @@
 //! `/api/v1/me`: the caller's profile, password and addresses. Everything here is scoped to the
 //! authenticated user; another user's address id answers 404.
 
+use actix_web::http::header::LOCATION;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use serde::Deserialize;
 use users::{Address, AddressInput, AddressPatch, ProfilePatch, User};
@@ -18,24 +19,37 @@ pub struct PasswordChange {
     #[garde(length(max = 1024))]
     #[schema(max_length = 1024)]
     pub current_password: String,
+    /// Same policy as at registration.
     #[garde(length(max = 1024))]
     #[schema(max_length = 1024)]
     pub new_password: String,
 }
 
-/// The caller's profile.
-#[utoipa::path(tag = "me", security(("bearer" = [])), responses((status = 200, body = User)))]
+/// Get my profile
+///
+/// The signed-in user's account: email address (and whether it is verified), display name,
+/// role and dates.
+#[utoipa::path(
+    tag = "me",
+    operation_id = "getMyProfile",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The caller's profile", body = User))
+)]
 #[get("/me")]
 pub async fn get_me(state: web::Data<AppState>, user: AuthUser) -> ApiResult<web::Json<User>> {
     Ok(web::Json(state.users.get(user.id()).await?))
 }
 
-/// Change the caller's profile.
+/// Update my profile
+///
+/// Changes the caller's display name (trimmed; the name reviews show). An empty body changes
+/// nothing. The email address changes through `POST /api/v1/me/email`.
 #[utoipa::path(
     tag = "me",
+    operation_id = "updateMyProfile",
     security(("bearer" = [])),
     request_body = ProfilePatch,
-    responses((status = 200, body = User))
+    responses((status = 200, description = "The profile as changed", body = User))
 )]
 #[patch("/me")]
 pub async fn patch_me(
@@ -46,12 +60,17 @@ pub async fn patch_me(
     Ok(web::Json(state.users.update_profile(user.id(), body).await?))
 }
 
-/// Change the password. Requires the current one; ends every other session.
+/// Change my password
+///
+/// Sets a new password after checking the current one (wrong: 422 naming `current_password`);
+/// the new one follows the registration policy. Every other session of the account ends; this
+/// one goes on.
 #[utoipa::path(
     tag = "me",
+    operation_id = "changeMyPassword",
     security(("bearer" = [])),
     request_body = PasswordChange,
-    responses((status = 204))
+    responses((status = 204, description = "Password changed; the other sessions ended"))
 )]
 #[post("/me/password")]
 pub async fn change_password(
@@ -63,21 +82,34 @@ pub async fn change_password(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// The caller's addresses, oldest first.
-#[utoipa::path(tag = "me", security(("bearer" = [])), responses((status = 200, body = Vec<Address>)))]
+/// List my addresses
+///
+/// Every address of the caller's address book (at most 20), oldest first, with the default
+/// shipping and billing flags.
+#[utoipa::path(
+    tag = "me",
+    operation_id = "listMyAddresses",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The caller's addresses", body = Vec<Address>))
+)]
 #[get("/me/addresses")]
 pub async fn list_addresses(state: web::Data<AppState>, user: AuthUser) -> ApiResult<web::Json<Vec<Address>>> {
     Ok(web::Json(state.users.addresses(user.id()).await?))
 }
 
-/// Add an address (at most 20). Setting a default flag moves it from the previous default.
+/// Add an address to my address book
+///
+/// Adds an address; a user keeps at most 20 (409 `address-limit`). Setting a default flag
+/// (`is_default_shipping`, `is_default_billing`) moves it from the previous default.
 #[utoipa::path(
     tag = "me",
+    operation_id = "createMyAddress",
     security(("bearer" = [])),
     request_body = AddressInput,
     responses(
-        (status = 201, body = Address),
-        (status = 409, description = "Address limit reached", body = Problem)
+        (status = 201, description = "Address added", body = Address,
+            headers(("Location" = String, description = "The new address, `/api/v1/me/addresses/{id}`"))),
+        (status = 409, description = "Address limit reached (`address-limit`)", body = Problem)
     )
 )]
 #[post("/me/addresses")]
@@ -87,15 +119,19 @@ pub async fn create_address(
     ValidJson(body): ValidJson<AddressInput>,
 ) -> ApiResult<HttpResponse> {
     let a = state.users.add_address(user.id(), body).await?;
-    Ok(HttpResponse::Created().insert_header(("location", format!("/api/v1/me/addresses/{}", a.id))).json(a))
+    Ok(HttpResponse::Created().insert_header((LOCATION, format!("/api/v1/me/addresses/{}", a.id))).json(a))
 }
 
-/// One of the caller's addresses.
+/// Get one of my addresses
+///
+/// One address of the caller's address book; another user's address id is 404, as an unknown
+/// one.
 #[utoipa::path(
     tag = "me",
+    operation_id = "getMyAddress",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path)),
-    responses((status = 200, body = Address))
+    params(("id" = Uuid, Path, description = "Address id")),
+    responses((status = 200, description = "The address", body = Address))
 )]
 #[get("/me/addresses/{id}")]
 pub async fn get_address(
@@ -106,13 +142,17 @@ pub async fn get_address(
     Ok(web::Json(state.users.address(user.id(), *id).await?))
 }
 
-/// Change some fields of one of the caller's addresses.
+/// Update one of my addresses
+///
+/// Changes the fields sent of one of the caller's addresses; absent fields stay as they are.
+/// Setting a default flag moves it from the previous default. Another user's address id is 404.
 #[utoipa::path(
     tag = "me",
+    operation_id = "updateMyAddress",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path)),
+    params(("id" = Uuid, Path, description = "Address id")),
     request_body = AddressPatch,
-    responses((status = 200, body = Address))
+    responses((status = 200, description = "The address as changed", body = Address))
 )]
 #[patch("/me/addresses/{id}")]
 pub async fn update_address(
@@ -124,12 +164,16 @@ pub async fn update_address(
     Ok(web::Json(state.users.update_address(user.id(), *id, body).await?))
 }
 
-/// Delete one of the caller's addresses.
+/// Delete one of my addresses
+///
+/// Removes an address from the caller's address book; orders keep the address they were shipped
+/// to. Another user's address id is 404.
 #[utoipa::path(
     tag = "me",
+    operation_id = "deleteMyAddress",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path)),
-    responses((status = 204))
+    params(("id" = Uuid, Path, description = "Address id")),
+    responses((status = 204, description = "Address deleted"))
 )]
 #[delete("/me/addresses/{id}")]
 pub async fn delete_address(

@@ -22,16 +22,35 @@ pub struct Ready {
     redis: &'static str,
 }
 
-/// Liveness: the process is up and serving HTTP.
-#[utoipa::path(tag = "ops", responses((status = 200, body = Live)))]
+/// Check liveness
+///
+/// Answers 200 whenever the process serves HTTP, without touching PostgreSQL or Redis: for the
+/// orchestrator's liveness probe (restart when it fails).
+#[utoipa::path(
+    tag = "ops",
+    operation_id = "getLiveness",
+    security(()),
+    responses((status = 200, description = "The process is up", body = Live))
+)]
 #[get("/health/live")]
 pub async fn live() -> web::Json<Live> {
     web::Json(Live { status: "up" })
 }
 
-/// Readiness: PostgreSQL answers a query (503 otherwise); Redis answers PING (`degraded` otherwise,
-/// still 200, since the API works without it).
-#[utoipa::path(tag = "ops", responses((status = 200, body = Ready), (status = 503, body = Ready)))]
+/// Check readiness
+///
+/// Whether the instance can serve traffic: PostgreSQL must answer a query (503 `unavailable`
+/// otherwise). Redis answering PING makes it `ready`; without Redis it is `degraded` and still
+/// 200, since the API runs on in-process fallbacks.
+#[utoipa::path(
+    tag = "ops",
+    operation_id = "getReadiness",
+    security(()),
+    responses(
+        (status = 200, description = "Ready, or degraded without Redis", body = Ready),
+        (status = 503, description = "PostgreSQL unreachable", body = Ready)
+    )
+)]
 #[get("/health/ready")]
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let (db, redis) = tokio::join!(state.db.ping(), state.cache.healthy());
@@ -50,8 +69,17 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     if db.is_ok() { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
 }
 
-/// Prometheus metrics in the text exposition format.
-#[utoipa::path(tag = "ops", responses((status = 200, content_type = "text/plain", body = String)))]
+/// Get Prometheus metrics
+///
+/// The instance's metrics in the Prometheus text exposition format (version 0.0.4): HTTP
+/// requests and latencies per route, database pools and reads, the near cache, checkouts,
+/// payments and outbox deliveries.
+#[utoipa::path(
+    tag = "ops",
+    operation_id = "getMetrics",
+    security(()),
+    responses((status = 200, description = "Metrics in the text exposition format", content_type = "text/plain", body = String))
+)]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>, m: web::Data<crate::metrics::Metrics>) -> HttpResponse {
     m.observe_pool("primary", state.db.stats());

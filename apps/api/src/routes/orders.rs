@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::extract::{ValidJson, ValidQuery};
+use crate::openapi::{CheckoutConflictProblem, IllegalTransitionProblem, PaymentDeclinedProblem};
 use crate::pagination::PageParams;
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
@@ -56,25 +57,32 @@ impl OrderStatusExt {
     }
 }
 
-/// Place an order from the cart and pay for it. Requires `Idempotency-Key`: retrying with the
-/// same key and body returns the first answer and does the work once; the same key with another
-/// body is 422; while the first request runs, 409.
+/// Place an order from my cart
 ///
-/// 201: paid. 202: placed, payment outcome pending (settled by webhook or expiry).
-/// 402: declined (the order exists as `payment_failed`, stock returned). 409: cart empty or
-/// lines unavailable (nothing written).
+/// Places an order from the caller's cart and pays for it; where configured, only accounts with
+/// a verified email address may (403 `email-not-verified`). Requires `Idempotency-Key`: retrying with the same key
+/// and body returns the first answer and does the work once; the same key with another body is
+/// 422 `idempotency-key-reused`; while the first request runs, 409 `idempotency-in-progress`.
+/// 201: paid. 202: placed, payment outcome pending (settled by webhook or expiry). 402: declined
+/// (the order exists as `payment_failed`, stock returned). 409: cart empty or lines unavailable
+/// (nothing written; `lines` says which).
 #[utoipa::path(
     tag = "checkout",
+    operation_id = "placeOrder",
     security(("bearer" = [])),
     params(("Idempotency-Key" = String, Header, description = "Unique per checkout attempt; reuse it to retry", min_length = 1, max_length = 255)),
     request_body = CheckoutRequest,
     responses(
-        (status = 201, description = "Paid", body = Order),
-        (status = 202, description = "Placed; payment pending", body = Order),
-        (status = 400, description = "Missing Idempotency-Key", body = Problem),
-        (status = 402, description = "Payment declined", body = Problem),
-        (status = 409, description = "Cart empty, lines unavailable, or the same key in flight", body = Problem),
-        (status = 422, description = "Invalid fields, or the key was used with another body", body = Problem)
+        (status = 201, description = "Placed and paid", body = Order,
+            headers(("Location" = String, description = "The new order, `/api/v1/orders/{id}`"))),
+        (status = 202, description = "Placed; payment pending", body = Order,
+            headers(("Location" = String, description = "The new order, `/api/v1/orders/{id}`"))),
+        (status = 400, description = "Missing or invalid Idempotency-Key (`idempotency-key-required`, `invalid-parameter`)", body = Problem),
+        (status = 402, description = "Payment declined (`payment-declined`)", body = PaymentDeclinedProblem),
+        (status = 403, description = "Email address not verified, where that is required (`email-not-verified`)", body = Problem),
+        (status = 409, description = "Cart empty, lines unavailable, currencies mixed, or the same key in flight", body = CheckoutConflictProblem,
+            headers(("Retry-After" = u32, description = "With `idempotency-in-progress`: seconds to wait before retrying"))),
+        (status = 422, description = "Invalid fields, or the key was used with another body (`idempotency-key-reused`)", body = Problem)
     )
 )]
 #[post("/checkout")]
@@ -91,12 +99,16 @@ pub async fn checkout(
     Ok(res)
 }
 
-/// The caller's orders, newest first.
+/// List my orders
+///
+/// The caller's orders in every status, newest first, each with its lines and totals.
+/// Keyset-paginated.
 #[utoipa::path(
     tag = "orders",
+    operation_id = "listMyOrders",
     security(("bearer" = [])),
     params(PageParams),
-    responses((status = 200, body = Page<Order>))
+    responses((status = 200, description = "A page of the caller's orders", body = Page<Order>))
 )]
 #[get("/orders")]
 pub async fn list_orders(
@@ -108,25 +120,36 @@ pub async fn list_orders(
     Ok(web::Json(state.orders.list(&filter).await?))
 }
 
-/// One of the caller's orders (another user's order is 404).
+/// Get one of my orders
+///
+/// One of the caller's orders with its lines, totals, shipping and when each step happened;
+/// another user's order id is 404, as an unknown one.
 #[utoipa::path(
     tag = "orders",
+    operation_id = "getMyOrder",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path)),
-    responses((status = 200, body = Order))
+    params(("id" = Uuid, Path, description = "Order id")),
+    responses((status = 200, description = "The order", body = Order))
 )]
 #[get("/orders/{id}")]
 pub async fn get_order(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> ApiResult<web::Json<Order>> {
     Ok(web::Json(state.orders.order_for(user.id(), *id).await?))
 }
 
-/// Cancel one of the caller's orders before it ships: the stock returns, a paid order is
-/// refunded. 409 `illegal-transition` once shipped.
+/// Cancel one of my orders
+///
+/// Cancels one of the caller's orders before it ships: its items return to stock, and a paid
+/// order is refunded. Once shipped (or already closed) it is 409 `illegal-transition`, naming
+/// the order's status in `order_status`.
 #[utoipa::path(
     tag = "orders",
+    operation_id = "cancelMyOrder",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path)),
-    responses((status = 200, body = Order), (status = 409, body = Problem))
+    params(("id" = Uuid, Path, description = "Order id")),
+    responses(
+        (status = 200, description = "The order, cancelled", body = Order),
+        (status = 409, description = "Already shipped or closed (`illegal-transition`)", body = IllegalTransitionProblem)
+    )
 )]
 #[post("/orders/{id}/cancel")]
 pub async fn cancel_order(

@@ -1,5 +1,6 @@
 //! Product reviews: verified purchasers write, everyone reads, moderators hide.
 
+use actix_web::http::header::LOCATION;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use primitives::Page;
@@ -14,15 +15,23 @@ use crate::pagination::{PageParams, Paged};
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
 
-/// Review a product you bought (paid, shipped or delivered). One review per product.
+/// Review a product
+///
+/// Adds the caller's review (rating 1 to 5, title, body) of an active product they bought: one
+/// of their orders with it is paid, shipped or delivered (403 `not-a-purchaser` otherwise). One
+/// review per user and product (409 `already-reviewed`: edit it instead). Control characters are
+/// stripped from the text.
 #[utoipa::path(
     tag = "reviews",
+    operation_id = "createReview",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Product id")),
     request_body = NewReview,
     responses(
-        (status = 201, body = Review),
-        (status = 403, description = "Not a purchaser (`not-a-purchaser`)", body = Problem), (status = 409, description = "Already reviewed", body = Problem)
+        (status = 201, description = "Review added", body = Review,
+            headers(("Location" = String, description = "The review, `/api/v1/reviews/{id}` (edit or delete it there)"))),
+        (status = 403, description = "Not a purchaser (`not-a-purchaser`)", body = Problem),
+        (status = 409, description = "Already reviewed (`already-reviewed`)", body = Problem)
     )
 )]
 #[post("/products/{id}/reviews")]
@@ -33,7 +42,7 @@ pub async fn create(
     StrippedJson(body): StrippedJson<NewReview>,
 ) -> ApiResult<HttpResponse> {
     let review = state.reviews.create(*id, user.id(), body).await?;
-    Ok(HttpResponse::Created().json(review))
+    Ok(HttpResponse::Created().insert_header((LOCATION, format!("/api/v1/reviews/{}", review.id))).json(review))
 }
 
 #[derive(Deserialize, garde::Validate, IntoParams)]
@@ -83,11 +92,17 @@ pub struct ReviewPage {
     pub histogram: Histogram,
 }
 
-/// A product's visible reviews with the rating histogram.
+/// List a product's reviews
+///
+/// The visible reviews of an active product in the order of `sort`, with the authors' display
+/// names (not their accounts) and the histogram of ratings per star. Keyset-paginated; a cursor
+/// belongs to the sort it was issued for (400 naming `cursor` otherwise).
 #[utoipa::path(
     tag = "reviews",
+    operation_id = "listProductReviews",
+    security(()),
     params(("id" = Uuid, Path, description = "Product id"), ReviewParams, PageParams),
-    responses((status = 200, body = ReviewPage))
+    responses((status = 200, description = "A page of reviews and the histogram", body = ReviewPage))
 )]
 #[get("/products/{id}/reviews")]
 pub async fn list(
@@ -102,13 +117,17 @@ pub async fn list(
     Ok(web::Json(ReviewPage { page: page.map(PublicReview::from), histogram }))
 }
 
-/// Edit your review.
+/// Update my review
+///
+/// Changes the rating, title or body (the fields sent) of one of the caller's reviews; the
+/// product's rating follows at once. Another user's review id is 404, as an unknown one.
 #[utoipa::path(
     tag = "reviews",
+    operation_id = "updateMyReview",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Review id")),
     request_body = ReviewPatch,
-    responses((status = 200, body = Review))
+    responses((status = 200, description = "The review as changed", body = Review))
 )]
 #[patch("/reviews/{id}")]
 pub async fn update(
@@ -120,12 +139,16 @@ pub async fn update(
     Ok(web::Json(state.reviews.update(*id, user.id(), body).await?))
 }
 
-/// Delete your review.
+/// Delete my review
+///
+/// Deletes one of the caller's reviews; it leaves the product's rating at once. Another user's
+/// review id is 404, as an unknown one.
 #[utoipa::path(
     tag = "reviews",
+    operation_id = "deleteMyReview",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Review id")),
-    responses((status = 204))
+    responses((status = 204, description = "Review deleted"))
 )]
 #[delete("/reviews/{id}")]
 pub async fn remove(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
@@ -133,13 +156,17 @@ pub async fn remove(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uu
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Hide a review (it leaves the product's rating).
+/// Hide a review
+///
+/// Hides a review from the public list, keeping the reason as `hidden_reason`; it leaves the
+/// product's rating and histogram until shown again.
 #[utoipa::path(
     tag = "reviews",
+    operation_id = "adminHideReview",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Review id")),
     request_body = Moderation,
-    responses((status = 200, body = Review))
+    responses((status = 200, description = "The review, hidden", body = Review))
 )]
 #[post("/admin/reviews/{id}/hide")]
 pub async fn hide(
@@ -151,12 +178,16 @@ pub async fn hide(
     Ok(web::Json(state.reviews.moderate(*id, user.id(), Some(body)).await?))
 }
 
-/// Show a hidden review again.
+/// Show a hidden review again
+///
+/// Makes a hidden review visible again; it counts in the product's rating and histogram once
+/// more.
 #[utoipa::path(
     tag = "reviews",
+    operation_id = "adminUnhideReview",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Review id")),
-    responses((status = 200, body = Review))
+    responses((status = 200, description = "The review, visible", body = Review))
 )]
 #[post("/admin/reviews/{id}/unhide")]
 pub async fn unhide(

@@ -1,6 +1,7 @@
 //! Shipping methods: the public list (`/api/v1/shipping-methods`) and their administration
 //! (`/api/v1/admin/shipping-methods`, permission `ManageOrders`).
 
+use actix_web::http::header::LOCATION;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use cart::{NewShippingMethod, ShippingMethod, ShippingMethodPatch};
 use serde::Deserialize;
@@ -22,8 +23,17 @@ pub struct ShippingParams {
     pub country: Option<String>,
 }
 
-/// Active shipping methods.
-#[utoipa::path(tag = "cart", params(ShippingParams), responses((status = 200, body = Vec<ShippingMethod>)))]
+/// List shipping methods
+///
+/// The active shipping methods with their flat prices, optionally only those that ship to
+/// `country`. Price a cart with one through `GET /api/v1/cart?shipping_method=...&country=...`.
+#[utoipa::path(
+    tag = "cart",
+    operation_id = "listShippingMethods",
+    security(()),
+    params(ShippingParams),
+    responses((status = 200, description = "The active shipping methods", body = Vec<ShippingMethod>))
+)]
 #[get("/shipping-methods")]
 pub async fn shipping_methods(
     state: web::Data<AppState>,
@@ -32,11 +42,14 @@ pub async fn shipping_methods(
     Ok(web::Json(state.shipping.for_country(p.country.as_deref()).await?))
 }
 
-/// Every shipping method, active or not.
+/// List all shipping methods
+///
+/// Every shipping method, active or not, with its price and the countries it ships to.
 #[utoipa::path(
     tag = "admin-orders",
+    operation_id = "adminListShippingMethods",
     security(("bearer" = [])),
-    responses((status = 200, body = Vec<ShippingMethod>))
+    responses((status = 200, description = "Every shipping method", body = Vec<ShippingMethod>))
 )]
 #[get("/admin/shipping-methods")]
 pub async fn list_shipping(
@@ -46,12 +59,17 @@ pub async fn list_shipping(
     Ok(web::Json(state.shipping.all().await?))
 }
 
-/// Create a shipping method (flat price, list of countries; empty = everywhere).
+/// Create a shipping method
+///
+/// Adds a shipping method with a flat price and the countries it ships to (an empty list ships
+/// everywhere).
 #[utoipa::path(
     tag = "admin-orders",
+    operation_id = "adminCreateShippingMethod",
     security(("bearer" = [])),
     request_body = NewShippingMethod,
-    responses((status = 201, body = ShippingMethod))
+    responses((status = 201, description = "Shipping method created", body = ShippingMethod,
+        headers(("Location" = String, description = "The new method, `/api/v1/admin/shipping-methods/{id}`"))))
 )]
 #[post("/admin/shipping-methods")]
 pub async fn create_shipping(
@@ -59,16 +77,23 @@ pub async fn create_shipping(
     _: Authorized<perm::ManageOrders>,
     ValidJson(body): ValidJson<NewShippingMethod>,
 ) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Created().json(state.shipping.create(body).await?))
+    let method = state.shipping.create(body).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((LOCATION, format!("/api/v1/admin/shipping-methods/{}", method.id)))
+        .json(method))
 }
 
-/// Change a shipping method.
+/// Update a shipping method
+///
+/// Changes the fields sent: name, price, countries, activity. Orders already placed keep the
+/// method's name and the price they were charged.
 #[utoipa::path(
     tag = "admin-orders",
+    operation_id = "adminUpdateShippingMethod",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path)),
+    params(("id" = Uuid, Path, description = "Shipping method id")),
     request_body = ShippingMethodPatch,
-    responses((status = 200, body = ShippingMethod))
+    responses((status = 200, description = "The method as changed", body = ShippingMethod))
 )]
 #[patch("/admin/shipping-methods/{id}")]
 pub async fn update_shipping(
@@ -80,12 +105,16 @@ pub async fn update_shipping(
     Ok(web::Json(state.shipping.update(*id, body).await?))
 }
 
-/// Delete a shipping method (past orders keep its name).
+/// Delete a shipping method
+///
+/// Deletes a shipping method; past orders keep its name and the price they were charged. To stop
+/// offering it but keep it, set it inactive instead.
 #[utoipa::path(
     tag = "admin-orders",
+    operation_id = "adminDeleteShippingMethod",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path)),
-    responses((status = 204))
+    params(("id" = Uuid, Path, description = "Shipping method id")),
+    responses((status = 204, description = "Shipping method deleted"))
 )]
 #[delete("/admin/shipping-methods/{id}")]
 pub async fn delete_shipping(

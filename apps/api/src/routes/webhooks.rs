@@ -5,23 +5,40 @@ use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use orders::webhook::{SignatureError, WebhookEvent, interpret, verify};
 
+use crate::openapi::IllegalTransitionProblem;
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
 
 pub const SIGNATURE: &str = "shop-signature";
 
-/// Payment events (`payment.succeeded`, `payment.failed`), signed with HMAC-SHA256 in
-/// `Shop-Signature: t=<unix>,v1=<hex>` over `"<t>.<body>"`. Forged or stale signatures are 401;
-/// an event id seen before is acknowledged without effect.
+/// The acknowledgement of a webhook event.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct WebhookReceipt {
+    /// Always `true`.
+    pub received: bool,
+    /// `true` when the event's type is not one the shop acts on.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub ignored: bool,
+}
+
+/// Receive a payment event
+///
+/// The payment provider's events (`payment.succeeded`, `payment.failed`) settle pending orders.
+/// Not authenticated by a bearer token but signed: HMAC-SHA256 in `Shop-Signature:
+/// t=<unix>,v1=<hex>` over `"<t>.<body>"`; forged, malformed or stale signatures are 401
+/// `invalid-signature`. An event id seen before is acknowledged without effect; event types
+/// not acted on are acknowledged as `ignored`.
 #[utoipa::path(
     tag = "webhooks",
+    operation_id = "receivePaymentEvent",
+    security(()),
     request_body(content = WebhookEvent, content_type = "application/json"),
     params(("Shop-Signature" = String, Header, description = "t=<unix seconds>,v1=<hex HMAC-SHA256>")),
     responses(
-        (status = 200, description = "Processed, or already processed"),
-        (status = 401, description = "Bad or stale signature", body = Problem),
+        (status = 200, description = "Processed, already processed, or ignored", body = WebhookReceipt),
+        (status = 401, description = "Bad or stale signature (`invalid-signature`)", body = Problem),
         (status = 404, description = "Unknown order", body = Problem),
-        (status = 409, description = "The order cannot take this event", body = Problem)
+        (status = 409, description = "The order cannot take this event (`illegal-transition`)", body = IllegalTransitionProblem)
     )
 )]
 #[post("/webhooks/payments")]
@@ -42,9 +59,9 @@ pub async fn payments(state: web::Data<AppState>, req: HttpRequest, body: Bytes)
     match interpret(&event).map_err(|e| Problem::invalid_field("data", e.to_string()))? {
         Some(notice) => {
             state.orders.payment_event(notice).await?;
-            Ok(HttpResponse::Ok().json(serde_json::json!({"received": true})))
+            Ok(HttpResponse::Ok().json(WebhookReceipt { received: true, ignored: false }))
         }
         // Events we do not act on are acknowledged so the provider stops resending them.
-        None => Ok(HttpResponse::Ok().json(serde_json::json!({"received": true, "ignored": true}))),
+        None => Ok(HttpResponse::Ok().json(WebhookReceipt { received: true, ignored: true })),
     }
 }

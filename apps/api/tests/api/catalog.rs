@@ -8,7 +8,10 @@ pub async fn category(admin: &Session, slug: &str, parent: Option<&str>) -> Valu
     let res =
         admin.client.post("/api/v1/admin/categories", &json!({"slug": slug, "name": slug, "parent_id": parent})).await;
     res.assert_status(201);
-    res.json()
+    let doc = res.json();
+    let location = format!("/api/v1/admin/categories/{}", doc["id"].as_str().expect("id"));
+    assert_eq!(res.header("location"), Some(location.as_str()));
+    doc
 }
 
 pub fn product_body(slug: &str, name: &str, category: Option<&str>, prices: &[(&str, i64, i32)]) -> Value {
@@ -31,7 +34,10 @@ pub fn product_body(slug: &str, name: &str, category: Option<&str>, prices: &[(&
 pub async fn product(admin: &Session, body: &Value) -> Value {
     let res = admin.client.post("/api/v1/admin/products", body).await;
     res.assert_status(201);
-    res.json()
+    let doc = res.json();
+    let location = format!("/api/v1/admin/products/{}", doc["id"].as_str().expect("id"));
+    assert_eq!(res.header("location"), Some(location.as_str()));
+    doc
 }
 
 fn names(page: &Value) -> Vec<String> {
@@ -338,10 +344,9 @@ async fn stock_never_goes_negative_and_the_ledger_sums_to_it() {
     let vid = p["variants"][0]["id"].as_str().expect("vid").to_owned();
     let inv = format!("/api/v1/admin/variants/{vid}/inventory");
 
-    a.client
-        .post(&inv, &json!({"delta": 5, "reason": "restock", "note": "supplier delivery"}))
-        .await
-        .assert_status(201);
+    let restocked = a.client.post(&inv, &json!({"delta": 5, "reason": "restock", "note": "supplier delivery"})).await;
+    restocked.assert_status(201);
+    assert_eq!(restocked.header("location"), Some(inv.as_str()), "the ledger that lists the entry");
     let doc = a
         .client
         .post(&inv, &json!({"delta": -16, "reason": "adjustment"}))
@@ -412,6 +417,7 @@ async fn variants_can_be_added_changed_and_removed_but_not_the_last() {
         .await;
     added.assert_status(201);
     let lid = added.json()["id"].as_str().expect("id").to_owned();
+    assert_eq!(added.header("location"), Some(format!("/api/v1/admin/variants/{lid}").as_str()));
     a.client
         .post(&format!("/api/v1/admin/products/{id}/variants"), &json!({"sku": "TEE-L", "price_minor": 1}))
         .await

@@ -36,6 +36,8 @@ pub async fn shop(app: &TestApp, stock: i32, price: i64) -> Shop {
         )
         .await;
     m.assert_status(201);
+    let location = format!("/api/v1/admin/shipping-methods/{}", m.json()["id"].as_str().expect("id"));
+    assert_eq!(m.header("location"), Some(location.as_str()));
     Shop {
         variant: p["variants"][0]["id"].as_str().expect("variant").to_owned(),
         product: p["id"].as_str().expect("id").to_owned(),
@@ -194,6 +196,8 @@ async fn checkout_pays_snapshots_and_empties_the_cart() {
     res.assert_status(201);
     let order = res.json();
     assert_eq!(order["status"], "paid");
+    let location = format!("/api/v1/orders/{}", order["id"].as_str().expect("id"));
+    assert_eq!(res.header("location"), Some(location.as_str()));
     // 3 x 19.99 = 59.97 + 4.90 = 64.87; 19 % = 12.3253 -> 12.33; total 77.20
     assert_eq!(order["subtotal"]["amount_minor"], 5997);
     assert_eq!(order["shipping"]["amount_minor"], 490);
@@ -356,6 +360,7 @@ async fn an_unpaid_order_expires_and_restocks() {
     let res = checkout(&c.client, &shop, "t-1", "tok_timeout").await;
     res.assert_status(202);
     let id = res.json()["id"].as_str().expect("id").to_owned();
+    assert_eq!(res.header("location"), Some(format!("/api/v1/orders/{id}").as_str()));
     assert_eq!(res.json()["status"], "pending_payment");
     assert_eq!(stock_of(&shop, &app).await, 3);
 

@@ -129,11 +129,7 @@ async fn cookie_mode_keeps_the_refresh_token_out_of_javascript_and_needs_the_csr
     assert_ne!(next_csrf, csrf, "the CSRF token rotates with the refresh token");
     let (next_token, _) = refresh_cookie(&refreshed);
     assert_ne!(next_token, token);
-    app.client
-        .with_token(next["access_token"].as_str().expect("access"))
-        .get("/api/v1/me")
-        .await
-        .assert_status(200);
+    app.client.with_token(next["access_token"].as_str().expect("access")).get("/api/v1/me").await.assert_status(200);
 
     // The old cookie's CSRF token does not go with the new cookie.
     let next_cookie = app.client.with_header("cookie", &format!("shop_refresh={next_token}"));
@@ -167,10 +163,8 @@ async fn logout_expires_the_refresh_cookie() {
     assert!(value.is_empty() && attributes.contains("Max-Age=0"), "{attributes}");
     // Bearer mode is untouched: a body token switches to cookie mode only when asked.
     let again = login(&app, &s.email, PASSWORD).await;
-    let res = app
-        .client
-        .post("/api/v1/auth/refresh", &json!({"refresh_token": again.refresh, "refresh_cookie": true}))
-        .await;
+    let res =
+        app.client.post("/api/v1/auth/refresh", &json!({"refresh_token": again.refresh, "refresh_cookie": true})).await;
     res.assert_status(200);
     assert!(res.json().get("refresh_token").is_none() && res.json()["csrf_token"].is_string());
     assert_eq!(refresh_cookie(&res).0.len(), 43);
@@ -415,7 +409,9 @@ async fn addresses_crud_defaults_and_validation() {
     first["is_default_shipping"] = json!(true);
     let a = s.client.post("/api/v1/me/addresses", &first).await;
     a.assert_status(201);
+    let location = a.header("location").map(str::to_owned);
     let a = a.json();
+    assert_eq!(location, Some(format!("/api/v1/me/addresses/{}", a["id"].as_str().expect("id"))));
     assert_eq!(a["is_default_shipping"], true);
 
     let mut second = address("Ada at work");

@@ -76,7 +76,9 @@ async fn only_purchasers_review_once_and_aggregates_follow_every_change() {
 
     let ra = review(&a, &f, 5).await;
     ra.assert_status(201);
+    let location = ra.header("location").map(str::to_owned);
     let ra = ra.json();
+    assert_eq!(location, Some(format!("/api/v1/reviews/{}", ra["id"].as_str().expect("id"))));
     assert_eq!(ra["author"], "alice");
     review(&a, &f, 4).await.assert_problem(409, "already-reviewed");
     let rb = review(&b, &f, 2).await.json();

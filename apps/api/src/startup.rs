@@ -379,6 +379,20 @@ pub fn document(public_url: Option<&str>) -> utoipa::openapi::OpenApi {
         server.description = Some("Local development (`server.public_url` names the deployed address)".into());
     }
     api.servers = Some(vec![server]);
+    // utoipa writes `security(())` as `[{}]` (one requirement that asks for nothing); an
+    // operation that takes no credentials at all says so as `security: []`.
+    for item in api.paths.paths.values_mut() {
+        for op in
+            [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten()
+        {
+            let anonymous_only = op.security.as_ref().is_some_and(|s| {
+                s.len() == 1 && serde_json::to_value(&s[0]).is_ok_and(|v| v.as_object().is_some_and(|o| o.is_empty()))
+            });
+            if anonymous_only {
+                op.security = Some(Vec::new());
+            }
+        }
+    }
     api
 }
 

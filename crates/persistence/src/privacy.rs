@@ -15,7 +15,9 @@ use crate::PgUserRepo;
 use crate::error::OrStorage;
 use crate::identity::{AddressRow, UserRow};
 use crate::rows::known;
-use crate::schema::{account_tokens, addresses, carts, idempotency_keys, orders, refresh_tokens as rt, users};
+use crate::schema::{
+    account_tokens, addresses, carts, customer_group_members, idempotency_keys, orders, refresh_tokens as rt, users,
+};
 
 /// No password verifies against this: it is not a PHC string.
 const NO_PASSWORD: &str = "!erased";
@@ -114,6 +116,11 @@ impl PersonalData for PgUserRepo {
                 diesel::delete(addresses::table.filter(addresses::user_id.eq(user))).execute(conn).await?;
                 diesel::delete(carts::table.filter(carts::user_id.eq(user))).execute(conn).await?;
                 diesel::delete(account_tokens::table.filter(account_tokens::user_id.eq(user))).execute(conn).await?;
+                // Group memberships say something about the person; redemptions stay with the
+                // (anonymised) orders, for the promotions' usage counts.
+                diesel::delete(customer_group_members::table.filter(customer_group_members::user_id.eq(user)))
+                    .execute(conn)
+                    .await?;
                 // Recorded checkout answers hold whole orders, addresses included.
                 diesel::delete(idempotency_keys::table.filter(idempotency_keys::user_id.eq(user)))
                     .execute(conn)

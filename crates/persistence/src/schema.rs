@@ -75,6 +75,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    customer_group_members (group_id, user_id) {
+        group_id -> Uuid,
+        user_id -> Uuid,
+        added_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    customer_groups (id) {
+        id -> Uuid,
+        name -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     idempotency_keys (user_id, key) {
         user_id -> Uuid,
         key -> Text,
@@ -214,6 +230,38 @@ diesel::table! {
 }
 
 diesel::table! {
+    promotion_redemptions (promotion_id, order_id) {
+        promotion_id -> Uuid,
+        order_id -> Uuid,
+        user_id -> Uuid,
+        amount_minor -> Int8,
+        released_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    promotions (id) {
+        id -> Uuid,
+        name -> Text,
+        code -> Nullable<Text>,
+        status -> Text,
+        starts_at -> Nullable<Timestamptz>,
+        ends_at -> Nullable<Timestamptz>,
+        priority -> Int4,
+        combinable -> Bool,
+        conditions -> Jsonb,
+        action -> Jsonb,
+        max_discount_minor -> Nullable<Int8>,
+        usage_limit -> Nullable<Int8>,
+        per_customer_limit -> Nullable<Int8>,
+        redemptions -> Int8,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     refresh_tokens (id) {
         id -> Uuid,
         user_id -> Uuid,
@@ -291,6 +339,8 @@ diesel::joinable!(account_tokens -> users (user_id));
 diesel::joinable!(addresses -> users (user_id));
 diesel::joinable!(cart_lines -> variants (variant_id));
 diesel::joinable!(carts -> users (user_id));
+diesel::joinable!(customer_group_members -> customer_groups (group_id));
+diesel::joinable!(customer_group_members -> users (user_id));
 diesel::joinable!(idempotency_keys -> users (user_id));
 diesel::joinable!(inventory_ledger -> orders (order_id));
 diesel::joinable!(inventory_ledger -> variants (variant_id));
@@ -300,6 +350,9 @@ diesel::joinable!(order_lines -> variants (variant_id));
 diesel::joinable!(orders -> shipping_methods (shipping_method_id));
 diesel::joinable!(orders -> users (user_id));
 diesel::joinable!(products -> categories (category_id));
+diesel::joinable!(promotion_redemptions -> orders (order_id));
+diesel::joinable!(promotion_redemptions -> promotions (promotion_id));
+diesel::joinable!(promotion_redemptions -> users (user_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(reviews -> products (product_id));
 diesel::joinable!(reviews -> users (user_id));
@@ -311,6 +364,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     cart_lines,
     carts,
     categories,
+    customer_group_members,
+    customer_groups,
     idempotency_keys,
     inventory_ledger,
     order_events,
@@ -319,6 +374,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     payment_events,
     products,
+    promotion_redemptions,
+    promotions,
     refresh_tokens,
     reviews,
     shipping_methods,

@@ -11,22 +11,14 @@ use catalog::{CatalogError, NewProduct, NewVariant, ProductRepo, ProductStatus, 
 use futures_util::future::join_all;
 use orders::{Claim, OrderRepo, OrderStatus, PlaceOrder};
 use outbox::OutboxRepo;
-use persistence::{Db, DbConfig, PgCartRepo, PgCatalogRepo, PgOrderRepo, PgOutboxRepo, PgShippingRepo, PgUserRepo};
+use persistence::{Db, PgCartRepo, PgCatalogRepo, PgOrderRepo, PgOutboxRepo, PgShippingRepo, PgUserRepo};
 use primitives::PageRequest;
 use testkit::TestDb;
 use users::{AddressInput, AddressPatch, NewUser, RepoError, Role, UserRepo};
 use uuid::Uuid;
 
 fn db(t: &TestDb) -> Db {
-    Db::connect(&DbConfig {
-        url: t.url.clone(),
-        pool_size: 16,
-        statement_timeout: Duration::from_secs(5),
-        connect_timeout: Duration::from_secs(3),
-        acquire_timeout: Duration::from_secs(5),
-        replica_urls: vec![],
-    })
-    .expect("pool")
+    t.pool(16)
 }
 
 async fn user(db: &Db, tag: &str) -> Uuid {

@@ -18,6 +18,8 @@
 
 mod engine;
 mod model;
+mod ports;
 
 pub use engine::{Applied, CartLine, Customer, Evaluation, LineDiscount, Refusal, Shopper, Usage, allocate, evaluate};
 pub use model::{Action, CodeError, Conditions, Promotion, PromotionStatus, normalise_code};
+pub use ports::{CustomerGroup, GroupRepo, PromotionError, PromotionRepo, Redemption};

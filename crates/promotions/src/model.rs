@@ -18,6 +18,7 @@ pub enum PromotionStatus {
 
 /// Which carts and shoppers a promotion is for. Every condition set must hold.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Conditions {
     /// The cart's subtotal (before any discount) must be at least this.
     pub min_subtotal_minor: Option<i64>,
@@ -32,6 +33,24 @@ pub struct Conditions {
     pub customer_group: Option<Uuid>,
     /// Only shoppers who have never placed an order (so only signed-in shoppers).
     pub first_order_only: bool,
+}
+
+impl PromotionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PromotionStatus::Draft => "draft",
+            PromotionStatus::Active => "active",
+            PromotionStatus::Paused => "paused",
+            PromotionStatus::Archived => "archived",
+        }
+    }
+
+    /// The status stored as `s`; anything else is `None` (an error for the adapter, not a default).
+    pub fn parse(s: &str) -> Option<Self> {
+        [PromotionStatus::Draft, PromotionStatus::Active, PromotionStatus::Paused, PromotionStatus::Archived]
+            .into_iter()
+            .find(|status| status.as_str() == s)
+    }
 }
 
 impl Conditions {
@@ -50,7 +69,7 @@ impl Conditions {
 
 /// What a promotion takes off. Percentages are basis points (1..=10,000: 0.01 % to 100 %).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Action {
     /// A percentage of the whole order's lines (what earlier promotions left of them).
     PercentOffOrder { percent_bp: i64 },

@@ -165,6 +165,20 @@ impl TestDb {
         Self::create(Some(&template)).await
     }
 
+    /// A pool of `size` connections to this database, for adapter tests without HTTP (generous
+    /// timeouts: tests fire many calls at once).
+    pub fn pool(&self, size: usize) -> persistence::Db {
+        persistence::Db::connect(&persistence::DbConfig {
+            url: self.url.clone(),
+            pool_size: size,
+            statement_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(3),
+            acquire_timeout: Duration::from_secs(20),
+            replica_urls: vec![],
+        })
+        .expect("pool")
+    }
+
     /// A fresh, empty database (no migrations): for tests of start-up itself.
     pub async fn empty() -> TestDb {
         Self::create(None).await

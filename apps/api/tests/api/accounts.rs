@@ -184,6 +184,19 @@ async fn export_holds_only_the_callers_data_and_erasure_leaves_orders_without_th
     assert!(x["orders"][0]["lines"].as_array().is_some_and(|l| !l.is_empty()), "orders carry their lines");
     assert!(x["sessions"].as_array().is_some_and(|s| !s.is_empty()) && x["consents"] == json!([]));
 
+    // A customer group membership (no HTTP for groups yet): erasure removes it too.
+    {
+        use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+        let mut conn = AsyncPgConnection::establish(&db.url).await.expect("connection");
+        let group = uuid::Uuid::new_v4();
+        let sql = format!(
+            "INSERT INTO customer_groups (id, name) VALUES ('{group}', 'VIP'); \
+             INSERT INTO customer_group_members (group_id, user_id) VALUES ('{group}', '{}')",
+            a.id
+        );
+        conn.batch_execute(&sql).await.expect("membership");
+    }
+
     // Erasure asks for the password again.
     let p = a
         .client
@@ -204,7 +217,9 @@ async fn export_holds_only_the_callers_data_and_erasure_leaves_orders_without_th
     assert_eq!(db_i64(&db.url, &personal).await, 0, "no personal data left in the order");
     let user_row = q("SELECT count(*) FROM users WHERE id = '$A' AND (email LIKE 'exported%' OR name = 'exported')");
     assert_eq!(db_i64(&db.url, &user_row).await, 0);
-    for table in ["addresses", "carts", "refresh_tokens", "account_tokens", "idempotency_keys"] {
+    for table in
+        ["addresses", "carts", "refresh_tokens", "account_tokens", "idempotency_keys", "customer_group_members"]
+    {
         let n = db_i64(&db.url, &q(&format!("SELECT count(*) FROM {table} WHERE user_id = '$A'"))).await;
         assert_eq!(n, 0, "{table} rows of the erased account");
     }

@@ -11,6 +11,15 @@ use users::UserError;
 
 use crate::problem::{Problem, internal};
 
+/// For operations whose body names the password `new_password` (a change, a reset): a weak one
+/// is reported under that field; everything else as usual.
+pub fn new_password_problem(e: AuthError) -> Problem {
+    match e {
+        AuthError::WeakPassword(v) => Problem::invalid_field("new_password", v.to_string()),
+        other => Problem::from(other),
+    }
+}
+
 impl From<AuthError> for Problem {
     fn from(e: AuthError) -> Self {
         match e {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use primitives::secret::hash_token;
-use users::{AccountTokens, IssuedToken, TokenPurpose, UserRepo, events, normalise_email};
+use users::{AccountTokens, IssuedToken, TokenPurpose, UserCredentials, UserRepo, events, normalise_email};
 use uuid::Uuid;
 
 use crate::service::{AuthError, AuthService};
@@ -117,10 +117,7 @@ impl AuthService {
     /// another account gets no mail (the answer is the same, so the caller learns nothing about
     /// it); whether it is free is decided again when the link is followed.
     pub async fn request_email_change(&self, p: &Principal, current: &str, new_email: &str) -> Result<(), AuthError> {
-        let creds = self.users.credentials_by_id(p.user_id).await?.ok_or(AuthError::SessionEnded)?;
-        if !self.hasher.verify(current, Some(&creds.password_hash)).await {
-            return Err(AuthError::WrongCurrentPassword);
-        }
+        let creds = self.current_credentials(p.user_id, current).await?;
         let new_email = normalise_email(new_email).map_err(AuthError::InvalidNewEmail)?;
         if new_email == creds.user.email {
             return Err(AuthError::SameEmail);
@@ -142,9 +139,15 @@ impl AuthService {
 
     /// Whether `password` is the account's current one (the step-up before an erasure).
     pub async fn check_password(&self, user: Uuid, password: &str) -> Result<(), AuthError> {
+        self.current_credentials(user, password).await.map(|_| ())
+    }
+
+    /// The account's credentials, once `password` is shown to be its current one: the step-up
+    /// every change of a signed-in account's password, address or existence asks for.
+    pub(crate) async fn current_credentials(&self, user: Uuid, password: &str) -> Result<UserCredentials, AuthError> {
         let creds = self.users.credentials_by_id(user).await?.ok_or(AuthError::SessionEnded)?;
         if self.hasher.verify(password, Some(&creds.password_hash)).await {
-            Ok(())
+            Ok(creds)
         } else {
             Err(AuthError::WrongCurrentPassword)
         }

@@ -397,10 +397,7 @@ impl AuthService {
 
     /// Changes the password (the current one is required) and ends every other session.
     pub async fn change_password(&self, p: &Principal, current: &str, new: &str) -> Result<(), AuthError> {
-        let creds = self.users.credentials_by_id(p.user_id).await?.ok_or(AuthError::InvalidCredentials)?;
-        if !self.hasher.verify(current, Some(&creds.password_hash)).await {
-            return Err(AuthError::WrongCurrentPassword);
-        }
+        let creds = self.current_credentials(p.user_id, current).await?;
         self.policy.check(new, &creds.user.email).map_err(AuthError::WeakPassword)?;
         let hash = self.hasher.hash(new).await;
         self.users.set_password_hash(p.user_id, &hash).await?;

@@ -110,6 +110,11 @@ impl Client {
         self.send(Method::DELETE, path, None).await
     }
 
+    /// A DELETE with a JSON body (a step-up password, say).
+    pub async fn delete_json<T: Serialize + ?Sized>(&self, path: &str, body: &T) -> Response {
+        self.send(Method::DELETE, path, Some(("application/json", serde_json::to_vec(body).expect("json")))).await
+    }
+
     pub async fn post<T: Serialize + ?Sized>(&self, path: &str, body: &T) -> Response {
         self.send(Method::POST, path, Some(("application/json", serde_json::to_vec(body).expect("json")))).await
     }

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::{AuthUser, Authorized, ClientIp, perm};
+use crate::errors::new_password_problem;
 use crate::extract::ValidJson;
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
@@ -111,7 +112,7 @@ pub async fn confirm_password_reset(
     state: web::Data<AppState>,
     ValidJson(body): ValidJson<PasswordResetConfirmation>,
 ) -> ApiResult<HttpResponse> {
-    state.auth.confirm_password_reset(&body.token, &body.new_password).await?;
+    state.auth.confirm_password_reset(&body.token, &body.new_password).await.map_err(new_password_problem)?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
+use crate::errors::new_password_problem;
 use crate::extract::ValidJson;
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
@@ -78,7 +79,11 @@ pub async fn change_password(
     user: AuthUser,
     ValidJson(body): ValidJson<PasswordChange>,
 ) -> ApiResult<HttpResponse> {
-    state.auth.change_password(&user.0, &body.current_password, &body.new_password).await?;
+    state
+        .auth
+        .change_password(&user.0, &body.current_password, &body.new_password)
+        .await
+        .map_err(new_password_problem)?;
     Ok(HttpResponse::NoContent().finish())
 }
 

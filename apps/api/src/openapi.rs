@@ -277,3 +277,61 @@ impl Modify for ErrorResponses {
         }
     }
 }
+
+/// Declares the request id every operation takes and every answer carries (`middleware::envelope`):
+/// an optional `X-Request-Id` request header (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value
+/// is replaced, not refused) and the `X-Request-Id` response header on every answer, shared ones
+/// included. Applied after [`ErrorResponses`].
+pub struct RequestIds;
+
+impl Modify for RequestIds {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+
+        const NAME: &str = "X-Request-Id";
+        let schema = || ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)).max_length(Some(128));
+        let parameter = ParameterBuilder::new()
+            .name(NAME)
+            .parameter_in(ParameterIn::Header)
+            .required(utoipa::openapi::Required::False)
+            .description(Some(
+                "Your id for this request, echoed in the answer and on every log line of it (1 to 128 of \
+                 `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one)",
+            ))
+            .schema(Some(schema().pattern(Some("^[A-Za-z0-9._:-]{1,128}$"))))
+            .build();
+        let echoed = || {
+            utoipa::openapi::header::HeaderBuilder::new()
+                .schema(schema())
+                .description(Some("The request's id: the one sent, or a generated UUID"))
+                .build()
+        };
+        let add_header = |r: &mut utoipa::openapi::Response| {
+            r.headers.entry(NAME.into()).or_insert_with(echoed);
+        };
+        for item in openapi.paths.paths.values_mut() {
+            for op in
+                [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten()
+            {
+                let params = op.parameters.get_or_insert_with(Vec::new);
+                if !params.iter().any(|p| p.name == NAME) {
+                    params.push(parameter.clone());
+                }
+                for resp in op.responses.responses.values_mut() {
+                    if let RefOr::T(r) = resp {
+                        add_header(r);
+                    }
+                }
+            }
+        }
+        if let Some(components) = openapi.components.as_mut() {
+            for resp in components.responses.values_mut() {
+                if let RefOr::T(r) = resp {
+                    add_header(r);
+                }
+            }
+        }
+    }
+}

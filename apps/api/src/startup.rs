@@ -371,6 +371,7 @@ pub fn document(public_url: Option<&str>) -> utoipa::openapi::OpenApi {
     let (_, mut api) =
         App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(routes::configure).split_for_parts();
     utoipa::Modify::modify(&crate::openapi::ErrorResponses, &mut api);
+    utoipa::Modify::modify(&crate::openapi::RequestIds, &mut api);
     let mut server = match public_url {
         Some(url) => utoipa::openapi::Server::new(url.trim_end_matches('/')),
         None => utoipa::openapi::Server::new("http://localhost:8080"),

@@ -2437,6 +2437,8 @@ export interface components {
         /** @description Malformed request framing (`ambiguous-framing`): both `Content-Length` and `Transfer-Encoding`, or a transfer coding other than `chunked` */
         AmbiguousFraming: {
             headers: {
+                /** @description The request's id: the one sent, or a generated UUID */
+                "X-Request-Id"?: string;
                 [name: string]: unknown;
             };
             content: {
@@ -2452,6 +2454,8 @@ export interface components {
                 "RateLimit-Remaining"?: number;
                 /** @description Seconds until the full quota is available again */
                 "RateLimit-Reset"?: number;
+                /** @description The request's id: the one sent, or a generated UUID */
+                "X-Request-Id"?: string;
                 [name: string]: unknown;
             };
             content: {
@@ -2467,6 +2471,8 @@ export interface components {
                 "RateLimit-Remaining"?: number;
                 /** @description Seconds until the full quota is available again */
                 "RateLimit-Reset"?: number;
+                /** @description The request's id: the one sent, or a generated UUID */
+                "X-Request-Id"?: string;
                 [name: string]: unknown;
             };
             content: {
@@ -2482,6 +2488,8 @@ export interface components {
                 "RateLimit-Remaining"?: number;
                 /** @description Seconds until the full quota is available again */
                 "RateLimit-Reset"?: number;
+                /** @description The request's id: the one sent, or a generated UUID */
+                "X-Request-Id"?: string;
                 [name: string]: unknown;
             };
             content: {
@@ -2497,6 +2505,8 @@ export interface components {
                 "RateLimit-Remaining"?: number;
                 /** @description Seconds until the full quota is available again */
                 "RateLimit-Reset"?: number;
+                /** @description The request's id: the one sent, or a generated UUID */
+                "X-Request-Id"?: string;
                 [name: string]: unknown;
             };
             content: {
@@ -2514,6 +2524,8 @@ export interface components {
                 "RateLimit-Reset"?: number;
                 /** @description Seconds to wait before retrying */
                 "Retry-After"?: number;
+                /** @description The request's id: the one sent, or a generated UUID */
+                "X-Request-Id"?: string;
                 [name: string]: unknown;
             };
             content: {
@@ -2531,6 +2543,8 @@ export interface components {
                 "RateLimit-Reset"?: number;
                 /** @description `Bearer realm="shop"`, with `error="invalid_token"` once the session has ended */
                 "WWW-Authenticate"?: string;
+                /** @description The request's id: the one sent, or a generated UUID */
+                "X-Request-Id"?: string;
                 [name: string]: unknown;
             };
             content: {
@@ -2548,6 +2562,8 @@ export interface components {
                 "RateLimit-Reset"?: number;
                 /** @description Seconds to wait before retrying */
                 "Retry-After"?: number;
+                /** @description The request's id: the one sent, or a generated UUID */
+                "X-Request-Id"?: string;
                 [name: string]: unknown;
             };
             content: {
@@ -2563,6 +2579,8 @@ export interface components {
                 "RateLimit-Remaining"?: number;
                 /** @description Seconds until the full quota is available again */
                 "RateLimit-Reset"?: number;
+                /** @description The request's id: the one sent, or a generated UUID */
+                "X-Request-Id"?: string;
                 [name: string]: unknown;
             };
             content: {
@@ -2578,6 +2596,8 @@ export interface components {
                 "RateLimit-Remaining"?: number;
                 /** @description Seconds until the full quota is available again */
                 "RateLimit-Reset"?: number;
+                /** @description The request's id: the one sent, or a generated UUID */
+                "X-Request-Id"?: string;
                 [name: string]: unknown;
             };
             content: {
@@ -2593,6 +2613,8 @@ export interface components {
                 "RateLimit-Remaining"?: number;
                 /** @description Seconds until the full quota is available again */
                 "RateLimit-Reset"?: number;
+                /** @description The request's id: the one sent, or a generated UUID */
+                "X-Request-Id"?: string;
                 [name: string]: unknown;
             };
             content: {
@@ -2610,7 +2632,10 @@ export interface operations {
     adminCreateCategory: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2631,6 +2656,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2649,6 +2676,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2665,7 +2694,10 @@ export interface operations {
     adminDeleteCategory: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path: {
                 /** @description Category id */
                 id: string;
@@ -2683,6 +2715,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -2700,6 +2734,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2713,7 +2749,10 @@ export interface operations {
     adminUpdateCategory: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path: {
                 /** @description Category id */
                 id: string;
@@ -2735,6 +2774,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2754,6 +2795,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2779,7 +2822,10 @@ export interface operations {
                 /** @description Page size, 1 to 100 (default 20, or as the operation says). */
                 limit?: number;
             };
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2794,6 +2840,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2811,7 +2859,10 @@ export interface operations {
     adminGetOrder: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path: {
                 /** @description Order id */
                 id: string;
@@ -2829,6 +2880,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2846,7 +2899,10 @@ export interface operations {
     adminCancelOrder: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path: {
                 /** @description Order id */
                 id: string;
@@ -2864,6 +2920,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2883,6 +2941,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2896,7 +2956,10 @@ export interface operations {
     adminDeliverOrder: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path: {
                 /** @description Order id */
                 id: string;
@@ -2914,6 +2977,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2933,6 +2998,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2946,7 +3013,10 @@ export interface operations {
     adminRefundOrder: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path: {
                 /** @description Order id */
                 id: string;
@@ -2964,6 +3034,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2983,6 +3055,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2996,7 +3070,10 @@ export interface operations {
     adminShipOrder: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path: {
                 /** @description Order id */
                 id: string;
@@ -3018,6 +3095,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3037,6 +3116,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3064,7 +3145,10 @@ export interface operations {
                 /** @description Page size, 1 to 100 (default 20, or as the operation says). */
                 limit?: number;
             };
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3079,6 +3163,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3096,7 +3182,10 @@ export interface operations {
     adminGetOutboxStats: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3111,6 +3200,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3127,7 +3218,10 @@ export interface operations {
     adminGetOutboxEvent: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path: {
                 /** @description Event id */
                 id: string;
@@ -3145,6 +3239,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3162,7 +3258,10 @@ export interface operations {
     adminRequeueOutboxEvent: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path: {
                 /** @description Event id */
                 id: string;
@@ -3180,6 +3279,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3199,6 +3300,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3212,7 +3315,10 @@ export interface operations {
     adminCreateProduct: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3235,6 +3341,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3253,6 +3361,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3269,7 +3379,10 @@ export interface operations {
     adminGetProduct: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path: {
                 /** @description Product id */
                 id: string;
@@ -3289,6 +3402,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3306,7 +3421,10 @@ export interface operations {
     adminDeleteProduct: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path: {
                 /** @description Product id */
                 id: string;
@@ -3324,6 +3442,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -3342,6 +3462,8 @@ export interface operations {
             header?: {
                 /** @description The `ETag` of the version being edited (`"v<version>"`) */
                 "If-Match"?: string | null;
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
             };
             path: {
                 /** @description Product id */
@@ -3366,6 +3488,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3385,6 +3509,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3400,6 +3526,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3416,7 +3544,10 @@ export interface operations {
     adminCreateVariant: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path: {
                 /** @description Product id */
                 id: string;
@@ -3440,6 +3571,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3459,6 +3592,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3475,7 +3610,10 @@ export interface operations {
     adminHideReview: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path: {
                 /** @description Review id */
                 id: string;
@@ -3497,6 +3635,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3517,7 +3657,10 @@ export interface operations {
     adminUnhideReview: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path: {
                 /** @description Review id */
                 id: string;
@@ -3535,6 +3678,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3552,7 +3697,10 @@ export interface operations {
     adminListShippingMethods: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3567,6 +3715,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3583,7 +3733,10 @@ export interface operations {
     adminCreateShippingMethod: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3604,6 +3757,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3623,7 +3778,10 @@ export interface operations {
     adminDeleteShippingMethod: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path: {
                 /** @description Shipping method id */
                 id: string;
@@ -3641,6 +3799,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -3656,7 +3816,10 @@ export interface operations {
     adminUpdateShippingMethod: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path: {
                 /** @description Shipping method id */
                 id: string;
@@ -3678,6 +3841,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3707,7 +3872,10 @@ export interface operations {
                 /** @description Page size, 1 to 100 (default 20, or as the operation says). */
                 limit?: number;
             };
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3722,6 +3890,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3739,7 +3909,10 @@ export interface operations {
     adminGetUser: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path: {
                 /** @description User id */
                 id: string;
@@ -3757,6 +3930,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3774,7 +3949,10 @@ export interface operations {
     adminEraseUser: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path: {
                 /** @description User id */
                 id: string;
@@ -3792,6 +3970,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -3809,6 +3989,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3822,7 +4004,10 @@ export interface operations {
     adminDisableUser: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path: {
                 /** @description User id */
                 id: string;
@@ -3840,6 +4025,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3859,6 +4046,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3872,7 +4061,10 @@ export interface operations {
     adminEnableUser: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path: {
                 /** @description User id */
                 id: string;
@@ -3890,6 +4082,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3909,6 +4103,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3922,7 +4118,10 @@ export interface operations {
     adminSetUserRole: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path: {
                 /** @description User id */
                 id: string;
@@ -3944,6 +4143,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3963,6 +4164,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3979,7 +4182,10 @@ export interface operations {
     adminDeleteVariant: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path: {
                 /** @description Variant id */
                 id: string;
@@ -3997,6 +4203,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -4014,6 +4222,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4027,7 +4237,10 @@ export interface operations {
     adminUpdateVariant: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path: {
                 /** @description Variant id */
                 id: string;
@@ -4049,6 +4262,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4068,6 +4283,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4089,7 +4306,10 @@ export interface operations {
                 /** @description 1 to 500 (default 100). */
                 limit?: number;
             };
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path: {
                 /** @description Variant id */
                 id: string;
@@ -4107,6 +4327,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4125,7 +4347,10 @@ export interface operations {
     adminAdjustStock: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path: {
                 /** @description Variant id */
                 id: string;
@@ -4149,6 +4374,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4168,6 +4395,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4184,7 +4413,10 @@ export interface operations {
     confirmEmailChange: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4203,6 +4435,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -4216,6 +4450,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4231,6 +4467,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4247,7 +4485,10 @@ export interface operations {
     login: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4267,6 +4508,8 @@ export interface operations {
                     "RateLimit-Reset"?: number;
                     /** @description Cookie mode only: `shop_refresh=<token>; Path=/api/v1/auth; HttpOnly; SameSite=Strict` (and `Secure` outside dev) */
                     "Set-Cookie"?: string;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4283,6 +4526,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4298,6 +4543,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4318,6 +4565,8 @@ export interface operations {
                     "RateLimit-Reset"?: number;
                     /** @description Seconds to wait before retrying */
                     "Retry-After"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4330,7 +4579,10 @@ export interface operations {
     logout: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4347,6 +4599,8 @@ export interface operations {
                     "RateLimit-Reset"?: number;
                     /** @description The refresh cookie, expired */
                     "Set-Cookie"?: string;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -4360,7 +4614,10 @@ export interface operations {
     logoutEverywhere: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4377,6 +4634,8 @@ export interface operations {
                     "RateLimit-Reset"?: number;
                     /** @description The refresh cookie, expired */
                     "Set-Cookie"?: string;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -4390,7 +4649,10 @@ export interface operations {
     requestPasswordReset: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4409,6 +4671,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -4428,6 +4692,8 @@ export interface operations {
                     "RateLimit-Reset"?: number;
                     /** @description Seconds to wait before retrying */
                     "Retry-After"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4440,7 +4706,10 @@ export interface operations {
     confirmPasswordReset: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4459,6 +4728,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -4472,6 +4743,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4489,6 +4762,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4505,6 +4780,8 @@ export interface operations {
             header?: {
                 /** @description Cookie mode: the `csrf_token` of the last login or refresh answer */
                 "X-CSRF-Token"?: string | null;
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
             };
             path?: never;
             cookie?: {
@@ -4528,6 +4805,8 @@ export interface operations {
                     "RateLimit-Reset"?: number;
                     /** @description Cookie mode only: the next refresh token */
                     "Set-Cookie"?: string;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4544,6 +4823,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4559,6 +4840,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4575,7 +4858,10 @@ export interface operations {
     registerAccount: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4596,6 +4882,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4612,6 +4900,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4629,6 +4919,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4646,6 +4938,8 @@ export interface operations {
                     "RateLimit-Reset"?: number;
                     /** @description Seconds to wait before retrying */
                     "Retry-After"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4658,7 +4952,10 @@ export interface operations {
     verifyEmail: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4677,6 +4974,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -4690,6 +4989,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4714,6 +5015,8 @@ export interface operations {
             header?: {
                 /** @description Guest cart token */
                 "X-Cart-Token"?: string | null;
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
             };
             path?: never;
             cookie?: never;
@@ -4729,6 +5032,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4748,6 +5053,8 @@ export interface operations {
             header?: {
                 /** @description Guest cart token */
                 "X-Cart-Token"?: string | null;
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
             };
             path?: never;
             cookie?: never;
@@ -4763,6 +5070,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -4779,6 +5088,8 @@ export interface operations {
             header?: {
                 /** @description Guest cart token */
                 "X-Cart-Token"?: string | null;
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
             };
             path?: never;
             cookie?: never;
@@ -4800,6 +5111,8 @@ export interface operations {
                     "RateLimit-Reset"?: number;
                     /** @description Only when this created a guest cart: its token, to send back as `X-Cart-Token` */
                     "X-Cart-Token"?: string;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4817,6 +5130,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4834,6 +5149,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4850,6 +5167,8 @@ export interface operations {
             header?: {
                 /** @description Guest cart token */
                 "X-Cart-Token"?: string | null;
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
             };
             path: {
                 /** @description The line's variant id */
@@ -4872,6 +5191,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4894,6 +5215,8 @@ export interface operations {
             header?: {
                 /** @description Guest cart token */
                 "X-Cart-Token"?: string | null;
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
             };
             path: {
                 /** @description The line's variant id */
@@ -4912,6 +5235,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4928,7 +5253,10 @@ export interface operations {
     mergeGuestCart: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4947,6 +5275,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4964,6 +5294,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4980,7 +5312,10 @@ export interface operations {
     getCategoryTree: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4995,6 +5330,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5009,7 +5346,10 @@ export interface operations {
     getCategory: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path: {
                 /**
                  * @description Category slug
@@ -5030,6 +5370,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5048,6 +5390,8 @@ export interface operations {
             header: {
                 /** @description Unique per checkout attempt; reuse it to retry */
                 "Idempotency-Key": string;
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
             };
             path?: never;
             cookie?: never;
@@ -5069,6 +5413,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5086,6 +5432,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5101,6 +5449,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5117,6 +5467,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5132,6 +5484,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5149,6 +5503,8 @@ export interface operations {
                     "RateLimit-Reset"?: number;
                     /** @description With `idempotency-in-progress`: seconds to wait before retrying */
                     "Retry-After"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5166,6 +5522,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5179,7 +5537,10 @@ export interface operations {
     getMyProfile: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5194,6 +5555,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5209,7 +5572,10 @@ export interface operations {
     eraseMyAccount: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5228,6 +5594,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -5245,6 +5613,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5258,7 +5628,10 @@ export interface operations {
     updateMyProfile: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5277,6 +5650,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5295,7 +5670,10 @@ export interface operations {
     listMyAddresses: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5310,6 +5688,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5325,7 +5705,10 @@ export interface operations {
     createMyAddress: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5346,6 +5729,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5363,6 +5748,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5379,7 +5766,10 @@ export interface operations {
     getMyAddress: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path: {
                 /** @description Address id */
                 id: string;
@@ -5397,6 +5787,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5413,7 +5805,10 @@ export interface operations {
     deleteMyAddress: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path: {
                 /** @description Address id */
                 id: string;
@@ -5431,6 +5826,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -5445,7 +5842,10 @@ export interface operations {
     updateMyAddress: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path: {
                 /** @description Address id */
                 id: string;
@@ -5467,6 +5867,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5486,7 +5888,10 @@ export interface operations {
     requestMyEmailChange: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5505,6 +5910,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -5522,6 +5929,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5539,6 +5948,8 @@ export interface operations {
                     "RateLimit-Reset"?: number;
                     /** @description Seconds to wait before retrying */
                     "Retry-After"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5551,7 +5962,10 @@ export interface operations {
     exportMyAccount: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5570,6 +5984,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5585,7 +6001,10 @@ export interface operations {
     changeMyPassword: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5604,6 +6023,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -5620,7 +6041,10 @@ export interface operations {
     resendMyVerificationEmail: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5635,6 +6059,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -5650,6 +6076,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5667,6 +6095,8 @@ export interface operations {
                     "RateLimit-Reset"?: number;
                     /** @description Seconds to wait before retrying */
                     "Retry-After"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5684,7 +6114,10 @@ export interface operations {
                 /** @description Page size, 1 to 100 (default 20, or as the operation says). */
                 limit?: number;
             };
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5699,6 +6132,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5715,7 +6150,10 @@ export interface operations {
     getMyOrder: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path: {
                 /** @description Order id */
                 id: string;
@@ -5733,6 +6171,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5749,7 +6189,10 @@ export interface operations {
     cancelMyOrder: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path: {
                 /** @description Order id */
                 id: string;
@@ -5767,6 +6210,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5785,6 +6230,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5820,7 +6267,10 @@ export interface operations {
                 /** @description Page size, 1 to 100 (default 20, or as the operation says). */
                 limit?: number;
             };
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5835,6 +6285,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5850,6 +6302,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5867,6 +6321,8 @@ export interface operations {
             header?: {
                 /** @description The `ETag` of a copy held: 304 while it is current (`*` or a list of tags also match) */
                 "If-None-Match"?: string | null;
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
             };
             path: {
                 /** @description Product id (UUID) or slug */
@@ -5889,6 +6345,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5908,6 +6366,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -5928,7 +6388,10 @@ export interface operations {
                 /** @description Page size, 1 to 100 (default 20, or as the operation says). */
                 limit?: number;
             };
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path: {
                 /** @description Product id */
                 id: string;
@@ -5946,6 +6409,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5962,7 +6427,10 @@ export interface operations {
     createReview: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path: {
                 /** @description Product id */
                 id: string;
@@ -5986,6 +6454,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6003,6 +6473,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6019,6 +6491,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6035,7 +6509,10 @@ export interface operations {
     deleteMyReview: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path: {
                 /** @description Review id */
                 id: string;
@@ -6053,6 +6530,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -6067,7 +6546,10 @@ export interface operations {
     updateMyReview: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path: {
                 /** @description Review id */
                 id: string;
@@ -6089,6 +6571,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6111,7 +6595,10 @@ export interface operations {
                 /** @description Only methods shipping to this country (ISO 3166-1 alpha-2). */
                 country?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -6126,6 +6613,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6144,6 +6633,8 @@ export interface operations {
             header: {
                 /** @description t=<unix seconds>,v1=<hex HMAC-SHA256> */
                 "Shop-Signature": string;
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
             };
             path?: never;
             cookie?: never;
@@ -6163,6 +6654,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6179,6 +6672,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6194,6 +6689,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6209,6 +6706,8 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the full quota is available again */
                     "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6225,7 +6724,10 @@ export interface operations {
     getLiveness: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -6234,6 +6736,8 @@ export interface operations {
             /** @description The process is up */
             200: {
                 headers: {
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6246,7 +6750,10 @@ export interface operations {
     getReadiness: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -6255,6 +6762,8 @@ export interface operations {
             /** @description Ready, or degraded without Redis */
             200: {
                 headers: {
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6265,6 +6774,8 @@ export interface operations {
             /** @description PostgreSQL unreachable */
             503: {
                 headers: {
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6276,7 +6787,10 @@ export interface operations {
     getMetrics: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -6285,6 +6799,8 @@ export interface operations {
             /** @description Metrics in the text exposition format */
             200: {
                 headers: {
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {

@@ -38,7 +38,7 @@ if [ ! -d "$SDK/node_modules" ] || [ "$SDK/package-lock.json" -nt "$SDK/node_mod
   say "installing the SDK's packages (npm ci)"
   (cd "$SDK" && npm ci --no-audit --no-fund --loglevel=error)
 fi
-CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
+CHROMIUM=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)
 if [ -z "$CHROMIUM" ] && [ "${INSTALL:-0}" = 1 ] && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
   say "installing chromium (apt-get)"
   apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null

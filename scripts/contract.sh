@@ -62,11 +62,14 @@ say "openapi-spec-validator"
 say "spectral (spectral:oas): fails on any warning"
 (cd "$SDK" && npx spectral lint --fail-severity=warn --ruleset .spectral.yaml "$RUN_DIR/openapi.json")
 say "redocly lint (recommended): fails on any warning"
-(cd "$SDK" && npx redocly lint --config redocly.yaml "$RUN_DIR/openapi.json" 2>&1) | grep -v -i "node.js\|^ *║\|^ *╔\|^ *╚" || true
 (cd "$SDK" && npx redocly lint --config redocly.yaml --format=json "$RUN_DIR/openapi.json" 2>/dev/null || true) >"$RUN_DIR/redocly.json"
 "$PYTHON" - "$RUN_DIR/redocly.json" <<'PY'
 import json, sys
-totals = json.load(open(sys.argv[1]))["totals"]
+report = json.load(open(sys.argv[1]))
+for p in report["problems"]:
+    where = ", ".join(l.get("pointer", "") for l in p.get("location", []))
+    print(f"  {p['severity']} {p['ruleId']}: {p['message']} at {where}")
+totals = report["totals"]
 print("redocly: {errors} errors, {warnings} warnings".format(**totals))
 sys.exit(1 if totals["errors"] or totals["warnings"] else 0)
 PY

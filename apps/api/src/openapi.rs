@@ -84,6 +84,32 @@ pub struct EventNotDeadProblem {
     pub event_status: outbox::OutboxStatus,
 }
 
+/// The operations of a path, whatever their method.
+fn operations(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten()
+}
+
+/// utoipa writes `security(())` as `[{}]` (one requirement that asks for nothing); an operation
+/// that takes no credentials at all says so as `security: []`. Operations that take a bearer
+/// token or none (`[{}, {"bearer": []}]`) stay as they are.
+pub struct AnonymousSecurity;
+
+impl Modify for AnonymousSecurity {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            for op in operations(item) {
+                let anonymous_only = op.security.as_ref().is_some_and(|s| {
+                    s.len() == 1
+                        && serde_json::to_value(&s[0]).is_ok_and(|v| v.as_object().is_some_and(|o| o.is_empty()))
+                });
+                if anonymous_only {
+                    op.security = Some(Vec::new());
+                }
+            }
+        }
+    }
+}
+
 struct BearerAuth;
 
 impl Modify for BearerAuth {
@@ -185,8 +211,7 @@ impl Modify for ErrorResponses {
         let mut used = std::collections::BTreeMap::<&str, bool>::new();
         for (path, item) in openapi.paths.paths.iter_mut() {
             let api = path.starts_with("/api/");
-            let ops = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
-            for op in ops.into_iter().flatten() {
+            for op in operations(item) {
                 for (status, resp) in op.responses.responses.iter_mut() {
                     if let RefOr::T(r) = resp {
                         let is_problem = r.content.get("application/json").is_some_and(
@@ -312,9 +337,7 @@ impl Modify for RequestIds {
             r.headers.entry(NAME.into()).or_insert_with(echoed);
         };
         for item in openapi.paths.paths.values_mut() {
-            for op in
-                [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten()
-            {
+            for op in operations(item) {
                 let params = op.parameters.get_or_insert_with(Vec::new);
                 if !params.iter().any(|p| p.name == NAME) {
                     params.push(parameter.clone());

@@ -372,6 +372,7 @@ pub fn document(public_url: Option<&str>) -> utoipa::openapi::OpenApi {
         App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(routes::configure).split_for_parts();
     utoipa::Modify::modify(&crate::openapi::ErrorResponses, &mut api);
     utoipa::Modify::modify(&crate::openapi::RequestIds, &mut api);
+    utoipa::Modify::modify(&crate::openapi::AnonymousSecurity, &mut api);
     let mut server = match public_url {
         Some(url) => utoipa::openapi::Server::new(url.trim_end_matches('/')),
         None => utoipa::openapi::Server::new("http://localhost:8080"),
@@ -380,20 +381,6 @@ pub fn document(public_url: Option<&str>) -> utoipa::openapi::OpenApi {
         server.description = Some("Local development (`server.public_url` names the deployed address)".into());
     }
     api.servers = Some(vec![server]);
-    // utoipa writes `security(())` as `[{}]` (one requirement that asks for nothing); an
-    // operation that takes no credentials at all says so as `security: []`.
-    for item in api.paths.paths.values_mut() {
-        for op in
-            [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten()
-        {
-            let anonymous_only = op.security.as_ref().is_some_and(|s| {
-                s.len() == 1 && serde_json::to_value(&s[0]).is_ok_and(|v| v.as_object().is_some_and(|o| o.is_empty()))
-            });
-            if anonymous_only {
-                op.security = Some(Vec::new());
-            }
-        }
-    }
     api
 }
 

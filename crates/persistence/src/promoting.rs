@@ -22,6 +22,7 @@ use uuid::Uuid;
 
 use crate::Db;
 use crate::error::{OrStorage, Settle, TxError, is_unique_violation};
+use crate::rows::{decoded, encoded, known};
 use crate::schema::{customer_group_members as m, customer_groups as g, promotion_redemptions as r, promotions as p};
 
 pub struct PgPromotionRepo {
@@ -52,10 +53,6 @@ struct PromotionRow {
     per_customer_limit: Option<i64>,
 }
 
-fn undecodable(what: &str, detail: impl std::fmt::Display) -> DieselError {
-    DieselError::DeserializationError(format!("promotion {what}: {detail}").into())
-}
-
 impl TryFrom<PromotionRow> for Promotion {
     type Error = DieselError;
     fn try_from(row: PromotionRow) -> QueryResult<Self> {
@@ -63,13 +60,13 @@ impl TryFrom<PromotionRow> for Promotion {
             id: row.id,
             name: row.name,
             code: row.code,
-            status: PromotionStatus::parse(&row.status).ok_or_else(|| undecodable("status", &row.status))?,
+            status: known("promotion status", &row.status, PromotionStatus::parse)?,
             starts_at: row.starts_at,
             ends_at: row.ends_at,
             priority: row.priority,
             combinable: row.combinable,
-            conditions: serde_json::from_value(row.conditions).map_err(|e| undecodable("conditions", e))?,
-            action: serde_json::from_value(row.action).map_err(|e| undecodable("action", e))?,
+            conditions: decoded("promotion conditions", row.conditions)?,
+            action: decoded("promotion action", row.action)?,
             max_discount_minor: row.max_discount_minor,
             usage_limit: row.usage_limit,
             per_customer_limit: row.per_customer_limit,
@@ -174,8 +171,7 @@ fn code_taken(e: DieselError) -> PromotionError {
 impl PromotionRepo for PgPromotionRepo {
     async fn create(&self, x: &Promotion) -> Result<Promotion, PromotionError> {
         let mut conn = self.db.conn().await?;
-        let conditions = serde_json::to_value(&x.conditions).map_err(|e| undecodable("conditions", e)).storage()?;
-        let action = serde_json::to_value(x.action).map_err(|e| undecodable("action", e)).storage()?;
+        let (conditions, action) = (encoded(&x.conditions).storage()?, encoded(&x.action).storage()?);
         let row: PromotionRow = diesel::insert_into(p::table)
             .values((
                 p::id.eq(x.id),

@@ -17,6 +17,17 @@ pub(crate) fn known<T>(what: &str, s: &str, parse: impl FnOnce(&str) -> Option<T
     parse(s).ok_or_else(|| Error::DeserializationError(format!("unknown {what} `{s}` in the database").into()))
 }
 
+/// A JSONB column holding a domain type (a promotion's conditions or action); a shape the type
+/// does not accept is an error (`what` names the column).
+pub(crate) fn decoded<T: serde::de::DeserializeOwned>(what: &str, v: Value) -> QueryResult<T> {
+    serde_json::from_value(v).map_err(|e| Error::DeserializationError(format!("undecodable {what}: {e}").into()))
+}
+
+/// The JSONB form of a domain type, for writing.
+pub(crate) fn encoded<T: serde::Serialize>(v: &T) -> QueryResult<Value> {
+    serde_json::to_value(v).map_err(|e| Error::SerializationError(Box::new(e)))
+}
+
 /// A JSONB object column (options, attributes); anything but an object is an error.
 pub(crate) fn object(v: Value) -> QueryResult<Map<String, Value>> {
     match v {

@@ -34,19 +34,20 @@ pub fn account_token(key: &[u8], seed: &str) -> String {
 /// another site never does) without the server storing anything, and changes with every
 /// rotation of the refresh token.
 pub fn csrf_token(key: &[u8], refresh_token: &str) -> String {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(b"shop refresh csrf v1:");
-    mac.update(refresh_token.as_bytes());
-    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    URL_SAFE_NO_PAD.encode(csrf_mac(key, refresh_token).finalize().into_bytes())
 }
 
 /// Whether `presented` is the CSRF token of `refresh_token`, compared in constant time.
 pub fn csrf_matches(key: &[u8], refresh_token: &str, presented: &str) -> bool {
     let Ok(presented) = URL_SAFE_NO_PAD.decode(presented.as_bytes()) else { return false };
+    csrf_mac(key, refresh_token).verify_slice(&presented).is_ok()
+}
+
+fn csrf_mac(key: &[u8], refresh_token: &str) -> Hmac<Sha256> {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(b"shop refresh csrf v1:");
     mac.update(refresh_token.as_bytes());
-    mac.verify_slice(&presented).is_ok()
+    mac
 }
 
 /// The key account tokens are derived with, from a server secret (domain-separated, so it is not

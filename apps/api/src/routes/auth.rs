@@ -108,13 +108,8 @@ fn token_answer(state: &AppState, pair: auth::TokenPair, cookie_mode: bool) -> H
     let mut res = HttpResponse::Ok();
     res.insert_header((header::CACHE_CONTROL, "no-store"));
     let (refresh_token, csrf_token) = if cookie_mode {
-        let cookie = Cookie::build(REFRESH_COOKIE, pair.refresh_token.clone())
-            .path(COOKIE_PATH)
-            .http_only(true)
-            .secure(state.config.profile != Profile::Dev)
-            .same_site(SameSite::Strict)
-            .max_age(actix_web::cookie::time::Duration::seconds(pair.refresh_expires_in))
-            .finish();
+        let mut cookie = refresh_cookie(state, pair.refresh_token.clone());
+        cookie.set_max_age(actix_web::cookie::time::Duration::seconds(pair.refresh_expires_in));
         res.cookie(cookie);
         (None, Some(state.auth.csrf_token(&pair.refresh_token)))
     } else {
@@ -131,14 +126,20 @@ fn token_answer(state: &AppState, pair: auth::TokenPair, cookie_mode: bool) -> H
     })
 }
 
-/// Ends cookie mode in the browser: the refresh cookie, expired.
-fn clear_refresh_cookie(state: &AppState, res: &mut HttpResponse) {
-    let mut cookie = Cookie::build(REFRESH_COOKIE, "")
+/// The refresh cookie with `value`: HttpOnly, SameSite=Strict, scoped to `/api/v1/auth`, Secure
+/// outside the dev profile (the same attributes to set it and to expire it).
+fn refresh_cookie(state: &AppState, value: String) -> Cookie<'static> {
+    Cookie::build(REFRESH_COOKIE, value)
         .path(COOKIE_PATH)
         .http_only(true)
         .secure(state.config.profile != Profile::Dev)
         .same_site(SameSite::Strict)
-        .finish();
+        .finish()
+}
+
+/// Ends cookie mode in the browser: the refresh cookie, expired.
+fn clear_refresh_cookie(state: &AppState, res: &mut HttpResponse) {
+    let mut cookie = refresh_cookie(state, String::new());
     cookie.make_removal();
     if let Ok(v) = HeaderValue::from_str(&cookie.to_string()) {
         res.headers_mut().append(header::SET_COOKIE, v);

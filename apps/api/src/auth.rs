@@ -119,7 +119,7 @@ pub mod perm {
             }
         )*};
     }
-    markers!(ManageUsers, ManageCatalog, ManageOrders, ModerateReviews, OperateSystem);
+    markers!(ManageUsers, ManageCatalog, ManageOrders, ModerateReviews, ManagePromotions, OperateSystem);
 }
 
 /// The caller, holding permission `P`. Extracting it answers 401 without a valid access token and
@@ -164,6 +164,7 @@ pub fn admin_permission(path: &str) -> Option<Permission> {
         "categories" | "products" | "variants" => Permission::ManageCatalog,
         "orders" | "shipping-methods" => Permission::ManageOrders,
         "reviews" => Permission::ModerateReviews,
+        "promotions" | "customer-groups" => Permission::ManagePromotions,
         _ => Permission::OperateSystem,
     })
 }

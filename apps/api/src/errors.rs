@@ -152,6 +152,9 @@ impl From<CartError> for Problem {
             CartError::TooManyLines(n) => {
                 Problem::conflict("cart-full", "The cart is full").detail(format!("at most {n} lines"))
             }
+            CartError::TooManyCodes(n) => Problem::conflict("promotion-codes-full", "The cart holds its most codes")
+                .detail(format!("at most {n} promotion codes; remove one first")),
+            CartError::PromotionRefused { code, refusal } => promotion_refused(&code, refusal),
             CartError::Invalid { field: field @ ("shipping_method" | "country"), message } => {
                 Problem::invalid_parameter(field, message)
             }
@@ -194,6 +197,54 @@ impl From<CheckoutRefusal> for Problem {
             CheckoutRefusal::CurrencyMismatch => {
                 Problem::conflict("currency-mismatch", "The cart and the shipping method use different currencies")
             }
+            CheckoutRefusal::Promotion { promotion_code, refusal } => promotion_refused(&promotion_code, refusal)
+                .detail(format!(
+                    "the code {promotion_code} does not apply any more: remove it from the cart or change the cart"
+                )),
+            CheckoutRefusal::PromotionsChanged => {
+                Problem::conflict("promotions-changed", "A promotion changed during checkout")
+                    .detail("nothing was placed; check out again with a new Idempotency-Key")
+            }
+        }
+    }
+}
+
+/// A promotion code that does not apply, with the code in `promotion_code`: 409 when its usage
+/// limit is reached, 422 otherwise; the problem code names why.
+pub fn promotion_refused(code: &str, refusal: promotions::Refusal) -> Problem {
+    use promotions::Refusal as R;
+    let title = match refusal {
+        R::UnknownCode => "No such promotion code",
+        R::NotYetValid => "The promotion has not started yet",
+        R::Expired => "The promotion has ended",
+        R::NotApplicable => "The promotion does not apply to this cart",
+        R::LimitReached => "The promotion's usage limit is reached",
+        R::NotCombinable => "The promotion does not combine with another one applied",
+    };
+    let status = if refusal == R::LimitReached { StatusCode::CONFLICT } else { StatusCode::UNPROCESSABLE_ENTITY };
+    Problem::new(status, refusal.problem_code(), title).extension("promotion_code", serde_json::json!(code))
+}
+
+impl From<promotions::PromotionError> for Problem {
+    fn from(e: promotions::PromotionError) -> Self {
+        use promotions::PromotionError as E;
+        match e {
+            E::Invalid(i) => Problem::invalid_field(i.field, i.message),
+            E::CodeTaken => Problem::conflict("promotion-code-taken", "Another promotion has this code"),
+            E::GroupNameTaken => Problem::conflict("group-name-taken", "A customer group has this name"),
+            E::NotFound => Problem::not_found(),
+            E::UnknownGroup => Problem::invalid_field("conditions.customer_group", "no such customer group"),
+            E::GroupInUse => Problem::conflict("group-in-use", "A promotion uses this customer group")
+                .detail("archive the promotions that name it, or change their conditions, first"),
+            E::Archived => Problem::conflict("promotion-archived", "The promotion is archived")
+                .detail("an archived promotion is kept as it was; create a new one"),
+            E::LimitBelowUsage { redemptions } => {
+                Problem::invalid_field("usage_limit", format!("is below the {redemptions} redemptions already counted"))
+            }
+            E::LimitReached { .. } => {
+                Problem::conflict("promotion-limit-reached", "The promotion's usage limit is reached")
+            }
+            E::Storage(e) => storage(e),
         }
     }
 }

@@ -31,6 +31,7 @@ use crate::problem::Problem;
         (name = "checkout", description = "Idempotent checkout with payment"),
         (name = "orders", description = "The signed-in user's orders"),
         (name = "admin-orders", description = "Order fulfilment and shipping methods (staff and admin)"),
+        (name = "admin-promotions", description = "Promotions (codes and automatic discounts), their usage, and customer groups (staff and admin)"),
         (name = "webhooks", description = "Signed events from the payment provider"),
         (name = "reviews", description = "Product reviews and ratings, moderation"),
         (name = "admin-outbox", description = "Domain events: delivery backlog, dead events and re-queueing (admin role)"),

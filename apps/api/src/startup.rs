@@ -245,9 +245,12 @@ impl Application {
         let metrics = web::Data::new(Metrics::new());
         let shipping_repo: Arc<dyn cart::ShippingRepo> = Arc::new(PgShippingRepo::new(db.clone()));
         let shipping = Arc::new(ShippingService::new(shipping_repo.clone()));
+        let promotion_repo = Arc::new(persistence::PgPromotionRepo::new(db.clone()));
+        let promotions = Arc::new(promotions::PromotionService::new(promotion_repo.clone(), promotion_repo));
         let carts = Arc::new(CartService::new(
             Arc::new(PgCartRepo::new(db.clone())),
             shipping_repo.clone(),
+            promotions.clone(),
             tax_rates(&config),
         ));
         let observer = Arc::new(Observer { metrics: metrics.clone().into_inner(), catalog: catalog.clone() });
@@ -299,6 +302,7 @@ impl Application {
             carts,
             shipping,
             orders,
+            promotions,
             reviews,
             outbox,
         });

@@ -26,6 +26,7 @@ pub struct AppState {
     pub carts: Arc<CartService>,
     pub shipping: Arc<ShippingService>,
     pub orders: Arc<OrderService>,
+    pub promotions: Arc<promotions::PromotionService>,
     pub reviews: Arc<ReviewService>,
     pub outbox: Arc<OutboxService>,
 }

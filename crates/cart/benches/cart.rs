@@ -20,6 +20,7 @@ fn lines(n: usize) -> Vec<LineSnapshot> {
             LineSnapshot {
                 variant_id: Uuid::from_u128(i as u128 + 1),
                 product_id: Uuid::from_u128(i as u128 + 1_000),
+                category_id: None,
                 product_slug: format!("product-{i}"),
                 name: format!("Product number {i}"),
                 sku: format!("SKU-{i:06}"),
@@ -43,12 +44,12 @@ fn pricing(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new("price_lines+totals", n), &snapshot, |b, s| {
             b.iter(|| {
                 let priced = price_lines(black_box(s));
-                totals(&priced, shipping, 1_900).expect("totals")
+                totals(&priced, shipping, 0, 1_900).expect("totals")
             })
         });
         let priced = price_lines(&snapshot);
         g.bench_with_input(BenchmarkId::new("totals", n), &priced, |b, p| {
-            b.iter(|| totals(black_box(p), shipping, 1_900).expect("totals"))
+            b.iter(|| totals(black_box(p), shipping, 0, 1_900).expect("totals"))
         });
     }
     g.finish();

@@ -10,7 +10,7 @@ mod service;
 pub mod shipping;
 
 pub use model::*;
-pub use pricing::{Totals, TotalsError, price_lines, totals};
+pub use pricing::{Totals, TotalsError, apply_discounts, price_lines, promotion_lines, totals};
 pub use repo::{CartError, CartOwner, CartRepo};
 pub use service::{CartService, Shopper, TaxRates};
 pub use shipping::{

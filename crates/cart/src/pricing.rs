@@ -5,6 +5,8 @@
 use primitives::Money;
 use serde::{Deserialize, Serialize};
 
+use promotions::Evaluation;
+
 use crate::{LineIssue, LineSnapshot, PricedLine};
 
 /// Prices each line at its current price and flags lines that cannot be bought as they are.
@@ -13,6 +15,7 @@ pub fn price_lines(lines: &[LineSnapshot]) -> Vec<PricedLine> {
         .iter()
         .map(|l| {
             let unit = Money::new(l.unit_price_minor, l.currency);
+            let line_total = unit.checked_mul(i64::from(l.quantity)).unwrap_or(unit);
             let issue = if !l.purchasable {
                 Some(LineIssue::Unavailable)
             } else if l.stock <= 0 {
@@ -31,7 +34,9 @@ pub fn price_lines(lines: &[LineSnapshot]) -> Vec<PricedLine> {
                 options: l.options.clone(),
                 unit_price: unit,
                 quantity: l.quantity,
-                line_total: unit.checked_mul(i64::from(l.quantity)).unwrap_or(unit),
+                line_total,
+                discount: Money::zero(l.currency),
+                discounted_total: line_total,
                 available_quantity: if l.purchasable { l.stock.max(0) } else { 0 },
                 issue,
             }
@@ -39,10 +44,36 @@ pub fn price_lines(lines: &[LineSnapshot]) -> Vec<PricedLine> {
         .collect()
 }
 
+/// The lines as the promotions engine sees them, in the same order.
+pub fn promotion_lines(lines: &[LineSnapshot]) -> Vec<promotions::CartLine> {
+    lines
+        .iter()
+        .map(|l| promotions::CartLine {
+            product_id: l.product_id,
+            variant_id: l.variant_id,
+            category_id: l.category_id,
+            unit_price_minor: l.unit_price_minor,
+            quantity: l.quantity,
+        })
+        .collect()
+}
+
+/// Sets each line's discount from an evaluation of these lines (in the same order).
+pub fn apply_discounts(lines: &mut [PricedLine], e: &Evaluation) {
+    for (line, d) in lines.iter_mut().zip(&e.lines) {
+        let cur = line.line_total.currency;
+        let discount = d.discount_minor.clamp(0, line.line_total.amount_minor.max(0));
+        line.discount = Money::new(discount, cur);
+        line.discounted_total = Money::new(line.line_total.amount_minor - discount, cur);
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Totals {
     pub subtotal: Money,
     pub shipping: Money,
+    /// Lines' discounts plus the shipping's.
+    pub discount: Money,
     pub tax: Money,
     pub total: Money,
 }
@@ -55,19 +86,34 @@ pub enum TotalsError {
     Overflow,
 }
 
-/// Totals of priced lines (all in one currency) plus shipping and tax.
-pub fn totals(lines: &[PricedLine], shipping: Money, tax_rate_bp: i64) -> Result<Totals, TotalsError> {
+/// Totals of priced lines (all in one currency, their discounts set) plus shipping, less
+/// `shipping_discount_minor` of it, and tax on what is left:
+/// `total = subtotal + shipping - discount + tax`.
+pub fn totals(
+    lines: &[PricedLine],
+    shipping: Money,
+    shipping_discount_minor: i64,
+    tax_rate_bp: i64,
+) -> Result<Totals, TotalsError> {
     let currency = shipping.currency;
-    let subtotal = lines.iter().try_fold(Money::zero(currency), |acc, l| {
-        if l.line_total.currency != currency {
+    let zero = Money::zero(currency);
+    let (subtotal, lines_discount) = lines.iter().try_fold((zero, zero), |(sub, disc), l| {
+        if l.line_total.currency != currency || l.discount.currency != currency {
             return Err(TotalsError::CurrencyMismatch);
         }
-        acc.checked_add(l.line_total).ok_or(TotalsError::Overflow)
+        let sub = sub.checked_add(l.line_total).ok_or(TotalsError::Overflow)?;
+        Ok((sub, disc.checked_add(l.discount).ok_or(TotalsError::Overflow)?))
     })?;
-    let taxable = subtotal.checked_add(shipping).ok_or(TotalsError::Overflow)?;
+    let shipping_discount = Money::new(shipping_discount_minor.clamp(0, shipping.amount_minor.max(0)), currency);
+    let discount = lines_discount.checked_add(shipping_discount).ok_or(TotalsError::Overflow)?;
+    let gross = subtotal.checked_add(shipping).ok_or(TotalsError::Overflow)?;
+    let taxable = Money::new(
+        gross.amount_minor.checked_sub(discount.amount_minor).ok_or(TotalsError::Overflow)?.max(0),
+        currency,
+    );
     let tax = taxable.percent_bp(tax_rate_bp).ok_or(TotalsError::Overflow)?;
     let total = taxable.checked_add(tax).ok_or(TotalsError::Overflow)?;
-    Ok(Totals { subtotal, shipping, tax, total })
+    Ok(Totals { subtotal, shipping, discount, tax, total })
 }
 
 #[cfg(test)]
@@ -84,6 +130,7 @@ mod tests {
         LineSnapshot {
             variant_id: Uuid::new_v4(),
             product_id: Uuid::new_v4(),
+            category_id: None,
             product_slug: "p".into(),
             name: "P".into(),
             sku: "P".into(),
@@ -100,10 +147,27 @@ mod tests {
     fn totals_are_exact_to_the_cent() {
         // 3 x 19.99 + 1 x 0.05 = 60.02; shipping 4.90; 19% tax on 64.92 = 12.3348 -> 12.33
         let priced = price_lines(&[line(1999, 3, 10, true), line(5, 1, 10, true)]);
-        let t = totals(&priced, Money::new(490, eur()), 1900).expect("totals");
+        let t = totals(&priced, Money::new(490, eur()), 0, 1900).expect("totals");
         assert_eq!(t.subtotal.amount_minor, 6002);
         assert_eq!(t.tax.amount_minor, 1233);
         assert_eq!(t.total.amount_minor, 6002 + 490 + 1233);
+    }
+
+    #[test]
+    fn discounts_come_off_before_tax() {
+        // 2 x 10.00 with 3.00 off the line and 4.90 shipping free: 19% of 17.00 = 3.23.
+        let mut priced = price_lines(&[line(1000, 2, 10, true)]);
+        let e = promotions::Evaluation {
+            lines: vec![promotions::LineDiscount { discount_minor: 300, total_minor: 1700 }],
+            ..Default::default()
+        };
+        apply_discounts(&mut priced, &e);
+        assert_eq!((priced[0].discount.amount_minor, priced[0].discounted_total.amount_minor), (300, 1700));
+        let t = totals(&priced, Money::new(490, eur()), 490, 1900).expect("totals");
+        assert_eq!((t.subtotal.amount_minor, t.discount.amount_minor, t.tax.amount_minor), (2000, 790, 323));
+        assert_eq!(t.total.amount_minor, 2000 + 490 - 790 + 323);
+        // A shipping discount beyond the shipping is only the shipping.
+        assert_eq!(totals(&priced, Money::new(490, eur()), 9_999, 0).expect("totals").discount.amount_minor, 790);
     }
 
     #[test]
@@ -123,6 +187,6 @@ mod tests {
     fn mixed_currencies_are_refused() {
         let priced = price_lines(&[line(100, 1, 1, true)]);
         let usd: Currency = "USD".parse().expect("valid");
-        assert_eq!(totals(&priced, Money::new(0, usd), 0), Err(TotalsError::CurrencyMismatch));
+        assert_eq!(totals(&priced, Money::new(0, usd), 0, 0), Err(TotalsError::CurrencyMismatch));
     }
 }

@@ -8,7 +8,7 @@
 use primitives::Currency;
 use uuid::Uuid;
 
-use crate::{CartError, MAX_LINES, MAX_QUANTITY};
+use crate::{CartError, MAX_CODES, MAX_LINES, MAX_QUANTITY};
 
 /// What the rules need to know of a stored line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +44,35 @@ pub fn add(lines: &[LineFact], variant_id: Uuid, currency: Currency, quantity: i
         None => quantity,
     };
     Ok(LineWrite { variant_id, quantity, currency })
+}
+
+/// Entering `code` (normalised) on a cart holding `codes`: the codes to write, `None` when it
+/// is there already, or why not (at most [`MAX_CODES`]).
+pub fn add_code(codes: &[String], code: &str) -> Result<Option<Vec<String>>, CartError> {
+    if codes.iter().any(|c| c == code) {
+        return Ok(None);
+    }
+    if codes.len() >= MAX_CODES {
+        return Err(CartError::TooManyCodes(MAX_CODES));
+    }
+    let mut out = codes.to_vec();
+    out.push(code.to_owned());
+    Ok(Some(out))
+}
+
+/// The codes of a cart that a guest cart is merged into: its own first, then the guest's that
+/// it lacks, while there is room (a merge never fails over codes; the extra ones are dropped).
+pub fn merge_codes(into: &[String], from: &[String]) -> Vec<String> {
+    let mut out = into.to_vec();
+    for c in from {
+        if out.len() >= MAX_CODES {
+            break;
+        }
+        if !out.contains(c) {
+            out.push(c.clone());
+        }
+    }
+    out
 }
 
 /// Setting a line's quantity: only an existing line, only within the bounds.

@@ -4,8 +4,15 @@ use std::sync::Arc;
 use primitives::secret::{hash_token, new_token};
 use uuid::Uuid;
 
-use crate::pricing::{price_lines, totals};
-use crate::{AddLine, CartError, CartOwner, CartRepo, CartView, PricedLine, SetQuantity, ShippingRepo};
+use chrono::Utc;
+use primitives::Money;
+use promotions::{Evaluation, PromotionService, normalise_code};
+
+use crate::pricing::{apply_discounts, price_lines, promotion_lines, totals};
+use crate::{
+    AddLine, ApplyCode, CartCode, CartError, CartOwner, CartPromotion, CartRepo, CartView, LineSnapshot, PricedLine,
+    SetQuantity, ShippingRepo,
+};
 
 /// Tax rates in basis points (1900 = 19 %) per ISO country code, with a default.
 #[derive(Debug, Clone, Default)]
@@ -30,16 +37,29 @@ pub enum Shopper {
 pub struct CartService {
     repo: Arc<dyn CartRepo>,
     shipping: Arc<dyn ShippingRepo>,
+    promotions: Arc<PromotionService>,
     tax: TaxRates,
 }
 
 impl CartService {
-    pub fn new(repo: Arc<dyn CartRepo>, shipping: Arc<dyn ShippingRepo>, tax: TaxRates) -> Self {
-        CartService { repo, shipping, tax }
+    pub fn new(
+        repo: Arc<dyn CartRepo>,
+        shipping: Arc<dyn ShippingRepo>,
+        promotions: Arc<PromotionService>,
+        tax: TaxRates,
+    ) -> Self {
+        CartService { repo, shipping, promotions, tax }
     }
 
     pub fn tax_rate(&self, country: &str) -> i64 {
         self.tax.rate(country)
+    }
+
+    fn customer(shopper: &Shopper) -> Option<Uuid> {
+        match shopper {
+            Shopper::User(id) => Some(*id),
+            Shopper::Guest(_) => None,
+        }
     }
 
     fn owner(shopper: &Shopper) -> Option<CartOwner> {
@@ -70,7 +90,22 @@ impl CartService {
             Some(owner) => self.repo.find(&owner).await?,
             None => None,
         };
-        self.view_of(cart, None, shipping).await
+        self.view_of(cart, None, shipping, Self::customer(shopper)).await
+    }
+
+    /// The promotions' decision for these lines and codes (nothing for an empty cart).
+    async fn quote(
+        &self,
+        snapshots: &[LineSnapshot],
+        shipping_minor: i64,
+        customer: Option<Uuid>,
+        codes: &[String],
+    ) -> Result<Evaluation, CartError> {
+        let Some(first) = snapshots.first() else {
+            return Ok(Evaluation::default());
+        };
+        let lines = promotion_lines(snapshots);
+        Ok(self.promotions.quote(&lines, first.currency, shipping_minor, customer, codes, Utc::now()).await?)
     }
 
     async fn view_of(
@@ -78,11 +113,13 @@ impl CartService {
         cart: Option<Uuid>,
         token: Option<String>,
         shipping: Option<(Uuid, &str)>,
+        customer: Option<Uuid>,
     ) -> Result<CartView, CartError> {
-        let lines = match cart {
-            Some(id) => price_lines(&self.repo.lines(id).await?),
-            None => Vec::new(),
+        let (snapshots, codes) = match cart {
+            Some(id) => (self.repo.lines(id).await?, self.repo.codes(id).await?),
+            None => (Vec::new(), Vec::new()),
         };
+        let mut lines = price_lines(&snapshots);
         let currency = lines.first().map(|l| l.unit_price.currency);
         let method = match shipping {
             Some((id, country)) => {
@@ -100,22 +137,51 @@ impl CartService {
             }
             None => None,
         };
-        let (subtotal, shipping_cost, tax, total) = match (currency, &method) {
-            (Some(cur), Some((m, country))) => {
-                if m.price.currency != cur {
-                    return Err(CartError::CurrencyMismatch(cur));
-                }
-                let t = totals(&lines, m.price, self.tax.rate(country))
+        if let (Some(cur), Some((m, _))) = (currency, &method)
+            && m.price.currency != cur
+        {
+            return Err(CartError::CurrencyMismatch(cur));
+        }
+        let shipping_minor = method.as_ref().map_or(0, |(m, _)| m.price.amount_minor);
+        let evaluation = self.quote(&snapshots, shipping_minor, customer, &codes).await?;
+        apply_discounts(&mut lines, &evaluation);
+        let (subtotal, shipping_cost, discount, tax, total) = match (currency, &method) {
+            (Some(_), Some((m, country))) => {
+                let t = totals(&lines, m.price, evaluation.shipping_discount_minor, self.tax.rate(country))
                     .map_err(|e| CartError::Invalid { field: "shipping_method", message: e.to_string() })?;
-                (Some(t.subtotal), Some(t.shipping), Some(t.tax), Some(t.total))
+                (Some(t.subtotal), Some(t.shipping), Some(t.discount), Some(t.tax), Some(t.total))
             }
             (Some(cur), None) => {
-                let t = totals(&lines, primitives::Money::zero(cur), 0)
+                let t = totals(&lines, Money::zero(cur), 0, 0)
                     .map_err(|e| CartError::Invalid { field: "lines", message: e.to_string() })?;
-                (Some(t.subtotal), None, None, None)
+                (Some(t.subtotal), None, Some(t.discount), None, None)
             }
-            (None, _) => (None, None, None, None),
+            (None, _) => (None, None, None, None, None),
         };
+        let promotions = match currency {
+            Some(cur) => evaluation
+                .applied
+                .iter()
+                .map(|a| CartPromotion {
+                    promotion_id: a.promotion_id,
+                    name: a.name.clone(),
+                    code: a.code.clone(),
+                    amount: Money::new(a.amount_minor, cur),
+                    shipping: Money::new(a.shipping_minor, cur),
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        let codes = codes
+            .iter()
+            .map(|code| {
+                let refused = evaluation.refused.iter().find(|(c, _)| c == code).map(|(_, why)| *why);
+                let applied = evaluation.applied.iter().any(|a| a.code.as_deref() == Some(code.as_str()));
+                // An empty cart has nothing to apply a code to.
+                let refused = refused.or((!applied).then_some(promotions::Refusal::NotApplicable));
+                CartCode { code: code.clone(), applied, refused }
+            })
+            .collect();
         Ok(CartView {
             cart_token: token,
             currency,
@@ -124,15 +190,54 @@ impl CartService {
             lines,
             subtotal,
             shipping: shipping_cost,
+            discount,
             tax,
             total,
+            promotions,
+            codes,
         })
+    }
+
+    /// Enters a promotion code on the caller's cart, when it applies to the cart as it is:
+    /// otherwise the refusal says why (unknown, not yet valid, expired, not applicable, limit
+    /// reached, not combinable) and nothing is written. Entering a code twice is a no-op.
+    pub async fn apply_code(&self, shopper: &Shopper, body: ApplyCode) -> Result<CartView, CartError> {
+        let code =
+            normalise_code(&body.code).map_err(|e| CartError::Invalid { field: "code", message: e.to_string() })?;
+        let cart = self.existing_cart(shopper).await?;
+        let customer = Self::customer(shopper);
+        let mut codes = self.repo.codes(cart).await?;
+        if !codes.contains(&code) {
+            codes.push(code.clone());
+            let evaluation = self.quote(&self.repo.lines(cart).await?, 0, customer, &codes).await?;
+            let applied = evaluation.applied.iter().any(|a| a.code.as_deref() == Some(code.as_str()));
+            if !applied {
+                let refusal = evaluation
+                    .refused
+                    .iter()
+                    .find(|(c, _)| *c == code)
+                    .map_or(promotions::Refusal::NotApplicable, |(_, why)| *why);
+                return Err(CartError::PromotionRefused { code, refusal });
+            }
+            self.repo.add_code(cart, &code).await?;
+        }
+        self.view_of(Some(cart), None, None, customer).await
+    }
+
+    /// Takes a code off the caller's cart; a code the cart does not hold is 404.
+    pub async fn remove_code(&self, shopper: &Shopper, code: &str) -> Result<CartView, CartError> {
+        let code = normalise_code(code).map_err(|_| CartError::NotFound)?;
+        let cart = self.existing_cart(shopper).await?;
+        if !self.repo.remove_code(cart, &code).await? {
+            return Err(CartError::NotFound);
+        }
+        self.view_of(Some(cart), None, None, Self::customer(shopper)).await
     }
 
     pub async fn add(&self, shopper: &Shopper, line: AddLine) -> Result<CartView, CartError> {
         let (owner, token) = self.owner_for_write(shopper).await?;
         let cart = self.repo.add_line(&owner, line.variant_id, line.quantity).await?;
-        self.view_of(Some(cart), token, None).await
+        self.view_of(Some(cart), token, None, Self::customer(shopper)).await
     }
 
     async fn existing_cart(&self, shopper: &Shopper) -> Result<Uuid, CartError> {
@@ -143,13 +248,13 @@ impl CartService {
     pub async fn set_quantity(&self, shopper: &Shopper, variant: Uuid, q: SetQuantity) -> Result<CartView, CartError> {
         let cart = self.existing_cart(shopper).await?;
         self.repo.set_line(cart, variant, q.quantity).await?;
-        self.view_of(Some(cart), None, None).await
+        self.view_of(Some(cart), None, None, Self::customer(shopper)).await
     }
 
     pub async fn remove(&self, shopper: &Shopper, variant: Uuid) -> Result<CartView, CartError> {
         let cart = self.existing_cart(shopper).await?;
         self.repo.remove(cart, variant).await?;
-        self.view_of(Some(cart), None, None).await
+        self.view_of(Some(cart), None, None, Self::customer(shopper)).await
     }
 
     pub async fn clear(&self, shopper: &Shopper) -> Result<(), CartError> {

@@ -23,6 +23,7 @@ pub fn placed(order: &Order) -> NewEvent {
                 "quantity": l.quantity,
                 "unit_price": l.unit_price,
                 "line_total": l.line_total,
+                "discount": l.discount,
             })
         })
         .collect();
@@ -35,8 +36,14 @@ pub fn placed(order: &Order) -> NewEvent {
             "status": order.status,
             "subtotal": order.subtotal,
             "shipping": order.shipping,
+            "discount": order.discount,
             "tax": order.tax,
             "total": order.total,
+            "promotions": order.promotions.iter().map(|p| json!({
+                "promotion_id": p.promotion_id,
+                "code": p.code,
+                "amount": p.amount,
+            })).collect::<Vec<_>>(),
             "shipping_method": order.shipping_method,
             "shipping_country": order.shipping_address.country,
             "lines": lines,
@@ -94,6 +101,24 @@ pub fn transitioned(order: &Order, from: OrderStatus, event: Event) -> Option<Ne
     Some(NewEvent::new(kind, order.id, payload))
 }
 
+/// `promotion.redeemed` (v1): checkout counted a redemption of a promotion for an order (one
+/// event per promotion applied).
+pub fn redeemed(order: &Order, promotion: &crate::OrderPromotion) -> NewEvent {
+    NewEvent::new(
+        types::PROMOTION_REDEEMED,
+        promotion.promotion_id,
+        json!({
+            "promotion_id": promotion.promotion_id,
+            "name": promotion.name,
+            "code": promotion.code,
+            "order_id": order.id,
+            "user_id": order.user_id,
+            "amount": promotion.amount,
+            "redeemed_at": order.created_at,
+        }),
+    )
+}
+
 /// `inventory.low_stock` (v1): a sale took a variant's stock from above `threshold` to at or
 /// below it.
 pub fn low_stock(variant_id: Uuid, product_id: Uuid, sku: &str, stock: i32, threshold: i32) -> NewEvent {
@@ -132,8 +157,10 @@ mod tests {
             status,
             subtotal: eur(1000),
             shipping: eur(490),
+            discount: eur(0),
             tax: eur(0),
             total: eur(1490),
+            promotions: vec![],
             shipping_address: serde_json::from_value(json!({
                 "full_name": "Ada", "line1": "1 Main St", "city": "Berlin", "postal_code": "10115", "country": "DE"
             }))

@@ -20,7 +20,25 @@ pub struct OrderLine {
     pub options: Map<String, Value>,
     pub unit_price: Money,
     pub quantity: i32,
+    /// Before discounts.
     pub line_total: Money,
+    /// The line's share of the promotions' discounts.
+    pub discount: Money,
+}
+
+/// A promotion applied to an order, as it was at checkout (refunds and returns use this).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OrderPromotion {
+    pub promotion_id: Uuid,
+    pub name: String,
+    pub code: Option<String>,
+    /// Lines and shipping together.
+    pub amount: Money,
+    /// Its part of `amount` taken off the shipping.
+    pub shipping: Money,
+    /// Its part of each line, in `line_no` order.
+    pub lines: Vec<Money>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,10 +47,17 @@ pub struct Order {
     pub id: Uuid,
     pub user_id: Uuid,
     pub status: OrderStatus,
+    /// The lines before discounts.
     pub subtotal: Money,
     pub shipping: Money,
+    /// What the promotions took off, lines and shipping together.
+    pub discount: Money,
+    /// On the discounted lines and shipping.
     pub tax: Money,
+    /// `subtotal + shipping - discount + tax`.
     pub total: Money,
+    /// The promotions applied, in the order they were applied.
+    pub promotions: Vec<OrderPromotion>,
     pub shipping_address: AddressInput,
     pub shipping_method: String,
     pub lines: Vec<OrderLine>,

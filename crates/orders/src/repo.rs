@@ -21,6 +21,14 @@ pub enum CheckoutRefusal {
     NotShippable { country: String },
     #[error("the cart and the shipping method use different currencies")]
     CurrencyMismatch,
+    /// A code entered on the cart does not apply (any more): re-evaluated under the checkout's
+    /// locks, it is expired, no longer applicable, or its usage limit was reached meanwhile.
+    #[error("the promotion code {promotion_code} does not apply")]
+    Promotion { promotion_code: String, refusal: promotions::Refusal },
+    /// An admin changed the limits of a promotion this checkout applied while it ran; a retry
+    /// (with a new key) decides on the new terms.
+    #[error("a promotion changed during checkout")]
+    PromotionsChanged,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -365,5 +365,8 @@ fn refusal_reason(r: &CheckoutRefusal) -> &'static str {
         CheckoutRefusal::UnknownShippingMethod => "unknown_shipping_method",
         CheckoutRefusal::NotShippable { .. } => "not_shippable",
         CheckoutRefusal::CurrencyMismatch => "currency_mismatch",
+        CheckoutRefusal::Promotion { refusal: promotions::Refusal::LimitReached, .. } => "promotion_limit_reached",
+        CheckoutRefusal::Promotion { .. } => "promotion_refused",
+        CheckoutRefusal::PromotionsChanged => "promotions_changed",
     }
 }

@@ -94,6 +94,9 @@ pub struct Effects {
     pub restock: bool,
     /// Give the money back through the payment provider.
     pub refund_payment: bool,
+    /// Give the order's promotion redemptions back (it ends cancelled or unpaid): they no
+    /// longer count against the promotions' usage limits.
+    pub release_promotions: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -108,15 +111,16 @@ pub fn transition(from: OrderStatus, event: Event) -> Result<(OrderStatus, Effec
     use Event as E;
     use OrderStatus as S;
     let none = Effects::default();
-    let restock = Effects { restock: true, refund_payment: false };
-    let refund_restock = Effects { restock: true, refund_payment: true };
-    let refund_only = Effects { restock: false, refund_payment: true };
+    let restock = Effects { restock: true, refund_payment: false, release_promotions: true };
+    let cancel_paid = Effects { restock: true, refund_payment: true, release_promotions: true };
+    let refund_restock = Effects { restock: true, refund_payment: true, release_promotions: false };
+    let refund_only = Effects { restock: false, refund_payment: true, release_promotions: false };
     Ok(match (from, event) {
         (S::PendingPayment, E::PaymentSucceeded) => (S::Paid, none),
         (S::PendingPayment, E::PaymentFailed) => (S::PaymentFailed, restock),
         (S::PendingPayment, E::Cancel | E::Expire) => (S::Cancelled, restock),
         (S::Paid, E::Ship) => (S::Shipped, none),
-        (S::Paid, E::Cancel) => (S::Cancelled, refund_restock),
+        (S::Paid, E::Cancel) => (S::Cancelled, cancel_paid),
         (S::Paid, E::Refund) => (S::Refunded, refund_restock),
         (S::Shipped, E::Deliver) => (S::Delivered, none),
         // Goods already left: money back, stock only through a returns process.
@@ -214,26 +218,31 @@ mod tests {
     /// Every (status, event) pair: the allowed ones with their outcome, all others refused.
     #[test]
     fn every_transition_allowed_or_forbidden() {
-        let allowed: &[(S, E, S, bool, bool)] = &[
-            (S::PendingPayment, E::PaymentSucceeded, S::Paid, false, false),
-            (S::PendingPayment, E::PaymentFailed, S::PaymentFailed, true, false),
-            (S::PendingPayment, E::Cancel, S::Cancelled, true, false),
-            (S::PendingPayment, E::Expire, S::Cancelled, true, false),
-            (S::Paid, E::Ship, S::Shipped, false, false),
-            (S::Paid, E::Cancel, S::Cancelled, true, true),
-            (S::Paid, E::Refund, S::Refunded, true, true),
-            (S::Shipped, E::Deliver, S::Delivered, false, false),
-            (S::Shipped, E::Refund, S::Refunded, false, true),
-            (S::Delivered, E::Refund, S::Refunded, false, true),
+        // (from, event, to, restock, refund, release the promotions' redemptions)
+        let allowed: &[(S, E, S, bool, bool, bool)] = &[
+            (S::PendingPayment, E::PaymentSucceeded, S::Paid, false, false, false),
+            (S::PendingPayment, E::PaymentFailed, S::PaymentFailed, true, false, true),
+            (S::PendingPayment, E::Cancel, S::Cancelled, true, false, true),
+            (S::PendingPayment, E::Expire, S::Cancelled, true, false, true),
+            (S::Paid, E::Ship, S::Shipped, false, false, false),
+            (S::Paid, E::Cancel, S::Cancelled, true, true, true),
+            (S::Paid, E::Refund, S::Refunded, true, true, false),
+            (S::Shipped, E::Deliver, S::Delivered, false, false, false),
+            (S::Shipped, E::Refund, S::Refunded, false, true, false),
+            (S::Delivered, E::Refund, S::Refunded, false, true, false),
         ];
         let mut checked = 0;
         for from in S::ALL {
             for event in E::ALL {
                 let expected = allowed.iter().find(|(f, e, ..)| *f == from && *e == event);
                 match (transition(from, event), expected) {
-                    (Ok((to, fx)), Some((_, _, want, restock, refund))) => {
+                    (Ok((to, fx)), Some((_, _, want, restock, refund, release))) => {
                         assert_eq!(to, *want, "{from:?} + {event:?}");
-                        assert_eq!((fx.restock, fx.refund_payment), (*restock, *refund), "{from:?} + {event:?}");
+                        assert_eq!(
+                            (fx.restock, fx.refund_payment, fx.release_promotions),
+                            (*restock, *refund, *release),
+                            "{from:?} + {event:?}"
+                        );
                     }
                     (Err(e), None) => assert_eq!(e, IllegalTransition { from, event }),
                     (got, want) => panic!("{from:?} + {event:?}: got {got:?}, expected {want:?}"),

@@ -32,6 +32,8 @@ pub(crate) struct LineRow {
     pub quantity: i32,
     #[diesel(select_expression = products::id)]
     pub product_id: Uuid,
+    #[diesel(select_expression = products::category_id)]
+    pub category_id: Option<Uuid>,
     #[diesel(select_expression = products::slug)]
     pub slug: String,
     #[diesel(select_expression = products::name)]
@@ -58,6 +60,7 @@ impl TryFrom<LineRow> for LineSnapshot {
         Ok(LineSnapshot {
             variant_id: r.variant_id,
             product_id: r.product_id,
+            category_id: r.category_id,
             product_slug: r.slug,
             name: r.name,
             sku: r.sku,
@@ -69,6 +72,15 @@ impl TryFrom<LineRow> for LineSnapshot {
             purchasable: r.variant_active && r.product_status == "active",
         })
     }
+}
+
+/// A `text[]` as read (its elements nullable to diesel; never NULL here).
+pub(crate) fn present(codes: Vec<Option<String>>) -> Vec<String> {
+    codes.into_iter().flatten().collect()
+}
+
+fn stored(codes: Vec<String>) -> Vec<Option<String>> {
+    codes.into_iter().map(Some).collect()
 }
 
 async fn find(conn: &mut AsyncPgConnection, owner: &CartOwner) -> QueryResult<Option<Uuid>> {
@@ -230,6 +242,46 @@ impl CartRepo for PgCartRepo {
         Ok(())
     }
 
+    async fn codes(&self, cart: Uuid) -> Result<Vec<String>, CartError> {
+        let mut conn = self.db.conn().await?;
+        let codes: Option<Vec<Option<String>>> =
+            carts::table.find(cart).select(carts::promotion_codes).first(&mut conn).await.optional().storage()?;
+        Ok(codes.map(present).unwrap_or_default())
+    }
+
+    async fn add_code(&self, cart: Uuid, code: &str) -> Result<(), CartError> {
+        let mut conn = self.db.conn().await?;
+        let result: Result<(), TxError<CartError>> = conn
+            .transaction(async |conn| {
+                let codes: Option<Vec<Option<String>>> =
+                    carts::table.find(cart).select(carts::promotion_codes).for_update().first(conn).await.optional()?;
+                let codes = present(codes.ok_or(TxError::Domain(CartError::NotFound))?);
+                if let Some(new) = rules::add_code(&codes, code).map_err(TxError::Domain)? {
+                    diesel::update(carts::table.find(cart))
+                        .set(carts::promotion_codes.eq(stored(new)))
+                        .execute(conn)
+                        .await?;
+                }
+                Ok(())
+            })
+            .await;
+        result.settle()
+    }
+
+    async fn remove_code(&self, cart: Uuid, code: &str) -> Result<bool, CartError> {
+        let mut conn = self.db.conn().await?;
+        // One statement: the row lock of the UPDATE orders it against `add_code`.
+        let n = diesel::sql_query(
+            "UPDATE carts SET promotion_codes = array_remove(promotion_codes, $2) WHERE id = $1 AND $2 = ANY(promotion_codes)",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(cart)
+        .bind::<diesel::sql_types::Text, _>(code)
+        .execute(&mut conn)
+        .await
+        .storage()?;
+        Ok(n > 0)
+    }
+
     async fn merge(&self, from: Uuid, into: &CartOwner) -> Result<(), CartError> {
         let mut conn = self.db.conn().await?;
         let result: Result<(), TxError<CartError>> = conn
@@ -246,6 +298,22 @@ impl CartRepo for PgCartRepo {
                 let (theirs, ours) = (facts(conn, from).await?, facts(conn, into).await?);
                 let writes = rules::merge(&ours, &theirs).map_err(TxError::Domain)?;
                 write_lines(conn, into, &writes).await?;
+                let codes: Vec<Vec<Option<String>>> = carts::table
+                    .filter(carts::id.eq_any([into, from]))
+                    .order(carts::id.eq(from))
+                    .select(carts::promotion_codes)
+                    .load(conn)
+                    .await?;
+                if let [ours, theirs] = codes.as_slice() {
+                    let ours = present(ours.clone());
+                    let merged = rules::merge_codes(&ours, &present(theirs.clone()));
+                    if merged != ours {
+                        diesel::update(carts::table.find(into))
+                            .set(carts::promotion_codes.eq(stored(merged)))
+                            .execute(conn)
+                            .await?;
+                    }
+                }
                 diesel::delete(carts::table.find(from)).execute(conn).await?;
                 Ok(())
             })

@@ -14,14 +14,15 @@ use diesel::result::Error as DieselError;
 use diesel::sql_types::{Array, Integer, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use primitives::Money;
+use promotions::Redemption;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::Db;
 use crate::carts::LineRow;
 use crate::error::{OrStorage, Settle, TxError};
-use crate::rows::{currency, object};
+use crate::rows::{currency, decoded, encoded, object};
 use crate::schema::{cart_lines, carts, idempotency_keys, order_events, order_lines, orders, payment_events};
+use crate::{Db, promoting};
 
 /// An attempt on an idempotency key that has not finished after this long crashed: the next claim
 /// recovers its order or takes the key over.
@@ -50,8 +51,10 @@ struct OrderRow {
     currency: String,
     subtotal_minor: i64,
     shipping_minor: i64,
+    discount_minor: i64,
     tax_minor: i64,
     total_minor: i64,
+    promotions: Value,
     shipping_address: Value,
     shipping_method: String,
     payment_id: Option<String>,
@@ -120,6 +123,7 @@ struct LineDbRow {
     unit_price_minor: i64,
     quantity: i32,
     line_total_minor: i64,
+    discount_minor: i64,
 }
 
 fn assemble(row: OrderRow, lines: Vec<LineDbRow>) -> QueryResult<Order> {
@@ -131,8 +135,10 @@ fn assemble(row: OrderRow, lines: Vec<LineDbRow>) -> QueryResult<Order> {
         status: decode_status(&row.status)?,
         subtotal: money(row.subtotal_minor),
         shipping: money(row.shipping_minor),
+        discount: money(row.discount_minor),
         tax: money(row.tax_minor),
         total: money(row.total_minor),
+        promotions: decoded("order promotions", row.promotions)?,
         shipping_address: serde_json::from_value(row.shipping_address)
             .map_err(|e| DieselError::DeserializationError(Box::new(e)))?,
         shipping_method: row.shipping_method,
@@ -149,6 +155,7 @@ fn assemble(row: OrderRow, lines: Vec<LineDbRow>) -> QueryResult<Order> {
                     unit_price: money(l.unit_price_minor),
                     quantity: l.quantity,
                     line_total: money(l.line_total_minor),
+                    discount: money(l.discount_minor),
                 })
             })
             .collect::<QueryResult<_>>()?,
@@ -212,6 +219,8 @@ struct LockedLine {
     quantity: i32,
     #[diesel(sql_type = SqlUuid)]
     product_id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Nullable<SqlUuid>)]
+    category_id: Option<Uuid>,
     #[diesel(sql_type = Text)]
     slug: String,
     #[diesel(sql_type = Text)]
@@ -238,6 +247,7 @@ impl From<LockedLine> for LineRow {
             variant_id: l.variant_id,
             quantity: l.quantity,
             product_id: l.product_id,
+            category_id: l.category_id,
             slug: l.slug,
             name: l.name,
             sku: l.sku,
@@ -271,18 +281,18 @@ impl OrderRepo for PgOrderRepo {
         let result: Result<Order, TxError<OrderError>> = conn
             .transaction(async |conn| {
                 // One checkout per cart at a time.
-                let cart: Option<Uuid> = carts::table
+                let cart: Option<(Uuid, Vec<Option<String>>)> = carts::table
                     .filter(carts::user_id.eq(p.user_id))
-                    .select(carts::id)
+                    .select((carts::id, carts::promotion_codes))
                     .for_update()
                     .first(conn)
                     .await
                     .optional()?;
-                let Some(cart) = cart else { return Err(refuse(CheckoutRefusal::CartEmpty)) };
+                let Some((cart, codes)) = cart else { return Err(refuse(CheckoutRefusal::CartEmpty)) };
                 // Lock the variants in id order: concurrent checkouts queue instead of deadlocking,
                 // and the stock read below cannot change before our update.
                 let locked: Vec<LockedLine> = diesel::sql_query(
-                    "SELECT cl.variant_id, cl.quantity, p.id AS product_id, p.slug, p.name, v.sku, v.options, \
+                    "SELECT cl.variant_id, cl.quantity, p.id AS product_id, p.category_id, p.slug, p.name, v.sku, v.options, \
                             v.price_minor, p.currency, v.stock, v.active AS variant_active, p.status AS product_status \
                      FROM cart_lines cl JOIN variants v ON v.id = cl.variant_id JOIN products p ON p.id = v.product_id \
                      WHERE cl.cart_id = $1 ORDER BY v.id FOR UPDATE OF v",
@@ -292,8 +302,39 @@ impl OrderRepo for PgOrderRepo {
                 .await?;
                 let snapshots: Vec<LineSnapshot> =
                     locked.into_iter().map(|l| LineSnapshot::try_from(LineRow::from(l))).collect::<QueryResult<_>>()?;
-                let plan = checkout::plan(&snapshots, p.shipping_method.price, p.tax_rate_bp, p.low_stock_threshold)
-                    .map_err(refuse)?;
+                // The promotions decided again, on the locked lines and the usage locked here
+                // (after the variants: a cancellation takes the same locks in the same order).
+                let codes = crate::carts::present(codes);
+                let candidates = promoting::candidates_in(conn, &codes).await?;
+                let usage = promoting::lock_usage_in(conn, &candidates, p.user_id).await?;
+                let evaluation = match snapshots.iter().next() {
+                    Some(first) => {
+                        let customer = if promotions::needs_customer(&candidates) {
+                            promoting::customer_in(conn, p.user_id).await?
+                        } else {
+                            promotions::Customer { id: p.user_id, ..Default::default() }
+                        };
+                        let shopper = promotions::Shopper { customer: Some(customer), codes };
+                        promotions::evaluate(
+                            &candidates,
+                            &cart::promotion_lines(&snapshots),
+                            first.currency,
+                            p.shipping_method.price.amount_minor,
+                            &shopper,
+                            &usage,
+                            Utc::now(),
+                        )
+                    }
+                    None => promotions::Evaluation::default(),
+                };
+                let plan = checkout::plan(
+                    &snapshots,
+                    p.shipping_method.price,
+                    p.tax_rate_bp,
+                    p.low_stock_threshold,
+                    &evaluation,
+                )
+                .map_err(refuse)?;
                 let (t, priced) = (&plan.totals, &plan.lines);
 
                 diesel::insert_into(orders::table)
@@ -304,6 +345,8 @@ impl OrderRepo for PgOrderRepo {
                         orders::currency.eq(t.total.currency.as_str()),
                         orders::subtotal_minor.eq(t.subtotal.amount_minor),
                         orders::shipping_minor.eq(t.shipping.amount_minor),
+                        orders::discount_minor.eq(t.discount.amount_minor),
+                        orders::promotions.eq(encoded(&plan.promotions)?),
                         orders::tax_minor.eq(t.tax.amount_minor),
                         orders::total_minor.eq(t.total.amount_minor),
                         orders::shipping_address.eq(&p.shipping_address),
@@ -343,10 +386,24 @@ impl OrderRepo for PgOrderRepo {
                             order_lines::unit_price_minor.eq(l.unit_price.amount_minor),
                             order_lines::quantity.eq(l.quantity),
                             order_lines::line_total_minor.eq(l.line_total.amount_minor),
+                            order_lines::discount_minor.eq(l.discount.amount_minor),
                         )
                     })
                     .collect();
                 diesel::insert_into(order_lines::table).values(line_values).execute(conn).await?;
+                let redemptions: Vec<Redemption> = plan
+                    .promotions
+                    .iter()
+                    .map(|a| Redemption {
+                        promotion_id: a.promotion_id,
+                        order_id,
+                        user_id: p.user_id,
+                        amount_minor: a.amount.amount_minor,
+                    })
+                    .collect();
+                if !promoting::record_in(conn, &redemptions, &candidates).await?.is_empty() {
+                    return Err(refuse(CheckoutRefusal::PromotionsChanged));
+                }
                 diesel::insert_into(order_events::table)
                     .values((
                         order_events::order_id.eq(order_id),
@@ -362,6 +419,7 @@ impl OrderRepo for PgOrderRepo {
                     .await?;
                 let order = load_order(conn, order_id).await?.ok_or(DieselError::NotFound)?;
                 let mut events = vec![order_events_out::placed(&order)];
+                events.extend(order.promotions.iter().map(|a| order_events_out::redeemed(&order, a)));
                 events.extend(plan.low_stock.iter().map(|l| {
                     order_events_out::low_stock(l.variant_id, l.product_id, &l.sku, l.stock_after, p.low_stock_threshold)
                 }));
@@ -455,6 +513,9 @@ impl OrderRepo for PgOrderRepo {
                     restocked_products = back.iter().map(|r| r.product_id).collect();
                 }
 
+                if c.effects.release_promotions {
+                    promoting::release_in(conn, id).await?;
+                }
                 diesel::update(orders::table.find(id)).set(&Transitioned::from(&c)).execute(conn).await?;
                 diesel::insert_into(order_events::table)
                     .values((

@@ -58,6 +58,7 @@ diesel::table! {
         updated_at -> Timestamptz,
         currency -> Nullable<Text>,
         line_count -> Int4,
+        promotion_codes -> Array<Nullable<Text>>,
     }
 }
 
@@ -140,6 +141,7 @@ diesel::table! {
         unit_price_minor -> Int8,
         quantity -> Int4,
         line_total_minor -> Int8,
+        discount_minor -> Int8,
     }
 }
 
@@ -169,6 +171,8 @@ diesel::table! {
         refunded_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        discount_minor -> Int8,
+        promotions -> Jsonb,
     }
 }
 

@@ -55,7 +55,8 @@ pub struct Usage {
 
 /// Why an entered code does not apply. Automatic promotions that do not apply are left out
 /// silently.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Refusal {
     /// No such code, or its promotion is not active (draft, paused, archived).
@@ -68,6 +69,20 @@ pub enum Refusal {
     /// Another promotion applies that does not combine with it, or it does not combine with
     /// one applied before it.
     NotCombinable,
+}
+
+impl Refusal {
+    /// The stable problem code of the refusal (`promotion-expired`, ...).
+    pub fn problem_code(self) -> &'static str {
+        match self {
+            Refusal::UnknownCode => "promotion-unknown",
+            Refusal::NotYetValid => "promotion-not-yet-valid",
+            Refusal::Expired => "promotion-expired",
+            Refusal::NotApplicable => "promotion-not-applicable",
+            Refusal::LimitReached => "promotion-limit-reached",
+            Refusal::NotCombinable => "promotion-not-combinable",
+        }
+    }
 }
 
 /// One promotion's part of the discount.
@@ -228,17 +243,59 @@ fn refusal(
     if !applicable {
         return Some(Refusal::NotApplicable);
     }
-    let over = |limit: Option<i64>, used: i64| limit.is_some_and(|l| used >= l);
-    if over(p.usage_limit, usage.total) || (customer.is_some() && over(p.per_customer_limit, usage.by_customer)) {
+    if limit_reached(p, usage, customer.is_some()) {
         return Some(Refusal::LimitReached);
     }
     None
 }
 
+/// Whether one more redemption of `p` would pass its total limit, or (for a known customer,
+/// `by_customer` being theirs) its per-customer limit. The engine and the adapter that counts
+/// redemptions under lock both decide with this.
+pub fn limit_reached(p: &Promotion, usage: Usage, customer_known: bool) -> bool {
+    let over = |limit: Option<i64>, used: i64| limit.is_some_and(|l| used >= l);
+    over(p.usage_limit, usage.total) || (customer_known && over(p.per_customer_limit, usage.by_customer))
+}
+
 /// Decides the discounts of a cart: `promotions` are the candidates (the active automatic ones
 /// and those of the entered codes; others are ignored), `usage` their redemptions so far (absent:
 /// none), `shipping_minor` the chosen shipping's price (0 before one is chosen).
+///
+/// The order of `lines` does not matter: they are decided in variant-id order (so the cart view,
+/// which lists lines as added, and checkout, which locks them by id, split alike), and the
+/// per-line results come back in the order given.
 pub fn evaluate(
+    promotions: &[Promotion],
+    lines: &[CartLine],
+    currency: Currency,
+    shipping_minor: i64,
+    shopper: &Shopper,
+    usage: &HashMap<Uuid, Usage>,
+    now: DateTime<Utc>,
+) -> Evaluation {
+    let mut order: Vec<usize> = (0..lines.len()).collect();
+    order.sort_by_key(|&i| (lines[i].variant_id, lines[i].product_id, i));
+    let sorted: Vec<CartLine> = order.iter().map(|&i| lines[i].clone()).collect();
+    let mut e = evaluate_sorted(promotions, &sorted, currency, shipping_minor, shopper, usage, now);
+    let unsort = |values: &[i64]| {
+        let mut out = vec![0; values.len()];
+        for (k, &i) in order.iter().enumerate() {
+            out[i] = values[k];
+        }
+        out
+    };
+    for a in &mut e.applied {
+        a.lines_minor = unsort(&a.lines_minor);
+    }
+    let mut lines_out = e.lines.clone();
+    for (k, &i) in order.iter().enumerate() {
+        lines_out[i] = e.lines[k];
+    }
+    e.lines = lines_out;
+    e
+}
+
+fn evaluate_sorted(
     promotions: &[Promotion],
     lines: &[CartLine],
     currency: Currency,
@@ -327,4 +384,20 @@ pub fn evaluate(
         discount_minor: lines_discount_minor + shipping_discount_minor,
         refused: shopper.codes.iter().filter_map(|c| refused.get(c).map(|why| (c.clone(), *why))).collect(),
     }
+}
+
+/// Whether evaluating `promotions` needs the customer's groups and past orders (a group or a
+/// first-order condition); when none does, the adapters skip reading them.
+pub fn needs_customer(promotions: &[Promotion]) -> bool {
+    promotions.iter().any(|p| p.conditions.customer_group.is_some() || p.conditions.first_order_only)
+}
+
+/// The promotions among `promotions` with a usage limit (total or per customer): the only ones
+/// whose usage has to be read, and, at checkout, locked.
+pub fn limited(promotions: &[Promotion]) -> Vec<Uuid> {
+    let mut ids: Vec<Uuid> =
+        promotions.iter().filter(|p| p.usage_limit.is_some() || p.per_customer_limit.is_some()).map(|p| p.id).collect();
+    ids.sort();
+    ids.dedup();
+    ids
 }

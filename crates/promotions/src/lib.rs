@@ -13,13 +13,24 @@
 //!   other applies; combinable ones apply one after another, each on what the earlier left.
 //! - **Money**: integer minor units; a discount never takes a line or the shipping below zero;
 //!   an order-wide amount is split over the lines in proportion to what is left of each, by the
-//!   largest-remainder rule (ties to the earlier line), so the per-line discounts sum to it
-//!   exactly; percentages round half away from zero per line.
+//!   largest-remainder rule (ties to the line of the smaller variant id), so the per-line
+//!   discounts sum to it exactly; percentages round half away from zero per line.
 
 mod engine;
 mod model;
 mod ports;
+mod service;
 
-pub use engine::{Applied, CartLine, Customer, Evaluation, LineDiscount, Refusal, Shopper, Usage, allocate, evaluate};
-pub use model::{Action, CodeError, Conditions, Promotion, PromotionStatus, normalise_code};
-pub use ports::{CustomerGroup, GroupRepo, PromotionError, PromotionRepo, Redemption};
+pub use engine::{
+    Applied, CartLine, Customer, Evaluation, LineDiscount, Refusal, Shopper, Usage, allocate, evaluate, limit_reached,
+    limited, needs_customer,
+};
+pub use model::{
+    Action, CodeError, Conditions, InvalidInput, MAX_AMOUNT_MINOR, MAX_TARGETS, Promotion, PromotionInput,
+    PromotionStatus, normalise_code,
+};
+pub use ports::{
+    CustomerGroup, GroupMember, GroupRepo, PromotionError, PromotionFilter, PromotionKind, PromotionRepo, Redemption,
+    UsageReport,
+};
+pub use service::PromotionService;

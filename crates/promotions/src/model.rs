@@ -8,6 +8,7 @@ use uuid::Uuid;
 /// A promotion's life: only `active` ones apply (inside their window); `archived` is final and
 /// keeps the promotion for its usage report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PromotionStatus {
     Draft,
@@ -18,11 +19,14 @@ pub enum PromotionStatus {
 
 /// Which carts and shoppers a promotion is for. Every condition set must hold.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct Conditions {
-    /// The cart's subtotal (before any discount) must be at least this.
+    /// The cart's subtotal (before any discount) must be at least this, in `currency`.
     pub min_subtotal_minor: Option<i64>,
-    /// Only carts in this currency.
+    /// Only carts in this currency (ISO 4217). Required when the promotion names an amount
+    /// (a fixed discount, a minimum subtotal, a cap).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "EUR"))]
     pub currency: Option<Currency>,
     /// Target lines: a line matches when its product, variant or category is listed. All empty
     /// means every line matches. With targets, at least one line must match.
@@ -69,6 +73,7 @@ impl Conditions {
 
 /// What a promotion takes off. Percentages are basis points (1..=10,000: 0.01 % to 100 %).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Action {
     /// A percentage of the whole order's lines (what earlier promotions left of them).
@@ -86,8 +91,9 @@ pub enum Action {
     BuyXGetY { buy: i32, get: i32, percent_bp: i64 },
 }
 
-/// A promotion as the engine sees it.
+/// A promotion as the engine sees it (and as the admin API shows it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Promotion {
     pub id: Uuid,
     pub name: String,
@@ -109,6 +115,168 @@ pub struct Promotion {
     pub usage_limit: Option<i64>,
     /// Redemptions per customer.
     pub per_customer_limit: Option<i64>,
+}
+
+/// The most a promotion's amounts may say (10^12 minor units), and its limits.
+pub const MAX_AMOUNT_MINOR: i64 = 1_000_000_000_000;
+pub const MAX_TARGETS: usize = 100;
+
+/// What an admin sends to create or replace a promotion.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, garde::Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PromotionInput {
+    /// 1 to 200 characters; shoppers see it on their cart.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200, example = "Summer sale"))]
+    #[garde(length(chars, min = 1, max = 200))]
+    pub name: String,
+    /// For a code-based promotion: 3 to 32 of `A-Z 0-9 - _`, any case (stored upper case).
+    /// Absent: automatic (applies to every cart that meets the conditions).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(example = "SUMMER-25"))]
+    #[garde(skip)]
+    pub code: Option<String>,
+    /// `draft`, `active` or `paused` (archive with the archive operation). Default `draft`.
+    #[serde(default = "draft")]
+    #[garde(skip)]
+    pub status: PromotionStatus,
+    #[serde(default)]
+    #[garde(skip)]
+    pub starts_at: Option<DateTime<Utc>>,
+    /// Must be after `starts_at`.
+    #[serde(default)]
+    #[garde(skip)]
+    pub ends_at: Option<DateTime<Utc>>,
+    /// Lower applies first (-1,000,000 to 1,000,000; default 0); ties by id.
+    #[serde(default)]
+    #[garde(skip)]
+    pub priority: i32,
+    /// Default true.
+    #[serde(default = "yes")]
+    #[garde(skip)]
+    pub combinable: bool,
+    #[serde(default)]
+    #[garde(skip)]
+    pub conditions: Conditions,
+    #[garde(skip)]
+    pub action: Action,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1_000_000_000_000_i64))]
+    #[garde(skip)]
+    pub max_discount_minor: Option<i64>,
+    /// Redemptions in all, 1 to 10^9.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1_000_000_000))]
+    #[garde(skip)]
+    pub usage_limit: Option<i64>,
+    /// Redemptions per customer, 1 to 10^6.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1_000_000))]
+    #[garde(skip)]
+    pub per_customer_limit: Option<i64>,
+}
+
+fn draft() -> PromotionStatus {
+    PromotionStatus::Draft
+}
+fn yes() -> bool {
+    true
+}
+
+/// An input refused: the field (dotted path) and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct InvalidInput {
+    pub field: &'static str,
+    pub message: String,
+}
+
+fn check(ok: bool, field: &'static str, message: &str) -> Result<(), InvalidInput> {
+    if ok { Ok(()) } else { Err(InvalidInput { field, message: message.to_owned() }) }
+}
+
+impl PromotionInput {
+    /// The promotion this input describes, or the first field that is wrong.
+    pub fn into_promotion(self, id: Uuid) -> Result<Promotion, InvalidInput> {
+        let name = self.name.trim().to_owned();
+        check((1..=200).contains(&name.chars().count()), "name", "must be 1 to 200 characters")?;
+        check(!name.chars().any(char::is_control), "name", "must not contain control characters")?;
+        let code = match self.code {
+            Some(c) => Some(normalise_code(&c).map_err(|e| InvalidInput { field: "code", message: e.to_string() })?),
+            None => None,
+        };
+        check(self.status != PromotionStatus::Archived, "status", "archive with the archive operation")?;
+        check(
+            !matches!((self.starts_at, self.ends_at), (Some(s), Some(e)) if e <= s),
+            "ends_at",
+            "must be after starts_at",
+        )?;
+        check((-1_000_000..=1_000_000).contains(&self.priority), "priority", "must be -1000000 to 1000000")?;
+        let amount = |v: i64| (1..=MAX_AMOUNT_MINOR).contains(&v);
+        let bp = |v: i64| (1..=10_000).contains(&v);
+        match self.action {
+            Action::PercentOffOrder { percent_bp } | Action::PercentOffLines { percent_bp } => {
+                check(bp(percent_bp), "action.percent_bp", "must be 1 to 10000 (0.01 % to 100 %)")?
+            }
+            Action::FixedOffOrder { amount_minor } | Action::FixedOffUnits { amount_minor } => {
+                check(amount(amount_minor), "action.amount_minor", "must be 1 to 10^12")?
+            }
+            Action::FreeShipping => {}
+            Action::BuyXGetY { buy, get, percent_bp } => {
+                check((1..=100).contains(&buy), "action.buy", "must be 1 to 100")?;
+                check((1..=100).contains(&get), "action.get", "must be 1 to 100")?;
+                check(bp(percent_bp), "action.percent_bp", "must be 1 to 10000 (0.01 % to 100 %)")?;
+            }
+        }
+        let c = &self.conditions;
+        if let Some(min) = c.min_subtotal_minor {
+            check(amount(min), "conditions.min_subtotal_minor", "must be 1 to 10^12")?;
+        }
+        for (field, list) in [
+            ("conditions.products", &c.products),
+            ("conditions.variants", &c.variants),
+            ("conditions.categories", &c.categories),
+        ] {
+            check(list.len() <= MAX_TARGETS, field, "at most 100 ids")?;
+        }
+        if let Some(cap) = self.max_discount_minor {
+            check(amount(cap), "max_discount_minor", "must be 1 to 10^12")?;
+        }
+        let names_amount = matches!(self.action, Action::FixedOffOrder { .. } | Action::FixedOffUnits { .. })
+            || c.min_subtotal_minor.is_some()
+            || self.max_discount_minor.is_some();
+        check(
+            !names_amount || c.currency.is_some(),
+            "conditions.currency",
+            "required when the promotion names an amount (fixed discount, minimum subtotal, cap)",
+        )?;
+        if let Some(l) = self.usage_limit {
+            check((1..=1_000_000_000).contains(&l), "usage_limit", "must be 1 to 10^9")?;
+        }
+        if let Some(l) = self.per_customer_limit {
+            check((1..=1_000_000).contains(&l), "per_customer_limit", "must be 1 to 10^6")?;
+        }
+        let mut conditions = self.conditions;
+        for list in [&mut conditions.products, &mut conditions.variants, &mut conditions.categories] {
+            list.sort();
+            list.dedup();
+        }
+        Ok(Promotion {
+            id,
+            name,
+            code,
+            status: self.status,
+            starts_at: self.starts_at,
+            ends_at: self.ends_at,
+            priority: self.priority,
+            combinable: self.combinable,
+            conditions,
+            action: self.action,
+            max_discount_minor: self.max_discount_minor,
+            usage_limit: self.usage_limit,
+            per_customer_limit: self.per_customer_limit,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

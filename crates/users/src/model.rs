@@ -23,6 +23,8 @@ pub enum Permission {
     ManageCatalog,
     ManageOrders,
     ModerateReviews,
+    /// Promotions and customer groups (what shoppers pay).
+    ManagePromotions,
     /// Operations: the outbox (inspect and re-queue events). Admins only.
     OperateSystem,
 }
@@ -40,7 +42,13 @@ impl Role {
         match self {
             Role::Admin => true,
             Role::Staff => {
-                matches!(p, Permission::ManageCatalog | Permission::ManageOrders | Permission::ModerateReviews)
+                matches!(
+                    p,
+                    Permission::ManageCatalog
+                        | Permission::ManageOrders
+                        | Permission::ModerateReviews
+                        | Permission::ManagePromotions
+                )
             }
             Role::Customer => false,
         }

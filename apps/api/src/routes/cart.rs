@@ -217,3 +217,56 @@ pub async fn merge(
     state.carts.merge_guest(user.id(), &body.cart_token).await?;
     Ok(cart_response(state.carts.view(&Shopper::User(user.id()), None).await?))
 }
+
+/// Apply a promotion code to my cart
+///
+/// Enters a promotion code (any case) on the caller's cart when it applies to the cart as it is
+/// now; the answer is the cart with its discounts. Refused codes are not kept, and the problem
+/// code says why: `promotion-unknown`, `promotion-not-yet-valid`, `promotion-expired`,
+/// `promotion-not-applicable`, `promotion-not-combinable` (422) or `promotion-limit-reached`
+/// (409), with the code in `promotion_code`. A cart holds at most 5 codes (409
+/// `promotion-codes-full`); entering a held code again changes nothing. Without a cart it is
+/// 404. Checkout decides again under its locks and refuses while a held code does not apply.
+#[utoipa::path(
+    tag = "cart",
+    operation_id = "applyMyCartPromotionCode",
+    security((), ("bearer" = [])),
+    params(("X-Cart-Token" = Option<String>, Header, description = "Guest cart token", max_length = 128)),
+    request_body = cart::ApplyCode,
+    responses(
+        (status = 200, description = "The cart with the code applied", body = CartView),
+        (status = 409, description = "The code's usage limit is reached (`promotion-limit-reached`), or the cart holds 5 codes (`promotion-codes-full`)", body = Problem),
+        (status = 422, description = "The code does not apply (`promotion-unknown`, `promotion-not-yet-valid`, `promotion-expired`, `promotion-not-applicable`, `promotion-not-combinable`)", body = Problem)
+    )
+)]
+#[post("/cart/promotions")]
+pub async fn apply_code(
+    state: web::Data<AppState>,
+    shopper: ShopperId,
+    ValidJson(body): ValidJson<cart::ApplyCode>,
+) -> ApiResult<HttpResponse> {
+    Ok(cart_response(state.carts.apply_code(&shopper.0, body).await?))
+}
+
+/// Remove a promotion code from my cart
+///
+/// Takes the code off the caller's cart and answers the cart as it is then. A code the cart
+/// does not hold, or no cart, is 404.
+#[utoipa::path(
+    tag = "cart",
+    operation_id = "removeMyCartPromotionCode",
+    security((), ("bearer" = [])),
+    params(
+        ("code" = String, Path, description = "The code, any case", max_length = 64),
+        ("X-Cart-Token" = Option<String>, Header, description = "Guest cart token", max_length = 128)
+    ),
+    responses((status = 200, description = "The cart without the code", body = CartView))
+)]
+#[delete("/cart/promotions/{code}")]
+pub async fn remove_code(
+    state: web::Data<AppState>,
+    shopper: ShopperId,
+    code: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    Ok(cart_response(state.carts.remove_code(&shopper.0, &code).await?))
+}

@@ -7,6 +7,7 @@ pub mod account;
 pub mod admin_catalog;
 pub mod admin_orders;
 pub mod admin_outbox;
+pub mod admin_promotions;
 pub mod admin_users;
 pub mod auth;
 pub mod cart;
@@ -73,6 +74,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(cart::remove_line)
             .service(cart::clear_cart)
             .service(cart::merge)
+            .service(cart::apply_code)
+            .service(cart::remove_code)
             .service(shipping::shipping_methods)
             .service(orders::checkout)
             .service(orders::list_orders)
@@ -84,6 +87,19 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(admin_orders::deliver)
             .service(admin_orders::cancel)
             .service(admin_orders::refund)
+            .service(admin_promotions::create_promotion)
+            .service(admin_promotions::list_promotions)
+            .service(admin_promotions::get_promotion)
+            .service(admin_promotions::replace_promotion)
+            .service(admin_promotions::archive_promotion)
+            .service(admin_promotions::promotion_usage)
+            .service(admin_promotions::create_group)
+            .service(admin_promotions::list_groups)
+            .service(admin_promotions::rename_group)
+            .service(admin_promotions::delete_group)
+            .service(admin_promotions::list_members)
+            .service(admin_promotions::add_member)
+            .service(admin_promotions::remove_member)
             .service(shipping::list_shipping)
             .service(shipping::create_shipping)
             .service(shipping::update_shipping)

@@ -12,7 +12,9 @@ ALTER TABLE orders
     ADD COLUMN discount_minor bigint NOT NULL DEFAULT 0 CHECK (discount_minor >= 0),
     ADD COLUMN promotions jsonb NOT NULL DEFAULT '[]';
 ALTER TABLE orders
-    ADD CONSTRAINT orders_discount_within CHECK (discount_minor <= subtotal_minor + shipping_minor);
+    ADD CONSTRAINT orders_discount_within CHECK (discount_minor <= subtotal_minor + shipping_minor),
+    DROP CONSTRAINT orders_check,
+    ADD CONSTRAINT orders_total_adds_up CHECK (total_minor = subtotal_minor + shipping_minor - discount_minor + tax_minor);
 
 -- A line's share of the discounts; never more than the line.
 ALTER TABLE order_lines

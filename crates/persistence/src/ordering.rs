@@ -305,6 +305,7 @@ impl OrderRepo for PgOrderRepo {
                 // The promotions decided again, on the locked lines and the usage locked here
                 // (after the variants: a cancellation takes the same locks in the same order).
                 let codes = crate::carts::present(codes);
+                let had_codes = !codes.is_empty();
                 let candidates = promoting::candidates_in(conn, &codes).await?;
                 let usage = promoting::lock_usage_in(conn, &candidates, p.user_id).await?;
                 let evaluation = match snapshots.iter().next() {
@@ -413,6 +414,13 @@ impl OrderRepo for PgOrderRepo {
                     .execute(conn)
                     .await?;
                 diesel::delete(cart_lines::table.filter(cart_lines::cart_id.eq(cart))).execute(conn).await?;
+                // The codes were used (or not) by this order; the next cart starts without them.
+                if !plan.promotions.is_empty() || had_codes {
+                    diesel::update(carts::table.find(cart))
+                        .set(carts::promotion_codes.eq(Vec::<Option<String>>::new()))
+                        .execute(conn)
+                        .await?;
+                }
                 diesel::update(idempotency_keys::table.find((p.user_id, &p.idempotency_key)))
                     .set(idempotency_keys::order_id.eq(order_id))
                     .execute(conn)

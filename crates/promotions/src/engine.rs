@@ -184,7 +184,7 @@ fn take(action: Action, lines: &[CartLine], matching: &[bool], remaining: &[i64]
             });
             (off.collect(), 0)
         }
-        Action::FreeShipping => (none, shipping),
+        Action::FreeShipping {} => (none, shipping),
         Action::BuyXGetY { buy, get, percent_bp } => {
             let (buy, get) = (i64::from(buy.max(0)), i64::from(get.max(0)));
             let block = buy + get;
@@ -350,7 +350,7 @@ fn evaluate_sorted(
         }
         let amount = off.iter().fold(ship, |a, b| a.saturating_add(*b));
         // Free shipping before a shipping method is chosen still counts as applied (0 now).
-        if amount == 0 && p.action != Action::FreeShipping {
+        if amount == 0 && !matches!(p.action, Action::FreeShipping {}) {
             refuse(&mut refused, Refusal::NotApplicable);
             continue;
         }

@@ -85,7 +85,7 @@ pub enum Action {
     /// A fixed amount off each matching unit (never more than the unit's price).
     FixedOffUnits { amount_minor: i64 },
     /// The shipping, entirely.
-    FreeShipping,
+    FreeShipping {},
     /// Of the matching units, ordered from the dearest, every `buy + get` units give the last
     /// (cheapest) `get` of them `percent_bp` off (10,000: free).
     BuyXGetY { buy: i32, get: i32, percent_bp: i64 },
@@ -221,7 +221,7 @@ impl PromotionInput {
             Action::FixedOffOrder { amount_minor } | Action::FixedOffUnits { amount_minor } => {
                 check(amount(amount_minor), "action.amount_minor", "must be 1 to 10^12")?
             }
-            Action::FreeShipping => {}
+            Action::FreeShipping {} => {}
             Action::BuyXGetY { buy, get, percent_bp } => {
                 check((1..=100).contains(&buy), "action.buy", "must be 1 to 100")?;
                 check((1..=100).contains(&get), "action.get", "must be 1 to 100")?;

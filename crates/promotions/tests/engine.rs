@@ -106,7 +106,7 @@ fn line_actions_touch_only_matching_lines() {
 #[test]
 fn free_shipping_takes_the_shipping_and_counts_before_a_method_is_chosen() {
     let lines = [line(1, 1_000, 1)];
-    let free = promo(1, Action::FreeShipping);
+    let free = promo(1, Action::FreeShipping {});
     let e = run(std::slice::from_ref(&free), &lines, 490, &Shopper::default());
     assert_eq!((e.shipping_discount_minor, e.lines_discount_minor, e.discount_minor), (490, 0, 490));
     let before = run(&[free], &lines, 0, &Shopper::default());
@@ -234,7 +234,7 @@ fn stacking_follows_priority_then_id_never_arrival() {
 fn a_promotion_that_does_not_combine_applies_alone() {
     let lines = [line(1, 10_000, 1)];
     let exclusive = Promotion { combinable: false, ..coded(1, "SOLO", Action::PercentOffOrder { percent_bp: 2_000 }) };
-    let auto = Promotion { priority: 5, ..promo(2, Action::FreeShipping) };
+    let auto = Promotion { priority: 5, ..promo(2, Action::FreeShipping {}) };
     let e = run(&[exclusive.clone(), auto.clone()], &lines, 490, &guest_with(&["SOLO"]));
     assert_eq!((e.lines_discount_minor, e.shipping_discount_minor), (2_000, 0), "applied first: nothing after it");
     // Applied after another one: refused.
@@ -251,7 +251,7 @@ fn the_cap_bounds_lines_and_shipping_together() {
         Promotion { max_discount_minor: Some(1_001), ..promo(1, Action::PercentOffOrder { percent_bp: 5_000 }) };
     let e = run(&[capped], &lines, 0, &Shopper::default());
     assert_eq!(line_discounts(&e), vec![601, 400]);
-    let free = Promotion { max_discount_minor: Some(300), ..promo(1, Action::FreeShipping) };
+    let free = Promotion { max_discount_minor: Some(300), ..promo(1, Action::FreeShipping {}) };
     assert_eq!(run(&[free], &lines, 490, &Shopper::default()).shipping_discount_minor, 300);
 }
 
@@ -271,7 +271,7 @@ fn arb_action() -> impl Strategy<Value = Action> {
         (0i64..100_000).prop_map(|amount_minor| Action::FixedOffOrder { amount_minor }),
         (1i64..=10_000).prop_map(|percent_bp| Action::PercentOffLines { percent_bp }),
         (0i64..5_000).prop_map(|amount_minor| Action::FixedOffUnits { amount_minor }),
-        Just(Action::FreeShipping),
+        Just(Action::FreeShipping {}),
         (1i32..4, 1i32..3, 1i64..=10_000).prop_map(|(buy, get, percent_bp)| Action::BuyXGetY { buy, get, percent_bp }),
     ]
 }

@@ -12,5 +12,6 @@ mod foundation;
 mod hardening;
 mod hygiene;
 mod identity;
+mod promotions;
 mod reviews;
 mod security;

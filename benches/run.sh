@@ -495,7 +495,35 @@ commerce_sql() { # FILE-WITH-POOL-ARRAY SQL: runs SQL with :pool bound to the va
     { say "psql failed: $2"; return 1; }
 }
 scenario_commerce() {
-  local n=$COMMERCE_USERS out="$WORK/commerce.json" pool="$WORK/commerce-pool" t0 before after
+  commerce_run "" ""
+}
+# The same with 50 active automatic promotions (issue "Promotions"): five take 1 % off every
+# order, 45 take 5 % off the lines of one category each (the first 45 categories by slug), all
+# combinable, so every cart evaluates all 50 and every order redeems several (each a redemption
+# row and a promotion.redeemed event in the checkout's transaction). They are removed afterwards.
+BENCH_PROMOTION_TAG=bench-automatic
+scenario_commerce_promotions() {
+  local n
+  sql "WITH cats AS (SELECT id, row_number() OVER (ORDER BY slug) AS i FROM categories ORDER BY slug LIMIT 45)
+       INSERT INTO promotions (id, name, status, priority, combinable, conditions, action)
+       SELECT gen_random_uuid(), '$BENCH_PROMOTION_TAG ' || i, 'active', i, true,
+              jsonb_build_object('categories', jsonb_build_array(id)), '{\"type\": \"percent_off_lines\", \"percent_bp\": 500}'
+         FROM cats
+       UNION ALL
+       SELECT gen_random_uuid(), '$BENCH_PROMOTION_TAG order ' || g, 'active', 100 + g, true, '{}',
+              '{\"type\": \"percent_off_order\", \"percent_bp\": 100}'
+         FROM generate_series(1, 5) g" >/dev/null
+  n=$(sql "SELECT count(*) FROM promotions WHERE name LIKE '$BENCH_PROMOTION_TAG%' AND status = 'active' AND code IS NULL")
+  # What the tables hold when the run ends stays measured by the stock check; the promotions go.
+  commerce_run _promotions " with $n automatic promotions"
+  sql "DELETE FROM promotion_redemptions WHERE promotion_id IN (SELECT id FROM promotions WHERE name LIKE '$BENCH_PROMOTION_TAG%');
+       DELETE FROM promotions WHERE name LIKE '$BENCH_PROMOTION_TAG%'" >/dev/null
+  local redeemed=${PROMOTIONS_REDEEMED:-0}
+  say "commerce with promotions: $redeemed redemptions written"
+}
+commerce_run() { # KEY-SUFFIX LABEL-SUFFIX
+  local suffix=$1 label=$2
+  local n=$COMMERCE_USERS out="$WORK/commerce$suffix.json" pool="$WORK/commerce-pool" t0 before after
   local sold_db orders_db negative ledger_off bought ok_orders check=ok
   [ "$USERS" -lt "$n" ] && n=$USERS
   sql "INSERT INTO shipping_methods (id, name, price_minor, currency, countries)
@@ -546,14 +574,20 @@ scenario_commerce() {
   say "checkout stock check $check: stock of the $(wc -l <"$WORK/commerce.variants") variants $before -> $after" \
     "(-$((before - after))), units in 201 answers $bought, in new order lines $sold_db; orders: $ok_orders answered" \
     "201, $orders_db in PostgreSQL; variants with negative stock: $negative; ledger sums off: $ledger_off"
-  if [ "$check" = ok ] && [ "$(jq -r ".checkout.errors // 1" "$out")" = 0 ]; then CHECKOUT_OK=1; fi
+  if [ -z "$suffix" ] && [ "$check" = ok ] && [ "$(jq -r ".checkout.errors // 1" "$out")" = 0 ]; then CHECKOUT_OK=1; fi
   local a=.add_to_cart c=.checkout
-  record add_to_cart "add to cart (POST /cart/lines)" "$CONC" "$(jq -r "$a.rate // 0" "$out")" \
+  if [ -n "$suffix" ]; then
+    PROMOTIONS_REDEEMED=$(sql "SELECT count(*) FROM promotion_redemptions r JOIN promotions p ON p.id = r.promotion_id
+      WHERE p.name LIKE '$BENCH_PROMOTION_TAG%'")
+  fi
+  record "add_to_cart$suffix" "add to cart (POST /cart/lines)$label" "$CONC" "$(jq -r "$a.rate // 0" "$out")" \
     "$(jq -r "$a.p50 // empty" "$out")" "$(jq -r "$a.p99 // empty" "$out")" "$(jq -r "$a.errors // 1" "$out")" \
     "$n users, $COMMERCE_LINES different variants per cart, $(jq -r '.rounds // 0' "$out") rounds"
-  record checkout "checkout (orders/s)" "$CONC" "$(jq -r "$c.rate // 0" "$out")" \
+  [ -z "$suffix" ] || note "$(pct "${RPS[add_to_cart$suffix]}" "${RPS[add_to_cart]:-0}") of add to cart without promotions (target: at least 80%)"
+  record "checkout$suffix" "checkout (orders/s)$label" "$CONC" "$(jq -r "$c.rate // 0" "$out")" \
     "$(jq -r "$c.p50 // empty" "$out")" "$(jq -r "$c.p99 // empty" "$out")" "$(jq -r "$c.errors // 1" "$out")" \
     "$ok_orders orders of $COMMERCE_LINES lines; stock check $check (no oversell, ledger consistent)"
+  [ -z "$suffix" ] || note "$(pct "${RPS[checkout$suffix]}" "${RPS[checkout]:-0}") of checkout without promotions (target: at least 80%); ${PROMOTIONS_REDEEMED:-0} redemptions; stock check $check"
   say "commerce driver CPU: $(jq -r '.driver_cpu_seconds // 0 | . * 10 | round / 10' "$out") s"
   check_alive
 }
@@ -601,6 +635,7 @@ SCENARIOS=(
   login
   login_beside_detail
   commerce
+  commerce_promotions
   rating_sort
 )
 

@@ -52,6 +52,100 @@ export interface paths {
         patch: operations["adminUpdateCategory"];
         trace?: never;
     };
+    "/api/v1/admin/customer-groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List customer groups
+         * @description Every customer group by name, with its member count. Keyset-paginated.
+         */
+        get: operations["adminListCustomerGroups"];
+        put?: never;
+        /**
+         * Create a customer group
+         * @description A named set of customers that promotions can target (`conditions.customer_group`). A name
+         *     another group has is 409 `group-name-taken`.
+         */
+        post: operations["adminCreateCustomerGroup"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/customer-groups/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Rename a customer group
+         * @description Gives a group a new name (promotions name groups by id, so they are unaffected).
+         */
+        put: operations["adminRenameCustomerGroup"];
+        post?: never;
+        /**
+         * Delete a customer group
+         * @description Deletes a group and its memberships. While a promotion that is not archived names it, it is
+         *     409 `group-in-use`.
+         */
+        delete: operations["adminDeleteCustomerGroup"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/customer-groups/{id}/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a customer group's members
+         * @description The group's members by user id, with their email address. Keyset-paginated.
+         */
+        get: operations["adminListCustomerGroupMembers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/customer-groups/{id}/members/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Add a customer to a group
+         * @description Makes the user a member (already one: no change). An unknown group or user is 404.
+         */
+        put: operations["adminAddCustomerGroupMember"];
+        post?: never;
+        /**
+         * Remove a customer from a group
+         * @description Ends the user's membership; not a member is 404.
+         */
+        delete: operations["adminRemoveCustomerGroupMember"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/orders": {
         parameters: {
             query?: never;
@@ -334,6 +428,104 @@ export interface paths {
          *     inventory ledger as `initial`. A SKU in use is 409 `sku-taken`.
          */
         post: operations["adminCreateVariant"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/promotions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List promotions
+         * @description Every promotion, newest first, optionally narrowed by status, kind and a substring of the
+         *     name or code. Keyset-paginated.
+         */
+        get: operations["adminListPromotions"];
+        put?: never;
+        /**
+         * Create a promotion
+         * @description A code-based promotion (with `code`) or an automatic one (without), in `draft` unless
+         *     `status` says `active` or `paused`. Conditions, action, cap and limits are described in
+         *     docs/promotions.md; a promotion naming an amount needs `conditions.currency`. A code another
+         *     promotion has is 409 `promotion-code-taken`; an unknown `conditions.customer_group` is 422.
+         */
+        post: operations["adminCreatePromotion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/promotions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a promotion
+         * @description One promotion by id, with its conditions, action, cap and limits.
+         */
+        get: operations["adminGetPromotion"];
+        /**
+         * Replace a promotion
+         * @description Replaces the whole definition (as on create; the id and the redemptions counted stay).
+         *     Carts see the change at once; orders placed keep what they were given. An archived promotion
+         *     is 409 `promotion-archived`; a `usage_limit` below the redemptions already counted is 422.
+         */
+        put: operations["adminReplacePromotion"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/promotions/{id}/archive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Archive a promotion
+         * @description Ends a promotion for good: it stops applying at once (carts holding its code see it
+         *     refused), and it can no longer be changed; its redemptions and usage report stay.
+         *     Idempotent.
+         */
+        post: operations["adminArchivePromotion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/promotions/{id}/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a promotion's usage
+         * @description What a promotion did so far: live redemptions (orders placed with it that were neither
+         *     cancelled nor failed), released ones, distinct customers, the discount given per currency,
+         *     and the newest orders.
+         */
+        get: operations["adminGetPromotionUsage"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -901,6 +1093,53 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/cart/promotions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Apply a promotion code to my cart
+         * @description Enters a promotion code (any case) on the caller's cart when it applies to the cart as it is
+         *     now; the answer is the cart with its discounts. Refused codes are not kept, and the problem
+         *     code says why: `promotion-unknown`, `promotion-not-yet-valid`, `promotion-expired`,
+         *     `promotion-not-applicable`, `promotion-not-combinable` (422) or `promotion-limit-reached`
+         *     (409), with the code in `promotion_code`. A cart holds at most 5 codes (409
+         *     `promotion-codes-full`); entering a held code again changes nothing. Without a cart it is
+         *     404. Checkout decides again under its locks and refuses while a held code does not apply.
+         */
+        post: operations["applyMyCartPromotionCode"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cart/promotions/{code}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove a promotion code from my cart
+         * @description Takes the code off the caller's cart and answers the cart as it is then. A code the cart
+         *     does not hold, or no cart, is 404.
+         */
+        delete: operations["removeMyCartPromotionCode"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/categories": {
         parameters: {
             query?: never;
@@ -1444,6 +1683,40 @@ export interface components {
         AccountTokenBody: {
             token: string;
         };
+        /** @description What a promotion takes off. Percentages are basis points (1..=10,000: 0.01 % to 100 %). */
+        Action: {
+            /** Format: int64 */
+            percent_bp: number;
+            /** @enum {string} */
+            type: "percent_off_order";
+        } | {
+            /** Format: int64 */
+            amount_minor: number;
+            /** @enum {string} */
+            type: "fixed_off_order";
+        } | {
+            /** Format: int64 */
+            percent_bp: number;
+            /** @enum {string} */
+            type: "percent_off_lines";
+        } | {
+            /** Format: int64 */
+            amount_minor: number;
+            /** @enum {string} */
+            type: "fixed_off_units";
+        } | {
+            /** @enum {string} */
+            type: "free_shipping";
+        } | {
+            /** Format: int32 */
+            buy: number;
+            /** Format: int32 */
+            get: number;
+            /** Format: int64 */
+            percent_bp: number;
+            /** @enum {string} */
+            type: "buy_x_get_y";
+        };
         AddLine: {
             /** Format: int32 */
             quantity: number;
@@ -1498,16 +1771,49 @@ export interface components {
             postal_code?: string | null;
             region?: string | null;
         };
+        ApplyCode: {
+            /**
+             * @description The promotion code, any case.
+             * @example SUMMER-25
+             */
+            code: string;
+        };
+        /** @description A code entered on a cart. */
+        CartCode: {
+            applied: boolean;
+            code: string;
+            refused?: null | components["schemas"]["Refusal"];
+        };
+        /** @description A promotion applied to a cart. */
+        CartPromotion: {
+            /** @description What it takes off, lines and shipping together. */
+            amount: components["schemas"]["Money"];
+            /** @description Absent for an automatic promotion. */
+            code?: string | null;
+            name: string;
+            /** Format: uuid */
+            promotion_id: string;
+            /** @description Its part of `amount` taken off the shipping. */
+            shipping: components["schemas"]["Money"];
+        };
         CartView: {
             /** @description Present for a guest cart that was just created: send it back as `X-Cart-Token`. */
             cart_token?: string | null;
             /** @description No line has an issue and the cart is not empty. */
             checkout_ready: boolean;
+            /**
+             * @description The codes entered on the cart, each with whether it applies now (checkout refuses while
+             *     one does not: remove it or fix the cart).
+             */
+            codes: components["schemas"]["CartCode"][];
             /** @example EUR */
             currency?: string | null;
+            discount?: null | components["schemas"]["Money"];
             /** Format: int32 */
             item_count: number;
             lines: components["schemas"]["PricedLine"][];
+            /** @description The promotions that apply, in the order they were applied. */
+            promotions: components["schemas"]["CartPromotion"][];
             shipping?: null | components["schemas"]["Money"];
             subtotal?: null | components["schemas"]["Money"];
             tax?: null | components["schemas"]["Money"];
@@ -1567,6 +1873,43 @@ export interface components {
             /** Format: uuid */
             shipping_method_id: string;
         };
+        /** @description Which carts and shoppers a promotion is for. Every condition set must hold. */
+        Conditions: {
+            /** @default [] */
+            categories: string[];
+            /**
+             * @description Only carts in this currency (ISO 4217). Required when the promotion names an amount
+             *     (a fixed discount, a minimum subtotal, a cap).
+             * @default null
+             * @example EUR
+             */
+            currency: string | null;
+            /**
+             * Format: uuid
+             * @description Only members of this customer group (so only signed-in shoppers).
+             * @default null
+             */
+            customer_group: string | null;
+            /**
+             * @description Only shoppers who have never placed an order (so only signed-in shoppers).
+             * @default false
+             */
+            first_order_only: boolean;
+            /**
+             * Format: int64
+             * @description The cart's subtotal (before any discount) must be at least this, in `currency`.
+             * @default null
+             */
+            min_subtotal_minor: number | null;
+            /**
+             * @description Target lines: a line matches when its product, variant or category is listed. All empty
+             *     means every line matches. With targets, at least one line must match.
+             * @default []
+             */
+            products: string[];
+            /** @default [] */
+            variants: string[];
+        };
         /**
          * @description A consent the person gave. The shop records none today (no marketing lists, no tracking):
          *     the list is always empty, and present so the export's shape does not change when one is added.
@@ -1575,6 +1918,15 @@ export interface components {
             /** Format: date-time */
             granted_at: string;
             purpose: string;
+        };
+        CustomerGroup: {
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            id: string;
+            /** Format: int64 */
+            members: number;
+            name: string;
         };
         EmailChangeRequest: {
             /** @description The current password, asked again. */
@@ -1607,6 +1959,20 @@ export interface components {
             field: string;
             /** @description What is wrong with it. */
             message: string;
+        };
+        GroupMember: {
+            /** Format: date-time */
+            added_at: string;
+            email: string;
+            /** Format: uuid */
+            user_id: string;
+        };
+        GroupName: {
+            /**
+             * @description 1 to 100 characters, unique.
+             * @example Wholesale
+             */
+            name: string;
         };
         /** @description Stars 1..=5 and how many visible reviews gave each. */
         Histogram: {
@@ -1769,6 +2135,8 @@ export interface components {
             created_at: string;
             /** Format: date-time */
             delivered_at?: string | null;
+            /** @description What the promotions took off, lines and shipping together. */
+            discount: components["schemas"]["Money"];
             /**
              * Format: date-time
              * @description Unpaid orders are cancelled (and restocked) after this.
@@ -1779,6 +2147,8 @@ export interface components {
             lines: components["schemas"]["OrderLine"][];
             /** Format: date-time */
             paid_at?: string | null;
+            /** @description The promotions applied, in the order they were applied. */
+            promotions: components["schemas"]["OrderPromotion"][];
             /** Format: date-time */
             refunded_at?: string | null;
             /** Format: date-time */
@@ -1787,8 +2157,11 @@ export interface components {
             shipping_address: components["schemas"]["AddressInput"];
             shipping_method: string;
             status: components["schemas"]["OrderStatus"];
+            /** @description The lines before discounts. */
             subtotal: components["schemas"]["Money"];
+            /** @description On the discounted lines and shipping. */
             tax: components["schemas"]["Money"];
+            /** @description `subtotal + shipping - discount + tax`. */
             total: components["schemas"]["Money"];
             tracking_number?: string | null;
             /** Format: date-time */
@@ -1797,8 +2170,11 @@ export interface components {
             user_id: string;
         };
         OrderLine: {
+            /** @description The line's share of the promotions' discounts. */
+            discount: components["schemas"]["Money"];
             /** Format: int32 */
             line_no: number;
+            /** @description Before discounts. */
             line_total: components["schemas"]["Money"];
             name: string;
             /** @description The variant's option values when ordered, such as `{"size": "M"}` (any JSON values). */
@@ -1813,6 +2189,19 @@ export interface components {
             unit_price: components["schemas"]["Money"];
             /** Format: uuid */
             variant_id?: string | null;
+        };
+        /** @description A promotion applied to an order, as it was at checkout (refunds and returns use this). */
+        OrderPromotion: {
+            /** @description Lines and shipping together. */
+            amount: components["schemas"]["Money"];
+            code?: string | null;
+            /** @description Its part of each line, in `line_no` order. */
+            lines: components["schemas"]["Money"][];
+            name: string;
+            /** Format: uuid */
+            promotion_id: string;
+            /** @description Its part of `amount` taken off the shipping. */
+            shipping: components["schemas"]["Money"];
         };
         /** @enum {string} */
         OrderStatus: "pending_payment" | "paid" | "shipped" | "delivered" | "cancelled" | "refunded" | "payment_failed";
@@ -1868,6 +2257,32 @@ export interface components {
          */
         OutboxStatus: "pending" | "delivered" | "dead";
         /** @description A page of results and the cursor for the next one (absent on the last page). */
+        Page_CustomerGroup: {
+            items: {
+                /** Format: date-time */
+                created_at: string;
+                /** Format: uuid */
+                id: string;
+                /** Format: int64 */
+                members: number;
+                name: string;
+            }[];
+            /** @description Pass as `cursor` for the next page; absent on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description A page of results and the cursor for the next one (absent on the last page). */
+        Page_GroupMember: {
+            items: {
+                /** Format: date-time */
+                added_at: string;
+                email: string;
+                /** Format: uuid */
+                user_id: string;
+            }[];
+            /** @description Pass as `cursor` for the next page; absent on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description A page of results and the cursor for the next one (absent on the last page). */
         Page_LedgerEntry: {
             items: {
                 /** Format: uuid */
@@ -1900,6 +2315,8 @@ export interface components {
                 created_at: string;
                 /** Format: date-time */
                 delivered_at?: string | null;
+                /** @description What the promotions took off, lines and shipping together. */
+                discount: components["schemas"]["Money"];
                 /**
                  * Format: date-time
                  * @description Unpaid orders are cancelled (and restocked) after this.
@@ -1910,6 +2327,8 @@ export interface components {
                 lines: components["schemas"]["OrderLine"][];
                 /** Format: date-time */
                 paid_at?: string | null;
+                /** @description The promotions applied, in the order they were applied. */
+                promotions: components["schemas"]["OrderPromotion"][];
                 /** Format: date-time */
                 refunded_at?: string | null;
                 /** Format: date-time */
@@ -1918,8 +2337,11 @@ export interface components {
                 shipping_address: components["schemas"]["AddressInput"];
                 shipping_method: string;
                 status: components["schemas"]["OrderStatus"];
+                /** @description The lines before discounts. */
                 subtotal: components["schemas"]["Money"];
+                /** @description On the discounted lines and shipping. */
                 tax: components["schemas"]["Money"];
+                /** @description `subtotal + shipping - discount + tax`. */
                 total: components["schemas"]["Money"];
                 tracking_number?: string | null;
                 /** Format: date-time */
@@ -1988,6 +2410,48 @@ export interface components {
                 /** Format: int32 */
                 rating_count: number;
                 slug: string;
+            }[];
+            /** @description Pass as `cursor` for the next page; absent on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description A page of results and the cursor for the next one (absent on the last page). */
+        Page_Promotion: {
+            items: {
+                action: components["schemas"]["Action"];
+                /** @description The code a shopper enters (normalised: [`normalise_code`]); none for an automatic one. */
+                code?: string | null;
+                /** @description Whether it applies together with other promotions. */
+                combinable: boolean;
+                conditions: components["schemas"]["Conditions"];
+                /** Format: date-time */
+                ends_at?: string | null;
+                /** Format: uuid */
+                id: string;
+                /**
+                 * Format: int64
+                 * @description The most it takes off one order (lines and shipping together).
+                 */
+                max_discount_minor?: number | null;
+                name: string;
+                /**
+                 * Format: int64
+                 * @description Redemptions per customer.
+                 */
+                per_customer_limit?: number | null;
+                /**
+                 * Format: int32
+                 * @description Lower applies first; ties by id.
+                 */
+                priority: number;
+                /** Format: date-time */
+                starts_at?: string | null;
+                status: components["schemas"]["PromotionStatus"];
+                /**
+                 * Format: int64
+                 * @description Redemptions in all (counted when an order is placed, released when it is cancelled or
+                 *     its payment fails).
+                 */
+                usage_limit?: number | null;
             }[];
             /** @description Pass as `cursor` for the next page; absent on the last page. */
             next_cursor?: string | null;
@@ -2069,7 +2533,12 @@ export interface components {
              * @description How many can be bought right now (0 when unavailable).
              */
             available_quantity: number;
+            /** @description What the applied promotions take off this line (their parts summed). */
+            discount: components["schemas"]["Money"];
+            /** @description `line_total` less `discount` (never below zero). */
+            discounted_total: components["schemas"]["Money"];
             issue?: null | components["schemas"]["LineIssue"];
+            /** @description Unit price times quantity, before discounts. */
             line_total: components["schemas"]["Money"];
             name: string;
             /** @description The variant's option values, such as `{"size": "M"}` (any JSON values). */
@@ -2164,6 +2633,94 @@ export interface components {
         ProfilePatch: {
             name?: string | null;
         };
+        /** @description A promotion as the engine sees it (and as the admin API shows it). */
+        Promotion: {
+            action: components["schemas"]["Action"];
+            /** @description The code a shopper enters (normalised: [`normalise_code`]); none for an automatic one. */
+            code?: string | null;
+            /** @description Whether it applies together with other promotions. */
+            combinable: boolean;
+            conditions: components["schemas"]["Conditions"];
+            /** Format: date-time */
+            ends_at?: string | null;
+            /** Format: uuid */
+            id: string;
+            /**
+             * Format: int64
+             * @description The most it takes off one order (lines and shipping together).
+             */
+            max_discount_minor?: number | null;
+            name: string;
+            /**
+             * Format: int64
+             * @description Redemptions per customer.
+             */
+            per_customer_limit?: number | null;
+            /**
+             * Format: int32
+             * @description Lower applies first; ties by id.
+             */
+            priority: number;
+            /** Format: date-time */
+            starts_at?: string | null;
+            status: components["schemas"]["PromotionStatus"];
+            /**
+             * Format: int64
+             * @description Redemptions in all (counted when an order is placed, released when it is cancelled or
+             *     its payment fails).
+             */
+            usage_limit?: number | null;
+        };
+        /** @description What an admin sends to create or replace a promotion. */
+        PromotionInput: {
+            action: components["schemas"]["Action"];
+            /**
+             * @description For a code-based promotion: 3 to 32 of `A-Z 0-9 - _`, any case (stored upper case).
+             *     Absent: automatic (applies to every cart that meets the conditions).
+             * @example SUMMER-25
+             */
+            code?: string | null;
+            /** @description Default true. */
+            combinable?: boolean;
+            conditions?: components["schemas"]["Conditions"];
+            /**
+             * Format: date-time
+             * @description Must be after `starts_at`.
+             */
+            ends_at?: string | null;
+            /** Format: int64 */
+            max_discount_minor?: number | null;
+            /**
+             * @description 1 to 200 characters; shoppers see it on their cart.
+             * @example Summer sale
+             */
+            name: string;
+            /**
+             * Format: int64
+             * @description Redemptions per customer, 1 to 10^6.
+             */
+            per_customer_limit?: number | null;
+            /**
+             * Format: int32
+             * @description Lower applies first (-1,000,000 to 1,000,000; default 0); ties by id.
+             */
+            priority?: number;
+            /** Format: date-time */
+            starts_at?: string | null;
+            /** @description `draft`, `active` or `paused` (archive with the archive operation). Default `draft`. */
+            status?: components["schemas"]["PromotionStatus"];
+            /**
+             * Format: int64
+             * @description Redemptions in all, 1 to 10^9.
+             */
+            usage_limit?: number | null;
+        };
+        /**
+         * @description A promotion's life: only `active` ones apply (inside their window); `archived` is final and
+         *     keeps the promotion for its usage report.
+         * @enum {string}
+         */
+        PromotionStatus: "draft" | "active" | "paused" | "archived";
         /** @description The public representation of an active product. */
         PublicProduct: {
             /** @description Free-form attributes such as `{"material": "cotton"}` (any JSON values). */
@@ -2223,6 +2780,12 @@ export interface components {
              */
             refresh_token?: string | null;
         };
+        /**
+         * @description Why an entered code does not apply. Automatic promotions that do not apply are left out
+         *     silently.
+         * @enum {string}
+         */
+        Refusal: "unknown_code" | "not_yet_valid" | "expired" | "not_applicable" | "limit_reached" | "not_combinable";
         RegisterRequest: {
             /**
              * @description Normalised to lower case; must be unique.
@@ -2365,6 +2928,30 @@ export interface components {
             available_quantity: number;
             issue: components["schemas"]["LineIssue"];
             sku: string;
+        };
+        /** @description What a promotion did so far. */
+        UsageReport: {
+            /**
+             * Format: int64
+             * @description Distinct customers with a live redemption.
+             */
+            customers: number;
+            /** @description What the live redemptions took off, per currency (currency order). */
+            discount_totals: components["schemas"]["Money"][];
+            /** Format: uuid */
+            promotion_id: string;
+            /** @description The newest live redemptions' orders, at most 20. */
+            recent_orders: string[];
+            /**
+             * Format: int64
+             * @description Live redemptions: orders placed with it and neither cancelled nor failed.
+             */
+            redemptions: number;
+            /**
+             * Format: int64
+             * @description Redemptions given back (the order was cancelled or its payment failed).
+             */
+            released: number;
         };
         /** @description A user as the rest of the system sees it (never with the password hash). */
         User: {
@@ -2806,6 +3393,355 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    adminListCustomerGroups: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page (with the same filters and sort). */
+                cursor?: string;
+                /** @description Page size, 1 to 100 (default 20, or as the operation says). */
+                limit?: number;
+            };
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of groups */
+            200: {
+                headers: {
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_CustomerGroup"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    adminCreateCustomerGroup: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GroupName"];
+            };
+        };
+        responses: {
+            /** @description Group created */
+            201: {
+                headers: {
+                    /** @description The group's members, `/api/v1/admin/customer-groups/{id}/members` */
+                    Location?: string;
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomerGroup"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description The name is taken (`group-name-taken`) */
+            409: {
+                headers: {
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    adminRenameCustomerGroup: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                /** @description Group id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GroupName"];
+            };
+        };
+        responses: {
+            /** @description The renamed group */
+            200: {
+                headers: {
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomerGroup"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description The name is taken (`group-name-taken`) */
+            409: {
+                headers: {
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    adminDeleteCustomerGroup: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                /** @description Group id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["AmbiguousFraming"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description A promotion uses the group (`group-in-use`) */
+            409: {
+                headers: {
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    adminListCustomerGroupMembers: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page (with the same filters and sort). */
+                cursor?: string;
+                /** @description Page size, 1 to 100 (default 20, or as the operation says). */
+                limit?: number;
+            };
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                /** @description Group id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of members */
+            200: {
+                headers: {
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_GroupMember"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    adminAddCustomerGroupMember: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                /** @description Group id */
+                id: string;
+                /** @description User id */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The user is a member */
+            204: {
+                headers: {
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["AmbiguousFraming"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    adminRemoveCustomerGroupMember: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                /** @description Group id */
+                id: string;
+                /** @description User id */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The user is no longer a member */
+            204: {
+                headers: {
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["AmbiguousFraming"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
@@ -3603,6 +4539,300 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    adminListPromotions: {
+        parameters: {
+            query?: {
+                /** @description Only promotions in this status. */
+                status?: "draft" | "active" | "paused" | "archived";
+                /** @description Only code-based or only automatic promotions. */
+                kind?: "code" | "automatic";
+                /** @description Case-insensitive substring of the name or code. */
+                q?: string;
+                /** @description `next_cursor` of the previous page (with the same filters and sort). */
+                cursor?: string;
+                /** @description Page size, 1 to 100 (default 20, or as the operation says). */
+                limit?: number;
+            };
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of promotions */
+            200: {
+                headers: {
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Promotion"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    adminCreatePromotion: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PromotionInput"];
+            };
+        };
+        responses: {
+            /** @description Promotion created */
+            201: {
+                headers: {
+                    /** @description The new promotion, `/api/v1/admin/promotions/{id}` */
+                    Location?: string;
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Promotion"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description Another promotion has this code (`promotion-code-taken`) */
+            409: {
+                headers: {
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    adminGetPromotion: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                /** @description Promotion id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The promotion */
+            200: {
+                headers: {
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Promotion"];
+                };
+            };
+            400: components["responses"]["AmbiguousFraming"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    adminReplacePromotion: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                /** @description Promotion id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PromotionInput"];
+            };
+        };
+        responses: {
+            /** @description The promotion as replaced */
+            200: {
+                headers: {
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Promotion"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description Archived (`promotion-archived`), or the code is taken (`promotion-code-taken`) */
+            409: {
+                headers: {
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    adminArchivePromotion: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                /** @description Promotion id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The archived promotion */
+            200: {
+                headers: {
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Promotion"];
+                };
+            };
+            400: components["responses"]["AmbiguousFraming"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    adminGetPromotionUsage: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                /** @description Promotion id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The usage report */
+            200: {
+                headers: {
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageReport"];
+                };
+            };
+            400: components["responses"]["AmbiguousFraming"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
@@ -5305,6 +6535,124 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    applyMyCartPromotionCode: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Guest cart token */
+                "X-Cart-Token"?: string | null;
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ApplyCode"];
+            };
+        };
+        responses: {
+            /** @description The cart with the code applied */
+            200: {
+                headers: {
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CartView"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description The code's usage limit is reached (`promotion-limit-reached`), or the cart holds 5 codes (`promotion-codes-full`) */
+            409: {
+                headers: {
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description The code does not apply (`promotion-unknown`, `promotion-not-yet-valid`, `promotion-expired`, `promotion-not-applicable`, `promotion-not-combinable`) */
+            422: {
+                headers: {
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    removeMyCartPromotionCode: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Guest cart token */
+                "X-Cart-Token"?: string | null;
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                /** @description The code, any case */
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The cart without the code */
+            200: {
+                headers: {
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CartView"];
+                };
+            };
+            400: components["responses"]["AmbiguousFraming"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };

@@ -618,7 +618,7 @@ impl GroupRepo for PgPromotionRepo {
         Ok(Some(rows.into_iter().map(|(user_id, email, added_at)| GroupMember { user_id, email, added_at }).collect()))
     }
 
-    async fn add_member(&self, group_id: Uuid, user_id: Uuid) -> Result<(), PromotionError> {
+    async fn add_member(&self, group_id: Uuid, user_id: Uuid) -> Result<GroupMember, PromotionError> {
         let mut conn = self.db.conn().await?;
         diesel::insert_into(m::table)
             .values((m::group_id.eq(group_id), m::user_id.eq(user_id)))
@@ -629,7 +629,16 @@ impl GroupRepo for PgPromotionRepo {
                 DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => PromotionError::NotFound,
                 other => PromotionError::Storage(crate::error::storage(other)),
             })?;
-        Ok(())
+        let (user_id, email, added_at): (Uuid, String, DateTime<Utc>) = m::table
+            .inner_join(users::table)
+            .filter(m::group_id.eq(group_id).and(m::user_id.eq(user_id)))
+            .select((m::user_id, users::email, m::added_at))
+            .first(&mut conn)
+            .await
+            .optional()
+            .storage()?
+            .ok_or(PromotionError::NotFound)?;
+        Ok(GroupMember { user_id, email, added_at })
     }
 
     async fn remove_member(&self, group_id: Uuid, user_id: Uuid) -> Result<bool, PromotionError> {

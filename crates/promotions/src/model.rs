@@ -23,15 +23,19 @@ pub enum PromotionStatus {
 #[serde(default, deny_unknown_fields)]
 pub struct Conditions {
     /// The cart's subtotal (before any discount) must be at least this, in `currency`.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1_000_000_000_000_i64))]
     pub min_subtotal_minor: Option<i64>,
     /// Only carts in this currency (ISO 4217). Required when the promotion names an amount
     /// (a fixed discount, a minimum subtotal, a cap).
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "EUR"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "EUR", min_length = 3, max_length = 3))]
     pub currency: Option<Currency>,
     /// Target lines: a line matches when its product, variant or category is listed. All empty
     /// means every line matches. With targets, at least one line must match.
+    #[cfg_attr(feature = "openapi", schema(max_items = 100))]
     pub products: Vec<Uuid>,
+    #[cfg_attr(feature = "openapi", schema(max_items = 100))]
     pub variants: Vec<Uuid>,
+    #[cfg_attr(feature = "openapi", schema(max_items = 100))]
     pub categories: Vec<Uuid>,
     /// Only members of this customer group (so only signed-in shoppers).
     pub customer_group: Option<Uuid>,
@@ -77,18 +81,37 @@ impl Conditions {
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Action {
     /// A percentage of the whole order's lines (what earlier promotions left of them).
-    PercentOffOrder { percent_bp: i64 },
+    PercentOffOrder {
+        #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10_000))]
+        percent_bp: i64,
+    },
     /// A fixed amount off the order's lines, split over them.
-    FixedOffOrder { amount_minor: i64 },
+    FixedOffOrder {
+        #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1_000_000_000_000_i64))]
+        amount_minor: i64,
+    },
     /// A percentage of each matching line.
-    PercentOffLines { percent_bp: i64 },
+    PercentOffLines {
+        #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10_000))]
+        percent_bp: i64,
+    },
     /// A fixed amount off each matching unit (never more than the unit's price).
-    FixedOffUnits { amount_minor: i64 },
+    FixedOffUnits {
+        #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1_000_000_000_000_i64))]
+        amount_minor: i64,
+    },
     /// The shipping, entirely.
     FreeShipping {},
     /// Of the matching units, ordered from the dearest, every `buy + get` units give the last
     /// (cheapest) `get` of them `percent_bp` off (10,000: free).
-    BuyXGetY { buy: i32, get: i32, percent_bp: i64 },
+    BuyXGetY {
+        #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 100))]
+        buy: i32,
+        #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 100))]
+        get: i32,
+        #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10_000))]
+        percent_bp: i64,
+    },
 }
 
 /// A promotion as the engine sees it (and as the admin API shows it).
@@ -133,7 +156,7 @@ pub struct PromotionInput {
     /// For a code-based promotion: 3 to 32 of `A-Z 0-9 - _`, any case (stored upper case).
     /// Absent: automatic (applies to every cart that meets the conditions).
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(example = "SUMMER-25"))]
+    #[cfg_attr(feature = "openapi", schema(example = "SUMMER-25", min_length = 3, max_length = 32))]
     #[garde(skip)]
     pub code: Option<String>,
     /// `draft`, `active` or `paused` (archive with the archive operation). Default `draft`.
@@ -149,6 +172,7 @@ pub struct PromotionInput {
     pub ends_at: Option<DateTime<Utc>>,
     /// Lower applies first (-1,000,000 to 1,000,000; default 0); ties by id.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = -1_000_000, maximum = 1_000_000))]
     #[garde(skip)]
     pub priority: i32,
     /// Default true.

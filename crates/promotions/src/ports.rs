@@ -145,8 +145,9 @@ pub trait GroupRepo: Send + Sync {
         group_id: Uuid,
         page: &PageRequest<Uuid>,
     ) -> Result<Option<Vec<GroupMember>>, PromotionError>;
-    /// Adds a member (already one: no change); `NotFound` for an unknown group or user.
-    async fn add_member(&self, group_id: Uuid, user_id: Uuid) -> Result<(), PromotionError>;
+    /// Adds a member (already one: no change) and returns the membership; `NotFound` for an
+    /// unknown group or user.
+    async fn add_member(&self, group_id: Uuid, user_id: Uuid) -> Result<GroupMember, PromotionError>;
     async fn remove_member(&self, group_id: Uuid, user_id: Uuid) -> Result<bool, PromotionError>;
     /// The groups a user belongs to (for the `customer_group` condition).
     async fn groups_of(&self, user_id: Uuid) -> Result<Vec<Uuid>, PromotionError>;

@@ -84,7 +84,7 @@ impl PromotionService {
         Ok(Page::cut(rows, page.limit, |m| m.user_id))
     }
 
-    pub async fn add_member(&self, group: Uuid, user: Uuid) -> Result<(), PromotionError> {
+    pub async fn add_member(&self, group: Uuid, user: Uuid) -> Result<GroupMember, PromotionError> {
         self.groups.add_member(group, user).await
     }
 

@@ -297,23 +297,23 @@ pub async fn list_members(
 
 /// Add a customer to a group
 ///
-/// Makes the user a member (already one: no change). An unknown group or user is 404.
+/// Makes the user a member (already one: no change, the membership as it was). An unknown
+/// group or user is 404.
 #[utoipa::path(
     tag = "admin-promotions",
     operation_id = "adminAddCustomerGroupMember",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Group id"), ("user_id" = Uuid, Path, description = "User id")),
-    responses((status = 204, description = "The user is a member"))
+    responses((status = 200, description = "The membership", body = GroupMember))
 )]
 #[put("/admin/customer-groups/{id}/members/{user_id}")]
 pub async fn add_member(
     state: web::Data<AppState>,
     _: Authorized<perm::ManagePromotions>,
     path: web::Path<(Uuid, Uuid)>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<web::Json<GroupMember>> {
     let (group, user) = path.into_inner();
-    state.promotions.add_member(group, user).await?;
-    Ok(HttpResponse::NoContent().finish())
+    Ok(web::Json(state.promotions.add_member(group, user).await?))
 }
 
 /// Remove a customer from a group

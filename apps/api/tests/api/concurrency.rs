@@ -321,3 +321,65 @@ async fn order_and_stock_writes_at_once_keep_stock_ledger_and_keys_exact() {
     let status = a.client.get(&format!("/api/v1/admin/orders/{order}")).await.json()["status"].clone();
     assert!(["cancelled", "shipped"].contains(&status.as_str().expect("status")), "{status}");
 }
+
+/// Promotion codes entered at once, with removals and a guest cart merged in: a cart never holds
+/// more than five codes, each code at most once; the answers agree with what was stored.
+#[tokio::test]
+async fn promotion_codes_entered_at_once_stay_within_five() {
+    let (app, db) = spawn().await;
+    let a = admin(&app).await;
+    let eur = variants_in(&a, "EUR", 2).await;
+    for n in 0..12 {
+        let body = json!({"name": format!("Code {n}"), "code": format!("RACE{n}"), "status": "active",
+            "action": {"type": "percent_off_order", "percent_bp": 100}});
+        a.client.post("/api/v1/admin/promotions", &body).await.assert_status(201);
+    }
+    let c = customer(&app, "codes-race").await;
+    for round in 0..3 {
+        c.client.post("/api/v1/cart/lines", &json!({"variant_id": eur[0], "quantity": 1})).await.assert_status(200);
+        let guest = app.client.post("/api/v1/cart/lines", &json!({"variant_id": eur[1], "quantity": 1})).await;
+        let token = guest.header("x-cart-token").expect("token").to_owned();
+        let guest_client = app.client.with_header("x-cart-token", &token);
+        for n in 6..9 {
+            guest_client.post("/api/v1/cart/promotions", &json!({"code": format!("race{n}")})).await.assert_status(200);
+        }
+        let mut calls: Vec<(String, Call)> = Vec::new();
+        for n in 0..12 {
+            calls.push((
+                format!("apply {n}"),
+                post(&c.client, "/api/v1/cart/promotions".into(), json!({"code": format!("race{n}")})),
+            ));
+        }
+        calls.push(("remove".into(), delete(&c.client, "/api/v1/cart/promotions/RACE0".into())));
+        calls.push(("merge".into(), post(&c.client, "/api/v1/cart/merge".into(), json!({"cart_token": token}))));
+        let answers = fire("codes", calls).await;
+        for (n, r) in answers[..12].iter().enumerate() {
+            assert!(
+                r.status.as_u16() == 200 || code_of(r) == "promotion-codes-full",
+                "round {round}, apply {n}: {} {}",
+                r.status,
+                r.text()
+            );
+        }
+        holds(&db.url, "at most five codes", "SELECT 1 FROM carts WHERE cardinality(promotion_codes) > 5").await;
+        holds(
+            &db.url,
+            "each code once",
+            "SELECT 1 FROM carts c WHERE cardinality(promotion_codes) <> (SELECT count(DISTINCT x) FROM unnest(c.promotion_codes) x)",
+        )
+        .await;
+        let codes = c.client.get("/api/v1/cart").await.json()["codes"].as_array().expect("codes").len();
+        assert!((1..=5).contains(&codes), "round {round}: {codes} codes");
+        c.client.delete("/api/v1/cart").await.assert_status(204);
+        for n in 0..12 {
+            c.client.delete(&format!("/api/v1/cart/promotions/RACE{n}")).await;
+        }
+    }
+}
+
+fn code_of(r: &Response) -> String {
+    serde_json::from_slice::<serde_json::Value>(&r.body)
+        .ok()
+        .and_then(|v| v["code"].as_str().map(str::to_owned))
+        .unwrap_or_default()
+}

@@ -95,6 +95,8 @@ const OPERATIONS: &[(&str, &str, Access)] = &[
     ("PUT", "/api/v1/cart/lines/{variant_id}", Optional),
     ("DELETE", "/api/v1/cart/lines/{variant_id}", Optional),
     ("POST", "/api/v1/cart/merge", Authenticated),
+    ("POST", "/api/v1/cart/promotions", Optional),
+    ("DELETE", "/api/v1/cart/promotions/{code}", Optional),
     ("GET", "/api/v1/shipping-methods", Public),
     // checkout and orders
     ("POST", "/api/v1/checkout", Authenticated),
@@ -112,6 +114,20 @@ const OPERATIONS: &[(&str, &str, Access)] = &[
     ("POST", "/api/v1/admin/shipping-methods", Admin(Permission::ManageOrders)),
     ("PATCH", "/api/v1/admin/shipping-methods/{id}", Admin(Permission::ManageOrders)),
     ("DELETE", "/api/v1/admin/shipping-methods/{id}", Admin(Permission::ManageOrders)),
+    // admin: promotions and customer groups
+    ("POST", "/api/v1/admin/promotions", Admin(Permission::ManagePromotions)),
+    ("GET", "/api/v1/admin/promotions", Admin(Permission::ManagePromotions)),
+    ("GET", "/api/v1/admin/promotions/{id}", Admin(Permission::ManagePromotions)),
+    ("PUT", "/api/v1/admin/promotions/{id}", Admin(Permission::ManagePromotions)),
+    ("POST", "/api/v1/admin/promotions/{id}/archive", Admin(Permission::ManagePromotions)),
+    ("GET", "/api/v1/admin/promotions/{id}/usage", Admin(Permission::ManagePromotions)),
+    ("POST", "/api/v1/admin/customer-groups", Admin(Permission::ManagePromotions)),
+    ("GET", "/api/v1/admin/customer-groups", Admin(Permission::ManagePromotions)),
+    ("PUT", "/api/v1/admin/customer-groups/{id}", Admin(Permission::ManagePromotions)),
+    ("DELETE", "/api/v1/admin/customer-groups/{id}", Admin(Permission::ManagePromotions)),
+    ("GET", "/api/v1/admin/customer-groups/{id}/members", Admin(Permission::ManagePromotions)),
+    ("PUT", "/api/v1/admin/customer-groups/{id}/members/{user_id}", Admin(Permission::ManagePromotions)),
+    ("DELETE", "/api/v1/admin/customer-groups/{id}/members/{user_id}", Admin(Permission::ManagePromotions)),
     // webhooks
     ("POST", "/api/v1/webhooks/payments", Webhook),
     // reviews
@@ -185,6 +201,9 @@ struct Fixtures {
     moderated_review: String,
     /// An outbox event (the order's `order.placed`).
     event: String,
+    promotion: String,
+    group: String,
+    spare_group: String,
 }
 
 fn id(v: &Value) -> String {
@@ -268,6 +287,21 @@ async fn fixtures(app: &TestApp) -> Fixtures {
     let events =
         admin.client.get(&format!("/api/v1/admin/outbox?event_type=order.placed&aggregate_id={}", id(&order))).await;
     let event = id(&created(events).get("items").and_then(|i| i.get(0)).cloned().expect("an order.placed event"));
+    let promotion = id(&created(
+        admin
+            .client
+            .post(
+                "/api/v1/admin/promotions",
+                &json!({"name": "Matrix", "code": "MATRIX", "action": {"type": "free_shipping"}}),
+            )
+            .await,
+    ));
+    let group = |name: &str| {
+        let client = admin.client.clone();
+        let body = json!({"name": name});
+        async move { id(&created(client.post("/api/v1/admin/customer-groups", &body).await)) }
+    };
+    let (group, spare_group) = (group("Matrix").await, group("Matrix spare").await);
 
     Fixtures {
         target,
@@ -288,6 +322,9 @@ async fn fixtures(app: &TestApp) -> Fixtures {
         spare_review: reviews[1].clone(),
         moderated_review: reviews[2].clone(),
         event,
+        promotion,
+        group,
+        spare_group,
         admin,
         staff,
         a,
@@ -318,6 +355,11 @@ fn path_value(method: &str, template: &str, collection: &str, param: &str, f: &F
         ("reviews", "id") if delete => &f.spare_review,
         ("reviews", "id") => &f.review,
         ("outbox", "id") => &f.event,
+        ("promotions", "id") => &f.promotion,
+        ("promotions", "code") => return "NO-SUCH-CODE".into(),
+        ("customer-groups", "id") if delete && !template.ends_with("{user_id}") => &f.spare_group,
+        ("customer-groups", "id") => &f.group,
+        ("members", "user_id") => &f.target,
         _ => panic!("no fixture for {{{param}}} in {method} {template}: add one to path_value()"),
     };
     v.clone()
@@ -365,6 +407,13 @@ async fn request_body(app: &TestApp, method: &str, template: &str, f: &Fixtures)
         ("PUT", "/api/v1/cart/lines/{variant_id}") => json!({"quantity": 2}),
         ("POST", "/api/v1/cart/merge") => json!({"cart_token": "no-such-cart"}),
         ("POST", "/api/v1/checkout") => checkout_body(&f.shipping),
+        ("POST", "/api/v1/cart/promotions") => json!({"code": "NO-SUCH-CODE"}),
+        ("POST", "/api/v1/admin/promotions") | ("PUT", "/api/v1/admin/promotions/{id}") => {
+            json!({"name": "Matrix", "action": {"type": "free_shipping"}})
+        }
+        ("POST", "/api/v1/admin/customer-groups") | ("PUT", "/api/v1/admin/customer-groups/{id}") => {
+            json!({"name": format!("G-{unique}")})
+        }
         ("POST", "/api/v1/admin/orders/{id}/ship") => json!({"carrier": "DHL", "tracking_number": "JD0001"}),
         ("POST", "/api/v1/admin/shipping-methods") => json!({"name": "Matrix", "price_minor": 100, "currency": "EUR"}),
         ("PATCH", "/api/v1/admin/shipping-methods/{id}") => json!({"price_minor": 200}),

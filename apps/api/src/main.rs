@@ -91,13 +91,14 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             let db = persistence::Db::connect(&config.db_config())?;
             let seeded = persistence::seed::seed(&db, products, users, &hash).await?;
             println!(
-                "seeded {} categories, {} products, {} variants, {} users, {} shipping methods, {} reviews in {:.1} s",
+                "seeded {} categories, {} products, {} variants, {} users, {} shipping methods, {} reviews, {} promotions in {:.1} s",
                 seeded.categories,
                 seeded.products,
                 seeded.variants,
                 seeded.users,
                 seeded.shipping_methods,
                 seeded.reviews,
+                seeded.promotions,
                 started.elapsed().as_secs_f64()
             );
             println!("customers: user1@example.com .. user{users}@example.com, password \"{password}\"");

@@ -132,7 +132,8 @@ export interface paths {
         get?: never;
         /**
          * Add a customer to a group
-         * @description Makes the user a member (already one: no change). An unknown group or user is 404.
+         * @description Makes the user a member (already one: no change, the membership as it was). An unknown
+         *     group or user is 404.
          */
         put: operations["adminAddCustomerGroupMember"];
         post?: never;
@@ -3683,8 +3684,8 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The user is a member */
-            204: {
+            /** @description The membership */
+            200: {
                 headers: {
                     /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
                     "RateLimit-Limit"?: number;
@@ -3696,7 +3697,9 @@ export interface operations {
                     "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["GroupMember"];
+                };
             };
             400: components["responses"]["AmbiguousFraming"];
             401: components["responses"]["Unauthorized"];

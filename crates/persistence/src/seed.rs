@@ -39,6 +39,7 @@ pub struct Seeded {
     pub users: usize,
     pub shipping_methods: usize,
     pub reviews: usize,
+    pub promotions: usize,
 }
 
 /// Shipping methods of the demo store: (name, price in cents, countries; empty = everywhere).
@@ -182,6 +183,16 @@ pub async fn seed(db: &Db, products: i64, users: i64, password_hash: &str) -> Re
             .execute(conn)
             .await?;
         }
+        // A code to try the promotions with (docs/promotions.md); code-based, so carts without it
+        // are priced as before.
+        out.promotions = diesel::sql_query(
+            "INSERT INTO promotions (id, name, code, status, conditions, action, per_customer_limit) \
+             VALUES (md5('seed-promotion-welcome')::uuid, 'Welcome: 10 % off your first order', 'WELCOME10', 'active', \
+                     '{\"first_order_only\": true}', '{\"type\": \"percent_off_order\", \"percent_bp\": 1000}', 1) \
+             ON CONFLICT DO NOTHING",
+        )
+        .execute(conn)
+        .await?;
         out.reviews = diesel::sql_query(REVIEWS_SQL).bind::<BigInt, _>(users.min(3)).execute(conn).await?;
         // The ratings the catalog shows and sorts by, from the visible reviews.
         diesel::sql_query(

@@ -507,11 +507,12 @@ scenario_commerce_promotions() {
   sql "WITH cats AS (SELECT id, row_number() OVER (ORDER BY slug) AS i FROM categories ORDER BY slug LIMIT 45)
        INSERT INTO promotions (id, name, status, priority, combinable, conditions, action)
        SELECT gen_random_uuid(), '$BENCH_PROMOTION_TAG ' || i, 'active', i, true,
-              jsonb_build_object('categories', jsonb_build_array(id)), '{\"type\": \"percent_off_lines\", \"percent_bp\": 500}'
+              jsonb_build_object('categories', jsonb_build_array(id)),
+              '{\"type\": \"percent_off_lines\", \"percent_bp\": 500}'::jsonb
          FROM cats
        UNION ALL
-       SELECT gen_random_uuid(), '$BENCH_PROMOTION_TAG order ' || g, 'active', 100 + g, true, '{}',
-              '{\"type\": \"percent_off_order\", \"percent_bp\": 100}'
+       SELECT gen_random_uuid(), '$BENCH_PROMOTION_TAG order ' || g, 'active', 100 + g, true, '{}'::jsonb,
+              '{\"type\": \"percent_off_order\", \"percent_bp\": 100}'::jsonb
          FROM generate_series(1, 5) g" >/dev/null
   n=$(sql "SELECT count(*) FROM promotions WHERE name LIKE '$BENCH_PROMOTION_TAG%' AND status = 'active' AND code IS NULL")
   # What the tables hold when the run ends stays measured by the stock check; the promotions go.

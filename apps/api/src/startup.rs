@@ -246,7 +246,11 @@ impl Application {
         let shipping_repo: Arc<dyn cart::ShippingRepo> = Arc::new(PgShippingRepo::new(db.clone()));
         let shipping = Arc::new(ShippingService::new(shipping_repo.clone()));
         let promotion_repo = Arc::new(persistence::PgPromotionRepo::new(db.clone()));
-        let promotions = Arc::new(promotions::PromotionService::new(promotion_repo.clone(), promotion_repo));
+        let promotions = Arc::new(promotions::PromotionService::new(
+            promotion_repo.clone(),
+            promotion_repo,
+            Duration::from_millis(config.checkout.automatic_promotions_cache_ms),
+        ));
         let carts = Arc::new(CartService::new(
             Arc::new(PgCartRepo::new(db.clone())),
             shipping_repo.clone(),

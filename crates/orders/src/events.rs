@@ -101,22 +101,28 @@ pub fn transitioned(order: &Order, from: OrderStatus, event: Event) -> Option<Ne
     Some(NewEvent::new(kind, order.id, payload))
 }
 
-/// `promotion.redeemed` (v1): checkout counted a redemption of a promotion for an order (one
-/// event per promotion applied).
-pub fn redeemed(order: &Order, promotion: &crate::OrderPromotion) -> NewEvent {
-    NewEvent::new(
+/// `promotion.redeemed` (v1): checkout counted redemptions of promotions for an order; one event
+/// per order, listing every promotion applied (none applied: no event).
+pub fn redeemed(order: &Order) -> Option<NewEvent> {
+    if order.promotions.is_empty() {
+        return None;
+    }
+    let promotions: Vec<Value> = order
+        .promotions
+        .iter()
+        .map(|p| json!({"promotion_id": p.promotion_id, "name": p.name, "code": p.code, "amount": p.amount}))
+        .collect();
+    Some(NewEvent::new(
         types::PROMOTION_REDEEMED,
-        promotion.promotion_id,
+        order.id,
         json!({
-            "promotion_id": promotion.promotion_id,
-            "name": promotion.name,
-            "code": promotion.code,
             "order_id": order.id,
             "user_id": order.user_id,
-            "amount": promotion.amount,
+            "discount": order.discount,
+            "promotions": promotions,
             "redeemed_at": order.created_at,
         }),
-    )
+    ))
 }
 
 /// `inventory.low_stock` (v1): a sale took a variant's stock from above `threshold` to at or

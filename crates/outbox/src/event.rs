@@ -39,8 +39,7 @@ pub mod types {
     pub const ORDER_REFUNDED: EventType = EventType { name: "order.refunded", version: 1, aggregate: "order" };
     pub const INVENTORY_LOW_STOCK: EventType =
         EventType { name: "inventory.low_stock", version: 1, aggregate: "variant" };
-    pub const PROMOTION_REDEEMED: EventType =
-        EventType { name: "promotion.redeemed", version: 1, aggregate: "promotion" };
+    pub const PROMOTION_REDEEMED: EventType = EventType { name: "promotion.redeemed", version: 1, aggregate: "order" };
 }
 
 /// An event about to be written to the outbox, inside the transaction of the change it reports.

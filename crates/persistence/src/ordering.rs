@@ -427,7 +427,7 @@ impl OrderRepo for PgOrderRepo {
                     .await?;
                 let order = load_order(conn, order_id).await?.ok_or(DieselError::NotFound)?;
                 let mut events = vec![order_events_out::placed(&order)];
-                events.extend(order.promotions.iter().map(|a| order_events_out::redeemed(&order, a)));
+                events.extend(order_events_out::redeemed(&order));
                 events.extend(plan.low_stock.iter().map(|l| {
                     order_events_out::low_stock(l.variant_id, l.product_id, &l.sku, l.stock_after, p.low_stock_threshold)
                 }));

@@ -425,6 +425,30 @@ impl PromotionRepo for PgPromotionRepo {
         Ok(candidates_in(&mut conn, codes).await.storage()?)
     }
 
+    async fn automatic(&self) -> Result<Vec<Promotion>, PromotionError> {
+        let mut conn = self.db.conn().await?;
+        let rows: Vec<PromotionRow> = p::table
+            .filter(p::code.is_null().and(p::status.eq(PromotionStatus::Active.as_str())))
+            .order((p::priority, p::id))
+            .select(PromotionRow::as_select())
+            .load(&mut conn)
+            .await
+            .storage()?;
+        decode(rows)
+    }
+
+    async fn by_codes(&self, codes: &[String]) -> Result<Vec<Promotion>, PromotionError> {
+        let mut conn = self.db.conn().await?;
+        let rows: Vec<PromotionRow> = p::table
+            .filter(p::code.eq_any(codes))
+            .order((p::priority, p::id))
+            .select(PromotionRow::as_select())
+            .load(&mut conn)
+            .await
+            .storage()?;
+        decode(rows)
+    }
+
     async fn usage(&self, ids: &[Uuid], customer: Option<Uuid>) -> Result<HashMap<Uuid, Usage>, PromotionError> {
         let mut conn = self.db.conn().await?;
         // The live count of a limited promotion is kept on its row.

@@ -118,6 +118,10 @@ pub trait PromotionRepo: Send + Sync {
     /// What [`crate::evaluate`] needs: the active automatic promotions, and the promotions of
     /// these codes whatever their status (so a refusal can say why).
     async fn candidates(&self, codes: &[String]) -> Result<Vec<Promotion>, PromotionError>;
+    /// The active automatic promotions only.
+    async fn automatic(&self) -> Result<Vec<Promotion>, PromotionError>;
+    /// The promotions of these codes, whatever their status.
+    async fn by_codes(&self, codes: &[String]) -> Result<Vec<Promotion>, PromotionError>;
     /// Live redemptions of these promotions, in all and by `customer`.
     async fn usage(&self, ids: &[Uuid], customer: Option<Uuid>) -> Result<HashMap<Uuid, Usage>, PromotionError>;
     /// The customer's groups and the orders that count for `first_order_only`.

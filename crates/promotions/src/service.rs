@@ -1,7 +1,8 @@
 //! The promotions service: admin operations over the ports, and the quote a cart shows.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use primitives::{Currency, Page, PageRequest};
@@ -16,6 +17,9 @@ use crate::ports::{
 pub struct PromotionService {
     repo: Arc<dyn PromotionRepo>,
     groups: Arc<dyn GroupRepo>,
+    /// How long the cart view reuses the active automatic promotions it read (zero: never).
+    automatic_ttl: Duration,
+    automatic: Mutex<Option<(Instant, Arc<Vec<Promotion>>)>>,
 }
 
 /// A group name: trimmed, 1 to 100 characters, no control characters.
@@ -29,18 +33,49 @@ fn group_name(name: &str) -> Result<String, PromotionError> {
 }
 
 impl PromotionService {
-    pub fn new(repo: Arc<dyn PromotionRepo>, groups: Arc<dyn GroupRepo>) -> Self {
-        PromotionService { repo, groups }
+    /// `automatic_ttl`: how long cart views reuse the list of active automatic promotions (every
+    /// cart answer evaluates them; checkout always reads them from the database, under its
+    /// transaction). This instance's own edits take effect at once; another instance's within
+    /// the TTL.
+    pub fn new(repo: Arc<dyn PromotionRepo>, groups: Arc<dyn GroupRepo>, automatic_ttl: Duration) -> Self {
+        PromotionService { repo, groups, automatic_ttl, automatic: Mutex::new(None) }
+    }
+
+    fn forget_automatic(&self) {
+        if let Ok(mut cached) = self.automatic.lock() {
+            *cached = None;
+        }
+    }
+
+    /// The active automatic promotions, from the copy read within the TTL when there is one.
+    async fn automatic(&self) -> Result<Arc<Vec<Promotion>>, PromotionError> {
+        if let Ok(cached) = self.automatic.lock()
+            && let Some((at, list)) = cached.as_ref()
+            && at.elapsed() < self.automatic_ttl
+        {
+            return Ok(list.clone());
+        }
+        let list = Arc::new(self.repo.automatic().await?);
+        if !self.automatic_ttl.is_zero()
+            && let Ok(mut cached) = self.automatic.lock()
+        {
+            *cached = Some((Instant::now(), list.clone()));
+        }
+        Ok(list)
     }
 
     pub async fn create(&self, input: PromotionInput) -> Result<Promotion, PromotionError> {
         let promotion = input.into_promotion(Uuid::now_v7())?;
-        self.repo.create(&promotion).await
+        let created = self.repo.create(&promotion).await;
+        self.forget_automatic();
+        created
     }
 
     pub async fn replace(&self, id: Uuid, input: PromotionInput) -> Result<Promotion, PromotionError> {
         let promotion = input.into_promotion(id)?;
-        self.repo.replace(&promotion).await
+        let replaced = self.repo.replace(&promotion).await;
+        self.forget_automatic();
+        replaced
     }
 
     pub async fn get(&self, id: Uuid) -> Result<Promotion, PromotionError> {
@@ -55,7 +90,9 @@ impl PromotionService {
     /// Archives a promotion: it stops applying at once and for good (its redemptions and
     /// report stay). Archiving an archived one changes nothing.
     pub async fn archive(&self, id: Uuid) -> Result<Promotion, PromotionError> {
-        self.repo.set_status(id, PromotionStatus::Archived).await?.ok_or(PromotionError::NotFound)
+        let archived = self.repo.set_status(id, PromotionStatus::Archived).await;
+        self.forget_automatic();
+        archived?.ok_or(PromotionError::NotFound)
     }
 
     pub async fn report(&self, id: Uuid) -> Result<UsageReport, PromotionError> {
@@ -104,7 +141,10 @@ impl PromotionService {
         codes: &[String],
         now: DateTime<Utc>,
     ) -> Result<Evaluation, PromotionError> {
-        let candidates = self.repo.candidates(codes).await?;
+        let mut candidates: Vec<Promotion> = self.automatic().await?.as_ref().clone();
+        if !codes.is_empty() {
+            candidates.extend(self.repo.by_codes(codes).await?);
+        }
         let limited = limited(&candidates);
         let usage = if limited.is_empty() { HashMap::new() } else { self.repo.usage(&limited, customer).await? };
         let customer = match customer {

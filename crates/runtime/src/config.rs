@@ -101,6 +101,10 @@ pub struct CheckoutSettings {
     pub sweep_interval_ms: u64,
     /// A sale that leaves a variant with this many or fewer emits `inventory.low_stock`.
     pub low_stock_threshold: i32,
+    /// How long cart answers reuse the list of active automatic promotions (0: read it every
+    /// time). Checkout always reads it in its transaction; another instance's edits show in
+    /// carts within this.
+    pub automatic_promotions_cache_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -368,6 +372,7 @@ impl Config {
                 idempotency_ttl_secs: 86_400,
                 sweep_interval_ms: 5_000,
                 low_stock_threshold: 5,
+                automatic_promotions_cache_ms: 2_000,
             },
             payments: PaymentsConfig {
                 provider: PaymentProvider::Sandbox,

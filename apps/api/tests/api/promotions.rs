@@ -417,7 +417,12 @@ async fn the_order_keeps_what_the_promotions_took_to_the_cent() {
     assert_eq!(minor(&usage(&s, &code).await["discount_totals"][0]), 333);
     let events = s.admin.client.get("/api/v1/admin/outbox?event_type=promotion.redeemed").await;
     events.assert_status(200);
-    assert_eq!(events.json()["items"].as_array().map(Vec::len), Some(3));
+    let events = events.json()["items"].as_array().expect("items").clone();
+    assert_eq!(events.len(), 1, "one event for the order");
+    let payload = &events[0]["payload"];
+    assert_eq!(payload["order_id"], json!(id));
+    assert_eq!(payload["promotions"].as_array().map(Vec::len), Some(3));
+    assert_eq!(minor(&payload["discount"]), discount_total);
 }
 
 /// 100 customers, each with the code on a cart, check out at once over two instances: the

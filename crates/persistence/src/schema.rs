@@ -355,7 +355,6 @@ diesel::joinable!(orders -> shipping_methods (shipping_method_id));
 diesel::joinable!(orders -> users (user_id));
 diesel::joinable!(products -> categories (category_id));
 diesel::joinable!(promotion_redemptions -> orders (order_id));
-diesel::joinable!(promotion_redemptions -> promotions (promotion_id));
 diesel::joinable!(promotion_redemptions -> users (user_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(reviews -> products (product_id));

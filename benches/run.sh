@@ -497,30 +497,48 @@ commerce_sql() { # FILE-WITH-POOL-ARRAY SQL: runs SQL with :pool bound to the va
 scenario_commerce() {
   commerce_run "" ""
 }
-# The same with 50 active automatic promotions (issue "Promotions"): five take 1 % off every
-# order, 45 take 5 % off the lines of one category each (the first 45 categories by slug), all
-# combinable, so every cart evaluates all 50 and every order redeems several (each a redemption
-# row and a promotion.redeemed event in the checkout's transaction). They are removed afterwards.
+# The same with 50 active automatic promotions (issue "Promotions"), every cart and checkout
+# evaluating all 50, in two mixes. "typical": 45 take 5 % off one product each (45 products of
+# the catalog, seldom in a cart), 4 take 10 % off orders over 5,000.00 (none here), 1 takes 5 %
+# off every order: an order redeems about one. "stacked": 45 take 5 % off the lines of one
+# category each (the first 45 categories by slug) and 5 take 1 % off every order, all
+# combinable: an order redeems about eight (a redemption row each, in the checkout's
+# transaction). Each mix is removed afterwards.
 BENCH_PROMOTION_TAG=bench-automatic
-scenario_commerce_promotions() {
+promotions_typical_sql="WITH prods AS (SELECT id, row_number() OVER (ORDER BY md5(id::text)) AS i FROM products
+    WHERE status = 'active' ORDER BY md5(id::text) LIMIT 45)
+  INSERT INTO promotions (id, name, status, priority, combinable, conditions, action)
+  SELECT gen_random_uuid(), '$BENCH_PROMOTION_TAG product ' || i, 'active', i, true,
+         jsonb_build_object('products', jsonb_build_array(id)),
+         '{\"type\": \"percent_off_lines\", \"percent_bp\": 500}'::jsonb FROM prods
+  UNION ALL
+  SELECT gen_random_uuid(), '$BENCH_PROMOTION_TAG big order ' || g, 'active', 100 + g, true,
+         '{\"currency\": \"EUR\", \"min_subtotal_minor\": 500000}'::jsonb,
+         '{\"type\": \"percent_off_order\", \"percent_bp\": 1000}'::jsonb FROM generate_series(1, 4) g
+  UNION ALL
+  SELECT gen_random_uuid(), '$BENCH_PROMOTION_TAG sitewide', 'active', 200, true, '{}'::jsonb,
+         '{\"type\": \"percent_off_order\", \"percent_bp\": 500}'::jsonb"
+promotions_stacked_sql="WITH cats AS (SELECT id, row_number() OVER (ORDER BY slug) AS i FROM categories ORDER BY slug LIMIT 45)
+  INSERT INTO promotions (id, name, status, priority, combinable, conditions, action)
+  SELECT gen_random_uuid(), '$BENCH_PROMOTION_TAG category ' || i, 'active', i, true,
+         jsonb_build_object('categories', jsonb_build_array(id)),
+         '{\"type\": \"percent_off_lines\", \"percent_bp\": 500}'::jsonb FROM cats
+  UNION ALL
+  SELECT gen_random_uuid(), '$BENCH_PROMOTION_TAG order ' || g, 'active', 100 + g, true, '{}'::jsonb,
+         '{\"type\": \"percent_off_order\", \"percent_bp\": 100}'::jsonb FROM generate_series(1, 5) g"
+commerce_with_promotions() { # KEY-SUFFIX MIX-NAME INSERT-SQL
   local n
-  sql "WITH cats AS (SELECT id, row_number() OVER (ORDER BY slug) AS i FROM categories ORDER BY slug LIMIT 45)
-       INSERT INTO promotions (id, name, status, priority, combinable, conditions, action)
-       SELECT gen_random_uuid(), '$BENCH_PROMOTION_TAG ' || i, 'active', i, true,
-              jsonb_build_object('categories', jsonb_build_array(id)),
-              '{\"type\": \"percent_off_lines\", \"percent_bp\": 500}'::jsonb
-         FROM cats
-       UNION ALL
-       SELECT gen_random_uuid(), '$BENCH_PROMOTION_TAG order ' || g, 'active', 100 + g, true, '{}'::jsonb,
-              '{\"type\": \"percent_off_order\", \"percent_bp\": 100}'::jsonb
-         FROM generate_series(1, 5) g" >/dev/null
+  sql "$3" >/dev/null
   n=$(sql "SELECT count(*) FROM promotions WHERE name LIKE '$BENCH_PROMOTION_TAG%' AND status = 'active' AND code IS NULL")
-  # What the tables hold when the run ends stays measured by the stock check; the promotions go.
-  commerce_run _promotions " with $n automatic promotions"
+  commerce_run "$1" " with $n automatic promotions, $2"
   sql "DELETE FROM promotion_redemptions WHERE promotion_id IN (SELECT id FROM promotions WHERE name LIKE '$BENCH_PROMOTION_TAG%');
        DELETE FROM promotions WHERE name LIKE '$BENCH_PROMOTION_TAG%'" >/dev/null
-  local redeemed=${PROMOTIONS_REDEEMED:-0}
-  say "commerce with promotions: $redeemed redemptions written"
+}
+scenario_commerce_promotions() {
+  commerce_with_promotions _promotions typical "$promotions_typical_sql"
+}
+scenario_commerce_promotions_stacked() {
+  commerce_with_promotions _promotions_stacked "stacked" "$promotions_stacked_sql"
 }
 commerce_run() { # KEY-SUFFIX LABEL-SUFFIX
   local suffix=$1 label=$2
@@ -584,11 +602,11 @@ commerce_run() { # KEY-SUFFIX LABEL-SUFFIX
   record "add_to_cart$suffix" "add to cart (POST /cart/lines)$label" "$CONC" "$(jq -r "$a.rate // 0" "$out")" \
     "$(jq -r "$a.p50 // empty" "$out")" "$(jq -r "$a.p99 // empty" "$out")" "$(jq -r "$a.errors // 1" "$out")" \
     "$n users, $COMMERCE_LINES different variants per cart, $(jq -r '.rounds // 0' "$out") rounds"
-  [ -z "$suffix" ] || note "$(pct "${RPS[add_to_cart$suffix]}" "${RPS[add_to_cart]:-0}") of add to cart without promotions (target: at least 80%)"
+  [ -z "$suffix" ] || note "$(pct "${RPS[add_to_cart$suffix]}" "${RPS[add_to_cart]:-0}") of add to cart without promotions (target for the typical mix: at least 80%)"
   record "checkout$suffix" "checkout (orders/s)$label" "$CONC" "$(jq -r "$c.rate // 0" "$out")" \
     "$(jq -r "$c.p50 // empty" "$out")" "$(jq -r "$c.p99 // empty" "$out")" "$(jq -r "$c.errors // 1" "$out")" \
     "$ok_orders orders of $COMMERCE_LINES lines; stock check $check (no oversell, ledger consistent)"
-  [ -z "$suffix" ] || note "$(pct "${RPS[checkout$suffix]}" "${RPS[checkout]:-0}") of checkout without promotions (target: at least 80%); ${PROMOTIONS_REDEEMED:-0} redemptions; stock check $check"
+  [ -z "$suffix" ] || note "$(pct "${RPS[checkout$suffix]}" "${RPS[checkout]:-0}") of checkout without promotions (target for the typical mix: at least 80%); ${PROMOTIONS_REDEEMED:-0} redemptions in $ok_orders orders; stock check $check"
   say "commerce driver CPU: $(jq -r '.driver_cpu_seconds // 0 | . * 10 | round / 10' "$out") s"
   check_alive
 }
@@ -637,6 +655,7 @@ SCENARIOS=(
   login_beside_detail
   commerce
   commerce_promotions
+  commerce_promotions_stacked
   rating_sort
 )
 
@@ -711,6 +730,10 @@ targets() {
   done
   r=$(awk -v a="${RPS[checkout]:-0}" -v ok="$CHECKOUT_OK" 'BEGIN { print (ok == 1 && a >= 1000) ? 1 : 0 }')
   echo "| checkout >= 1,000 orders/s, zero errors, zero oversell | $(fmt_rps "${RPS[checkout]:-0}") orders/s, $([ "$CHECKOUT_OK" = 1 ] && echo "no errors, stock check ok" || echo "errors or stock check failed") | $(met "$r") |"
+  for k in add_to_cart checkout; do
+    r=$(awk -v a="${RPS[${k}_promotions]:-0}" -v b="${RPS[$k]:-0}" 'BEGIN { print (b > 0 && a >= 0.8 * b) ? 1 : 0 }')
+    echo "| ${k//_/ } with 50 automatic promotions (typical mix) >= 80% of without | $(pct "${RPS[${k}_promotions]:-0}" "${RPS[$k]:-0}") | $(met "$r") |"
+  done
   r=$(awk -v a="$RSS_CACHED" -v b="$RSS_UNCACHED" 'BEGIN { print (a + 0 < 150 && b + 0 < 150) ? 1 : 0 }')
   echo "| API RSS < 150 MiB | ${RSS_CACHED} / ${RSS_UNCACHED} MiB | $(met "$r") |"
 }

@@ -201,10 +201,6 @@ impl From<CheckoutRefusal> for Problem {
                 .detail(format!(
                     "the code {promotion_code} does not apply any more: remove it from the cart or change the cart"
                 )),
-            CheckoutRefusal::PromotionsChanged => {
-                Problem::conflict("promotions-changed", "A promotion changed during checkout")
-                    .detail("nothing was placed; check out again with a new Idempotency-Key")
-            }
         }
     }
 }

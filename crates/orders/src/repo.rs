@@ -25,10 +25,6 @@ pub enum CheckoutRefusal {
     /// locks, it is expired, no longer applicable, or its usage limit was reached meanwhile.
     #[error("the promotion code {promotion_code} does not apply")]
     Promotion { promotion_code: String, refusal: promotions::Refusal },
-    /// An admin changed the limits of a promotion this checkout applied while it ran; a retry
-    /// (with a new key) decides on the new terms.
-    #[error("a promotion changed during checkout")]
-    PromotionsChanged,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

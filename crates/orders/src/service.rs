@@ -367,6 +367,5 @@ fn refusal_reason(r: &CheckoutRefusal) -> &'static str {
         CheckoutRefusal::CurrencyMismatch => "currency_mismatch",
         CheckoutRefusal::Promotion { refusal: promotions::Refusal::LimitReached, .. } => "promotion_limit_reached",
         CheckoutRefusal::Promotion { .. } => "promotion_refused",
-        CheckoutRefusal::PromotionsChanged => "promotions_changed",
     }
 }

@@ -262,6 +262,14 @@ impl From<LockedLine> for LineRow {
 }
 
 #[derive(QueryableByName)]
+struct LockedCart {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+    #[diesel(sql_type = Array<diesel::sql_types::Nullable<Text>>)]
+    promotion_codes: Vec<Option<String>>,
+}
+
+#[derive(QueryableByName)]
 struct Restocked {
     #[diesel(sql_type = SqlUuid)]
     variant_id: Uuid,
@@ -280,15 +288,21 @@ impl OrderRepo for PgOrderRepo {
         let order_id = Uuid::now_v7();
         let result: Result<Order, TxError<OrderError>> = conn
             .transaction(async |conn| {
-                // One checkout per cart at a time.
-                let cart: Option<(Uuid, Vec<Option<String>>)> = carts::table
-                    .filter(carts::user_id.eq(p.user_id))
-                    .select((carts::id, carts::promotion_codes))
-                    .for_update()
-                    .first(conn)
-                    .await
-                    .optional()?;
-                let Some((cart, codes)) = cart else { return Err(refuse(CheckoutRefusal::CartEmpty)) };
+                // One checkout per cart at a time; and, in the same statement, the promotions'
+                // edit lock shared (`promoting::EDIT_LOCK_KEY`): the promotions read below are the
+                // current ones, and no edit of them commits before this transaction does.
+                let cart: Option<LockedCart> = diesel::sql_query(
+                    "SELECT c.id, c.promotion_codes FROM carts c, pg_advisory_xact_lock_shared($2) \
+                     WHERE c.user_id = $1 FOR UPDATE OF c",
+                )
+                .bind::<SqlUuid, _>(p.user_id)
+                .bind::<diesel::sql_types::BigInt, _>(promoting::EDIT_LOCK_KEY)
+                .get_result(conn)
+                .await
+                .optional()?;
+                let Some(LockedCart { id: cart, promotion_codes: codes }) = cart else {
+                    return Err(refuse(CheckoutRefusal::CartEmpty));
+                };
                 // Lock the variants in id order: concurrent checkouts queue instead of deadlocking,
                 // and the stock read below cannot change before our update.
                 let locked: Vec<LockedLine> = diesel::sql_query(
@@ -402,9 +416,7 @@ impl OrderRepo for PgOrderRepo {
                         amount_minor: a.amount.amount_minor,
                     })
                     .collect();
-                if !promoting::record_in(conn, &redemptions, &candidates).await?.is_empty() {
-                    return Err(refuse(CheckoutRefusal::PromotionsChanged));
-                }
+                promoting::record_in(conn, &redemptions, &candidates).await?;
                 diesel::insert_into(order_events::table)
                     .values((
                         order_events::order_id.eq(order_id),
@@ -415,7 +427,7 @@ impl OrderRepo for PgOrderRepo {
                     .await?;
                 diesel::delete(cart_lines::table.filter(cart_lines::cart_id.eq(cart))).execute(conn).await?;
                 // The codes were used (or not) by this order; the next cart starts without them.
-                if !plan.promotions.is_empty() || had_codes {
+                if had_codes {
                     diesel::update(carts::table.find(cart))
                         .set(carts::promotion_codes.eq(Vec::<Option<String>>::new()))
                         .execute(conn)

@@ -90,13 +90,14 @@ fn customer_lock_key(promotion_id: Uuid, user_id: Uuid) -> i64 {
 }
 
 diesel::define_sql_function!(fn pg_advisory_xact_lock(key: diesel::sql_types::BigInt));
+diesel::define_sql_function!(fn pg_advisory_xact_lock_shared(key: diesel::sql_types::BigInt));
 
-/// The advisory-lock key that orders an edit of a promotion's limits against the checkouts
-/// redeeming it: checkouts hold it shared, an edit exclusively.
-fn edit_lock_key(promotion_id: Uuid) -> i64 {
-    let mixed = promotion_id.as_u128() ^ 0x5EED_0F_ED17_u128.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    ((mixed as i64) ^ ((mixed >> 64) as i64)).rotate_left(17)
-}
+/// The advisory lock that orders edits of promotions against checkouts: every checkout holds it
+/// shared from its first statement (`PgOrderRepo::place` takes it with the cart's row lock), an
+/// edit of a promotion's definition exclusively. An edit therefore waits for the checkouts in
+/// flight (and then counts their redemptions), and a checkout that starts meanwhile waits for
+/// the edit and reads the new definitions. Checkouts do not wait for each other on it.
+pub(crate) const EDIT_LOCK_KEY: i64 = 0x5348_4f50_5052_4f4d; // "SHOPPROM"
 
 /// The candidates of an evaluation (see `PromotionRepo::candidates`), on the caller's connection.
 pub(crate) async fn candidates_in(conn: &mut AsyncPgConnection, codes: &[String]) -> QueryResult<Vec<Promotion>> {
@@ -169,26 +170,21 @@ pub(crate) async fn lock_usage_in(
     Ok(usage)
 }
 
-/// Writes redemptions decided under [`lock_usage_in`] on the definitions `evaluated`: the live
-/// count of each promotion with a total limit goes up (its CHECK refuses a count past the
-/// limit), and a row per redemption. A shared advisory lock per promotion, held to the end of the
-/// transaction, makes an admin's edit of its limits wait for this checkout and then count it; an
-/// edit that committed before is seen by the re-read here.
-/// Returns the promotions whose limits differ from `evaluated` (edited meanwhile): the caller
-/// must not place the order on that evaluation.
+/// Writes redemptions decided under [`lock_usage_in`] on the definitions `evaluated` (read while
+/// holding [`EDIT_LOCK_KEY`] shared, so they are current): the live count of each promotion with
+/// a total limit goes up (its CHECK refuses a count past the limit), and a row per redemption.
 pub(crate) async fn record_in(
     conn: &mut AsyncPgConnection,
     redemptions: &[Redemption],
     evaluated: &[Promotion],
-) -> QueryResult<Vec<Uuid>> {
+) -> QueryResult<()> {
     if redemptions.is_empty() {
-        return Ok(Vec::new());
+        return Ok(());
     }
-    let limits = |id: Uuid| evaluated.iter().find(|p| p.id == id).map(|p| (p.usage_limit, p.per_customer_limit));
     let counted: Vec<Uuid> = redemptions
         .iter()
         .map(|x| x.promotion_id)
-        .filter(|id| limits(*id).is_some_and(|(total, _)| total.is_some()))
+        .filter(|id| evaluated.iter().any(|p| p.id == *id && p.usage_limit.is_some()))
         .collect();
     if !counted.is_empty() {
         diesel::update(p::table.filter(p::id.eq_any(&counted)))
@@ -208,21 +204,7 @@ pub(crate) async fn record_in(
         })
         .collect();
     diesel::insert_into(r::table).values(rows).execute(conn).await?;
-    let ids: Vec<Uuid> = redemptions.iter().map(|x| x.promotion_id).collect();
-    // Held shared to the end of the transaction: an edit of these promotions' limits waits for
-    // this checkout (and then counts its redemptions), or committed before this statement and
-    // shows in the re-read below (a statement of its own, so its snapshot is taken after the
-    // locks are held).
-    let mut keys: Vec<i64> = ids.iter().map(|id| edit_lock_key(*id)).collect();
-    keys.sort_unstable();
-    keys.dedup();
-    diesel::sql_query("SELECT pg_advisory_xact_lock_shared(k) FROM unnest($1::bigint[]) AS k")
-        .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(keys)
-        .execute(conn)
-        .await?;
-    let now: Vec<(Uuid, Option<i64>, Option<i64>)> =
-        p::table.filter(p::id.eq_any(&ids)).select((p::id, p::usage_limit, p::per_customer_limit)).load(conn).await?;
-    Ok(now.into_iter().filter(|(id, t, c)| limits(*id) != Some((*t, *c))).map(|(id, ..)| id).collect())
+    Ok(())
 }
 
 /// Releases the order's live redemptions inside the caller's transaction; how many.
@@ -321,9 +303,9 @@ impl PromotionRepo for PgPromotionRepo {
         let mut conn = self.db.conn().await?;
         let result: Result<Promotion, TxError<PromotionError>> = conn
             .transaction(async |conn| {
-                // The row lock orders this against checkouts that lock it (limited ones); the
-                // advisory lock below against every checkout redeeming it, so the count below
-                // includes every one of them.
+                // Every checkout in flight finishes first (they hold the edit lock shared), so
+                // the count below includes all their redemptions; new ones wait for this edit.
+                diesel::select(pg_advisory_xact_lock(EDIT_LOCK_KEY)).execute(conn).await?;
                 let status: Option<String> =
                     p::table.find(x.id).select(p::status).for_update().first(conn).await.optional()?;
                 match status.as_deref() {
@@ -334,8 +316,6 @@ impl PromotionRepo for PgPromotionRepo {
                     Some(_) => {}
                 }
                 hold_group(conn, x).await?;
-                // Waits for the checkouts holding redemptions of it (shared, in `record_in`).
-                diesel::select(pg_advisory_xact_lock(edit_lock_key(x.id))).execute(conn).await?;
                 let live: i64 = r::table
                     .filter(r::promotion_id.eq(x.id).and(r::released_at.is_null()))
                     .select(count_star())
@@ -502,6 +482,7 @@ impl PromotionRepo for PgPromotionRepo {
         let mut conn = self.db.conn().await?;
         let result: Result<(), TxError<PromotionError>> = conn
             .transaction(async |conn| {
+                diesel::select(pg_advisory_xact_lock_shared(EDIT_LOCK_KEY)).execute(conn).await?;
                 for x in redemptions {
                     let promotion: Option<PromotionRow> =
                         p::table.find(x.promotion_id).select(PromotionRow::as_select()).first(conn).await.optional()?;
@@ -512,9 +493,7 @@ impl PromotionRepo for PgPromotionRepo {
                     if limit_reached(&promotion, usage, true) {
                         return Err(TxError::Domain(PromotionError::LimitReached { promotion_id: x.promotion_id }));
                     }
-                    if !record_in(conn, std::slice::from_ref(x), evaluated).await?.is_empty() {
-                        return Err(TxError::Domain(PromotionError::LimitReached { promotion_id: x.promotion_id }));
-                    }
+                    record_in(conn, std::slice::from_ref(x), evaluated).await?;
                 }
                 Ok(())
             })

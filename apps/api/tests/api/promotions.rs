@@ -682,3 +682,47 @@ async fn admins_manage_promotions_and_groups_with_every_rule_checked() {
     // Staff may, customers may not.
     c.client.get("/api/v1/admin/promotions").await.assert_status(403);
 }
+
+/// An admin sets a usage limit on an automatic promotion while 30 checkouts apply it: the live
+/// count the edit keeps equals the redemptions written, whatever the interleaving (the edit waits
+/// for the checkouts in flight; those that start meanwhile see the limit).
+#[tokio::test]
+async fn a_limit_set_during_checkouts_counts_every_redemption() {
+    let (app, db) = spawn().await;
+    let s = store(&app).await;
+    let id = promo(&s, json!({"name": "Everyone", "action": {"type": "percent_off_order", "percent_bp": 500}})).await;
+    let mut buyers = Vec::new();
+    for i in 0..30 {
+        let c = customer(&app, &format!("edit{i}")).await;
+        add(&c.client, &s.a, 1).await;
+        buyers.push(c);
+    }
+    let mut tasks = Vec::new();
+    for (i, c) in buyers.iter().enumerate() {
+        let (client, body) = (c.client.clone(), checkout_body(&s, "tok_visa"));
+        tasks.push(tokio::spawn(async move {
+            client.with_header("idempotency-key", &format!("edit-{i}")).post("/api/v1/checkout", &body).await
+        }));
+        if i == 10 {
+            let (client, path) = (s.admin.client.clone(), format!("/api/v1/admin/promotions/{id}"));
+            tasks.push(tokio::spawn(async move {
+                client
+                    .put(
+                        &path,
+                        &json!({"name": "Everyone", "status": "active", "usage_limit": 1000,
+                        "action": {"type": "percent_off_order", "percent_bp": 500}}),
+                    )
+                    .await
+            }));
+        }
+    }
+    for t in tasks {
+        let res = t.await.expect("request");
+        assert!(matches!(res.status.as_u16(), 200 | 201), "{} {}", res.status, res.text());
+    }
+    let live = db_i64(&db.url, "SELECT count(*) FROM promotion_redemptions WHERE released_at IS NULL").await;
+    assert_eq!(live, 30);
+    let counted = db_i64(&db.url, &format!("SELECT redemptions FROM promotions WHERE id = '{id}'")).await;
+    assert_eq!(counted, live, "the limit's count includes every redemption, before and after the edit");
+    assert_eq!(usage(&s, &id).await["redemptions"], 30);
+}

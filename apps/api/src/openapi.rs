@@ -64,8 +64,9 @@ pub struct IllegalTransitionProblem {
     pub order_status: orders::OrderStatus,
 }
 
-/// 409 at checkout: `cart-empty`, `insufficient-stock` (with `lines`), `currency-mismatch`, or
-/// `idempotency-in-progress` (with `Retry-After`). Nothing was written.
+/// 409 at checkout: `cart-empty`, `insufficient-stock` (with `lines`), `currency-mismatch`,
+/// `promotion-limit-reached` (with `promotion_code`), or `idempotency-in-progress` (with
+/// `Retry-After`). Nothing was written.
 #[derive(Serialize, ToSchema)]
 pub struct CheckoutConflictProblem {
     #[serde(flatten)]
@@ -74,6 +75,21 @@ pub struct CheckoutConflictProblem {
     /// each are available.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub lines: Vec<orders::UnavailableLine>,
+    /// With `promotion-limit-reached`: the code held on the cart that is used up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub promotion_code: Option<String>,
+}
+
+/// A promotion code that does not apply: `promotion-unknown`, `promotion-not-yet-valid`,
+/// `promotion-expired`, `promotion-not-applicable`, `promotion-not-combinable` (422) or
+/// `promotion-limit-reached` (409). Nothing was stored.
+#[derive(Serialize, ToSchema)]
+pub struct PromotionProblem {
+    #[serde(flatten)]
+    pub problem: Problem,
+    /// With the `promotion-*` refusals: the code, as promotions store it (upper case).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub promotion_code: Option<String>,
 }
 
 /// 409 `event-not-dead`: only dead events can be re-queued.

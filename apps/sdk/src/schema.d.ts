@@ -1200,7 +1200,10 @@ export interface paths {
          *     422 `idempotency-key-reused`; while the first request runs, 409 `idempotency-in-progress`.
          *     201: paid. 202: placed, payment outcome pending (settled by webhook or expiry). 402: declined
          *     (the order exists as `payment_failed`, stock returned). 409: cart empty or lines unavailable
-         *     (nothing written; `lines` says which).
+         *     (nothing written; `lines` says which). Promotions are decided again: a code held on the cart
+         *     that no longer applies refuses the checkout with its problem code and `promotion_code`
+         *     (409 `promotion-limit-reached`; 422 `promotion-expired`, `promotion-not-applicable`, ...),
+         *     nothing written.
          */
         post: operations["placeOrder"];
         delete?: never;
@@ -1852,8 +1855,9 @@ export interface components {
             slug: string;
         };
         /**
-         * @description 409 at checkout: `cart-empty`, `insufficient-stock` (with `lines`), `currency-mismatch`, or
-         *     `idempotency-in-progress` (with `Retry-After`). Nothing was written.
+         * @description 409 at checkout: `cart-empty`, `insufficient-stock` (with `lines`), `currency-mismatch`,
+         *     `promotion-limit-reached` (with `promotion_code`), or `idempotency-in-progress` (with
+         *     `Retry-After`). Nothing was written.
          */
         CheckoutConflictProblem: components["schemas"]["Problem"] & {
             /**
@@ -1861,6 +1865,8 @@ export interface components {
              *     each are available.
              */
             lines?: components["schemas"]["UnavailableLine"][];
+            /** @description With `promotion-limit-reached`: the code held on the cart that is used up. */
+            promotion_code?: string | null;
         };
         /** @description `POST /checkout` body. */
         CheckoutRequest: {
@@ -2715,6 +2721,15 @@ export interface components {
              * @description Redemptions in all, 1 to 10^9.
              */
             usage_limit?: number | null;
+        };
+        /**
+         * @description A promotion code that does not apply: `promotion-unknown`, `promotion-not-yet-valid`,
+         *     `promotion-expired`, `promotion-not-applicable`, `promotion-not-combinable` (422) or
+         *     `promotion-limit-reached` (409). Nothing was stored.
+         */
+        PromotionProblem: components["schemas"]["Problem"] & {
+            /** @description With the `promotion-*` refusals: the code, as promotions store it (upper case). */
+            promotion_code?: string | null;
         };
         /**
          * @description A promotion's life: only `active` ones apply (inside their window); `archived` is final and
@@ -6593,12 +6608,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["PromotionProblem"];
                 };
             };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            /** @description The code does not apply (`promotion-unknown`, `promotion-not-yet-valid`, `promotion-expired`, `promotion-not-applicable`, `promotion-not-combinable`) */
+            /** @description The code does not apply (`promotion-unknown`, `promotion-not-yet-valid`, `promotion-expired`, `promotion-not-applicable`, `promotion-not-combinable`), or is malformed (`validation-failed`) */
             422: {
                 headers: {
                     /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
@@ -6612,7 +6627,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["PromotionProblem"];
                 };
             };
             429: components["responses"]["TooManyRequests"];
@@ -6843,7 +6858,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Cart empty, lines unavailable, currencies mixed, or the same key in flight */
+            /** @description Cart empty, lines unavailable, currencies mixed, a held promotion code used up (`promotion-limit-reached`), or the same key in flight */
             409: {
                 headers: {
                     /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
@@ -6864,7 +6879,7 @@ export interface operations {
             };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            /** @description Invalid fields, or the key was used with another body (`idempotency-key-reused`) */
+            /** @description Invalid fields, the key was used with another body (`idempotency-key-reused`), or a held promotion code does not apply (`promotion-expired`, `promotion-not-applicable`, ...) */
             422: {
                 headers: {
                     /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */

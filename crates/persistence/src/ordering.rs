@@ -322,7 +322,7 @@ impl OrderRepo for PgOrderRepo {
                 let had_codes = !codes.is_empty();
                 let candidates = promoting::candidates_in(conn, &codes).await?;
                 let usage = promoting::lock_usage_in(conn, &candidates, p.user_id).await?;
-                let evaluation = match snapshots.iter().next() {
+                let evaluation = match <[LineSnapshot]>::first(&snapshots) {
                     Some(first) => {
                         let customer = if promotions::needs_customer(&candidates) {
                             promoting::customer_in(conn, p.user_id).await?

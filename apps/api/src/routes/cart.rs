@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::auth::{AuthUser, authenticate};
 use crate::extract::{ValidJson, ValidQuery};
+use crate::openapi::PromotionProblem;
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
 
@@ -235,8 +236,8 @@ pub async fn merge(
     request_body = cart::ApplyCode,
     responses(
         (status = 200, description = "The cart with the code applied", body = CartView),
-        (status = 409, description = "The code's usage limit is reached (`promotion-limit-reached`), or the cart holds 5 codes (`promotion-codes-full`)", body = Problem),
-        (status = 422, description = "The code does not apply (`promotion-unknown`, `promotion-not-yet-valid`, `promotion-expired`, `promotion-not-applicable`, `promotion-not-combinable`)", body = Problem)
+        (status = 409, description = "The code's usage limit is reached (`promotion-limit-reached`), or the cart holds 5 codes (`promotion-codes-full`)", body = PromotionProblem),
+        (status = 422, description = "The code does not apply (`promotion-unknown`, `promotion-not-yet-valid`, `promotion-expired`, `promotion-not-applicable`, `promotion-not-combinable`), or is malformed (`validation-failed`)", body = PromotionProblem)
     )
 )]
 #[post("/cart/promotions")]

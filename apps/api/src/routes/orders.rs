@@ -65,7 +65,10 @@ impl OrderStatusExt {
 /// 422 `idempotency-key-reused`; while the first request runs, 409 `idempotency-in-progress`.
 /// 201: paid. 202: placed, payment outcome pending (settled by webhook or expiry). 402: declined
 /// (the order exists as `payment_failed`, stock returned). 409: cart empty or lines unavailable
-/// (nothing written; `lines` says which).
+/// (nothing written; `lines` says which). Promotions are decided again: a code held on the cart
+/// that no longer applies refuses the checkout with its problem code and `promotion_code`
+/// (409 `promotion-limit-reached`; 422 `promotion-expired`, `promotion-not-applicable`, ...),
+/// nothing written.
 #[utoipa::path(
     tag = "checkout",
     operation_id = "placeOrder",
@@ -80,9 +83,9 @@ impl OrderStatusExt {
         (status = 400, description = "Missing or invalid Idempotency-Key (`idempotency-key-required`, `invalid-parameter`)", body = Problem),
         (status = 402, description = "Payment declined (`payment-declined`)", body = PaymentDeclinedProblem),
         (status = 403, description = "Email address not verified, where that is required (`email-not-verified`)", body = Problem),
-        (status = 409, description = "Cart empty, lines unavailable, currencies mixed, or the same key in flight", body = CheckoutConflictProblem,
+        (status = 409, description = "Cart empty, lines unavailable, currencies mixed, a held promotion code used up (`promotion-limit-reached`), or the same key in flight", body = CheckoutConflictProblem,
             headers(("Retry-After" = u32, description = "With `idempotency-in-progress`: seconds to wait before retrying"))),
-        (status = 422, description = "Invalid fields, or the key was used with another body (`idempotency-key-reused`)", body = Problem)
+        (status = 422, description = "Invalid fields, the key was used with another body (`idempotency-key-reused`), or a held promotion code does not apply (`promotion-expired`, `promotion-not-applicable`, ...)", body = Problem)
     )
 )]
 #[post("/checkout")]

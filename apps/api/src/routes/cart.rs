@@ -236,6 +236,7 @@ pub async fn merge(
     request_body = cart::ApplyCode,
     responses(
         (status = 200, description = "The cart with the code applied", body = CartView),
+        (status = 404, description = "The caller has no cart yet (add a line first)", body = Problem),
         (status = 409, description = "The code's usage limit is reached (`promotion-limit-reached`), or the cart holds 5 codes (`promotion-codes-full`)", body = PromotionProblem),
         (status = 422, description = "The code does not apply (`promotion-unknown`, `promotion-not-yet-valid`, `promotion-expired`, `promotion-not-applicable`, `promotion-not-combinable`), or is malformed (`validation-failed`)", body = PromotionProblem)
     )

@@ -427,15 +427,8 @@ impl PromotionRepo for PgPromotionRepo {
     }
 
     async fn automatic(&self) -> Result<Vec<Promotion>, PromotionError> {
-        let mut conn = self.db.conn().await?;
-        let rows: Vec<PromotionRow> = p::table
-            .filter(p::code.is_null().and(p::status.eq(PromotionStatus::Active.as_str())))
-            .order((p::priority, p::id))
-            .select(PromotionRow::as_select())
-            .load(&mut conn)
-            .await
-            .storage()?;
-        decode(rows)
+        // The candidates of a cart without codes.
+        self.candidates(&[]).await
     }
 
     async fn by_codes(&self, codes: &[String]) -> Result<Vec<Promotion>, PromotionError> {

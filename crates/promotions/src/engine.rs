@@ -277,22 +277,21 @@ pub fn evaluate(
     order.sort_by_key(|&i| (lines[i].variant_id, lines[i].product_id, i));
     let sorted: Vec<CartLine> = order.iter().map(|&i| lines[i].clone()).collect();
     let mut e = evaluate_sorted(promotions, &sorted, currency, shipping_minor, shopper, usage, now);
-    let unsort = |values: &[i64]| {
-        let mut out = vec![0; values.len()];
-        for (k, &i) in order.iter().enumerate() {
-            out[i] = values[k];
-        }
-        out
-    };
     for a in &mut e.applied {
-        a.lines_minor = unsort(&a.lines_minor);
+        a.lines_minor = unsort(&order, &a.lines_minor);
     }
-    let mut lines_out = e.lines.clone();
-    for (k, &i) in order.iter().enumerate() {
-        lines_out[i] = e.lines[k];
-    }
-    e.lines = lines_out;
+    e.lines = unsort(&order, &e.lines);
     e
+}
+
+/// Puts per-line values decided in `order` (position k held line `order[k]`) back in the order
+/// the lines were given.
+fn unsort<T: Copy>(order: &[usize], values: &[T]) -> Vec<T> {
+    let mut out = values.to_vec();
+    for (k, &i) in order.iter().enumerate() {
+        out[i] = values[k];
+    }
+    out
 }
 
 fn evaluate_sorted(

@@ -75,6 +75,32 @@ pub fn merge_codes(into: &[String], from: &[String]) -> Vec<String> {
     out
 }
 
+/// Putting the lines of a declined order back into its customer's cart, which holds `into`:
+/// the lines to write. Unlike [`merge`] it never fails (the decline has happened; the cart
+/// gets what fits): quantities add up, capped at [`MAX_QUANTITY`]; a line of another currency
+/// than the cart's, or a new line past [`MAX_LINES`], is left out.
+pub fn restore(into: &[LineFact], order_lines: &[LineFact]) -> Vec<LineWrite> {
+    let Some(currency) = cart_currency(into).or_else(|| cart_currency(order_lines)) else { return Vec::new() };
+    let mut count = into.len();
+    let mut out: Vec<LineWrite> = Vec::new();
+    for line in order_lines.iter().filter(|l| l.currency == currency && l.quantity > 0) {
+        if let Some(w) = out.iter_mut().find(|w| w.variant_id == line.variant_id) {
+            w.quantity = w.quantity.saturating_add(line.quantity).min(MAX_QUANTITY);
+            continue;
+        }
+        let held = into.iter().find(|i| i.variant_id == line.variant_id).map(|i| i.quantity);
+        if held.is_none() {
+            if count >= MAX_LINES {
+                continue;
+            }
+            count += 1;
+        }
+        let quantity = held.unwrap_or(0).saturating_add(line.quantity).clamp(1, MAX_QUANTITY);
+        out.push(LineWrite { variant_id: line.variant_id, quantity, currency });
+    }
+    out
+}
+
 /// Setting a line's quantity: only an existing line, only within the bounds.
 pub fn set_quantity(lines: &[LineFact], variant_id: Uuid, quantity: i32) -> Result<LineWrite, CartError> {
     check_quantity(quantity)?;
@@ -189,6 +215,30 @@ mod tests {
         assert_eq!(merge(&[], &from).unwrap().len(), 2);
         assert!(matches!(merge(&into, &[line(9, 1, usd())]), Err(CartError::CurrencyMismatch(c)) if c == eur()));
         assert!(matches!(merge(&[], &[line(1, 1, eur()), line(2, 1, usd())]), Err(CartError::CurrencyMismatch(_))));
+    }
+
+    #[test]
+    fn restore_gives_back_what_fits_and_never_fails() {
+        // Into an empty cart: everything, in the order's currency.
+        let order = [line(1, 3, eur()), line(2, 1, eur())];
+        assert_eq!(
+            restore(&[], &order),
+            vec![
+                LineWrite { variant_id: id(1), quantity: 3, currency: eur() },
+                LineWrite { variant_id: id(2), quantity: 1, currency: eur() },
+            ]
+        );
+        // Into a cart that filled meanwhile: quantities add up to the cap, new lines up to the limit.
+        let mut into = full(eur());
+        into[1].quantity = 98;
+        let writes = restore(&into, &[line(1, 5, eur()), line(500, 1, eur())]);
+        assert_eq!(writes, vec![LineWrite { variant_id: id(1), quantity: MAX_QUANTITY, currency: eur() }]);
+        // Another currency than the cart's is left out, not mixed in.
+        assert_eq!(restore(&[line(9, 1, usd())], &order), vec![]);
+        assert_eq!(restore(&[], &[]), vec![]);
+        // Ninety-nine lines held: one new line fits, the second does not.
+        let held: Vec<LineFact> = (0..99).map(|n| line(n, 1, eur())).collect();
+        assert_eq!(restore(&held, &[line(200, 1, eur()), line(201, 1, eur())]).len(), 1);
     }
 
     #[test]

@@ -97,6 +97,9 @@ pub struct Effects {
     /// Give the order's promotion redemptions back (it ends cancelled or unpaid): they no
     /// longer count against the promotions' usage limits.
     pub release_promotions: bool,
+    /// Put the order's lines and codes back in the customer's cart (a declined card: the
+    /// shopper pays again with another card without re-adding anything).
+    pub restore_cart: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -111,13 +114,14 @@ pub fn transition(from: OrderStatus, event: Event) -> Result<(OrderStatus, Effec
     use Event as E;
     use OrderStatus as S;
     let none = Effects::default();
-    let restock = Effects { restock: true, refund_payment: false, release_promotions: true };
-    let cancel_paid = Effects { restock: true, refund_payment: true, release_promotions: true };
-    let refund_restock = Effects { restock: true, refund_payment: true, release_promotions: false };
-    let refund_only = Effects { restock: false, refund_payment: true, release_promotions: false };
+    let restock = Effects { restock: true, release_promotions: true, ..none };
+    let declined = Effects { restore_cart: true, ..restock };
+    let cancel_paid = Effects { restock: true, refund_payment: true, release_promotions: true, ..none };
+    let refund_restock = Effects { restock: true, refund_payment: true, ..none };
+    let refund_only = Effects { refund_payment: true, ..none };
     Ok(match (from, event) {
         (S::PendingPayment, E::PaymentSucceeded) => (S::Paid, none),
-        (S::PendingPayment, E::PaymentFailed) => (S::PaymentFailed, restock),
+        (S::PendingPayment, E::PaymentFailed) => (S::PaymentFailed, declined),
         (S::PendingPayment, E::Cancel | E::Expire) => (S::Cancelled, restock),
         (S::Paid, E::Ship) => (S::Shipped, none),
         (S::Paid, E::Cancel) => (S::Cancelled, cancel_paid),
@@ -218,29 +222,29 @@ mod tests {
     /// Every (status, event) pair: the allowed ones with their outcome, all others refused.
     #[test]
     fn every_transition_allowed_or_forbidden() {
-        // (from, event, to, restock, refund, release the promotions' redemptions)
-        let allowed: &[(S, E, S, bool, bool, bool)] = &[
-            (S::PendingPayment, E::PaymentSucceeded, S::Paid, false, false, false),
-            (S::PendingPayment, E::PaymentFailed, S::PaymentFailed, true, false, true),
-            (S::PendingPayment, E::Cancel, S::Cancelled, true, false, true),
-            (S::PendingPayment, E::Expire, S::Cancelled, true, false, true),
-            (S::Paid, E::Ship, S::Shipped, false, false, false),
-            (S::Paid, E::Cancel, S::Cancelled, true, true, true),
-            (S::Paid, E::Refund, S::Refunded, true, true, false),
-            (S::Shipped, E::Deliver, S::Delivered, false, false, false),
-            (S::Shipped, E::Refund, S::Refunded, false, true, false),
-            (S::Delivered, E::Refund, S::Refunded, false, true, false),
+        // (from, event, to, restock, refund, release the promotions' redemptions, restore the cart)
+        let allowed: &[(S, E, S, bool, bool, bool, bool)] = &[
+            (S::PendingPayment, E::PaymentSucceeded, S::Paid, false, false, false, false),
+            (S::PendingPayment, E::PaymentFailed, S::PaymentFailed, true, false, true, true),
+            (S::PendingPayment, E::Cancel, S::Cancelled, true, false, true, false),
+            (S::PendingPayment, E::Expire, S::Cancelled, true, false, true, false),
+            (S::Paid, E::Ship, S::Shipped, false, false, false, false),
+            (S::Paid, E::Cancel, S::Cancelled, true, true, true, false),
+            (S::Paid, E::Refund, S::Refunded, true, true, false, false),
+            (S::Shipped, E::Deliver, S::Delivered, false, false, false, false),
+            (S::Shipped, E::Refund, S::Refunded, false, true, false, false),
+            (S::Delivered, E::Refund, S::Refunded, false, true, false, false),
         ];
         let mut checked = 0;
         for from in S::ALL {
             for event in E::ALL {
                 let expected = allowed.iter().find(|(f, e, ..)| *f == from && *e == event);
                 match (transition(from, event), expected) {
-                    (Ok((to, fx)), Some((_, _, want, restock, refund, release))) => {
+                    (Ok((to, fx)), Some((_, _, want, restock, refund, release, restore))) => {
                         assert_eq!(to, *want, "{from:?} + {event:?}");
                         assert_eq!(
-                            (fx.restock, fx.refund_payment, fx.release_promotions),
-                            (*restock, *refund, *release),
+                            (fx.restock, fx.refund_payment, fx.release_promotions, fx.restore_cart),
+                            (*restock, *refund, *release, *restore),
                             "{from:?} + {event:?}"
                         );
                     }

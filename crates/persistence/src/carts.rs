@@ -79,7 +79,7 @@ pub(crate) fn present(codes: Vec<Option<String>>) -> Vec<String> {
     codes.into_iter().flatten().collect()
 }
 
-fn stored(codes: Vec<String>) -> Vec<Option<String>> {
+pub(crate) fn stored(codes: Vec<String>) -> Vec<Option<String>> {
     codes.into_iter().map(Some).collect()
 }
 
@@ -93,7 +93,7 @@ async fn find(conn: &mut AsyncPgConnection, owner: &CartOwner) -> QueryResult<Op
 }
 
 /// Locks the owner's cart row, creating the cart first if the owner has none; returns its id.
-async fn lock_or_create(conn: &mut AsyncPgConnection, owner: &CartOwner) -> QueryResult<Uuid> {
+pub(crate) async fn lock_or_create(conn: &mut AsyncPgConnection, owner: &CartOwner) -> QueryResult<Uuid> {
     let (user, hash) = match owner {
         CartOwner::User(u) => (Some(*u), None),
         CartOwner::Guest(h) => (None, Some(h.clone())),
@@ -121,7 +121,7 @@ async fn lock(conn: &mut AsyncPgConnection, cart: Uuid) -> QueryResult<bool> {
 }
 
 /// What the cart rules need to know of a cart's lines (read under its lock).
-async fn facts(conn: &mut AsyncPgConnection, cart: Uuid) -> QueryResult<Vec<LineFact>> {
+pub(crate) async fn facts(conn: &mut AsyncPgConnection, cart: Uuid) -> QueryResult<Vec<LineFact>> {
     let rows: Vec<(Uuid, i32, String)> = cart_lines::table
         .filter(cart_lines::cart_id.eq(cart))
         .order((cart_lines::added_at, cart_lines::variant_id))
@@ -135,7 +135,7 @@ async fn facts(conn: &mut AsyncPgConnection, cart: Uuid) -> QueryResult<Vec<Line
 
 /// Writes what a cart rule decided: the cart takes the lines' currency, then each line is
 /// inserted or given its new quantity.
-async fn write_lines(conn: &mut AsyncPgConnection, cart: Uuid, writes: &[LineWrite]) -> QueryResult<()> {
+pub(crate) async fn write_lines(conn: &mut AsyncPgConnection, cart: Uuid, writes: &[LineWrite]) -> QueryResult<()> {
     let Some(first) = writes.first() else { return Ok(()) };
     diesel::update(carts::table.find(cart)).set(carts::currency.eq(first.currency.as_str())).execute(conn).await?;
     let rows: Vec<_> = writes

@@ -3,10 +3,11 @@
 
 use ::orders::events as order_events_out;
 use ::orders::{
-    Applied, Changes, CheckoutRefusal, Claim, Event, Order, OrderError, OrderFilter, OrderLine, OrderRepo, OrderStatus,
-    PlaceOrder, TransitionData, changes, checkout,
+    Applied, Changes, CheckoutRefusal, Claim, Event, Order, OrderError, OrderFilter, OrderLine, OrderPromotion,
+    OrderRepo, OrderStatus, PlaceOrder, TransitionData, changes, checkout,
 };
 use cart::LineSnapshot;
+use cart::rules::LineFact;
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
@@ -21,7 +22,9 @@ use uuid::Uuid;
 use crate::carts::LineRow;
 use crate::error::{OrStorage, Settle, TxError};
 use crate::rows::{currency, decoded, encoded, object};
-use crate::schema::{cart_lines, carts, idempotency_keys, order_events, order_lines, orders, payment_events};
+use crate::schema::{
+    cart_lines, carts, idempotency_keys, order_events, order_lines, orders, payment_events, products, variants,
+};
 use crate::{Db, promoting};
 
 /// An attempt on an idempotency key that has not finished after this long crashed: the next claim
@@ -209,6 +212,43 @@ async fn load_order(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Optio
         Some(r) => Ok(load_orders(conn, vec![r]).await?.pop()),
         None => Ok(None),
     }
+}
+
+/// Puts a declined order's lines and promotion codes back in its customer's cart, as
+/// `cart::rules::restore` and `merge_codes` decide, under the cart's row lock.
+async fn restore_cart(conn: &mut AsyncPgConnection, order: Uuid, owner: Uuid) -> QueryResult<()> {
+    let cart = crate::carts::lock_or_create(conn, &cart::CartOwner::User(owner)).await?;
+    let held = crate::carts::facts(conn, cart).await?;
+    let bought: Vec<(Uuid, i32, String)> = order_lines::table
+        .inner_join(variants::table.on(order_lines::variant_id.eq(variants::id.nullable())))
+        .inner_join(products::table.on(products::id.eq(variants::product_id)))
+        .filter(order_lines::order_id.eq(order))
+        .order(order_lines::line_no)
+        .select((variants::id, order_lines::quantity, products::currency))
+        .load(conn)
+        .await?;
+    let bought: Vec<LineFact> = bought
+        .into_iter()
+        .map(|(variant_id, quantity, c)| Ok(LineFact { variant_id, quantity, currency: currency(&c)? }))
+        .collect::<QueryResult<_>>()?;
+    crate::carts::write_lines(conn, cart, &cart::rules::restore(&held, &bought)).await?;
+    let (applied, codes): (Value, Vec<Option<String>>) = orders::table
+        .inner_join(carts::table.on(carts::id.eq(cart)))
+        .filter(orders::id.eq(order))
+        .select((orders::promotions, carts::promotion_codes))
+        .first(conn)
+        .await?;
+    let applied: Vec<OrderPromotion> = decoded("order promotions", applied)?;
+    let used: Vec<String> = applied.into_iter().filter_map(|p| p.code).collect();
+    let held = crate::carts::present(codes);
+    let merged = cart::rules::merge_codes(&held, &used);
+    if merged != held {
+        diesel::update(carts::table.find(cart))
+            .set(carts::promotion_codes.eq(crate::carts::stored(merged)))
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
 }
 
 #[derive(QueryableByName)]
@@ -508,6 +548,10 @@ impl OrderRepo for PgOrderRepo {
                 let from = decode_status(&status)?;
                 let c = changes(from, event, &data, Utc::now()).map_err(|e| TxError::Domain(e.into()))?;
 
+                if c.effects.restore_cart {
+                    // Before the restock: the cart is locked before the variants, as checkout does.
+                    restore_cart(conn, id, owner).await?;
+                }
                 let mut restocked_products = Vec::new();
                 if c.effects.restock {
                     let back: Vec<Restocked> = diesel::sql_query(

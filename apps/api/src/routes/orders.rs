@@ -64,7 +64,8 @@ impl OrderStatusExt {
 /// and body returns the first answer and does the work once; the same key with another body is
 /// 422 `idempotency-key-reused`; while the first request runs, 409 `idempotency-in-progress`.
 /// 201: paid. 202: placed, payment outcome pending (settled by webhook or expiry). 402: declined
-/// (the order exists as `payment_failed`, stock returned). 409: cart empty or lines unavailable
+/// (the order stays as `payment_failed` for audit, its stock returned, and the cart is as it
+/// was, codes included: check out again with another card and a new key). 409: cart empty or lines unavailable
 /// (nothing written; `lines` says which). Promotions are decided again: a code held on the cart
 /// that no longer applies refuses the checkout with its problem code and `promotion_code`
 /// (409 `promotion-limit-reached`; 422 `promotion-expired`, `promotion-not-applicable`, ...),

@@ -344,6 +344,23 @@ async fn a_declined_payment_restocks() {
     assert!(rows.iter().any(|r| r["reason"] == "cancellation" && r["delta"] == 3));
     // The replay gives the same 402.
     checkout(&c.client, &shop, "d-1", "tok_declined").await.assert_problem(402, "payment-declined");
+
+    // The cart is as it was: the customer pays again with another card, adding nothing.
+    let cart = c.client.get("/api/v1/cart").await.json();
+    assert_eq!(cart["lines"].as_array().map(Vec::len), Some(1), "{cart}");
+    assert_eq!(
+        (cart["lines"][0]["variant_id"].as_str(), cart["lines"][0]["quantity"].as_i64()),
+        (Some(shop.variant.as_str()), Some(3))
+    );
+    let paid = checkout(&c.client, &shop, "d-2", "tok_visa").await;
+    paid.assert_status(201);
+    assert_eq!(paid.json()["status"], "paid");
+    assert_ne!(paid.json()["id"].as_str(), Some(order_id.as_str()), "a new order; the declined one stays for audit");
+    assert_eq!(stock_of(&shop, &app).await, 1);
+    assert_eq!(ledger_sum(&shop).await.0, 1, "the ledger sums to the stock");
+    assert_eq!(c.client.get("/api/v1/cart").await.json()["lines"], json!([]), "the paid order emptied the cart");
+    let failed = c.client.get(&format!("/api/v1/orders/{order_id}")).await.json();
+    assert_eq!(failed["status"], "payment_failed");
 }
 
 #[tokio::test]

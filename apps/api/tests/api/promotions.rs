@@ -532,6 +532,13 @@ async fn cancellation_and_a_failed_payment_release_the_redemption() {
     declined.assert_problem(402, "payment-declined");
     let u = usage(&s, &id).await;
     assert_eq!((u["redemptions"].as_i64(), u["released"].as_i64()), (Some(0), Some(2)), "{u}");
+    // Bob's cart is as it was, code included, for another card.
+    let cart = bob.client.get("/api/v1/cart").await.json();
+    assert_eq!(
+        (cart["codes"][0]["code"].as_str(), cart["lines"].as_array().map(Vec::len)),
+        (Some("ONE"), Some(1)),
+        "{cart}"
+    );
     // And Ada may use it again.
     apply(&ada.client, "ONE").await.assert_status(200);
     checkout(&ada.client, &s, "ada-2").await.assert_status(201);

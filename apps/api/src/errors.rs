@@ -255,7 +255,39 @@ impl From<OrderError> for Problem {
                     .detail(format!("an order that is {} cannot be {}", t.from.as_str(), event_verb(t.event)))
                     .extension("order_status", serde_json::json!(t.from.as_str()))
             }
+            OrderError::Refund(r) => refund_refused(r),
+            OrderError::KeyReused => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "This Idempotency-Key was used with a different request",
+            )
+            .field("Idempotency-Key", "already used for another request body"),
             OrderError::Storage(e) => storage(e),
+        }
+    }
+}
+
+/// A refund that cannot be made: 409 for what the order's state forbids (naming what is left),
+/// 422 for a request that cannot mean anything.
+fn refund_refused(r: orders::RefundRefusal) -> Problem {
+    use orders::RefundRefusal as R;
+    match r {
+        R::NotRefundable(status) => Problem::conflict("order-not-refundable", "The order has no payment to refund")
+            .detail(format!("an order that is {} cannot be refunded", status.as_str()))
+            .extension("order_status", serde_json::json!(status.as_str())),
+        R::Invalid { field, message } => Problem::invalid_field(field, message),
+        R::UnknownLine { line_no } => Problem::invalid_field("lines", format!("the order has no line {line_no}")),
+        R::LineExceeded { line_no, refundable_quantity } => {
+            Problem::conflict("refund-exceeds-line", "More units than are left to refund on a line")
+                .detail(format!("line {line_no} has {refundable_quantity} units left to refund"))
+                .extension("line_no", serde_json::json!(line_no))
+                .extension("refundable_quantity", serde_json::json!(refundable_quantity))
+        }
+        R::ShippingRefunded => Problem::conflict("shipping-already-refunded", "The shipping is refunded already"),
+        R::AmountExceeded { refundable } => {
+            Problem::conflict("refund-exceeds-payment", "More than is left of the payment to refund")
+                .detail(format!("at most {} minor units are left to refund", refundable.amount_minor))
+                .extension("refundable", serde_json::json!(refundable))
         }
     }
 }

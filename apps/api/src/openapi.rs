@@ -64,6 +64,23 @@ pub struct IllegalTransitionProblem {
     pub order_status: orders::OrderStatus,
 }
 
+/// 409 for a refund: `order-not-refundable` (with `order_status`), `refund-exceeds-payment` (with
+/// `refundable`: what is left), `refund-exceeds-line` (with `line_no` and `refundable_quantity`),
+/// `shipping-already-refunded`. Nothing was written.
+#[derive(Serialize, ToSchema)]
+pub struct RefundConflictProblem {
+    #[serde(flatten)]
+    pub problem: Problem,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_status: Option<orders::OrderStatus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refundable: Option<primitives::Money>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line_no: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refundable_quantity: Option<i32>,
+}
+
 /// 409 at checkout: `cart-empty`, `insufficient-stock` (with `lines`), `currency-mismatch`,
 /// `promotion-limit-reached` (with `promotion_code`), or `idempotency-in-progress` (with
 /// `Retry-After`). Nothing was written.

@@ -116,6 +116,12 @@ impl OrderObserver for Observer {
     fn checkout_failed(&self, reason: &str) {
         self.metrics.checkout_failures.with_label_values(&[reason]).inc();
     }
+    fn refund_finished(&self, outcome: &str, amount_minor: i64) {
+        self.metrics.refunds.with_label_values(&[outcome]).inc();
+        if outcome != "retry" {
+            self.metrics.refunded_minor.with_label_values(&[outcome]).inc_by(amount_minor.unsigned_abs());
+        }
+    }
 }
 
 /// Wires the authentication service from configuration and its ports.

@@ -166,6 +166,10 @@ pub enum StockReason {
     Adjustment,
     Sale,
     Cancellation,
+    /// Units of a refund put back in stock.
+    Refund,
+    /// Units of a return received back.
+    Return,
 }
 
 impl StockReason {
@@ -176,6 +180,8 @@ impl StockReason {
             StockReason::Adjustment => "adjustment",
             StockReason::Sale => "sale",
             StockReason::Cancellation => "cancellation",
+            StockReason::Refund => "refund",
+            StockReason::Return => "return",
         }
     }
 
@@ -186,6 +192,8 @@ impl StockReason {
             "adjustment" => StockReason::Adjustment,
             "sale" => StockReason::Sale,
             "cancellation" => StockReason::Cancellation,
+            "refund" => StockReason::Refund,
+            "return" => StockReason::Return,
             _ => return None,
         })
     }

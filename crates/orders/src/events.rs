@@ -101,6 +101,27 @@ pub fn transitioned(order: &Order, from: OrderStatus, event: Event) -> Option<Ne
     Some(NewEvent::new(kind, order.id, payload))
 }
 
+/// `order.refund_settled` (v1): the provider answered a refund: `succeeded`, or `failed` (its
+/// amount counts as not refunded again). `refunded` is the order's refunded sum after it.
+pub fn refund_settled(order: &Order, refund: &crate::Refund) -> NewEvent {
+    NewEvent::new(
+        types::ORDER_REFUND_SETTLED,
+        order.id,
+        json!({
+            "order_id": order.id,
+            "user_id": order.user_id,
+            "refund_id": refund.id,
+            "status": refund.status,
+            "amount": refund.amount,
+            "lines": refund.lines,
+            "shipping": refund.shipping,
+            "refunded": order.refunded,
+            "refund_state": order.refund_state,
+            "total": order.total,
+        }),
+    )
+}
+
 /// `promotion.redeemed` (v1): checkout counted redemptions of promotions for an order; one event
 /// per order, listing every promotion applied (none applied: no event).
 pub fn redeemed(order: &Order) -> Option<NewEvent> {
@@ -166,6 +187,10 @@ mod tests {
             discount: eur(0),
             tax: eur(0),
             total: eur(1490),
+            refunded: eur(0),
+            refund_state: crate::RefundState::None,
+            shipping_refunded: false,
+            refunds: vec![],
             promotions: vec![],
             shipping_address: serde_json::from_value(json!({
                 "full_name": "Ada", "line1": "1 Main St", "city": "Berlin", "postal_code": "10115", "country": "DE"
@@ -184,7 +209,6 @@ mod tests {
             created_at: now,
             updated_at: now,
             payment_id: Some("pi_1".into()),
-            refund_id: None,
         }
     }
 

@@ -7,6 +7,7 @@ pub mod events;
 mod idempotency;
 mod model;
 pub mod payment;
+pub mod refund;
 mod repo;
 mod service;
 pub mod state;
@@ -15,7 +16,13 @@ pub mod webhook;
 pub use idempotency::{IdempotencyKey, KeyError};
 pub use model::*;
 pub use payment::{Authorization, AuthorizeRequest, PaymentError, PaymentGateway};
-pub use repo::{Applied, CheckoutRefusal, Claim, OrderError, OrderRepo, PlaceOrder, TransitionData, UnavailableLine};
+pub use refund::{
+    Refund, RefundLineRequest, RefundPlan, RefundRefusal, RefundRequest, RefundState, RefundStatus, RefundedLine,
+};
+pub use repo::{
+    Applied, CheckoutRefusal, Claim, OrderError, OrderRepo, PayOut, PlaceOrder, RefundAsk, RefundCall, RefundOutcome,
+    TransitionData, UnavailableLine,
+};
 pub use service::{CheckoutConfig, CheckoutError, CheckoutOutcome, OrderObserver, OrderService};
 pub use state::{Changes, Effects, Event, IllegalTransition, OrderStatus, changes, transition};
 pub use webhook::{PaymentNotice, PaymentRef};

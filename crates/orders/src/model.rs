@@ -24,6 +24,10 @@ pub struct OrderLine {
     pub line_total: Money,
     /// The line's share of the promotions' discounts.
     pub discount: Money,
+    /// Units refunded so far (pending and succeeded refunds).
+    pub refunded_quantity: i32,
+    /// Units put back in stock (by a cancellation, a decline or a refund): never more than once.
+    pub restocked_quantity: i32,
 }
 
 /// A promotion applied to an order, as it was at checkout (refunds and returns use this).
@@ -56,6 +60,13 @@ pub struct Order {
     pub tax: Money,
     /// `subtotal + shipping - discount + tax`.
     pub total: Money,
+    /// Refunded so far: pending and succeeded refunds (never more than `total`).
+    pub refunded: Money,
+    /// `none`, `partially_refunded` or `refunded`, from `refunded` against `total`.
+    pub refund_state: crate::RefundState,
+    pub shipping_refunded: bool,
+    /// Every refund, oldest first.
+    pub refunds: Vec<crate::Refund>,
     /// The promotions applied, in the order they were applied.
     pub promotions: Vec<OrderPromotion>,
     pub shipping_address: AddressInput,
@@ -74,8 +85,6 @@ pub struct Order {
     pub updated_at: DateTime<Utc>,
     #[serde(skip)]
     pub payment_id: Option<String>,
-    #[serde(skip)]
-    pub refund_id: Option<String>,
 }
 
 fn valid_token(value: &str, _: &()) -> garde::Result {

@@ -14,6 +14,8 @@ pub struct AuthorizeRequest {
     pub payment_token: String,
     /// Passed through to the provider (derived from the order, so retries reuse it).
     pub idempotency_key: String,
+    /// Take the money now (an approval is a charge), or only reserve it for a later `capture`.
+    pub capture: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

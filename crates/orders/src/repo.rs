@@ -44,6 +44,11 @@ pub enum OrderError {
     #[error(transparent)]
     Illegal(#[from] IllegalTransition),
     #[error(transparent)]
+    Refund(#[from] crate::RefundRefusal),
+    /// An idempotency key used before for another request.
+    #[error("this idempotency key was used for a different request")]
+    KeyReused,
+    #[error(transparent)]
     Storage(#[from] primitives::StorageError),
 }
 
@@ -86,6 +91,43 @@ pub enum Applied {
     Duplicate,
 }
 
+/// What a refund covers.
+#[derive(Debug, Clone)]
+pub enum RefundAsk {
+    /// The admin's request, planned by [`crate::refund::plan`].
+    Request(crate::RefundRequest),
+    /// Everything left ([`crate::refund::plan_rest`]), the order moving to `refunded`; units
+    /// restocked if it never shipped.
+    Rest,
+}
+
+#[derive(Debug, Clone)]
+pub struct RefundCall {
+    /// The caller's idempotency key: a second call with it returns the first refund.
+    pub key: String,
+    pub request_hash: Vec<u8>,
+    pub ask: RefundAsk,
+    pub actor: Option<Uuid>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RefundOutcome {
+    pub refund: crate::Refund,
+    /// False for a replay of the key.
+    pub fresh: bool,
+    pub restocked_products: Vec<Uuid>,
+}
+
+/// A recorded refund the provider has not confirmed: paid out with its own key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayOut {
+    pub refund_id: Uuid,
+    pub order_id: Uuid,
+    pub payment_id: String,
+    pub amount: primitives::Money,
+    pub provider_key: String,
+}
+
 /// Outcome of claiming an idempotency key.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Claim {
@@ -117,9 +159,15 @@ pub trait OrderRepo: Send + Sync + 'static {
     async fn apply(&self, id: Uuid, event: Event, data: TransitionData) -> Result<Applied, OrderError>;
     /// Pending orders past their payment deadline.
     async fn due_for_expiry(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Uuid>, OrderError>;
-    /// Cancelled or refunded orders whose payment still has to be refunded.
-    async fn due_for_refund(&self, limit: i64) -> Result<Vec<Order>, OrderError>;
-    async fn set_refund(&self, id: Uuid, refund_id: Option<&str>, error: Option<&str>) -> Result<(), OrderError>;
+    /// Records a refund under the order's row lock, as planned by the domain: the refund row
+    /// (pending), the units refunded and restocked (ledger reason `refund`), the order's refunded
+    /// sum, and the move to `refunded` when it completes. A key used before returns its refund.
+    async fn refund(&self, id: Uuid, call: RefundCall) -> Result<RefundOutcome, OrderError>;
+    /// Pending refunds (of one order, or of any order when older than `older_than_secs`).
+    async fn pay_outs(&self, order: Option<Uuid>, older_than_secs: i64, limit: i64) -> Result<Vec<PayOut>, OrderError>;
+    /// Settles a pending refund once: `Ok(provider refund id)` or `Err(why it failed)`, which
+    /// gives its amount and units back to what is left to refund. A settled refund is left alone.
+    async fn settle_refund(&self, refund: Uuid, result: Result<String, String>) -> Result<(), OrderError>;
     async fn order_id_by_payment(&self, payment_id: &str) -> Result<Option<Uuid>, OrderError>;
     /// Whether the customer's address is verified (the checkout policy).
     async fn email_verified(&self, user: Uuid) -> Result<bool, OrderError>;

@@ -9,10 +9,12 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::payment::{Authorization, AuthorizeRequest, PaymentError, PaymentGateway};
-use crate::repo::{Applied, CheckoutRefusal, Claim, OrderError, OrderRepo, PlaceOrder, TransitionData};
+use crate::repo::{
+    Applied, CheckoutRefusal, Claim, OrderError, OrderRepo, PlaceOrder, RefundAsk, RefundCall, TransitionData,
+};
 use crate::state::Event;
 use crate::webhook::{PaymentNotice, PaymentRef};
-use crate::{CheckoutRequest, Order, OrderFilter, OrderStatus, Shipment};
+use crate::{CheckoutRequest, Order, OrderFilter, OrderStatus, Refund, RefundRequest, RefundStatus, Shipment};
 
 #[derive(Debug, Clone, Copy)]
 pub struct CheckoutConfig {
@@ -59,6 +61,9 @@ pub trait OrderObserver: Send + Sync + 'static {
     fn payment_finished(&self, approved: Option<bool>, seconds: f64);
     fn order_created(&self);
     fn checkout_failed(&self, reason: &str);
+    /// A refund paid out (`succeeded`), refused by the provider (`failed`), or left for a retry
+    /// (`retry`), with its amount in minor units.
+    fn refund_finished(&self, outcome: &str, amount_minor: i64);
 }
 
 pub struct OrderService {
@@ -171,6 +176,8 @@ impl OrderService {
                 amount: order.total,
                 payment_token: req.payment_token.clone(),
                 idempotency_key: format!("authorize-{}", order.id),
+                // Paid means charged: refunds give back captured money.
+                capture: true,
             })
             .await;
         let seconds = started.elapsed().as_secs_f64();
@@ -205,13 +212,16 @@ impl OrderService {
 
     /// Applies a transition and reports its stock effects.
     async fn transition(&self, id: Uuid, event: Event, data: TransitionData) -> Result<Order, OrderError> {
+        if event == Event::Refund {
+            return self.refund_rest(id, data.actor).await;
+        }
         match self.orders.apply(id, event, data).await? {
             Applied::Done { order, effects, restocked_products } => {
                 if effects.restock {
                     self.observer.stock_returned(&restocked_products).await;
                 }
                 if effects.refund_payment {
-                    self.refund(&order).await;
+                    self.pay_out(Some(id)).await;
                 }
                 Ok(self.orders.get(id).await?.unwrap_or(*order))
             }
@@ -219,19 +229,64 @@ impl OrderService {
         }
     }
 
-    /// Refunds through the provider (idempotent per order); failures are recorded and retried
-    /// by the background job.
-    async fn refund(&self, order: &Order) {
-        let Some(payment_id) = order.payment_id.as_deref() else { return };
-        let result = self.gateway.refund(payment_id, order.total, &format!("refund-{}", order.id)).await;
-        let (refund_id, error) = match &result {
-            Ok(r) => (Some(r.as_str()), None),
-            Err(e) => (None, Some(e.to_string())),
+    /// Refunds everything left of an order (the order moves to `refunded`; its units go back to
+    /// stock if it never shipped).
+    async fn refund_rest(&self, id: Uuid, actor: Option<Uuid>) -> Result<Order, OrderError> {
+        let call = RefundCall {
+            key: format!("rest-{}", Uuid::now_v7()),
+            request_hash: Vec::new(),
+            ask: RefundAsk::Rest,
+            actor,
         };
-        if let Some(e) = &error {
-            tracing::warn!(order_id = %order.id, error = %e, "refund failed; will retry");
+        self.record_refund(id, call).await?;
+        self.orders.get(id).await?.ok_or(OrderError::NotFound)
+    }
+
+    /// Records a refund and pays it out; the refund as it stands afterwards (`pending` when the
+    /// provider did not answer: the sweeper, or a retry with the same key, pays it later).
+    async fn record_refund(&self, id: Uuid, call: RefundCall) -> Result<Refund, OrderError> {
+        let out = self.orders.refund(id, call).await?;
+        if !out.restocked_products.is_empty() {
+            self.observer.stock_returned(&out.restocked_products).await;
         }
-        let _ = self.orders.set_refund(order.id, refund_id, error.as_deref()).await;
+        if out.refund.status == RefundStatus::Pending {
+            self.pay_out(Some(id)).await;
+        }
+        let order = self.orders.get(id).await?.ok_or(OrderError::NotFound)?;
+        Ok(order.refunds.into_iter().find(|r| r.id == out.refund.id).unwrap_or(out.refund))
+    }
+
+    /// Admin refund of an amount or of chosen lines (and the shipping), exactly once per key.
+    pub async fn refund(&self, actor: Uuid, id: Uuid, key: &str, req: RefundRequest) -> Result<Refund, OrderError> {
+        let request_hash = Sha256::digest(serde_json::to_vec(&req).unwrap_or_default()).to_vec();
+        let call = RefundCall { key: key.to_owned(), request_hash, ask: RefundAsk::Request(req), actor: Some(actor) };
+        self.record_refund(id, call).await
+    }
+
+    /// Pays out the pending refunds of one order (or, with `None`, those of any order pending
+    /// for half a minute), each with its own key: a retry is never paid twice. The provider's
+    /// refusal fails the refund; no answer leaves it pending.
+    async fn pay_out(&self, order: Option<Uuid>) {
+        let due = match self.orders.pay_outs(order, if order.is_some() { 0 } else { 30 }, 20).await {
+            Ok(d) => d,
+            Err(e) => return tracing::warn!(error = %e, "could not read the pending refunds"),
+        };
+        for p in due {
+            let result = self.gateway.refund(&p.payment_id, p.amount, &p.provider_key).await;
+            let settled = match result {
+                Ok(provider_id) => Ok(provider_id),
+                Err(PaymentError::Rejected(why)) => Err(why),
+                Err(e) => {
+                    tracing::warn!(order_id = %p.order_id, refund_id = %p.refund_id, error = %e, "refund not confirmed; will retry");
+                    self.observer.refund_finished("retry", p.amount.amount_minor);
+                    continue;
+                }
+            };
+            self.observer.refund_finished(if settled.is_ok() { "succeeded" } else { "failed" }, p.amount.amount_minor);
+            if let Err(e) = self.orders.settle_refund(p.refund_id, settled).await {
+                tracing::warn!(refund_id = %p.refund_id, error = %e, "could not record the refund's outcome; will retry");
+            }
+        }
     }
 
     // ---- customer -----------------------------------------------------------------------------
@@ -319,9 +374,7 @@ impl OrderService {
                 Err(e) => return Err(e),
             }
         }
-        for order in self.orders.due_for_refund(20).await? {
-            self.refund(&order).await;
-        }
+        self.pay_out(None).await;
         let _ = self.orders.purge_expired_keys().await;
         Ok(done)
     }

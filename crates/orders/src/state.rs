@@ -92,7 +92,7 @@ impl Event {
 pub struct Effects {
     /// Return the reserved stock to inventory.
     pub restock: bool,
-    /// Give the money back through the payment provider.
+    /// Give back through the payment provider whatever is not refunded yet (a refund of the rest).
     pub refund_payment: bool,
     /// Give the order's promotion redemptions back (it ends cancelled or unpaid): they no
     /// longer count against the promotions' usage limits.
@@ -117,18 +117,16 @@ pub fn transition(from: OrderStatus, event: Event) -> Result<(OrderStatus, Effec
     let restock = Effects { restock: true, release_promotions: true, ..none };
     let declined = Effects { restore_cart: true, ..restock };
     let cancel_paid = Effects { restock: true, refund_payment: true, release_promotions: true, ..none };
-    let refund_restock = Effects { restock: true, refund_payment: true, ..none };
-    let refund_only = Effects { refund_payment: true, ..none };
     Ok(match (from, event) {
         (S::PendingPayment, E::PaymentSucceeded) => (S::Paid, none),
         (S::PendingPayment, E::PaymentFailed) => (S::PaymentFailed, declined),
         (S::PendingPayment, E::Cancel | E::Expire) => (S::Cancelled, restock),
         (S::Paid, E::Ship) => (S::Shipped, none),
         (S::Paid, E::Cancel) => (S::Cancelled, cancel_paid),
-        (S::Paid, E::Refund) => (S::Refunded, refund_restock),
         (S::Shipped, E::Deliver) => (S::Delivered, none),
-        // Goods already left: money back, stock only through a returns process.
-        (S::Shipped | S::Delivered, E::Refund) => (S::Refunded, refund_only),
+        // Reached when refunds add up to the total; the money and the units they restock are
+        // the refunds' own (`crate::refund`), not effects of the move.
+        (S::Paid | S::Shipped | S::Delivered, E::Refund) => (S::Refunded, none),
         _ => return Err(IllegalTransition { from, event }),
     })
 }
@@ -230,10 +228,10 @@ mod tests {
             (S::PendingPayment, E::Expire, S::Cancelled, true, false, true, false),
             (S::Paid, E::Ship, S::Shipped, false, false, false, false),
             (S::Paid, E::Cancel, S::Cancelled, true, true, true, false),
-            (S::Paid, E::Refund, S::Refunded, true, true, false, false),
+            (S::Paid, E::Refund, S::Refunded, false, false, false, false),
             (S::Shipped, E::Deliver, S::Delivered, false, false, false, false),
-            (S::Shipped, E::Refund, S::Refunded, false, true, false, false),
-            (S::Delivered, E::Refund, S::Refunded, false, true, false, false),
+            (S::Shipped, E::Refund, S::Refunded, false, false, false, false),
+            (S::Delivered, E::Refund, S::Refunded, false, false, false, false),
         ];
         let mut checked = 0;
         for from in S::ALL {

@@ -267,7 +267,7 @@ impl PaymentGateway for StripeGateway {
             ("currency", req.amount.currency.as_str().to_ascii_lowercase()),
             ("payment_method", req.payment_token.clone()),
             ("confirm", "true".to_owned()),
-            ("capture_method", "manual".to_owned()),
+            ("capture_method", if req.capture { "automatic" } else { "manual" }.to_owned()),
             // Without this, confirming server-side needs a return_url for redirect-based methods.
             ("automatic_payment_methods[enabled]", "true".to_owned()),
             ("automatic_payment_methods[allow_redirects]", "never".to_owned()),

@@ -16,6 +16,7 @@ fn request(token: &str, key: &str) -> AuthorizeRequest {
         amount: eur(1999),
         payment_token: token.to_owned(),
         idempotency_key: key.to_owned(),
+        capture: true,
     }
 }
 

@@ -22,6 +22,7 @@ fn request(key: &str) -> AuthorizeRequest {
         amount: eur(1999),
         payment_token: "pm_card_visa".into(),
         idempotency_key: key.into(),
+        capture: false,
     }
 }
 
@@ -71,6 +72,20 @@ async fn authorize_approves_and_sends_key_idempotency_key_and_form() {
     assert_eq!(fields["confirm"], "true");
     assert_eq!(fields["capture_method"], "manual");
     assert_eq!(fields["metadata[order_id]"], Uuid::from_u128(0xabc).to_string());
+}
+
+#[tokio::test]
+async fn authorize_with_capture_charges_at_once() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/payment_intents"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "pi_9", "status": "succeeded"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let outcome = gateway(&server).authorize(&AuthorizeRequest { capture: true, ..request("k-capture") }).await;
+    assert_eq!(outcome, Ok(Authorization::Approved { payment_id: "pi_9".into() }));
+    assert_eq!(form(&requests(&server).await[0])["capture_method"], "automatic");
 }
 
 #[tokio::test]

@@ -4,7 +4,8 @@
 use ::orders::events as order_events_out;
 use ::orders::{
     Applied, Changes, CheckoutRefusal, Claim, Event, Order, OrderError, OrderFilter, OrderLine, OrderPromotion,
-    OrderRepo, OrderStatus, PlaceOrder, TransitionData, changes, checkout,
+    OrderRepo, OrderStatus, PayOut, PlaceOrder, Refund, RefundAsk, RefundCall, RefundOutcome, RefundPlan, RefundState,
+    RefundStatus, RefundedLine, TransitionData, changes, checkout, refund,
 };
 use cart::LineSnapshot;
 use cart::rules::LineFact;
@@ -21,9 +22,9 @@ use uuid::Uuid;
 
 use crate::carts::LineRow;
 use crate::error::{OrStorage, Settle, TxError};
-use crate::rows::{currency, decoded, encoded, object};
+use crate::rows::{currency, decoded, encoded, known, object};
 use crate::schema::{
-    cart_lines, carts, idempotency_keys, order_events, order_lines, orders, payment_events, products, variants,
+    cart_lines, carts, idempotency_keys, order_events, order_lines, orders, payment_events, products, refunds, variants,
 };
 use crate::{Db, promoting};
 
@@ -61,7 +62,8 @@ struct OrderRow {
     shipping_address: Value,
     shipping_method: String,
     payment_id: Option<String>,
-    refund_id: Option<String>,
+    refunded_minor: i64,
+    shipping_refunded: bool,
     carrier: Option<String>,
     tracking_number: Option<String>,
     expires_at: DateTime<Utc>,
@@ -127,9 +129,45 @@ struct LineDbRow {
     quantity: i32,
     line_total_minor: i64,
     discount_minor: i64,
+    refunded_quantity: i32,
+    restocked_quantity: i32,
 }
 
-fn assemble(row: OrderRow, lines: Vec<LineDbRow>) -> QueryResult<Order> {
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = refunds, check_for_backend(Pg))]
+struct RefundRow {
+    id: Uuid,
+    order_id: Uuid,
+    request_hash: Vec<u8>,
+    amount_minor: i64,
+    currency: String,
+    lines: Value,
+    shipping: bool,
+    reason: Option<String>,
+    status: String,
+    provider_refund_id: Option<String>,
+    created_at: DateTime<Utc>,
+    settled_at: Option<DateTime<Utc>>,
+}
+
+impl RefundRow {
+    fn into_refund(self) -> QueryResult<Refund> {
+        Ok(Refund {
+            id: self.id,
+            order_id: self.order_id,
+            amount: Money::new(self.amount_minor, currency(&self.currency)?),
+            lines: decoded("refund lines", self.lines)?,
+            shipping: self.shipping,
+            reason: self.reason,
+            status: known("refund status", &self.status, RefundStatus::parse)?,
+            provider_refund_id: self.provider_refund_id,
+            created_at: self.created_at,
+            settled_at: self.settled_at,
+        })
+    }
+}
+
+fn assemble(row: OrderRow, lines: Vec<LineDbRow>, refunds: Vec<RefundRow>) -> QueryResult<Order> {
     let cur = currency(&row.currency)?;
     let money = |m| Money::new(m, cur);
     Ok(Order {
@@ -141,6 +179,10 @@ fn assemble(row: OrderRow, lines: Vec<LineDbRow>) -> QueryResult<Order> {
         discount: money(row.discount_minor),
         tax: money(row.tax_minor),
         total: money(row.total_minor),
+        refunded: money(row.refunded_minor),
+        refund_state: RefundState::of(row.refunded_minor, row.total_minor),
+        shipping_refunded: row.shipping_refunded,
+        refunds: refunds.into_iter().map(RefundRow::into_refund).collect::<QueryResult<_>>()?,
         promotions: decoded("order promotions", row.promotions)?,
         shipping_address: serde_json::from_value(row.shipping_address)
             .map_err(|e| DieselError::DeserializationError(Box::new(e)))?,
@@ -159,6 +201,8 @@ fn assemble(row: OrderRow, lines: Vec<LineDbRow>) -> QueryResult<Order> {
                     quantity: l.quantity,
                     line_total: money(l.line_total_minor),
                     discount: money(l.discount_minor),
+                    refunded_quantity: l.refunded_quantity,
+                    restocked_quantity: l.restocked_quantity,
                 })
             })
             .collect::<QueryResult<_>>()?,
@@ -173,7 +217,6 @@ fn assemble(row: OrderRow, lines: Vec<LineDbRow>) -> QueryResult<Order> {
         created_at: row.created_at,
         updated_at: row.updated_at,
         payment_id: row.payment_id,
-        refund_id: row.refund_id,
     })
 }
 
@@ -185,12 +228,21 @@ async fn load_orders(conn: &mut AsyncPgConnection, rows: Vec<OrderRow>) -> Query
         .select(LineDbRow::as_select())
         .load(conn)
         .await?;
+    let mut refunded: Vec<RefundRow> = refunds::table
+        .filter(refunds::order_id.eq_any(&ids))
+        .order((refunds::order_id, refunds::created_at, refunds::id))
+        .select(RefundRow::as_select())
+        .load(conn)
+        .await?;
     rows.into_iter()
         .map(|r| {
             let (mine, rest): (Vec<_>, Vec<_>) =
                 std::mem::take(&mut lines).into_iter().partition(|l| l.order_id == r.id);
             lines = rest;
-            assemble(r, mine)
+            let (its, others): (Vec<_>, Vec<_>) =
+                std::mem::take(&mut refunded).into_iter().partition(|f| f.order_id == r.id);
+            refunded = others;
+            assemble(r, mine, its)
         })
         .collect()
 }
@@ -309,16 +361,137 @@ struct LockedCart {
     promotion_codes: Vec<Option<String>>,
 }
 
-#[derive(QueryableByName)]
-struct Restocked {
-    #[diesel(sql_type = SqlUuid)]
-    variant_id: Uuid,
-    #[diesel(sql_type = SqlUuid)]
-    product_id: Uuid,
-    #[diesel(sql_type = Integer)]
-    stock: i32,
-    #[diesel(sql_type = Integer)]
-    quantity: i32,
+/// Writes a transition `orders::changes` decided: the order row as one UPDATE, the status
+/// history row, and the transition's outbox event; the order as it is afterwards.
+async fn record_transition(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    from: OrderStatus,
+    event: Event,
+    c: &Changes,
+    data: &TransitionData,
+) -> QueryResult<Order> {
+    diesel::update(orders::table.find(id)).set(&Transitioned::from(c)).execute(conn).await?;
+    diesel::insert_into(order_events::table)
+        .values((
+            order_events::order_id.eq(id),
+            order_events::from_status.eq(Some(from.as_str())),
+            order_events::to_status.eq(c.to.as_str()),
+            order_events::actor_id.eq(data.actor),
+            order_events::note.eq(&data.note),
+        ))
+        .execute(conn)
+        .await?;
+    let order = load_order(conn, id).await?.ok_or(DieselError::NotFound)?;
+    if let Some(e) = order_events_out::transitioned(&order, from, event) {
+        crate::outbox::enqueue(conn, &[e]).await?;
+    }
+    Ok(order)
+}
+
+/// Puts `(line_no, units)` of an order back in stock with ledger rows of `reason`, counting
+/// them as restocked on the lines (a CHECK keeps that within the quantity); the products
+/// touched. Lines whose variant is gone are skipped.
+async fn restock_in(
+    conn: &mut AsyncPgConnection,
+    order: Uuid,
+    units: &[(i32, i32)],
+    reason: &str,
+    actor: Option<Uuid>,
+) -> QueryResult<Vec<Uuid>> {
+    let units: Vec<(i32, i32)> = units.iter().copied().filter(|(_, q)| *q > 0).collect();
+    if units.is_empty() {
+        return Ok(Vec::new());
+    }
+    #[derive(QueryableByName)]
+    struct Touched {
+        #[diesel(sql_type = SqlUuid)]
+        product_id: Uuid,
+    }
+    let touched: Vec<Touched> = diesel::sql_query(
+        "WITH r AS (SELECT * FROM unnest($2::int[], $3::int[]) AS r(line_no, q)), \
+              l AS (UPDATE order_lines ol SET restocked_quantity = ol.restocked_quantity + r.q FROM r \
+                    WHERE ol.order_id = $1 AND ol.line_no = r.line_no AND ol.variant_id IS NOT NULL \
+                    RETURNING ol.variant_id, r.q), \
+              v AS (UPDATE variants v SET stock = v.stock + l.q FROM l WHERE v.id = l.variant_id \
+                    RETURNING v.id, v.product_id, v.stock, l.q), \
+              ins AS (INSERT INTO inventory_ledger (variant_id, delta, reason, stock_after, actor_id, order_id) \
+                      SELECT v.id, v.q, $4, v.stock, $5, $1 FROM v) \
+         SELECT DISTINCT v.product_id FROM v",
+    )
+    .bind::<SqlUuid, _>(order)
+    .bind::<Array<Integer>, _>(units.iter().map(|u| u.0).collect::<Vec<_>>())
+    .bind::<Array<Integer>, _>(units.iter().map(|u| u.1).collect::<Vec<_>>())
+    .bind::<Text, _>(reason)
+    .bind::<diesel::sql_types::Nullable<SqlUuid>, _>(actor)
+    .load(conn)
+    .await?;
+    Ok(touched.into_iter().map(|t| t.product_id).collect())
+}
+
+/// Records a planned refund of `order` (locked by the caller): the refund row, pending; the
+/// units refunded; the order's refunded sum; and the units it restocks (their products).
+async fn insert_refund(
+    conn: &mut AsyncPgConnection,
+    order: &Order,
+    call: &RefundCall,
+    plan: &RefundPlan,
+    reason: Option<&str>,
+) -> QueryResult<(Refund, Vec<Uuid>)> {
+    let refund_id = Uuid::now_v7();
+    let row: RefundRow = diesel::insert_into(refunds::table)
+        .values((
+            refunds::id.eq(refund_id),
+            refunds::order_id.eq(order.id),
+            refunds::idempotency_key.eq(&call.key),
+            refunds::request_hash.eq(&call.request_hash),
+            refunds::provider_key.eq(format!("refund-{refund_id}")),
+            refunds::amount_minor.eq(plan.amount.amount_minor),
+            refunds::currency.eq(plan.amount.currency.as_str()),
+            refunds::lines.eq(encoded(&plan.lines)?),
+            refunds::shipping.eq(plan.shipping),
+            refunds::reason.eq(reason),
+            refunds::status.eq(RefundStatus::Pending.as_str()),
+            refunds::actor_id.eq(call.actor),
+        ))
+        .returning(RefundRow::as_returning())
+        .get_result(conn)
+        .await?;
+    count_refunded(conn, order.id, &plan.lines, 1).await?;
+    diesel::update(orders::table.find(order.id))
+        .set((
+            orders::refunded_minor.eq(orders::refunded_minor + plan.amount.amount_minor),
+            orders::shipping_refunded
+                .eq(orders::shipping_refunded.or(plan.shipping.into_sql::<diesel::sql_types::Bool>())),
+        ))
+        .execute(conn)
+        .await?;
+    let restock: Vec<(i32, i32)> = plan.lines.iter().map(|l| (l.line_no, l.restocked)).collect();
+    let products = restock_in(conn, order.id, &restock, "refund", call.actor).await?;
+    Ok((row.into_refund()?, products))
+}
+
+/// Adds (`sign` 1) or gives back (`sign` -1) the units of `lines` to the lines' refunded counts.
+async fn count_refunded(
+    conn: &mut AsyncPgConnection,
+    order: Uuid,
+    lines: &[RefundedLine],
+    sign: i32,
+) -> QueryResult<()> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    diesel::sql_query(
+        "UPDATE order_lines ol SET refunded_quantity = ol.refunded_quantity + $4 * r.q \
+         FROM unnest($2::int[], $3::int[]) AS r(line_no, q) WHERE ol.order_id = $1 AND ol.line_no = r.line_no",
+    )
+    .bind::<SqlUuid, _>(order)
+    .bind::<Array<Integer>, _>(lines.iter().map(|l| l.line_no).collect::<Vec<_>>())
+    .bind::<Array<Integer>, _>(lines.iter().map(|l| l.quantity).collect::<Vec<_>>())
+    .bind::<Integer, _>(sign)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 #[async_trait::async_trait]
@@ -554,46 +727,34 @@ impl OrderRepo for PgOrderRepo {
                 }
                 let mut restocked_products = Vec::new();
                 if c.effects.restock {
-                    let back: Vec<Restocked> = diesel::sql_query(
-                        "UPDATE variants v SET stock = v.stock + l.quantity FROM order_lines l \
-                         WHERE l.order_id = $1 AND l.variant_id = v.id \
-                         RETURNING v.id AS variant_id, v.product_id, v.stock, l.quantity",
-                    )
-                    .bind::<SqlUuid, _>(id)
-                    .load(conn)
-                    .await?;
-                    diesel::sql_query(
-                        "INSERT INTO inventory_ledger (variant_id, delta, reason, stock_after, actor_id, order_id) \
-                         SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::int[], $5::uuid[], $6::uuid[])",
-                    )
-                    .bind::<Array<SqlUuid>, _>(back.iter().map(|r| r.variant_id).collect::<Vec<_>>())
-                    .bind::<Array<Integer>, _>(back.iter().map(|r| r.quantity).collect::<Vec<_>>())
-                    .bind::<Array<Text>, _>(vec!["cancellation".to_owned(); back.len()])
-                    .bind::<Array<Integer>, _>(back.iter().map(|r| r.stock).collect::<Vec<_>>())
-                    .bind::<Array<diesel::sql_types::Nullable<SqlUuid>>, _>(vec![data.actor; back.len()])
-                    .bind::<Array<SqlUuid>, _>(vec![id; back.len()])
-                    .execute(conn)
-                    .await?;
-                    restocked_products = back.iter().map(|r| r.product_id).collect();
+                    // The units not back in stock yet (a refund may have restocked some).
+                    let rest: Vec<(i32, i32)> = order_lines::table
+                        .filter(order_lines::order_id.eq(id))
+                        .filter(order_lines::restocked_quantity.lt(order_lines::quantity))
+                        .order(order_lines::line_no)
+                        .select((order_lines::line_no, order_lines::quantity - order_lines::restocked_quantity))
+                        .load(conn)
+                        .await?;
+                    restocked_products = restock_in(conn, id, &rest, "cancellation", data.actor).await?;
                 }
 
                 if c.effects.release_promotions {
                     promoting::release_in(conn, id).await?;
                 }
-                diesel::update(orders::table.find(id)).set(&Transitioned::from(&c)).execute(conn).await?;
-                diesel::insert_into(order_events::table)
-                    .values((
-                        order_events::order_id.eq(id),
-                        order_events::from_status.eq(Some(from.as_str())),
-                        order_events::to_status.eq(c.to.as_str()),
-                        order_events::actor_id.eq(data.actor),
-                        order_events::note.eq(&data.note),
-                    ))
-                    .execute(conn)
-                    .await?;
-                let order = load_order(conn, id).await?.ok_or(DieselError::NotFound)?;
-                if let Some(e) = order_events_out::transitioned(&order, from, event) {
-                    crate::outbox::enqueue(conn, &[e]).await?;
+                let order = record_transition(conn, id, from, event, &c, &data).await?;
+                if c.effects.refund_payment {
+                    // The money left goes back as one refund, paid out after the commit.
+                    if let Some(plan) = refund::plan_rest(&order, false) {
+                        let call = RefundCall {
+                            key: "cancellation".into(),
+                            request_hash: Vec::new(),
+                            ask: RefundAsk::Rest,
+                            actor: data.actor,
+                        };
+                        if order.payment_id.is_some() {
+                            insert_refund(conn, &order, &call, &plan, None).await?;
+                        }
+                    }
                 }
                 Ok(Applied::Done { order: Box::new(order), effects: c.effects, restocked_products })
             })
@@ -614,32 +775,149 @@ impl OrderRepo for PgOrderRepo {
             .storage()?)
     }
 
-    async fn due_for_refund(&self, limit: i64) -> Result<Vec<Order>, OrderError> {
+    async fn refund(&self, id: Uuid, call: RefundCall) -> Result<RefundOutcome, OrderError> {
         let mut conn = self.db.conn().await?;
-        let rows: Vec<OrderRow> = orders::table
-            .filter(orders::status.eq_any([OrderStatus::Cancelled.as_str(), OrderStatus::Refunded.as_str()]))
-            .filter(orders::payment_id.is_not_null())
-            .filter(orders::refund_id.is_null())
-            .filter(orders::updated_at.lt(Utc::now() - chrono::Duration::seconds(30)))
-            .limit(limit)
-            .select(OrderRow::as_select())
-            .load(&mut conn)
-            .await
-            .storage()?;
-        Ok(load_orders(&mut conn, rows).await.storage()?)
+        let result: Result<RefundOutcome, TxError<OrderError>> = conn
+            .transaction(async |conn| {
+                let status: Option<String> =
+                    orders::table.find(id).select(orders::status).for_update().first(conn).await.optional()?;
+                let Some(status) = status else { return Err(TxError::Domain(OrderError::NotFound)) };
+                let from = decode_status(&status)?;
+                if matches!(call.ask, RefundAsk::Rest) {
+                    // Refunding the rest is the move to `refunded`: refused where that move is.
+                    ::orders::transition(from, Event::Refund).map_err(|e| TxError::Domain(e.into()))?;
+                }
+                let earlier: Option<RefundRow> = refunds::table
+                    .filter(refunds::order_id.eq(id))
+                    .filter(refunds::idempotency_key.eq(&call.key))
+                    .select(RefundRow::as_select())
+                    .first(conn)
+                    .await
+                    .optional()?;
+                if let Some(earlier) = earlier {
+                    if earlier.request_hash != call.request_hash {
+                        return Err(TxError::Domain(OrderError::KeyReused));
+                    }
+                    return Ok(RefundOutcome {
+                        refund: earlier.into_refund()?,
+                        fresh: false,
+                        restocked_products: vec![],
+                    });
+                }
+                let order = load_order(conn, id).await?.ok_or(DieselError::NotFound)?;
+                let (plan, reason) = match &call.ask {
+                    RefundAsk::Request(req) => {
+                        (refund::plan(&order, req).map_err(|e| TxError::Domain(e.into()))?, req.reason.as_deref())
+                    }
+                    RefundAsk::Rest => {
+                        let plan = refund::plan_rest(&order, from == OrderStatus::Paid).ok_or(TxError::Domain(
+                            OrderError::Refund(::orders::RefundRefusal::AmountExceeded {
+                                refundable: Money::new(0, order.total.currency),
+                            }),
+                        ))?;
+                        (plan, None)
+                    }
+                };
+                if order.payment_id.is_none() {
+                    return Err(TxError::Domain(OrderError::Refund(::orders::RefundRefusal::NotRefundable(from))));
+                }
+                let (refund, restocked_products) = insert_refund(conn, &order, &call, &plan, reason).await?;
+                if plan.completes && from != OrderStatus::Refunded {
+                    let data = TransitionData { actor: call.actor, ..Default::default() };
+                    let c = changes(from, Event::Refund, &data, Utc::now()).map_err(|e| TxError::Domain(e.into()))?;
+                    record_transition(conn, id, from, Event::Refund, &c, &data).await?;
+                }
+                Ok(RefundOutcome { refund, fresh: true, restocked_products })
+            })
+            .await;
+        result.settle()
     }
 
-    async fn set_refund(&self, id: Uuid, refund_id: Option<&str>, error: Option<&str>) -> Result<(), OrderError> {
+    async fn pay_outs(&self, order: Option<Uuid>, older_than_secs: i64, limit: i64) -> Result<Vec<PayOut>, OrderError> {
         let mut conn = self.db.conn().await?;
-        diesel::update(orders::table.find(id))
-            .set(orders::payment_error.eq(error))
-            .execute(&mut conn)
-            .await
-            .storage()?;
-        if let Some(r) = refund_id {
-            diesel::update(orders::table.find(id)).set(orders::refund_id.eq(r)).execute(&mut conn).await.storage()?;
+        let mut q = refunds::table
+            .inner_join(orders::table)
+            .filter(refunds::status.eq(RefundStatus::Pending.as_str()))
+            .filter(refunds::created_at.le(Utc::now() - chrono::Duration::seconds(older_than_secs)))
+            .filter(orders::payment_id.is_not_null())
+            .select((
+                refunds::id,
+                refunds::order_id,
+                orders::payment_id.assume_not_null(),
+                refunds::amount_minor,
+                refunds::currency,
+                refunds::provider_key,
+            ))
+            .order(refunds::created_at)
+            .limit(limit)
+            .into_boxed();
+        if let Some(o) = order {
+            q = q.filter(refunds::order_id.eq(o));
         }
-        Ok(())
+        let rows: Vec<(Uuid, Uuid, String, i64, String, String)> = q.load(&mut conn).await.storage()?;
+        Ok(rows
+            .into_iter()
+            .map(|(refund_id, order_id, payment_id, amount, cur, provider_key)| {
+                Ok(PayOut {
+                    refund_id,
+                    order_id,
+                    payment_id,
+                    amount: Money::new(amount, currency(&cur)?),
+                    provider_key,
+                })
+            })
+            .collect::<QueryResult<_>>()
+            .storage()?)
+    }
+
+    async fn settle_refund(&self, refund_id: Uuid, result: Result<String, String>) -> Result<(), OrderError> {
+        let mut conn = self.db.conn().await?;
+        let result: Result<(), TxError<OrderError>> = conn
+            .transaction(async |conn| {
+                let order_id: Option<Uuid> =
+                    refunds::table.find(refund_id).select(refunds::order_id).first(conn).await.optional()?;
+                let Some(order_id) = order_id else { return Ok(()) };
+                // The order first, as every writer of its refunds locks it.
+                orders::table.find(order_id).select(orders::id).for_update().first::<Uuid>(conn).await?;
+                let (status, provider_id, error) = match &result {
+                    Ok(id) => (RefundStatus::Succeeded, Some(id.as_str()), None),
+                    Err(why) => (RefundStatus::Failed, None, Some(why.as_str())),
+                };
+                let settled: Option<RefundRow> = diesel::update(
+                    refunds::table.find(refund_id).filter(refunds::status.eq(RefundStatus::Pending.as_str())),
+                )
+                .set((
+                    refunds::status.eq(status.as_str()),
+                    refunds::provider_refund_id.eq(provider_id),
+                    refunds::error.eq(error),
+                    refunds::settled_at.eq(Utc::now()),
+                ))
+                .returning(RefundRow::as_returning())
+                .get_result(conn)
+                .await
+                .optional()?;
+                let Some(settled) = settled else { return Ok(()) }; // settled before
+                let refund = settled.into_refund()?;
+                if status == RefundStatus::Failed {
+                    // What it would have refunded counts as not refunded again.
+                    count_refunded(conn, order_id, &refund.lines, -1).await?;
+                    diesel::update(orders::table.find(order_id))
+                        .set(orders::refunded_minor.eq(orders::refunded_minor - refund.amount.amount_minor))
+                        .execute(conn)
+                        .await?;
+                    if refund.shipping {
+                        diesel::update(orders::table.find(order_id))
+                            .set(orders::shipping_refunded.eq(false))
+                            .execute(conn)
+                            .await?;
+                    }
+                }
+                let order = load_order(conn, order_id).await?.ok_or(DieselError::NotFound)?;
+                crate::outbox::enqueue(conn, &[order_events_out::refund_settled(&order, &refund)]).await?;
+                Ok(())
+            })
+            .await;
+        result.settle()
     }
 
     async fn email_verified(&self, user: Uuid) -> Result<bool, OrderError> {

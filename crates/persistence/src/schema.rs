@@ -142,6 +142,8 @@ diesel::table! {
         quantity -> Int4,
         line_total_minor -> Int8,
         discount_minor -> Int8,
+        refunded_quantity -> Int4,
+        restocked_quantity -> Int4,
     }
 }
 
@@ -159,7 +161,6 @@ diesel::table! {
         shipping_method_id -> Nullable<Uuid>,
         shipping_method -> Text,
         payment_id -> Nullable<Text>,
-        refund_id -> Nullable<Text>,
         payment_error -> Nullable<Text>,
         carrier -> Nullable<Text>,
         tracking_number -> Nullable<Text>,
@@ -173,6 +174,8 @@ diesel::table! {
         updated_at -> Timestamptz,
         discount_minor -> Int8,
         promotions -> Jsonb,
+        refunded_minor -> Int8,
+        shipping_refunded -> Bool,
     }
 }
 
@@ -280,6 +283,27 @@ diesel::table! {
 }
 
 diesel::table! {
+    refunds (id) {
+        id -> Uuid,
+        order_id -> Uuid,
+        idempotency_key -> Text,
+        request_hash -> Bytea,
+        provider_key -> Text,
+        amount_minor -> Int8,
+        currency -> Text,
+        lines -> Jsonb,
+        shipping -> Bool,
+        reason -> Nullable<Text>,
+        status -> Text,
+        provider_refund_id -> Nullable<Text>,
+        error -> Nullable<Text>,
+        actor_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        settled_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     reviews (id) {
         id -> Uuid,
         product_id -> Uuid,
@@ -357,6 +381,7 @@ diesel::joinable!(products -> categories (category_id));
 diesel::joinable!(promotion_redemptions -> orders (order_id));
 diesel::joinable!(promotion_redemptions -> users (user_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
+diesel::joinable!(refunds -> orders (order_id));
 diesel::joinable!(reviews -> products (product_id));
 diesel::joinable!(reviews -> users (user_id));
 diesel::joinable!(variants -> products (product_id));
@@ -380,6 +405,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     promotion_redemptions,
     promotions,
     refresh_tokens,
+    refunds,
     reviews,
     shipping_methods,
     users,

@@ -12,6 +12,8 @@ pub struct Metrics {
     pub orders_created: prometheus::IntCounter,
     pub checkout_failures: IntCounterVec,
     pub payment_duration: HistogramVec,
+    pub refunds: IntCounterVec,
+    pub refunded_minor: IntCounterVec,
     pub outbox_backlog: IntGaugeVec,
     pub outbox_oldest_pending: prometheus::Gauge,
     pub outbox_delivered: IntCounterVec,
@@ -50,6 +52,16 @@ impl Metrics {
         let payment_duration = HistogramVec::new(
             HistogramOpts::new("payment_duration_seconds", "Payment authorisation latency by outcome")
                 .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+            &["outcome"],
+        )
+        .expect("valid metric");
+        let refunds = IntCounterVec::new(
+            Opts::new("refunds_total", "Refund pay-outs by outcome (succeeded, failed, retry: no answer yet)"),
+            &["outcome"],
+        )
+        .expect("valid metric");
+        let refunded_minor = IntCounterVec::new(
+            Opts::new("refunded_minor_units_total", "Money refunded, in minor units of any currency, by outcome"),
             &["outcome"],
         )
         .expect("valid metric");
@@ -102,6 +114,8 @@ impl Metrics {
             Box::new(orders_created.clone()),
             Box::new(checkout_failures.clone()),
             Box::new(payment_duration.clone()),
+            Box::new(refunds.clone()),
+            Box::new(refunded_minor.clone()),
             Box::new(outbox_backlog.clone()),
             Box::new(outbox_oldest_pending.clone()),
             Box::new(outbox_delivered.clone()),
@@ -120,6 +134,8 @@ impl Metrics {
             orders_created,
             checkout_failures,
             payment_duration,
+            refunds,
+            refunded_minor,
             outbox_backlog,
             outbox_oldest_pending,
             outbox_delivered,

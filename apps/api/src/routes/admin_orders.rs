@@ -1,7 +1,8 @@
 //! `/api/v1/admin` orders (permission `ManageOrders`).
 
-use actix_web::{get, post, web};
-use orders::{Event, Order, OrderFilter, OrderStatus, Shipment};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use orders::{Event, Order, OrderFilter, OrderStatus, Refund, RefundRequest, Shipment};
 use primitives::Page;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -9,9 +10,9 @@ use uuid::Uuid;
 
 use crate::auth::{Authorized, perm};
 use crate::extract::ValidJson;
-use crate::openapi::IllegalTransitionProblem;
+use crate::openapi::{IllegalTransitionProblem, RefundConflictProblem};
 use crate::pagination::{PageParams, Paged};
-use crate::problem::ApiResult;
+use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
 
 #[derive(Deserialize, garde::Validate, IntoParams)]
@@ -150,11 +151,13 @@ pub async fn cancel(
     act(&state, &user, *id, Event::Cancel, None).await
 }
 
-/// Refund an order
+/// Refund the rest of an order
 ///
-/// Refunds a paid, shipped or delivered order; its items return to stock only if it had not
-/// shipped. An order in any other status is 409 `illegal-transition`, naming its status in
-/// `order_status`.
+/// Refunds everything not refunded yet of a paid, shipped or delivered order (every unit left,
+/// the shipping, the money left) and moves it to `refunded`; the units return to stock only if
+/// it had not shipped, and never twice. An order in any other status is 409
+/// `illegal-transition`, naming its status in `order_status`. For part of an order, see
+/// `adminCreateRefund`.
 #[utoipa::path(
     tag = "admin-orders",
     operation_id = "adminRefundOrder",
@@ -172,4 +175,49 @@ pub async fn refund(
     id: web::Path<Uuid>,
 ) -> ApiResult<web::Json<Order>> {
     act(&state, &user, *id, Event::Refund, None).await
+}
+
+/// Refund part of an order
+///
+/// Refunds an amount (`amount_minor`: a goodwill gesture), or chosen units of the order's lines
+/// and/or its shipping: each unit at its discounted price with its share of the tax, by the
+/// rounding rule in docs/orders.md (every unit refunded sums to exactly the total). Several
+/// refunds may follow each other, never more in all than was paid; the one that completes the
+/// total moves the order to `refunded`. `restock` puts a line's units back in stock (ledger
+/// reason `refund`; a unit is restocked once at most). Requires `Idempotency-Key`: a retry with
+/// it returns the same refund and never pays twice (the same key with another body is 422
+/// `idempotency-key-reused`). The refund is `succeeded` once the provider confirms it;
+/// `pending` when it did not answer (paid out later with the same provider key), `failed` when
+/// it refused (its amount counts as not refunded again).
+#[utoipa::path(
+    tag = "admin-orders",
+    operation_id = "adminCreateRefund",
+    security(("bearer" = [])),
+    params(
+        ("id" = Uuid, Path, description = "Order id"),
+        ("Idempotency-Key" = String, Header, description = "Unique per refund; reuse it to retry", min_length = 1, max_length = 255)
+    ),
+    request_body = RefundRequest,
+    responses(
+        (status = 201, description = "The refund (also for a retry with the same key)", body = Refund,
+            headers(("Location" = String, description = "The order, `/api/v1/admin/orders/{id}`"))),
+        (status = 400, description = "Missing or invalid Idempotency-Key (`idempotency-key-required`, `invalid-parameter`)", body = Problem),
+        (status = 409, description = "Not refundable in its state, more than is left, or a line's units or the shipping refunded already", body = RefundConflictProblem),
+        (status = 422, description = "Invalid fields (an amount and lines together, an unknown line), or the key was used with another body (`idempotency-key-reused`)", body = Problem)
+    )
+)]
+#[post("/admin/orders/{id}/refunds")]
+pub async fn create_refund(
+    state: web::Data<AppState>,
+    user: Authorized<perm::ManageOrders>,
+    id: web::Path<Uuid>,
+    req: HttpRequest,
+    ValidJson(body): ValidJson<RefundRequest>,
+) -> ApiResult<HttpResponse> {
+    let key = crate::routes::orders::idempotency_key(&req)?;
+    let made = state.orders.refund(user.id(), *id, &key, body).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/api/v1/admin/orders/{}", made.order_id)))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(made))
 }

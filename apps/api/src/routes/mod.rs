@@ -87,6 +87,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(admin_orders::deliver)
             .service(admin_orders::cancel)
             .service(admin_orders::refund)
+            .service(admin_orders::create_refund)
             .service(admin_promotions::create_promotion)
             .service(admin_promotions::list_promotions)
             .service(admin_promotions::get_promotion)

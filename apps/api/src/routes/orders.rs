@@ -16,7 +16,7 @@ use crate::state::AppState;
 
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
-fn idempotency_key(req: &HttpRequest) -> Result<String, Problem> {
+pub(crate) fn idempotency_key(req: &HttpRequest) -> Result<String, Problem> {
     match IdempotencyKey::parse(req.headers().get(IDEMPOTENCY_KEY).map(|v| v.as_bytes())) {
         Ok(key) => Ok(key.as_str().to_owned()),
         Err(KeyError::Missing) => Err(Problem::new(

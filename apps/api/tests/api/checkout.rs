@@ -58,13 +58,13 @@ pub async fn checkout(client: &Client, shop: &Shop, key: &str, token: &str) -> t
     client.with_header("idempotency-key", key).post("/api/v1/checkout", &checkout_body(shop, token)).await
 }
 
-async fn stock_of(shop: &Shop, app: &TestApp) -> i64 {
+pub async fn stock_of(shop: &Shop, app: &TestApp) -> i64 {
     let _ = app;
     let p = shop.admin.client.get(&format!("/api/v1/admin/products/{}", shop.product)).await.json();
     p["variants"][0]["stock"].as_i64().expect("stock")
 }
 
-async fn ledger_sum(shop: &Shop) -> (i64, Vec<Value>) {
+pub async fn ledger_sum(shop: &Shop) -> (i64, Vec<Value>) {
     let page =
         shop.admin.client.get(&format!("/api/v1/admin/variants/{}/inventory?limit=500", shop.variant)).await.json();
     let items = page["items"].as_array().expect("items").clone();

@@ -13,5 +13,6 @@ mod hardening;
 mod hygiene;
 mod identity;
 mod promotions;
+mod refunds;
 mod reviews;
 mod security;

@@ -110,6 +110,7 @@ const OPERATIONS: &[(&str, &str, Access)] = &[
     ("POST", "/api/v1/admin/orders/{id}/deliver", Admin(Permission::ManageOrders)),
     ("POST", "/api/v1/admin/orders/{id}/cancel", Admin(Permission::ManageOrders)),
     ("POST", "/api/v1/admin/orders/{id}/refund", Admin(Permission::ManageOrders)),
+    ("POST", "/api/v1/admin/orders/{id}/refunds", Admin(Permission::ManageOrders)),
     ("GET", "/api/v1/admin/shipping-methods", Admin(Permission::ManageOrders)),
     ("POST", "/api/v1/admin/shipping-methods", Admin(Permission::ManageOrders)),
     ("PATCH", "/api/v1/admin/shipping-methods/{id}", Admin(Permission::ManageOrders)),
@@ -415,6 +416,7 @@ async fn request_body(app: &TestApp, method: &str, template: &str, f: &Fixtures)
             json!({"name": format!("G-{unique}")})
         }
         ("POST", "/api/v1/admin/orders/{id}/ship") => json!({"carrier": "DHL", "tracking_number": "JD0001"}),
+        ("POST", "/api/v1/admin/orders/{id}/refunds") => json!({"amount_minor": 1}),
         ("POST", "/api/v1/admin/shipping-methods") => json!({"name": "Matrix", "price_minor": 100, "currency": "EUR"}),
         ("PATCH", "/api/v1/admin/shipping-methods/{id}") => json!({"price_minor": 200}),
         ("POST", "/api/v1/webhooks/payments") => {
@@ -536,7 +538,7 @@ async fn every_documented_operation_enforces_its_access_class() {
         for (who, client) in &callers {
             let body = request_body(&app, method, template, &f).await;
             assert!(!takes_body || body.is_some(), "{method} {template} takes a body: add one to request_body()");
-            let client = if *template == "/api/v1/checkout" {
+            let client = if matches!(*template, "/api/v1/checkout" | "/api/v1/admin/orders/{id}/refunds") {
                 client.with_header("idempotency-key", &uuid::Uuid::new_v4().to_string())
             } else if ENDS_SESSIONS.contains(template) && !matches!(who, Who::Anonymous | Who::BrokenToken) {
                 // Logging out ends the caller's sessions and their access tokens with them, so a

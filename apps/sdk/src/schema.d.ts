@@ -242,12 +242,43 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Refund an order
-         * @description Refunds a paid, shipped or delivered order; its items return to stock only if it had not
-         *     shipped. An order in any other status is 409 `illegal-transition`, naming its status in
-         *     `order_status`.
+         * Refund the rest of an order
+         * @description Refunds everything not refunded yet of a paid, shipped or delivered order (every unit left,
+         *     the shipping, the money left) and moves it to `refunded`; the units return to stock only if
+         *     it had not shipped, and never twice. An order in any other status is 409
+         *     `illegal-transition`, naming its status in `order_status`. For part of an order, see
+         *     `adminCreateRefund`.
          */
         post: operations["adminRefundOrder"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/orders/{id}/refunds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Refund part of an order
+         * @description Refunds an amount (`amount_minor`: a goodwill gesture), or chosen units of the order's lines
+         *     and/or its shipping: each unit at its discounted price with its share of the tax, by the
+         *     rounding rule in docs/orders.md (every unit refunded sums to exactly the total). Several
+         *     refunds may follow each other, never more in all than was paid; the one that completes the
+         *     total moves the order to `refunded`. `restock` puts a line's units back in stock (ledger
+         *     reason `refund`; a unit is restocked once at most). Requires `Idempotency-Key`: a retry with
+         *     it returns the same refund and never pays twice (the same key with another body is 422
+         *     `idempotency-key-reused`). The refund is `succeeded` once the provider confirms it;
+         *     `pending` when it did not answer (paid out later with the same provider key), `failed` when
+         *     it refused (its amount counts as not refunded again).
+         */
+        post: operations["adminCreateRefund"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1199,7 +1230,8 @@ export interface paths {
          *     and body returns the first answer and does the work once; the same key with another body is
          *     422 `idempotency-key-reused`; while the first request runs, 409 `idempotency-in-progress`.
          *     201: paid. 202: placed, payment outcome pending (settled by webhook or expiry). 402: declined
-         *     (the order exists as `payment_failed`, stock returned). 409: cart empty or lines unavailable
+         *     (the order stays as `payment_failed` for audit, its stock returned, and the cart is as it
+         *     was, codes included: check out again with another card and a new key). 409: cart empty or lines unavailable
          *     (nothing written; `lines` says which). Promotions are decided again: a code held on the cart
          *     that no longer applies refuses the checkout with its problem code and `promotion_code`
          *     (409 `promotion-limit-reached`; 422 `promotion-expired`, `promotion-not-applicable`, ...),
@@ -2156,13 +2188,20 @@ export interface components {
             paid_at?: string | null;
             /** @description The promotions applied, in the order they were applied. */
             promotions: components["schemas"]["OrderPromotion"][];
+            /** @description `none`, `partially_refunded` or `refunded`, from `refunded` against `total`. */
+            refund_state: components["schemas"]["RefundState"];
+            /** @description Refunded so far: pending and succeeded refunds (never more than `total`). */
+            refunded: components["schemas"]["Money"];
             /** Format: date-time */
             refunded_at?: string | null;
+            /** @description Every refund, oldest first. */
+            refunds: components["schemas"]["Refund"][];
             /** Format: date-time */
             shipped_at?: string | null;
             shipping: components["schemas"]["Money"];
             shipping_address: components["schemas"]["AddressInput"];
             shipping_method: string;
+            shipping_refunded: boolean;
             status: components["schemas"]["OrderStatus"];
             /** @description The lines before discounts. */
             subtotal: components["schemas"]["Money"];
@@ -2192,6 +2231,16 @@ export interface components {
             product_id?: string | null;
             /** Format: int32 */
             quantity: number;
+            /**
+             * Format: int32
+             * @description Units refunded so far (pending and succeeded refunds).
+             */
+            refunded_quantity: number;
+            /**
+             * Format: int32
+             * @description Units put back in stock (by a cancellation, a decline or a refund): never more than once.
+             */
+            restocked_quantity: number;
             sku: string;
             unit_price: components["schemas"]["Money"];
             /** Format: uuid */
@@ -2336,13 +2385,20 @@ export interface components {
                 paid_at?: string | null;
                 /** @description The promotions applied, in the order they were applied. */
                 promotions: components["schemas"]["OrderPromotion"][];
+                /** @description `none`, `partially_refunded` or `refunded`, from `refunded` against `total`. */
+                refund_state: components["schemas"]["RefundState"];
+                /** @description Refunded so far: pending and succeeded refunds (never more than `total`). */
+                refunded: components["schemas"]["Money"];
                 /** Format: date-time */
                 refunded_at?: string | null;
+                /** @description Every refund, oldest first. */
+                refunds: components["schemas"]["Refund"][];
                 /** Format: date-time */
                 shipped_at?: string | null;
                 shipping: components["schemas"]["Money"];
                 shipping_address: components["schemas"]["AddressInput"];
                 shipping_method: string;
+                shipping_refunded: boolean;
                 status: components["schemas"]["OrderStatus"];
                 /** @description The lines before discounts. */
                 subtotal: components["schemas"]["Money"];
@@ -2796,6 +2852,81 @@ export interface components {
              */
             refresh_token?: string | null;
         };
+        /** @description One refund of an order. */
+        Refund: {
+            amount: components["schemas"]["Money"];
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            id: string;
+            lines: components["schemas"]["RefundedLine"][];
+            /** Format: uuid */
+            order_id: string;
+            /** @description The provider's refund id, once it succeeded. */
+            provider_refund_id?: string | null;
+            reason?: string | null;
+            /** Format: date-time */
+            settled_at?: string | null;
+            shipping: boolean;
+            status: components["schemas"]["RefundStatus"];
+        };
+        /**
+         * @description 409 for a refund: `order-not-refundable` (with `order_status`), `refund-exceeds-payment` (with
+         *     `refundable`: what is left), `refund-exceeds-line` (with `line_no` and `refundable_quantity`),
+         *     `shipping-already-refunded`. Nothing was written.
+         */
+        RefundConflictProblem: components["schemas"]["Problem"] & {
+            /** Format: int32 */
+            line_no?: number | null;
+            order_status?: null | components["schemas"]["OrderStatus"];
+            refundable?: null | components["schemas"]["Money"];
+            /** Format: int32 */
+            refundable_quantity?: number | null;
+        };
+        RefundLineRequest: {
+            /** Format: int32 */
+            line_no: number;
+            /** Format: int32 */
+            quantity: number;
+            /**
+             * @description Put the units back in stock (the ledger records reason `refund`); a unit is restocked
+             *     once at most, whatever refunds or cancellations follow.
+             */
+            restock?: boolean;
+        };
+        /** @description `POST /admin/orders/{id}/refunds` body: either `amount_minor`, or `lines` and/or `shipping`. */
+        RefundRequest: {
+            /**
+             * Format: int64
+             * @description A sum in the order's currency not tied to lines (a goodwill gesture, a price adjustment).
+             */
+            amount_minor?: number | null;
+            /** @description Units of the order's lines: each refunded at its discounted price plus its share of tax. */
+            lines?: components["schemas"]["RefundLineRequest"][];
+            /** @description Shown on the order. */
+            reason?: string | null;
+            /** @description Refund the shipping too (after its discount, with its share of tax). */
+            shipping?: boolean;
+        };
+        /**
+         * @description How much of the order's money has gone back, from the sums.
+         * @enum {string}
+         */
+        RefundState: "none" | "partially_refunded" | "refunded";
+        /** @enum {string} */
+        RefundStatus: "pending" | "succeeded" | "failed";
+        /** @description What a refund covers of one line. */
+        RefundedLine: {
+            /** Format: int32 */
+            line_no: number;
+            /** Format: int32 */
+            quantity: number;
+            /**
+             * Format: int32
+             * @description Of `quantity`, the units put back in stock by this refund.
+             */
+            restocked: number;
+        };
         /**
          * @description Why an entered code does not apply. Automatic promotions that do not apply are left out
          *     silently.
@@ -2911,7 +3042,7 @@ export interface components {
          * @description Why stock changed.
          * @enum {string}
          */
-        StockReason: "initial" | "restock" | "adjustment" | "sale" | "cancellation";
+        StockReason: "initial" | "restock" | "adjustment" | "sale" | "cancellation" | "refund" | "return";
         /** @description An access token (JWT, short-lived) and a refresh token (opaque, single use). */
         TokenResponse: {
             access_token: string;
@@ -4015,6 +4146,106 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["IllegalTransitionProblem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    adminCreateRefund: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Unique per refund; reuse it to retry */
+                "Idempotency-Key": string;
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                /** @description Order id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RefundRequest"];
+            };
+        };
+        responses: {
+            /** @description The refund (also for a retry with the same key) */
+            201: {
+                headers: {
+                    /** @description The order, `/api/v1/admin/orders/{id}` */
+                    Location?: string;
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refund"];
+                };
+            };
+            /** @description Missing or invalid Idempotency-Key (`idempotency-key-required`, `invalid-parameter`) */
+            400: {
+                headers: {
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description Not refundable in its state, more than is left, or a line's units or the shipping refunded already */
+            409: {
+                headers: {
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["RefundConflictProblem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Invalid fields (an amount and lines together, an unknown line), or the key was used with another body (`idempotency-key-reused`) */
+            422: {
+                headers: {
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             429: components["responses"]["TooManyRequests"];

@@ -262,6 +262,18 @@ impl From<OrderError> for Problem {
                 "This Idempotency-Key was used with a different request",
             )
             .field("Idempotency-Key", "already used for another request body"),
+            OrderError::Payment(orders::PaymentError::Rejected(_)) => Problem::new(
+                StatusCode::BAD_GATEWAY,
+                "payment-provider-error",
+                "The payment provider refused the request",
+            ),
+            OrderError::Payment(_) => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "payment-provider-unavailable",
+                "The payment provider did not answer",
+            )
+            .detail("retry in a moment; nothing was changed")
+            .header(actix_web::http::header::RETRY_AFTER, "1"),
             OrderError::Storage(e) => storage(e),
         }
     }
@@ -295,6 +307,7 @@ fn refund_refused(r: orders::RefundRefusal) -> Problem {
 fn event_verb(e: orders::Event) -> &'static str {
     use orders::Event::*;
     match e {
+        ActionRequired => "sent to authentication",
         PaymentSucceeded => "marked paid",
         PaymentFailed => "marked payment-failed",
         Ship => "shipped",

@@ -33,6 +33,7 @@ use crate::problem::Problem;
         (name = "admin-orders", description = "Order fulfilment and shipping methods (staff and admin)"),
         (name = "admin-promotions", description = "Promotions (codes and automatic discounts), their usage, and customer groups (staff and admin)"),
         (name = "webhooks", description = "Signed events from the payment provider"),
+        (name = "sandbox", description = "The sandbox payment provider's pages (development and tests only)"),
         (name = "reviews", description = "Product reviews and ratings, moderation"),
         (name = "admin-outbox", description = "Domain events: delivery backlog, dead events and re-queueing (admin role)"),
     )

@@ -44,18 +44,35 @@ fn tax_rates(config: &Config) -> TaxRates {
     TaxRates { default_bp: config.tax.default_rate_bp, by_country: config.tax.rates.clone() }
 }
 
-fn payment_gateway(config: &Config) -> anyhow::Result<Arc<dyn PaymentGateway>> {
+/// The configured payment gateway, and the sandbox itself when it is the one (its
+/// authentication page is a route). The sandbox keeps payments waiting for authentication in
+/// `shared` (Redis without in-process copies), so every instance sees an authentication.
+fn payment_gateway(
+    config: &Config,
+    shared: Arc<dyn Cache>,
+) -> anyhow::Result<(Arc<dyn PaymentGateway>, Option<Arc<payments::SandboxGateway>>)> {
     let p = &config.payments;
     Ok(match p.provider {
         PaymentProvider::Sandbox => {
-            Arc::new(payments::SandboxGateway::new().with_timeout(Duration::from_millis(p.sandbox_timeout_ms)))
+            let sandbox = Arc::new(
+                payments::SandboxGateway::new()
+                    .with_timeout(Duration::from_millis(p.sandbox_timeout_ms))
+                    .with_store(shared),
+            );
+            (sandbox.clone(), Some(sandbox))
         }
-        PaymentProvider::Stripe => Arc::new(payments::StripeGateway::new(payments::StripeConfig {
-            base_url: p.stripe_base_url.clone(),
-            secret_key: p.stripe_secret_key.clone(),
-            timeout: Duration::from_millis(p.stripe_timeout_ms),
-            max_retries: p.stripe_max_retries,
-        })?),
+        PaymentProvider::Stripe => (
+            Arc::new(
+                payments::StripeGateway::new(payments::StripeConfig {
+                    base_url: p.stripe_base_url.clone(),
+                    secret_key: p.stripe_secret_key.clone(),
+                    timeout: Duration::from_millis(p.stripe_timeout_ms),
+                    max_retries: p.stripe_max_retries,
+                })?
+                .with_return_url(Some(p.stripe_return_url.clone())),
+            ),
+            None,
+        ),
     })
 }
 
@@ -264,11 +281,12 @@ impl Application {
             tax_rates(&config),
         ));
         let observer = Arc::new(Observer { metrics: metrics.clone().into_inner(), catalog: catalog.clone() });
+        let (gateway, sandbox) = payment_gateway(&config, Arc::new(RedisCache::new(redis.clone())))?;
         let orders = Arc::new(OrderService::new(
             Arc::new(PgOrderRepo::new(db.clone())),
             shipping_repo,
             tax_rates(&config),
-            payment_gateway(&config)?,
+            gateway,
             observer,
             CheckoutConfig {
                 pending_ttl_secs: config.checkout.pending_ttl_secs,
@@ -315,6 +333,7 @@ impl Application {
             promotions,
             reviews,
             outbox,
+            sandbox,
         });
 
         let listener = TcpListener::bind((config.server.host.as_str(), config.server.port))

@@ -29,4 +29,6 @@ pub struct AppState {
     pub promotions: Arc<promotions::PromotionService>,
     pub reviews: Arc<ReviewService>,
     pub outbox: Arc<OutboxService>,
+    /// The sandbox payment provider, when it is the configured one.
+    pub sandbox: Option<Arc<payments::SandboxGateway>>,
 }

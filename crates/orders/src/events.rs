@@ -96,7 +96,7 @@ pub fn transitioned(order: &Order, from: OrderStatus, event: Event) -> Option<Ne
             )
         }
         OrderStatus::Refunded => (types::ORDER_REFUNDED, base(json!({ "refunded_at": order.refunded_at }))),
-        OrderStatus::PendingPayment => return None,
+        OrderStatus::PendingPayment | OrderStatus::RequiresAction => return None,
     };
     Some(NewEvent::new(kind, order.id, payload))
 }
@@ -200,6 +200,7 @@ mod tests {
             lines: vec![],
             carrier: Some("DHL".into()),
             tracking_number: Some("JD1".into()),
+            payment_action: None,
             expires_at: now,
             paid_at: None,
             shipped_at: None,

@@ -15,7 +15,7 @@ pub mod webhook;
 
 pub use idempotency::{IdempotencyKey, KeyError};
 pub use model::*;
-pub use payment::{Authorization, AuthorizeRequest, PaymentError, PaymentGateway};
+pub use payment::{Authorization, AuthorizeRequest, PaymentAction, PaymentError, PaymentGateway, PaymentState};
 pub use refund::{
     Refund, RefundLineRequest, RefundPlan, RefundRefusal, RefundRequest, RefundState, RefundStatus, RefundedLine,
 };

@@ -74,6 +74,8 @@ pub struct Order {
     pub lines: Vec<OrderLine>,
     pub carrier: Option<String>,
     pub tracking_number: Option<String>,
+    /// With status `requires_action`: what the client needs for the customer's authentication.
+    pub payment_action: Option<crate::PaymentAction>,
     /// Unpaid orders are cancelled (and restocked) after this.
     pub expires_at: DateTime<Utc>,
     pub paid_at: Option<DateTime<Utc>>,
@@ -101,7 +103,19 @@ pub struct CheckoutRequest {
     #[garde(skip)]
     pub shipping_method_id: Uuid,
     /// The payment method token from the payment provider's client library (sandbox:
-    /// `tok_visa` approves, `tok_declined` declines, `tok_timeout` never answers).
+    /// `tok_visa` approves, `tok_declined` declines, `tok_timeout` never answers,
+    /// `tok_3ds_success` / `tok_3ds_fail` / `tok_3ds_abandon` need 3-D Secure).
+    #[garde(length(min = 1, max = 255), custom(valid_token))]
+    #[cfg_attr(feature = "openapi", schema(example = "tok_visa", min_length = 1, max_length = 255))]
+    pub payment_token: String,
+}
+
+/// `POST /orders/{id}/payment` body.
+#[derive(Debug, Clone, Serialize, Deserialize, garde::Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PayAgain {
+    /// Another payment method token (sandbox tokens as at checkout).
     #[garde(length(min = 1, max = 255), custom(valid_token))]
     #[cfg_attr(feature = "openapi", schema(example = "tok_visa", min_length = 1, max_length = 255))]
     pub payment_token: String,

@@ -24,6 +24,33 @@ pub enum Authorization {
     Approved { payment_id: String },
     /// The provider refused (card declined, insufficient funds, …).
     Declined { reason: String },
+    /// The customer has to authenticate (3-D Secure) before the provider decides; the outcome
+    /// arrives by webhook, or by asking the provider ([`PaymentGateway::retrieve`]).
+    ActionRequired { payment_id: String, action: PaymentAction },
+}
+
+/// What the client needs to let the customer authenticate a payment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PaymentAction {
+    /// For the provider's client library (Stripe.js `handleNextAction`).
+    pub client_secret: String,
+    /// Where to send the customer without the library: the provider's authentication page (in
+    /// the sandbox, the endpoint that plays the customer's authentication).
+    pub redirect_url: Option<String>,
+}
+
+/// What the provider says of a payment now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PaymentState {
+    Succeeded,
+    /// Declined, or the authentication failed.
+    Failed { reason: String },
+    /// Still waiting for the customer's authentication.
+    RequiresAction,
+    /// Decided soon (a webhook follows).
+    Processing,
+    Canceled,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -46,4 +73,9 @@ pub trait PaymentGateway: Send + Sync + 'static {
     async fn capture(&self, payment_id: &str, amount: Money, idempotency_key: &str) -> Result<(), PaymentError>;
     /// Refunds `amount` of a captured or authorised payment; returns the provider's refund id.
     async fn refund(&self, payment_id: &str, amount: Money, idempotency_key: &str) -> Result<String, PaymentError>;
+    /// Asks the provider where a payment stands (never trusts the client).
+    async fn retrieve(&self, payment_id: &str) -> Result<PaymentState, PaymentError>;
+    /// Cancels a payment not completed yet (an abandoned authentication), so it can never
+    /// complete; `Rejected` when it has completed meanwhile.
+    async fn cancel(&self, payment_id: &str, idempotency_key: &str) -> Result<(), PaymentError>;
 }

@@ -331,6 +331,7 @@ mod tests {
             lines: vec![line(1, 1000, 3, 300), line(2, 500, 1, 0)],
             carrier: None,
             tracking_number: None,
+            payment_action: None,
             expires_at: now,
             paid_at: Some(now),
             shipped_at: None,

@@ -45,6 +45,9 @@ pub enum OrderError {
     Illegal(#[from] IllegalTransition),
     #[error(transparent)]
     Refund(#[from] crate::RefundRefusal),
+    /// The payment provider could not be asked.
+    #[error(transparent)]
+    Payment(#[from] crate::PaymentError),
     /// An idempotency key used before for another request.
     #[error("this idempotency key was used for a different request")]
     KeyReused,
@@ -72,6 +75,8 @@ pub struct TransitionData {
     pub note: Option<String>,
     pub payment_id: Option<String>,
     pub payment_error: Option<String>,
+    /// With `ActionRequired`: what the client needs for the customer's authentication.
+    pub payment_action: Option<crate::PaymentAction>,
     pub carrier: Option<String>,
     pub tracking_number: Option<String>,
     /// Only apply if the order belongs to this user (customer actions).
@@ -169,6 +174,9 @@ pub trait OrderRepo: Send + Sync + 'static {
     /// gives its amount and units back to what is left to refund. A settled refund is left alone.
     async fn settle_refund(&self, refund: Uuid, result: Result<String, String>) -> Result<(), OrderError>;
     async fn order_id_by_payment(&self, payment_id: &str) -> Result<Option<Uuid>, OrderError>;
+    /// Counts one more payment attempt of the owner's order while it waits for payment and has
+    /// not expired; its number (each attempt has its own provider key), `None` otherwise.
+    async fn next_payment_attempt(&self, id: Uuid, owner: Uuid) -> Result<Option<i32>, OrderError>;
     /// Whether the customer's address is verified (the checkout policy).
     async fn email_verified(&self, user: Uuid) -> Result<bool, OrderError>;
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::payment::{Authorization, AuthorizeRequest, PaymentError, PaymentGateway};
+use crate::payment::{Authorization, AuthorizeRequest, PaymentError, PaymentGateway, PaymentState};
 use crate::repo::{
     Applied, CheckoutRefusal, Claim, OrderError, OrderRepo, PlaceOrder, RefundAsk, RefundCall, TransitionData,
 };
@@ -168,14 +168,22 @@ impl OrderService {
         self.observer.order_created();
         self.observer.stock_taken(&order.lines.iter().filter_map(|l| l.product_id).collect::<Vec<_>>()).await;
 
+        self.authorize(order, &req.payment_token, 1).await
+    }
+
+    /// Authorises the payment of a placed order with `token` (attempt `attempt`, each with its
+    /// own provider key) and moves the order as the provider answers.
+    async fn authorize(&self, order: Order, token: &str, attempt: i32) -> Result<CheckoutOutcome, OrderError> {
         let started = std::time::Instant::now();
+        let idempotency_key =
+            if attempt <= 1 { format!("authorize-{}", order.id) } else { format!("authorize-{}-{attempt}", order.id) };
         let auth = self
             .gateway
             .authorize(&AuthorizeRequest {
                 order_id: order.id,
                 amount: order.total,
-                payment_token: req.payment_token.clone(),
-                idempotency_key: format!("authorize-{}", order.id),
+                payment_token: token.to_owned(),
+                idempotency_key,
                 // Paid means charged: refunds give back captured money.
                 capture: true,
             })
@@ -186,6 +194,13 @@ impl OrderService {
                 self.observer.payment_finished(Some(true), seconds);
                 let data = TransitionData { payment_id: Some(payment_id), ..Default::default() };
                 let order = self.transition(order.id, Event::PaymentSucceeded, data).await?;
+                Ok(CheckoutOutcome::Placed { order: Box::new(order) })
+            }
+            Ok(Authorization::ActionRequired { payment_id, action }) => {
+                self.observer.payment_finished(None, seconds);
+                let data =
+                    TransitionData { payment_id: Some(payment_id), payment_action: Some(action), ..Default::default() };
+                let order = self.transition(order.id, Event::ActionRequired, data).await?;
                 Ok(CheckoutOutcome::Placed { order: Box::new(order) })
             }
             Ok(Authorization::Declined { reason }) => {
@@ -210,6 +225,61 @@ impl OrderService {
         }
     }
 
+    /// The customer's client says the authentication is done: the provider is asked (the
+    /// client is never trusted) and the order settled as it says. Whichever of this and the
+    /// provider's webhook comes first settles the order; the other changes nothing.
+    pub async fn confirm_payment(&self, user: Uuid, id: Uuid) -> Result<Order, OrderError> {
+        let order = self.order_for(user, id).await?;
+        if !matches!(order.status, OrderStatus::PendingPayment | OrderStatus::RequiresAction) {
+            return Ok(order);
+        }
+        let Some(payment_id) = order.payment_id.clone() else { return Ok(order) };
+        let (event, data) = match self.gateway.retrieve(&payment_id).await? {
+            PaymentState::Succeeded => {
+                (Event::PaymentSucceeded, TransitionData { payment_id: Some(payment_id), ..Default::default() })
+            }
+            PaymentState::Failed { reason } => {
+                (Event::PaymentFailed, TransitionData { payment_error: Some(reason), ..Default::default() })
+            }
+            PaymentState::Canceled => {
+                (Event::PaymentFailed, TransitionData { payment_error: Some("canceled".into()), ..Default::default() })
+            }
+            PaymentState::RequiresAction | PaymentState::Processing => return Ok(order),
+        };
+        match self.transition(id, event, data).await {
+            Ok(order) => Ok(order),
+            // Settled meanwhile (the webhook, another confirm): the order as it is.
+            Err(OrderError::Illegal(_)) => self.order_for(user, id).await,
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Pays a waiting order (an abandoned authentication, an unknown outcome) with another
+    /// payment method until it expires. The earlier payment is cancelled at the provider first,
+    /// so the two can never both be charged; if it completed meanwhile, the order is settled
+    /// from it instead.
+    pub async fn pay_again(&self, user: Uuid, id: Uuid, token: &str) -> Result<CheckoutOutcome, OrderError> {
+        let order = self.order_for(user, id).await?;
+        let Some(attempt) = self.orders.next_payment_attempt(id, user).await? else {
+            return Err(OrderError::Illegal(crate::state::IllegalTransition {
+                from: order.status,
+                event: Event::PaymentSucceeded,
+            }));
+        };
+        if let Some(previous) = order.payment_id.as_deref() {
+            if let Err(e) = self.gateway.cancel(previous, &format!("cancel-{previous}")).await {
+                tracing::info!(order_id = %id, error = %e, "the earlier payment could not be cancelled; asking where it stands");
+                let settled = self.confirm_payment(user, id).await?;
+                if !matches!(settled.status, OrderStatus::PendingPayment | OrderStatus::RequiresAction) {
+                    return Ok(CheckoutOutcome::Placed { order: Box::new(settled) });
+                }
+                return Err(OrderError::Payment(e));
+            }
+        }
+        let order = self.order_for(user, id).await?;
+        self.authorize(order, token, attempt).await
+    }
+
     /// Applies a transition and reports its stock effects.
     async fn transition(&self, id: Uuid, event: Event, data: TransitionData) -> Result<Order, OrderError> {
         if event == Event::Refund {
@@ -223,9 +293,22 @@ impl OrderService {
                 if effects.refund_payment {
                     self.pay_out(Some(id)).await;
                 }
+                if effects.cancel_payment {
+                    self.cancel_abandoned(&order).await;
+                }
                 Ok(self.orders.get(id).await?.unwrap_or(*order))
             }
             Applied::Duplicate => self.orders.get(id).await?.ok_or(OrderError::NotFound),
+        }
+    }
+
+    /// Cancels at the provider the payment of an order that ended while it waited for the
+    /// customer's authentication, so it cannot complete later.
+    async fn cancel_abandoned(&self, order: &Order) {
+        let Some(payment_id) = order.payment_id.as_deref() else { return };
+        if let Err(e) = self.gateway.cancel(payment_id, &format!("cancel-{payment_id}")).await {
+            tracing::error!(order_id = %order.id, payment_id, error = %e,
+                "could not cancel the payment of an abandoned order: if it completes, refund it");
         }
     }
 
@@ -351,7 +434,8 @@ impl OrderService {
             Err(OrderError::Illegal(_)) => {
                 let status = self.get(order_id).await?.status;
                 let settled = if approved { OrderStatus::Paid } else { OrderStatus::PaymentFailed };
-                if status == settled || (approved && !status.is_terminal() && status != OrderStatus::PendingPayment) {
+                let waiting = matches!(status, OrderStatus::PendingPayment | OrderStatus::RequiresAction);
+                if status == settled || (approved && !status.is_terminal() && !waiting) {
                     Ok(())
                 } else {
                     Err(OrderError::Illegal(crate::state::IllegalTransition { from: status, event }))
@@ -395,8 +479,9 @@ impl OrderService {
         })
     }
 
+    /// Waiting for the payment's outcome (202 at checkout).
     pub fn is_pending(order: &Order) -> bool {
-        order.status == OrderStatus::PendingPayment
+        matches!(order.status, OrderStatus::PendingPayment | OrderStatus::RequiresAction)
     }
 }
 

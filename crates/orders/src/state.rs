@@ -1,11 +1,17 @@
 //! The order state machine, as pure code.
 //!
 //! ```text
+//!                ┌─action required─► requires_action ─┬─pay──► paid
+//!                │                    │  (3-D Secure)  ├─fail─► payment_failed
+//!                │                    │                └─cancel/expire─► cancelled
 //! pending_payment ──pay──► paid ──ship──► shipped ──deliver──► delivered
 //!   │  │                    │               │                    │
 //!   │  └─fail─► payment_failed               └──────refund───────┴──► refunded
 //!   └─cancel/expire─► cancelled ◄─cancel─ paid ──refund──► refunded
 //! ```
+//!
+//! `requires_action` takes `action required` again when the customer pays with another card
+//! that needs authentication too.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -17,6 +23,9 @@ use crate::repo::TransitionData;
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
     PendingPayment,
+    /// The customer has to authenticate the payment (3-D Secure); stock stays reserved until
+    /// the order expires.
+    RequiresAction,
     Paid,
     Shipped,
     Delivered,
@@ -26,8 +35,9 @@ pub enum OrderStatus {
 }
 
 impl OrderStatus {
-    pub const ALL: [OrderStatus; 7] = [
+    pub const ALL: [OrderStatus; 8] = [
         OrderStatus::PendingPayment,
+        OrderStatus::RequiresAction,
         OrderStatus::Paid,
         OrderStatus::Shipped,
         OrderStatus::Delivered,
@@ -39,6 +49,7 @@ impl OrderStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             OrderStatus::PendingPayment => "pending_payment",
+            OrderStatus::RequiresAction => "requires_action",
             OrderStatus::Paid => "paid",
             OrderStatus::Shipped => "shipped",
             OrderStatus::Delivered => "delivered",
@@ -60,6 +71,8 @@ impl OrderStatus {
 /// Something that happens to an order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Event {
+    /// The payment provider asks the customer to authenticate (3-D Secure).
+    ActionRequired,
     /// The payment provider authorised the payment.
     PaymentSucceeded,
     /// The payment provider declined.
@@ -76,7 +89,8 @@ pub enum Event {
 }
 
 impl Event {
-    pub const ALL: [Event; 7] = [
+    pub const ALL: [Event; 8] = [
+        Event::ActionRequired,
         Event::PaymentSucceeded,
         Event::PaymentFailed,
         Event::Ship,
@@ -100,6 +114,9 @@ pub struct Effects {
     /// Put the order's lines and codes back in the customer's cart (a declined card: the
     /// shopper pays again with another card without re-adding anything).
     pub restore_cart: bool,
+    /// Cancel the payment waiting for the customer's authentication at the provider, so it
+    /// cannot complete after the order ended.
+    pub cancel_payment: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -117,10 +134,13 @@ pub fn transition(from: OrderStatus, event: Event) -> Result<(OrderStatus, Effec
     let restock = Effects { restock: true, release_promotions: true, ..none };
     let declined = Effects { restore_cart: true, ..restock };
     let cancel_paid = Effects { restock: true, refund_payment: true, release_promotions: true, ..none };
+    let abandoned = Effects { cancel_payment: true, ..restock };
     Ok(match (from, event) {
-        (S::PendingPayment, E::PaymentSucceeded) => (S::Paid, none),
-        (S::PendingPayment, E::PaymentFailed) => (S::PaymentFailed, declined),
+        (S::PendingPayment | S::RequiresAction, E::ActionRequired) => (S::RequiresAction, none),
+        (S::PendingPayment | S::RequiresAction, E::PaymentSucceeded) => (S::Paid, none),
+        (S::PendingPayment | S::RequiresAction, E::PaymentFailed) => (S::PaymentFailed, declined),
         (S::PendingPayment, E::Cancel | E::Expire) => (S::Cancelled, restock),
+        (S::RequiresAction, E::Cancel | E::Expire) => (S::Cancelled, abandoned),
         (S::Paid, E::Ship) => (S::Shipped, none),
         (S::Paid, E::Cancel) => (S::Cancelled, cancel_paid),
         (S::Shipped, E::Deliver) => (S::Delivered, none),
@@ -149,6 +169,8 @@ pub struct Changes {
     /// The provider's payment reference and decline reason, when the event brings them.
     pub payment_id: Option<String>,
     pub payment_error: Option<String>,
+    /// With `ActionRequired` only.
+    pub payment_action: Option<crate::PaymentAction>,
 }
 
 /// What `event` does to an order in `from` at `now`, with `data` from the caller.
@@ -173,6 +195,7 @@ pub fn changes(
         tracking_number: data.tracking_number.clone().filter(|_| shipped),
         payment_id: data.payment_id.clone(),
         payment_error: data.payment_error.clone(),
+        payment_action: data.payment_action.clone().filter(|_| to == OrderStatus::RequiresAction),
     })
 }
 
@@ -220,29 +243,36 @@ mod tests {
     /// Every (status, event) pair: the allowed ones with their outcome, all others refused.
     #[test]
     fn every_transition_allowed_or_forbidden() {
-        // (from, event, to, restock, refund, release the promotions' redemptions, restore the cart)
-        let allowed: &[(S, E, S, bool, bool, bool, bool)] = &[
-            (S::PendingPayment, E::PaymentSucceeded, S::Paid, false, false, false, false),
-            (S::PendingPayment, E::PaymentFailed, S::PaymentFailed, true, false, true, true),
-            (S::PendingPayment, E::Cancel, S::Cancelled, true, false, true, false),
-            (S::PendingPayment, E::Expire, S::Cancelled, true, false, true, false),
-            (S::Paid, E::Ship, S::Shipped, false, false, false, false),
-            (S::Paid, E::Cancel, S::Cancelled, true, true, true, false),
-            (S::Paid, E::Refund, S::Refunded, false, false, false, false),
-            (S::Shipped, E::Deliver, S::Delivered, false, false, false, false),
-            (S::Shipped, E::Refund, S::Refunded, false, false, false, false),
-            (S::Delivered, E::Refund, S::Refunded, false, false, false, false),
+        // (from, event, to, restock, refund, release the promotions' redemptions, restore the
+        // cart, cancel the payment at the provider)
+        let allowed: &[(S, E, S, bool, bool, bool, bool, bool)] = &[
+            (S::PendingPayment, E::ActionRequired, S::RequiresAction, false, false, false, false, false),
+            (S::PendingPayment, E::PaymentSucceeded, S::Paid, false, false, false, false, false),
+            (S::PendingPayment, E::PaymentFailed, S::PaymentFailed, true, false, true, true, false),
+            (S::PendingPayment, E::Cancel, S::Cancelled, true, false, true, false, false),
+            (S::PendingPayment, E::Expire, S::Cancelled, true, false, true, false, false),
+            (S::RequiresAction, E::ActionRequired, S::RequiresAction, false, false, false, false, false),
+            (S::RequiresAction, E::PaymentSucceeded, S::Paid, false, false, false, false, false),
+            (S::RequiresAction, E::PaymentFailed, S::PaymentFailed, true, false, true, true, false),
+            (S::RequiresAction, E::Cancel, S::Cancelled, true, false, true, false, true),
+            (S::RequiresAction, E::Expire, S::Cancelled, true, false, true, false, true),
+            (S::Paid, E::Ship, S::Shipped, false, false, false, false, false),
+            (S::Paid, E::Cancel, S::Cancelled, true, true, true, false, false),
+            (S::Paid, E::Refund, S::Refunded, false, false, false, false, false),
+            (S::Shipped, E::Deliver, S::Delivered, false, false, false, false, false),
+            (S::Shipped, E::Refund, S::Refunded, false, false, false, false, false),
+            (S::Delivered, E::Refund, S::Refunded, false, false, false, false, false),
         ];
         let mut checked = 0;
         for from in S::ALL {
             for event in E::ALL {
                 let expected = allowed.iter().find(|(f, e, ..)| *f == from && *e == event);
                 match (transition(from, event), expected) {
-                    (Ok((to, fx)), Some((_, _, want, restock, refund, release, restore))) => {
+                    (Ok((to, fx)), Some((_, _, want, restock, refund, release, restore, cancel))) => {
                         assert_eq!(to, *want, "{from:?} + {event:?}");
                         assert_eq!(
-                            (fx.restock, fx.refund_payment, fx.release_promotions, fx.restore_cart),
-                            (*restock, *refund, *release, *restore),
+                            (fx.restock, fx.refund_payment, fx.release_promotions, fx.restore_cart, fx.cancel_payment),
+                            (*restock, *refund, *release, *restore, *cancel),
                             "{from:?} + {event:?}"
                         );
                     }
@@ -252,7 +282,7 @@ mod tests {
                 checked += 1;
             }
         }
-        assert_eq!(checked, 49);
+        assert_eq!(checked, 64);
     }
 
     #[test]

@@ -13,6 +13,9 @@
 //! | `tok_visa`, or any token starting with `tok_ok` | `Approved { payment_id: "pi_sandbox_<uuid>" }` |
 //! | `tok_declined` | `Declined { reason: "card_declined" }` |
 //! | `tok_insufficient_funds` | `Declined { reason: "insufficient_funds" }` |
+//! | `tok_3ds_success` | `ActionRequired` (3-D Secure); [`SandboxGateway::authenticate`] then makes it succeed |
+//! | `tok_3ds_fail` | `ActionRequired`; the authentication then fails (`authentication_failed`) |
+//! | `tok_3ds_abandon` | `ActionRequired`; the customer never authenticates (the order expires, the payment is cancelled) |
 //! | `tok_timeout` | waits for the configured timeout (default 2 s, see [`SandboxGateway::with_timeout`]), then `Err(PaymentError::Timeout)` |
 //! | anything else | `Err(PaymentError::Rejected("unknown test token"))` |
 //!
@@ -52,10 +55,10 @@ mod bounded;
 mod sandbox;
 mod stripe;
 
-pub use orders::{Authorization, AuthorizeRequest, PaymentError, PaymentGateway};
+pub use orders::{Authorization, AuthorizeRequest, PaymentAction, PaymentError, PaymentGateway, PaymentState};
 pub use sandbox::{
-    SANDBOX_DEFAULT_IDEMPOTENCY_CAPACITY, SANDBOX_DEFAULT_TIMEOUT, SANDBOX_PAYMENT_PREFIX, SANDBOX_REFUND_PREFIX,
-    SandboxGateway, is_sandbox_payment_id,
+    AuthenticateError, SANDBOX_DEFAULT_IDEMPOTENCY_CAPACITY, SANDBOX_DEFAULT_TIMEOUT, SANDBOX_PAYMENT_PREFIX,
+    SANDBOX_REFUND_PREFIX, SandboxGateway, is_sandbox_payment_id,
 };
 pub use stripe::{
     STRIPE_API_BASE, STRIPE_DEFAULT_INITIAL_BACKOFF, STRIPE_DEFAULT_MAX_RETRIES, STRIPE_DEFAULT_TIMEOUT, StripeConfig,

@@ -1,11 +1,13 @@
 //! The deterministic in-process gateway used in development and tests. See the crate docs for the
 //! test tokens.
 
-use std::sync::{Mutex, MutexGuard};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use orders::{Authorization, AuthorizeRequest, PaymentError, PaymentGateway};
+use orders::{Authorization, AuthorizeRequest, PaymentAction, PaymentError, PaymentGateway, PaymentState};
 use primitives::Money;
+use primitives::cache::Cache;
 use uuid::Uuid;
 
 use crate::bounded::BoundedMap;
@@ -39,10 +41,35 @@ struct State {
 /// A payment gateway that never leaves the process: outcomes are decided by the test token.
 ///
 /// Cheap to share behind an `Arc`; all state is an in-memory, bounded idempotency cache.
-#[derive(Debug)]
 pub struct SandboxGateway {
     timeout: Duration,
     state: Mutex<State>,
+    /// Where the payments waiting for authentication are kept: a shared cache, so every
+    /// instance sees the customer's authentication; in process memory without one.
+    store: Option<Arc<dyn Cache>>,
+    local: Mutex<HashMap<String, String>>,
+}
+
+impl std::fmt::Debug for SandboxGateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SandboxGateway")
+            .field("timeout", &self.timeout)
+            .field("shared_store", &self.store.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// How long the sandbox remembers a payment waiting for authentication.
+const ACTION_TTL: Duration = Duration::from_secs(24 * 3600);
+
+/// Why the sandbox's authentication page refuses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthenticateError {
+    #[error("no payment of this sandbox waits for authentication under this id")]
+    UnknownPayment,
+    /// `tok_3ds_abandon`: the customer never completes it (the order expires).
+    #[error("this payment's customer never completes the authentication")]
+    Abandoned,
 }
 
 impl Default for SandboxGateway {
@@ -64,7 +91,44 @@ impl SandboxGateway {
 
     /// Sets how many idempotency keys are remembered per operation (at least 1).
     pub fn with_idempotency_capacity(self, capacity: usize) -> Self {
-        Self::with_settings(self.timeout, capacity)
+        Self { store: self.store.clone(), ..Self::with_settings(self.timeout, capacity) }
+    }
+
+    /// Keeps the payments waiting for authentication in `store` (shared by the instances).
+    pub fn with_store(self, store: Arc<dyn Cache>) -> Self {
+        Self { store: Some(store), ..self }
+    }
+
+    async fn load(&self, payment_id: &str) -> Option<String> {
+        if let Some(store) = &self.store {
+            if let Ok(Some(v)) = store.get(&action_key(payment_id)).await {
+                return String::from_utf8(v).ok();
+            }
+        }
+        self.local.lock().unwrap_or_else(|p| p.into_inner()).get(payment_id).cloned()
+    }
+
+    async fn save(&self, payment_id: &str, state: &str) {
+        self.local.lock().unwrap_or_else(|p| p.into_inner()).insert(payment_id.to_owned(), state.to_owned());
+        if let Some(store) = &self.store {
+            let _ = store.set(&action_key(payment_id), state.as_bytes(), ACTION_TTL).await;
+        }
+    }
+
+    /// Plays the customer's authentication of a payment waiting for it (what the bank's page
+    /// does): `tok_3ds_success` succeeds, `tok_3ds_fail` fails, `tok_3ds_abandon` never
+    /// completes. Repeating it answers the same. The sandbox sends no webhook: the client's
+    /// confirm call (or a webhook posted by hand) settles the order.
+    pub async fn authenticate(&self, payment_id: &str) -> Result<PaymentState, AuthenticateError> {
+        let state = self.load(payment_id).await.ok_or(AuthenticateError::UnknownPayment)?;
+        let next = match state.as_str() {
+            "action:succeed" => "succeeded",
+            "action:fail" => "failed",
+            "action:abandon" => return Err(AuthenticateError::Abandoned),
+            decided => decided,
+        };
+        self.save(payment_id, next).await;
+        Ok(decoded_state(next))
     }
 
     fn with_settings(timeout: Duration, capacity: usize) -> Self {
@@ -75,6 +139,8 @@ impl SandboxGateway {
                 captures: BoundedMap::new(capacity),
                 refunds: BoundedMap::new(capacity),
             }),
+            store: None,
+            local: Mutex::new(HashMap::new()),
         }
     }
 
@@ -94,6 +160,19 @@ impl SandboxGateway {
 pub fn is_sandbox_payment_id(id: &str) -> bool {
     id.strip_prefix(SANDBOX_PAYMENT_PREFIX)
         .is_some_and(|rest| rest.len() == 32 && rest.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+}
+
+fn action_key(payment_id: &str) -> String {
+    format!("sandbox:payment:{payment_id}")
+}
+
+fn decoded_state(state: &str) -> PaymentState {
+    match state {
+        "succeeded" => PaymentState::Succeeded,
+        "failed" => PaymentState::Failed { reason: "authentication_failed".into() },
+        "canceled" => PaymentState::Canceled,
+        _ => PaymentState::RequiresAction,
+    }
 }
 
 fn new_id(prefix: &str) -> String {
@@ -149,6 +228,16 @@ impl PaymentGateway for SandboxGateway {
             token if token.starts_with("tok_ok") => {
                 Authorization::Approved { payment_id: new_id(SANDBOX_PAYMENT_PREFIX) }
             }
+            "tok_3ds_success" | "tok_3ds_fail" | "tok_3ds_abandon" => {
+                let payment_id = new_id(SANDBOX_PAYMENT_PREFIX);
+                let kind = req.payment_token.trim_start_matches("tok_3ds_").replace("success", "succeed");
+                self.save(&payment_id, &format!("action:{kind}")).await;
+                let action = PaymentAction {
+                    client_secret: format!("{payment_id}_secret_{}", Uuid::new_v4().simple()),
+                    redirect_url: Some(format!("/api/v1/sandbox/payments/{payment_id}/authenticate")),
+                };
+                Authorization::ActionRequired { payment_id, action }
+            }
             "tok_declined" => Authorization::Declined { reason: "card_declined".into() },
             "tok_insufficient_funds" => Authorization::Declined { reason: "insufficient_funds".into() },
             "tok_timeout" => {
@@ -187,5 +276,27 @@ impl PaymentGateway for SandboxGateway {
         let refund_id = new_id(SANDBOX_REFUND_PREFIX);
         tracing::debug!(payment_id, refund_id, "sandbox refund");
         remember(&mut self.state().refunds, idempotency_key, fingerprint, refund_id)
+    }
+
+    async fn retrieve(&self, payment_id: &str) -> Result<PaymentState, PaymentError> {
+        if !is_sandbox_payment_id(payment_id) {
+            return Err(PaymentError::Rejected("unknown payment id".into()));
+        }
+        // A payment the sandbox has no record of was approved at once (`tok_visa`).
+        Ok(self.load(payment_id).await.map_or(PaymentState::Succeeded, |s| decoded_state(&s)))
+    }
+
+    async fn cancel(&self, payment_id: &str, _idempotency_key: &str) -> Result<(), PaymentError> {
+        if !is_sandbox_payment_id(payment_id) {
+            return Err(PaymentError::Rejected("unknown payment id".into()));
+        }
+        match self.load(payment_id).await.as_deref() {
+            Some(s) if s.starts_with("action:") => {
+                self.save(payment_id, "canceled").await;
+                Ok(())
+            }
+            Some("canceled" | "failed") => Ok(()),
+            _ => Err(PaymentError::Rejected("the payment has succeeded; refund it instead".into())),
+        }
     }
 }

@@ -8,7 +8,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use orders::{Authorization, AuthorizeRequest, PaymentError, PaymentGateway};
+use orders::{Authorization, AuthorizeRequest, PaymentAction, PaymentError, PaymentGateway, PaymentState};
 use primitives::Money;
 use reqwest::{StatusCode, Url};
 use serde::Deserialize;
@@ -78,6 +78,7 @@ pub struct StripeGateway {
     secret_key: String,
     max_retries: u32,
     initial_backoff: Duration,
+    return_url: Option<String>,
 }
 
 impl fmt::Debug for StripeGateway {
@@ -113,7 +114,15 @@ impl StripeGateway {
             secret_key: config.secret_key,
             max_retries: config.max_retries,
             initial_backoff: STRIPE_DEFAULT_INITIAL_BACKOFF,
+            return_url: None,
         })
+    }
+
+    /// Where the provider sends the customer back after a redirect-based authentication (the
+    /// storefront's page). Without it, redirect-based methods are not offered; cards needing
+    /// 3-D Secure still get `ActionRequired` (the client library authenticates in place).
+    pub fn with_return_url(self, return_url: Option<String>) -> Self {
+        Self { return_url: return_url.filter(|u| !u.trim().is_empty()), ..self }
     }
 
     /// Overrides the delay before the first retry (default 100 ms, doubling each retry).
@@ -134,17 +143,24 @@ impl StripeGateway {
         form: &[(&str, String)],
         idempotency_key: &str,
     ) -> Result<(StatusCode, String), PaymentError> {
+        self.send(op, path, Some((form, idempotency_key))).await
+    }
+
+    /// A POST with its form and idempotency key, or a GET without (`None`), retried alike.
+    async fn send(
+        &self,
+        op: &'static str,
+        path: &str,
+        post: Option<(&[(&str, String)], &str)>,
+    ) -> Result<(StatusCode, String), PaymentError> {
         let url = format!("{}{path}", self.base_url);
         let mut retry = 0;
         loop {
-            let sent = self
-                .client
-                .post(&url)
-                .bearer_auth(&self.secret_key)
-                .header("Idempotency-Key", idempotency_key)
-                .form(form)
-                .send()
-                .await;
+            let request = match post {
+                Some((form, key)) => self.client.post(&url).header("Idempotency-Key", key).form(form),
+                None => self.client.get(&url),
+            };
+            let sent = request.bearer_auth(&self.secret_key).send().await;
             let error = match sent {
                 Ok(response) => {
                     let status = response.status();
@@ -249,6 +265,24 @@ struct PaymentIntent {
     id: String,
     status: String,
     last_payment_error: Option<ApiError>,
+    client_secret: Option<String>,
+    next_action: Option<NextAction>,
+}
+
+#[derive(Debug, Deserialize)]
+struct NextAction {
+    redirect_to_url: Option<RedirectToUrl>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RedirectToUrl {
+    url: Option<String>,
+}
+
+impl PaymentIntent {
+    fn failure(&self) -> String {
+        self.last_payment_error.as_ref().and_then(ApiError::decline_reason).unwrap_or_else(|| "payment_failed".into())
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -262,17 +296,21 @@ struct Refund {
 impl PaymentGateway for StripeGateway {
     async fn authorize(&self, req: &AuthorizeRequest) -> Result<Authorization, PaymentError> {
         check_amount(req.amount)?;
-        let form = [
+        let mut form = vec![
             ("amount", req.amount.amount_minor.to_string()),
             ("currency", req.amount.currency.as_str().to_ascii_lowercase()),
             ("payment_method", req.payment_token.clone()),
             ("confirm", "true".to_owned()),
             ("capture_method", if req.capture { "automatic" } else { "manual" }.to_owned()),
-            // Without this, confirming server-side needs a return_url for redirect-based methods.
             ("automatic_payment_methods[enabled]", "true".to_owned()),
-            ("automatic_payment_methods[allow_redirects]", "never".to_owned()),
             ("metadata[order_id]", req.order_id.to_string()),
         ];
+        match &self.return_url {
+            Some(url) => form.push(("return_url", url.clone())),
+            // Confirming server-side without a return_url: no redirect-based methods (cards
+            // needing 3-D Secure still answer `requires_action`).
+            None => form.push(("automatic_payment_methods[allow_redirects]", "never".to_owned())),
+        }
         let (status, body) = self.post_form("authorize", "/v1/payment_intents", &form, &req.idempotency_key).await?;
         if status == StatusCode::PAYMENT_REQUIRED {
             let reason =
@@ -287,14 +325,18 @@ impl PaymentGateway for StripeGateway {
         tracing::info!(order_id = %req.order_id, payment_id = intent.id, status = intent.status, "payment intent");
         match intent.status.as_str() {
             "requires_capture" | "succeeded" => Ok(Authorization::Approved { payment_id: intent.id }),
-            // 3-D Secure and similar: this server-side flow cannot complete it.
-            "requires_action" => Ok(Authorization::Declined { reason: "authentication_required".into() }),
-            "requires_payment_method" => Ok(Authorization::Declined {
-                reason: intent
-                    .last_payment_error
-                    .and_then(|e| e.decline_reason())
-                    .unwrap_or_else(|| "payment_failed".into()),
-            }),
+            // 3-D Secure and similar: the customer authenticates, the outcome comes later.
+            "requires_action" => {
+                let client_secret = intent.client_secret.clone().ok_or_else(|| {
+                    PaymentError::Unavailable("requires_action without a client_secret".into())
+                })?;
+                let redirect_url = intent.next_action.and_then(|a| a.redirect_to_url).and_then(|r| r.url);
+                Ok(Authorization::ActionRequired {
+                    payment_id: intent.id,
+                    action: PaymentAction { client_secret, redirect_url },
+                })
+            }
+            "requires_payment_method" => Ok(Authorization::Declined { reason: intent.failure() }),
             "canceled" => Ok(Authorization::Declined { reason: "canceled".into() }),
             // Outcome not known yet; a webhook settles it.
             "processing" => Err(PaymentError::Timeout),
@@ -330,6 +372,34 @@ impl PaymentGateway for StripeGateway {
         }
         tracing::info!(payment_id, refund_id = refund.id, "payment refunded");
         Ok(refund.id)
+    }
+
+    async fn retrieve(&self, payment_id: &str) -> Result<PaymentState, PaymentError> {
+        check_id(payment_id)?;
+        let (status, body) = self.send("retrieve", &format!("/v1/payment_intents/{payment_id}"), None).await?;
+        if !status.is_success() {
+            return Err(rejected(status, &body));
+        }
+        let intent: PaymentIntent = serde_json::from_str(&body).map_err(|e| unexpected_body(&e))?;
+        Ok(match intent.status.as_str() {
+            "succeeded" | "requires_capture" => PaymentState::Succeeded,
+            "requires_action" | "requires_confirmation" => PaymentState::RequiresAction,
+            "requires_payment_method" => PaymentState::Failed { reason: intent.failure() },
+            "canceled" => PaymentState::Canceled,
+            _ => PaymentState::Processing,
+        })
+    }
+
+    async fn cancel(&self, payment_id: &str, idempotency_key: &str) -> Result<(), PaymentError> {
+        check_id(payment_id)?;
+        let path = format!("/v1/payment_intents/{payment_id}/cancel");
+        let (status, body) = self.post_form("cancel", &path, &[], idempotency_key).await?;
+        if !status.is_success() {
+            // `payment_intent_unexpected_state`: it succeeded (or was canceled) meanwhile.
+            return Err(rejected(status, &body));
+        }
+        tracing::info!(payment_id, "payment canceled");
+        Ok(())
     }
 }
 

@@ -62,6 +62,7 @@ struct OrderRow {
     shipping_address: Value,
     shipping_method: String,
     payment_id: Option<String>,
+    payment_action: Option<Value>,
     refunded_minor: i64,
     shipping_refunded: bool,
     carrier: Option<String>,
@@ -91,6 +92,7 @@ struct Transitioned<'a> {
     tracking_number: Option<&'a str>,
     payment_id: Option<&'a str>,
     payment_error: Option<&'a str>,
+    payment_action: Option<Value>,
 }
 
 impl<'a> From<&'a Changes> for Transitioned<'a> {
@@ -106,6 +108,7 @@ impl<'a> From<&'a Changes> for Transitioned<'a> {
             tracking_number: c.tracking_number.as_deref(),
             payment_id: c.payment_id.as_deref(),
             payment_error: c.payment_error.as_deref(),
+            payment_action: c.payment_action.as_ref().and_then(|a| serde_json::to_value(a).ok()),
         }
     }
 }
@@ -170,10 +173,17 @@ impl RefundRow {
 fn assemble(row: OrderRow, lines: Vec<LineDbRow>, refunds: Vec<RefundRow>) -> QueryResult<Order> {
     let cur = currency(&row.currency)?;
     let money = |m| Money::new(m, cur);
+    let status = decode_status(&row.status)?;
+    // Shown while the customer has to act; kept afterwards for the record only.
+    let payment_action = match row.payment_action {
+        Some(a) if status == OrderStatus::RequiresAction => Some(decoded("payment action", a)?),
+        _ => None,
+    };
     Ok(Order {
         id: row.id,
         user_id: row.user_id,
-        status: decode_status(&row.status)?,
+        status,
+        payment_action,
         subtotal: money(row.subtotal_minor),
         shipping: money(row.shipping_minor),
         discount: money(row.discount_minor),
@@ -765,7 +775,7 @@ impl OrderRepo for PgOrderRepo {
     async fn due_for_expiry(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Uuid>, OrderError> {
         let mut conn = self.db.conn().await?;
         Ok(orders::table
-            .filter(orders::status.eq(OrderStatus::PendingPayment.as_str()))
+            .filter(orders::status.eq_any([OrderStatus::PendingPayment.as_str(), OrderStatus::RequiresAction.as_str()]))
             .filter(orders::expires_at.lt(now))
             .order(orders::expires_at)
             .limit(limit)
@@ -918,6 +928,23 @@ impl OrderRepo for PgOrderRepo {
             })
             .await;
         result.settle()
+    }
+
+    async fn next_payment_attempt(&self, id: Uuid, owner: Uuid) -> Result<Option<i32>, OrderError> {
+        let mut conn = self.db.conn().await?;
+        Ok(diesel::update(
+            orders::table
+                .find(id)
+                .filter(orders::user_id.eq(owner))
+                .filter(orders::status.eq_any([OrderStatus::PendingPayment.as_str(), OrderStatus::RequiresAction.as_str()]))
+                .filter(orders::expires_at.gt(Utc::now())),
+        )
+        .set(orders::payment_attempts.eq(orders::payment_attempts + 1))
+        .returning(orders::payment_attempts)
+        .get_result(&mut conn)
+        .await
+        .optional()
+        .storage()?)
     }
 
     async fn email_verified(&self, user: Uuid) -> Result<bool, OrderError> {

@@ -176,6 +176,8 @@ diesel::table! {
         promotions -> Jsonb,
         refunded_minor -> Int8,
         shipping_refunded -> Bool,
+        payment_action -> Nullable<Jsonb>,
+        payment_attempts -> Int4,
     }
 }
 

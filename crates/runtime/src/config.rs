@@ -123,6 +123,10 @@ pub struct PaymentsConfig {
     pub stripe_secret_key: String,
     pub stripe_timeout_ms: u64,
     pub stripe_max_retries: u32,
+    /// The storefront page the provider sends a customer back to after a redirect-based
+    /// authentication (empty: redirect-based methods are not offered; cards with 3-D Secure
+    /// still authenticate in place through the provider's client library).
+    pub stripe_return_url: String,
     /// Shared secret of the payment webhooks (HMAC-SHA256).
     pub webhook_secret: String,
     /// Accepted clock difference of a webhook signature's timestamp.
@@ -381,6 +385,7 @@ impl Config {
                 stripe_secret_key: String::new(),
                 stripe_timeout_ms: 10_000,
                 stripe_max_retries: 2,
+                stripe_return_url: String::new(),
                 webhook_secret: if dev_like { DEV_WEBHOOK_SECRET.into() } else { String::new() },
                 webhook_tolerance_secs: 300,
             },

@@ -16,6 +16,7 @@ pub mod me;
 pub mod ops;
 pub mod orders;
 pub mod reviews;
+pub mod sandbox;
 pub mod shipping;
 pub mod webhooks;
 
@@ -81,6 +82,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(orders::list_orders)
             .service(orders::get_order)
             .service(orders::cancel_order)
+            .service(orders::confirm_payment)
+            .service(orders::pay_again)
             .service(admin_orders::list_orders)
             .service(admin_orders::get_order)
             .service(admin_orders::ship)
@@ -106,6 +109,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(shipping::update_shipping)
             .service(shipping::delete_shipping)
             .service(webhooks::payments)
+            .service(sandbox::authenticate)
             .service(reviews::create)
             .service(reviews::list)
             .service(reviews::update)

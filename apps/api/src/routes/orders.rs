@@ -3,7 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use orders::{CheckoutOutcome, CheckoutRequest, IdempotencyKey, KeyError, Order, OrderFilter};
+use orders::{CheckoutOutcome, CheckoutRequest, IdempotencyKey, KeyError, Order, OrderFilter, PayAgain};
 use primitives::Page;
 use uuid::Uuid;
 
@@ -162,4 +162,70 @@ pub async fn cancel_order(
     id: web::Path<Uuid>,
 ) -> ApiResult<web::Json<Order>> {
     Ok(web::Json(state.orders.cancel_own(user.id(), *id).await?))
+}
+
+/// Confirm the payment of one of my orders
+///
+/// Called by the client once the customer finished authenticating (3-D Secure): the payment
+/// provider is asked where the payment stands (what the client says is never trusted) and the
+/// order is settled as it says: `paid`, or `payment_failed` (stock returned, the cart as it was).
+/// Whichever of this call and the provider's webhook comes first settles the order; the other
+/// changes nothing. An order not waiting for its payment is answered as it is.
+#[utoipa::path(
+    tag = "orders",
+    operation_id = "confirmMyOrderPayment",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Order id")),
+    responses(
+        (status = 200, description = "The order as the provider's answer left it (still `requires_action` when the customer has not authenticated yet)", body = Order),
+        (status = 502, description = "The provider refused the question (`payment-provider-error`)", body = Problem),
+        (status = 503, description = "The provider did not answer (`payment-provider-unavailable`); retry", body = Problem,
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying")))
+    )
+)]
+#[post("/orders/{id}/payment/confirm")]
+pub async fn confirm_payment(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<Order>> {
+    Ok(web::Json(state.orders.confirm_payment(user.id(), *id).await?))
+}
+
+/// Pay one of my orders again
+///
+/// Pays an order still waiting for its payment (`pending_payment` or `requires_action`: an
+/// abandoned authentication, an unknown outcome) with another payment method, until the order
+/// expires. The earlier payment is cancelled at the provider first, so both can never be
+/// charged; if it completed meanwhile, the order is answered paid. Answers as checkout does:
+/// 201 paid, 202 waiting (again `requires_action` with its `payment_action`), 402 declined.
+/// An order not waiting for payment, or expired, is 409 `illegal-transition`.
+#[utoipa::path(
+    tag = "orders",
+    operation_id = "payMyOrderAgain",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Order id")),
+    request_body = PayAgain,
+    responses(
+        (status = 201, description = "Paid", body = Order,
+            headers(("Location" = String, description = "The order, `/api/v1/orders/{id}`"))),
+        (status = 202, description = "Waiting for the payment (authentication, or an unknown outcome)", body = Order,
+            headers(("Location" = String, description = "The order, `/api/v1/orders/{id}`"))),
+        (status = 402, description = "Payment declined (`payment-declined`)", body = PaymentDeclinedProblem),
+        (status = 409, description = "Not waiting for payment, or expired (`illegal-transition`)", body = IllegalTransitionProblem),
+        (status = 503, description = "The earlier payment could not be cancelled (`payment-provider-unavailable`); retry", body = Problem,
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying")))
+    )
+)]
+#[post("/orders/{id}/payment")]
+pub async fn pay_again(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+    ValidJson(body): ValidJson<PayAgain>,
+) -> ApiResult<HttpResponse> {
+    let outcome = state.orders.pay_again(user.id(), *id, &body.payment_token).await?;
+    let mut res = outcome_response(outcome);
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
 }

@@ -1486,6 +1486,55 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/orders/{id}/payment": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pay one of my orders again
+         * @description Pays an order still waiting for its payment (`pending_payment` or `requires_action`: an
+         *     abandoned authentication, an unknown outcome) with another payment method, until the order
+         *     expires. The earlier payment is cancelled at the provider first, so both can never be
+         *     charged; if it completed meanwhile, the order is answered paid. Answers as checkout does:
+         *     201 paid, 202 waiting (again `requires_action` with its `payment_action`), 402 declined.
+         *     An order not waiting for payment, or expired, is 409 `illegal-transition`.
+         */
+        post: operations["payMyOrderAgain"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orders/{id}/payment/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Confirm the payment of one of my orders
+         * @description Called by the client once the customer finished authenticating (3-D Secure): the payment
+         *     provider is asked where the payment stands (what the client says is never trusted) and the
+         *     order is settled as it says: `paid`, or `payment_failed` (stock returned, the cart as it was).
+         *     Whichever of this call and the provider's webhook comes first settles the order; the other
+         *     changes nothing. An order not waiting for its payment is answered as it is.
+         */
+        post: operations["confirmMyOrderPayment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/products": {
         parameters: {
             query?: never;
@@ -1586,6 +1635,31 @@ export interface paths {
          *     product's rating follows at once. Another user's review id is 404, as an unknown one.
          */
         patch: operations["updateMyReview"];
+        trace?: never;
+    };
+    "/api/v1/sandbox/payments/{payment_id}/authenticate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Play the customer's 3-D Secure authentication (sandbox)
+         * @description What the bank's page does for a sandbox payment waiting for authentication (`redirect_url`
+         *     of the order's `payment_action`): `tok_3ds_success` succeeds, `tok_3ds_fail` fails,
+         *     `tok_3ds_abandon` never completes (409 `authentication-abandoned`; the order expires).
+         *     Repeating it answers the same. It sends no webhook: the client then calls
+         *     `confirmMyOrderPayment`, which asks the provider. 404 for an unknown payment, or when the
+         *     sandbox is not the configured provider.
+         */
+        post: operations["sandboxAuthenticatePayment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/shipping-methods": {
@@ -1904,7 +1978,8 @@ export interface components {
         CheckoutRequest: {
             /**
              * @description The payment method token from the payment provider's client library (sandbox:
-             *     `tok_visa` approves, `tok_declined` declines, `tok_timeout` never answers).
+             *     `tok_visa` approves, `tok_declined` declines, `tok_timeout` never answers,
+             *     `tok_3ds_success` / `tok_3ds_fail` / `tok_3ds_abandon` need 3-D Secure).
              * @example tok_visa
              */
             payment_token: string;
@@ -2186,6 +2261,7 @@ export interface components {
             lines: components["schemas"]["OrderLine"][];
             /** Format: date-time */
             paid_at?: string | null;
+            payment_action?: null | components["schemas"]["PaymentAction"];
             /** @description The promotions applied, in the order they were applied. */
             promotions: components["schemas"]["OrderPromotion"][];
             /** @description `none`, `partially_refunded` or `refunded`, from `refunded` against `total`. */
@@ -2260,7 +2336,7 @@ export interface components {
             shipping: components["schemas"]["Money"];
         };
         /** @enum {string} */
-        OrderStatus: "pending_payment" | "paid" | "shipped" | "delivered" | "cancelled" | "refunded" | "payment_failed";
+        OrderStatus: "pending_payment" | "requires_action" | "paid" | "shipped" | "delivered" | "cancelled" | "refunded" | "payment_failed";
         /** @description An outbox row as admins see it. */
         OutboxRecord: {
             /** Format: uuid */
@@ -2383,6 +2459,7 @@ export interface components {
                 lines: components["schemas"]["OrderLine"][];
                 /** Format: date-time */
                 paid_at?: string | null;
+                payment_action?: null | components["schemas"]["PaymentAction"];
                 /** @description The promotions applied, in the order they were applied. */
                 promotions: components["schemas"]["OrderPromotion"][];
                 /** @description `none`, `partially_refunded` or `refunded`, from `refunded` against `total`. */
@@ -2573,6 +2650,24 @@ export interface components {
         PasswordResetRequest: {
             /** @example ada@example.com */
             email: string;
+        };
+        /** @description `POST /orders/{id}/payment` body. */
+        PayAgain: {
+            /**
+             * @description Another payment method token (sandbox tokens as at checkout).
+             * @example tok_visa
+             */
+            payment_token: string;
+        };
+        /** @description What the client needs to let the customer authenticate a payment. */
+        PaymentAction: {
+            /** @description For the provider's client library (Stripe.js `handleNextAction`). */
+            client_secret: string;
+            /**
+             * @description Where to send the customer without the library: the provider's authentication page (in
+             *     the sandbox, the endpoint that plays the customer's authentication).
+             */
+            redirect_url?: string | null;
         };
         /**
          * @description 402 `payment-declined`: the order was placed but its payment declined. The order stays, as
@@ -2986,6 +3081,15 @@ export interface components {
         RoleChange: {
             /** @description The new role. */
             role: components["schemas"]["Role"];
+        };
+        /** @description What the customer's authentication decided. */
+        SandboxAuthentication: {
+            payment_id: string;
+            /**
+             * @description `succeeded` or `failed`.
+             * @example succeeded
+             */
+            status: string;
         };
         /** @description One signed-in session (a login and its refreshes). */
         SessionRecord: {
@@ -3899,7 +4003,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Only orders in this status. */
-                status?: "pending_payment" | "paid" | "shipped" | "delivered" | "cancelled" | "refunded" | "payment_failed";
+                status?: "pending_payment" | "requires_action" | "paid" | "shipped" | "delivered" | "cancelled" | "refunded" | "payment_failed";
                 /** @description Only this customer's orders. */
                 user_id?: string;
                 /** @description `next_cursor` of the previous page (with the same filters and sort). */
@@ -7856,6 +7960,199 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    payMyOrderAgain: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                /** @description Order id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PayAgain"];
+            };
+        };
+        responses: {
+            /** @description Paid */
+            201: {
+                headers: {
+                    /** @description The order, `/api/v1/orders/{id}` */
+                    Location?: string;
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Order"];
+                };
+            };
+            /** @description Waiting for the payment (authentication, or an unknown outcome) */
+            202: {
+                headers: {
+                    /** @description The order, `/api/v1/orders/{id}` */
+                    Location?: string;
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Order"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Payment declined (`payment-declined`) */
+            402: {
+                headers: {
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["PaymentDeclinedProblem"];
+                };
+            };
+            404: components["responses"]["NotFound"];
+            /** @description Not waiting for payment, or expired (`illegal-transition`) */
+            409: {
+                headers: {
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["IllegalTransitionProblem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            /** @description The earlier payment could not be cancelled (`payment-provider-unavailable`); retry */
+            503: {
+                headers: {
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    confirmMyOrderPayment: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                /** @description Order id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The order as the provider's answer left it (still `requires_action` when the customer has not authenticated yet) */
+            200: {
+                headers: {
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Order"];
+                };
+            };
+            400: components["responses"]["AmbiguousFraming"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            /** @description The provider refused the question (`payment-provider-error`) */
+            502: {
+                headers: {
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The provider did not answer (`payment-provider-unavailable`); retry */
+            503: {
+                headers: {
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     listProducts: {
         parameters: {
             query?: {
@@ -8199,6 +8496,77 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    sandboxAuthenticatePayment: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                /** @description The sandbox payment id (`pi_sandbox_…`) */
+                payment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The authentication's outcome at the provider */
+            200: {
+                headers: {
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SandboxAuthentication"];
+                };
+            };
+            400: components["responses"]["AmbiguousFraming"];
+            /** @description No such payment waiting, or no sandbox */
+            404: {
+                headers: {
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This payment's customer never authenticates (`authentication-abandoned`) */
+            409: {
+                headers: {
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };

@@ -45,7 +45,9 @@ pub struct PaymentAction {
 pub enum PaymentState {
     Succeeded,
     /// Declined, or the authentication failed.
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
     /// Still waiting for the customer's authentication.
     RequiresAction,
     /// Decided soon (a webhook follows).

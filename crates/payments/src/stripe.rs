@@ -327,9 +327,10 @@ impl PaymentGateway for StripeGateway {
             "requires_capture" | "succeeded" => Ok(Authorization::Approved { payment_id: intent.id }),
             // 3-D Secure and similar: the customer authenticates, the outcome comes later.
             "requires_action" => {
-                let client_secret = intent.client_secret.clone().ok_or_else(|| {
-                    PaymentError::Unavailable("requires_action without a client_secret".into())
-                })?;
+                let client_secret = intent
+                    .client_secret
+                    .clone()
+                    .ok_or_else(|| PaymentError::Unavailable("requires_action without a client_secret".into()))?;
                 let redirect_url = intent.next_action.and_then(|a| a.redirect_to_url).and_then(|r| r.url);
                 Ok(Authorization::ActionRequired {
                     payment_id: intent.id,

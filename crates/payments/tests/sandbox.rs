@@ -2,7 +2,9 @@
 
 use std::time::{Duration, Instant};
 
-use payments::{Authorization, AuthorizeRequest, PaymentError, PaymentGateway, SandboxGateway, is_sandbox_payment_id};
+use payments::{
+    Authorization, AuthorizeRequest, PaymentError, PaymentGateway, PaymentState, SandboxGateway, is_sandbox_payment_id,
+};
 use primitives::Money;
 use uuid::Uuid;
 
@@ -174,4 +176,33 @@ async fn capture_and_refund_reject_unknown_payments() {
             "{id:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn three_d_secure_tokens_wait_for_the_customer() {
+    let g = gateway();
+    let Ok(Authorization::ActionRequired { payment_id, action }) = g.authorize(&request("tok_3ds_success", "s1")).await
+    else {
+        panic!("action required")
+    };
+    assert!(action.client_secret.starts_with(&payment_id));
+    assert_eq!(g.retrieve(&payment_id).await, Ok(PaymentState::RequiresAction));
+    assert_eq!(g.authenticate(&payment_id).await, Ok(PaymentState::Succeeded));
+    assert_eq!(g.authenticate(&payment_id).await, Ok(PaymentState::Succeeded), "repeatable");
+    assert_eq!(g.retrieve(&payment_id).await, Ok(PaymentState::Succeeded));
+    assert!(matches!(g.cancel(&payment_id, "c").await, Err(PaymentError::Rejected(_))), "completed");
+
+    let Ok(Authorization::ActionRequired { payment_id, .. }) = g.authorize(&request("tok_3ds_fail", "s2")).await else {
+        panic!("action required")
+    };
+    assert!(matches!(g.authenticate(&payment_id).await, Ok(PaymentState::Failed { .. })));
+
+    let Ok(Authorization::ActionRequired { payment_id, .. }) = g.authorize(&request("tok_3ds_abandon", "s3")).await
+    else {
+        panic!("action required")
+    };
+    assert_eq!(g.authenticate(&payment_id).await, Err(payments::AuthenticateError::Abandoned));
+    assert_eq!(g.cancel(&payment_id, "c").await, Ok(()));
+    assert_eq!(g.retrieve(&payment_id).await, Ok(PaymentState::Canceled));
+    assert_eq!(g.authenticate("pi_sandbox_nothing").await, Err(payments::AuthenticateError::UnknownPayment));
 }

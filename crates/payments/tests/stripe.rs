@@ -3,7 +3,10 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use payments::{Authorization, AuthorizeRequest, PaymentError, PaymentGateway, StripeConfig, StripeGateway};
+use payments::{
+    Authorization, AuthorizeRequest, PaymentAction, PaymentError, PaymentGateway, PaymentState, StripeConfig,
+    StripeGateway,
+};
 use primitives::Money;
 use serde_json::json;
 use uuid::Uuid;
@@ -264,4 +267,81 @@ async fn refund_returns_the_refund_id() {
     let fields = form(&requests(&server).await[0]);
     assert_eq!(fields["payment_intent"], "pi_123");
     assert_eq!(fields["amount"], "500");
+}
+
+#[tokio::test]
+async fn three_d_secure_requires_action_then_the_provider_says_how_it_ended() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/payment_intents"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "pi_3ds", "status": "requires_action", "client_secret": "pi_3ds_secret_abc",
+            "next_action": {"type": "redirect_to_url", "redirect_to_url": {"url": "https://hooks.example/3ds"}}
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let g = gateway(&server).with_return_url(Some("https://shop.example/return".into()));
+    let outcome = g.authorize(&request("k-3ds")).await;
+    assert_eq!(
+        outcome,
+        Ok(Authorization::ActionRequired {
+            payment_id: "pi_3ds".into(),
+            action: PaymentAction {
+                client_secret: "pi_3ds_secret_abc".into(),
+                redirect_url: Some("https://hooks.example/3ds".into())
+            },
+        })
+    );
+    let fields = form(&requests(&server).await[0]);
+    assert_eq!(fields["return_url"], "https://shop.example/return");
+    assert!(!fields.contains_key("automatic_payment_methods[allow_redirects]"), "redirects are allowed");
+
+    // Then the provider is asked: succeeded, failed (with the decline), canceled.
+    let cases = [
+        (json!({"id": "pi_3ds", "status": "succeeded"}), PaymentState::Succeeded),
+        (
+            json!({"id": "pi_3ds", "status": "requires_payment_method",
+                   "last_payment_error": {"code": "card_declined", "decline_code": "authentication_failed"}}),
+            PaymentState::Failed { reason: "authentication_failed".into() },
+        ),
+        (json!({"id": "pi_3ds", "status": "canceled"}), PaymentState::Canceled),
+        (json!({"id": "pi_3ds", "status": "requires_action"}), PaymentState::RequiresAction),
+    ];
+    for (body, want) in cases {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/v1/payment_intents/pi_3ds"))
+            .and(header("authorization", format!("Bearer {KEY}").as_str()))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .expect(1)
+            .mount(&server)
+            .await;
+        assert_eq!(gateway(&server).retrieve("pi_3ds").await, Ok(want));
+    }
+}
+
+#[tokio::test]
+async fn cancel_sends_its_key_and_a_completed_payment_refuses() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/payment_intents/pi_1/cancel"))
+        .and(header("idempotency-key", "cancel-pi_1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "pi_1", "status": "canceled"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/payment_intents/pi_2/cancel"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(
+            json!({"error": {"code": "payment_intent_unexpected_state", "message": "already succeeded"}}),
+        ))
+        .mount(&server)
+        .await;
+    let g = gateway(&server);
+    assert_eq!(g.cancel("pi_1", "cancel-pi_1").await, Ok(()));
+    assert!(
+        matches!(g.cancel("pi_2", "cancel-pi_2").await, Err(PaymentError::Rejected(m)) if m.contains("unexpected_state"))
+    );
+    assert!(matches!(g.retrieve("../x").await, Err(PaymentError::Rejected(_))));
 }

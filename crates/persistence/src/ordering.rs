@@ -936,7 +936,9 @@ impl OrderRepo for PgOrderRepo {
             orders::table
                 .find(id)
                 .filter(orders::user_id.eq(owner))
-                .filter(orders::status.eq_any([OrderStatus::PendingPayment.as_str(), OrderStatus::RequiresAction.as_str()]))
+                .filter(
+                    orders::status.eq_any([OrderStatus::PendingPayment.as_str(), OrderStatus::RequiresAction.as_str()]),
+                )
                 .filter(orders::expires_at.gt(Utc::now())),
         )
         .set(orders::payment_attempts.eq(orders::payment_attempts + 1))

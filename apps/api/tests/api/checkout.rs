@@ -394,7 +394,7 @@ async fn an_unpaid_order_expires_and_restocks() {
     assert_eq!(ledger_sum(&shop).await.0, 5);
 }
 
-fn signed(app: &TestApp, body: &Value, t: i64) -> (String, Vec<u8>) {
+pub fn signed(app: &TestApp, body: &Value, t: i64) -> (String, Vec<u8>) {
     let bytes = serde_json::to_vec(body).expect("json");
     (orders::webhook::sign(app.config.payments.webhook_secret.as_bytes(), &bytes, t), bytes)
 }

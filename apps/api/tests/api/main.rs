@@ -12,6 +12,7 @@ mod foundation;
 mod hardening;
 mod hygiene;
 mod identity;
+mod payments;
 mod promotions;
 mod refunds;
 mod reviews;

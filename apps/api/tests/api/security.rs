@@ -103,6 +103,8 @@ const OPERATIONS: &[(&str, &str, Access)] = &[
     ("GET", "/api/v1/orders", Authenticated),
     ("GET", "/api/v1/orders/{id}", Owner),
     ("POST", "/api/v1/orders/{id}/cancel", Owner),
+    ("POST", "/api/v1/orders/{id}/payment/confirm", Owner),
+    ("POST", "/api/v1/orders/{id}/payment", Owner),
     // admin: orders and shipping
     ("GET", "/api/v1/admin/orders", Admin(Permission::ManageOrders)),
     ("GET", "/api/v1/admin/orders/{id}", Admin(Permission::ManageOrders)),
@@ -131,6 +133,7 @@ const OPERATIONS: &[(&str, &str, Access)] = &[
     ("DELETE", "/api/v1/admin/customer-groups/{id}/members/{user_id}", Admin(Permission::ManagePromotions)),
     // webhooks
     ("POST", "/api/v1/webhooks/payments", Webhook),
+    ("POST", "/api/v1/sandbox/payments/{payment_id}/authenticate", Public),
     // reviews
     ("POST", "/api/v1/products/{id}/reviews", Authenticated),
     ("GET", "/api/v1/products/{id}/reviews", Public),
@@ -197,6 +200,10 @@ struct Fixtures {
     spare_address: String,
     order: String,
     spare_order: String,
+    /// Waiting for a 3-D Secure authentication that never comes (paid again by the matrix).
+    waiting_order: String,
+    /// Its sandbox payment.
+    waiting_payment: String,
     review: String,
     spare_review: String,
     moderated_review: String,
@@ -274,6 +281,17 @@ async fn fixtures(app: &TestApp) -> Fixtures {
     let (v1, v2, v3) = (variant_of(&products[0]), variant_of(&products[1]), variant_of(&products[2]));
     let order = buy(&a, &[&v1, &v2, &v3], &ship, "matrix-1").await;
     let spare_order = buy(&a, &[&v1], &ship, "matrix-2").await;
+    a.client.post("/api/v1/cart/lines", &json!({"variant_id": v1, "quantity": 1})).await.assert_status(200);
+    let mut waiting = checkout_body(&ship);
+    waiting["payment_token"] = json!("tok_3ds_abandon");
+    let waiting = a.client.with_header("idempotency-key", "matrix-3").post("/api/v1/checkout", &waiting).await;
+    waiting.assert_status(202);
+    let waiting = waiting.json();
+    let waiting_payment = waiting["payment_action"]["client_secret"]
+        .as_str()
+        .and_then(|s| s.split("_secret_").next())
+        .expect("payment id")
+        .to_owned();
     let mut reviews = Vec::new();
     for p in &products[..3] {
         let res = a
@@ -319,6 +337,8 @@ async fn fixtures(app: &TestApp) -> Fixtures {
         spare_address: spare_addr,
         order: id(&order),
         spare_order: id(&spare_order),
+        waiting_order: id(&waiting),
+        waiting_payment,
         review: reviews[0].clone(),
         spare_review: reviews[1].clone(),
         moderated_review: reviews[2].clone(),
@@ -349,6 +369,8 @@ fn path_value(method: &str, template: &str, collection: &str, param: &str, f: &F
         ("variants", "id") => &f.variant,
         ("lines", "variant_id") => &f.variant,
         ("orders", "id") if template == "/api/v1/orders/{id}/cancel" => &f.spare_order,
+        ("orders", "id") if template == "/api/v1/orders/{id}/payment" => &f.waiting_order,
+        ("payments", "payment_id") => &f.waiting_payment,
         ("orders", "id") => &f.order,
         ("shipping-methods", "id") if delete => &f.spare_shipping,
         ("shipping-methods", "id") => &f.shipping,
@@ -417,6 +439,7 @@ async fn request_body(app: &TestApp, method: &str, template: &str, f: &Fixtures)
         }
         ("POST", "/api/v1/admin/orders/{id}/ship") => json!({"carrier": "DHL", "tracking_number": "JD0001"}),
         ("POST", "/api/v1/admin/orders/{id}/refunds") => json!({"amount_minor": 1}),
+        ("POST", "/api/v1/orders/{id}/payment") => json!({"payment_token": "tok_3ds_abandon"}),
         ("POST", "/api/v1/admin/shipping-methods") => json!({"name": "Matrix", "price_minor": 100, "currency": "EUR"}),
         ("PATCH", "/api/v1/admin/shipping-methods/{id}") => json!({"price_minor": 200}),
         ("POST", "/api/v1/webhooks/payments") => {

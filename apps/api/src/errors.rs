@@ -262,6 +262,12 @@ impl From<OrderError> for Problem {
                 "This Idempotency-Key was used with a different request",
             )
             .field("Idempotency-Key", "already used for another request body"),
+            OrderError::Return(r) => return_refused(r),
+            OrderError::IllegalReturn(t) => {
+                Problem::conflict("illegal-return-transition", "The return cannot do this in its current state")
+                    .detail(t.to_string())
+                    .extension("return_status", serde_json::json!(t.from.as_str()))
+            }
             OrderError::Payment(orders::PaymentError::Rejected(_)) => Problem::new(
                 StatusCode::BAD_GATEWAY,
                 "payment-provider-error",
@@ -300,6 +306,26 @@ fn refund_refused(r: orders::RefundRefusal) -> Problem {
             Problem::conflict("refund-exceeds-payment", "More than is left of the payment to refund")
                 .detail(format!("at most {} minor units are left to refund", refundable.amount_minor))
                 .extension("refundable", serde_json::json!(refundable))
+        }
+    }
+}
+
+/// A return that cannot be asked for: 409 for what the order's state forbids, 422 for a line
+/// the order does not have.
+fn return_refused(r: orders::ReturnRefusal) -> Problem {
+    use orders::ReturnRefusal as R;
+    match r {
+        R::NotDelivered(status) => Problem::conflict("order-not-returnable", "Only a delivered order can be returned")
+            .detail(format!("an order that is {} cannot be returned", status.as_str()))
+            .extension("order_status", serde_json::json!(status.as_str())),
+        R::WindowClosed(at) => Problem::conflict("return-window-closed", "The return window has closed")
+            .extension("closed_at", serde_json::json!(at)),
+        R::UnknownLine { line_no } => Problem::invalid_field("lines", format!("the order has no line {line_no}")),
+        R::LineExceeded { line_no, returnable_quantity } => {
+            Problem::conflict("return-exceeds-line", "More units than can be returned of a line")
+                .detail(format!("line {line_no} has {returnable_quantity} units that can be returned"))
+                .extension("line_no", serde_json::json!(line_no))
+                .extension("returnable_quantity", serde_json::json!(returnable_quantity))
         }
     }
 }

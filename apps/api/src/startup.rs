@@ -139,6 +139,9 @@ impl OrderObserver for Observer {
             self.metrics.refunded_minor.with_label_values(&[outcome]).inc_by(amount_minor.unsigned_abs());
         }
     }
+    fn return_step(&self, step: &str) {
+        self.metrics.returns.with_label_values(&[step]).inc();
+    }
 }
 
 /// Wires the authentication service from configuration and its ports.
@@ -293,6 +296,7 @@ impl Application {
                 idempotency_ttl_secs: config.checkout.idempotency_ttl_secs,
                 low_stock_threshold: config.checkout.low_stock_threshold,
                 require_verified_email: config.auth.require_verified_email_for_checkout,
+                return_window_days: config.orders.return_window_days,
             },
         ));
         let accounts = Arc::new(accounts::AccountService::new(

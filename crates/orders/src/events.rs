@@ -122,6 +122,23 @@ pub fn refund_settled(order: &Order, refund: &crate::Refund) -> NewEvent {
     )
 }
 
+/// `order.return_updated` (v1): a return was asked for or took a step (`status`).
+pub fn return_updated(order: &Order, ret: &crate::Return) -> NewEvent {
+    NewEvent::new(
+        types::ORDER_RETURN_UPDATED,
+        order.id,
+        json!({
+            "order_id": order.id,
+            "user_id": order.user_id,
+            "return_id": ret.id,
+            "status": ret.status,
+            "lines": ret.lines,
+            "reason": ret.reason,
+            "refund_id": ret.refund_id,
+        }),
+    )
+}
+
 /// `promotion.redeemed` (v1): checkout counted redemptions of promotions for an order; one event
 /// per order, listing every promotion applied (none applied: no event).
 pub fn redeemed(order: &Order) -> Option<NewEvent> {
@@ -191,6 +208,7 @@ mod tests {
             refund_state: crate::RefundState::None,
             shipping_refunded: false,
             refunds: vec![],
+            returns: vec![],
             promotions: vec![],
             shipping_address: serde_json::from_value(json!({
                 "full_name": "Ada", "line1": "1 Main St", "city": "Berlin", "postal_code": "10115", "country": "DE"

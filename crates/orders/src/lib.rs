@@ -9,6 +9,7 @@ mod model;
 pub mod payment;
 pub mod refund;
 mod repo;
+pub mod returns;
 mod service;
 pub mod state;
 pub mod webhook;
@@ -21,7 +22,11 @@ pub use refund::{
 };
 pub use repo::{
     Applied, CheckoutRefusal, Claim, OrderError, OrderRepo, PayOut, PlaceOrder, RefundAsk, RefundCall, RefundOutcome,
-    TransitionData, UnavailableLine,
+    ReturnOutcome, ReturnStep, TransitionData, UnavailableLine,
+};
+pub use returns::{
+    IllegalReturnTransition, ReceiveReturn, RejectReturn, Return, ReturnEvent, ReturnLine, ReturnLineRequest,
+    ReturnRefusal, ReturnRequest, ReturnStatus,
 };
 pub use service::{CheckoutConfig, CheckoutError, CheckoutOutcome, OrderObserver, OrderService};
 pub use state::{Changes, Effects, Event, IllegalTransition, OrderStatus, changes, transition};

@@ -28,6 +28,8 @@ pub struct OrderLine {
     pub refunded_quantity: i32,
     /// Units put back in stock (by a cancellation, a decline or a refund): never more than once.
     pub restocked_quantity: i32,
+    /// Units in returns not rejected or withdrawn.
+    pub returned_quantity: i32,
 }
 
 /// A promotion applied to an order, as it was at checkout (refunds and returns use this).
@@ -67,6 +69,8 @@ pub struct Order {
     pub shipping_refunded: bool,
     /// Every refund, oldest first.
     pub refunds: Vec<crate::Refund>,
+    /// Every return, oldest first.
+    pub returns: Vec<crate::Return>,
     /// The promotions applied, in the order they were applied.
     pub promotions: Vec<OrderPromotion>,
     pub shipping_address: AddressInput,

@@ -227,7 +227,8 @@ pub fn plan(order: &Order, req: &RefundRequest) -> Result<RefundPlan, RefundRefu
             return Err(RefundRefusal::UnknownLine { line_no: r.line_no });
         };
         let line = &order.lines[i];
-        let refundable_quantity = line.quantity - after[i];
+        // Units in an open return are refunded by that return.
+        let refundable_quantity = line.quantity - after[i] - line.returned_quantity;
         if r.quantity > refundable_quantity {
             return Err(RefundRefusal::LineExceeded { line_no: r.line_no, refundable_quantity });
         }
@@ -265,10 +266,10 @@ pub fn plan_rest(order: &Order, restock: bool) -> Option<RefundPlan> {
     let lines = order
         .lines
         .iter()
-        .filter(|l| l.quantity > l.refunded_quantity)
+        .filter(|l| l.quantity > l.refunded_quantity + l.returned_quantity)
         .map(|l| RefundedLine {
             line_no: l.line_no,
-            quantity: l.quantity - l.refunded_quantity,
+            quantity: l.quantity - l.refunded_quantity - l.returned_quantity,
             restocked: if restock { l.quantity - l.restocked_quantity } else { 0 },
         })
         .collect();
@@ -281,18 +282,18 @@ pub fn plan_rest(order: &Order, restock: bool) -> Option<RefundPlan> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests_support {
     use super::*;
     use crate::OrderLine;
     use primitives::Currency;
 
-    fn eur() -> Currency {
+    pub(crate) fn eur() -> Currency {
         "EUR".parse().unwrap()
     }
 
     /// Two lines (3 × 10.00 with 3.00 off, 1 × 5.00), shipping 4.90 with 0.90 off, 19 % tax on
     /// 27.00 + 5.00 + 4.00 = 36.00 -> 6.84; total 42.84.
-    fn order() -> Order {
+    pub(crate) fn order() -> Order {
         let m = |a| Money::new(a, eur());
         let line = |n: i32, price: i64, q: i32, discount: i64| OrderLine {
             line_no: n,
@@ -307,6 +308,7 @@ mod tests {
             discount: m(discount),
             refunded_quantity: 0,
             restocked_quantity: 0,
+            returned_quantity: 0,
         };
         let now = Utc::now();
         Order {
@@ -322,6 +324,7 @@ mod tests {
             refund_state: RefundState::None,
             shipping_refunded: false,
             refunds: vec![],
+            returns: vec![],
             promotions: vec![],
             shipping_address: serde_json::from_value(serde_json::json!({
                 "full_name": "A", "line1": "x", "city": "y", "postal_code": "1", "country": "DE"
@@ -343,6 +346,12 @@ mod tests {
             payment_id: Some("pi_1".into()),
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tests_support::{eur, order};
+    use super::*;
 
     fn lines(req: &[(i32, i32, bool)]) -> RefundRequest {
         RefundRequest {

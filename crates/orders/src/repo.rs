@@ -45,6 +45,10 @@ pub enum OrderError {
     Illegal(#[from] IllegalTransition),
     #[error(transparent)]
     Refund(#[from] crate::RefundRefusal),
+    #[error(transparent)]
+    Return(#[from] crate::ReturnRefusal),
+    #[error(transparent)]
+    IllegalReturn(#[from] crate::IllegalReturnTransition),
     /// The payment provider could not be asked.
     #[error(transparent)]
     Payment(#[from] crate::PaymentError),
@@ -133,6 +137,28 @@ pub struct PayOut {
     pub provider_key: String,
 }
 
+/// What comes with a step of a return.
+#[derive(Debug, Clone, Default)]
+pub struct ReturnStep {
+    pub actor: Option<Uuid>,
+    /// Only if the return's order belongs to this user (the customer withdrawing).
+    pub owner: Option<Uuid>,
+    /// Only if the return is of this order.
+    pub order: Option<Uuid>,
+    /// With `Reject`.
+    pub note: Option<String>,
+    /// With `Receive`: lines not put back in stock.
+    pub no_restock: Vec<i32>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReturnOutcome {
+    pub ret: crate::Return,
+    pub restocked_products: Vec<Uuid>,
+    /// With `Refund`: the refund recorded (paid out after the commit).
+    pub refund: Option<crate::Refund>,
+}
+
 /// Outcome of claiming an idempotency key.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Claim {
@@ -174,6 +200,25 @@ pub trait OrderRepo: Send + Sync + 'static {
     /// gives its amount and units back to what is left to refund. A settled refund is left alone.
     async fn settle_refund(&self, refund: Uuid, result: Result<String, String>) -> Result<(), OrderError>;
     async fn order_id_by_payment(&self, payment_id: &str) -> Result<Option<Uuid>, OrderError>;
+    /// A customer's return of units of their delivered order, decided by
+    /// [`crate::returns::plan_return`] under the order's row lock (the units counted as returned
+    /// on the lines, a CHECK as backstop).
+    async fn request_return(
+        &self,
+        order: Uuid,
+        owner: Uuid,
+        req: &crate::ReturnRequest,
+        window_days: i64,
+    ) -> Result<crate::Return, OrderError>;
+    /// One step of a return's state machine under the order's and the return's row locks:
+    /// receiving restocks (ledger reason `return`), refunding records a refund of its units (key
+    /// `return-<id>`) through the refund plan, rejecting or withdrawing releases its units.
+    async fn return_step(
+        &self,
+        id: Uuid,
+        event: crate::ReturnEvent,
+        step: ReturnStep,
+    ) -> Result<ReturnOutcome, OrderError>;
     /// Counts one more payment attempt of the owner's order while it waits for payment and has
     /// not expired; its number (each attempt has its own provider key), `None` otherwise.
     async fn next_payment_attempt(&self, id: Uuid, owner: Uuid) -> Result<Option<i32>, OrderError>;

@@ -10,11 +10,15 @@ use uuid::Uuid;
 
 use crate::payment::{Authorization, AuthorizeRequest, PaymentError, PaymentGateway, PaymentState};
 use crate::repo::{
-    Applied, CheckoutRefusal, Claim, OrderError, OrderRepo, PlaceOrder, RefundAsk, RefundCall, TransitionData,
+    Applied, CheckoutRefusal, Claim, OrderError, OrderRepo, PlaceOrder, RefundAsk, RefundCall, ReturnStep,
+    TransitionData,
 };
 use crate::state::Event;
 use crate::webhook::{PaymentNotice, PaymentRef};
-use crate::{CheckoutRequest, Order, OrderFilter, OrderStatus, Refund, RefundRequest, RefundStatus, Shipment};
+use crate::{
+    CheckoutRequest, Order, OrderFilter, OrderStatus, Refund, RefundRequest, RefundStatus, Return, ReturnEvent,
+    ReturnRequest, Shipment,
+};
 
 #[derive(Debug, Clone, Copy)]
 pub struct CheckoutConfig {
@@ -26,6 +30,8 @@ pub struct CheckoutConfig {
     pub low_stock_threshold: i32,
     /// Only accounts with a verified address may check out (`auth.require_verified_email_for_checkout`).
     pub require_verified_email: bool,
+    /// Days after delivery a return may be asked for (`orders.return_window_days`).
+    pub return_window_days: i64,
 }
 
 /// The recorded answer of a checkout (what a replay with the same key returns).
@@ -64,6 +70,8 @@ pub trait OrderObserver: Send + Sync + 'static {
     /// A refund paid out (`succeeded`), refused by the provider (`failed`), or left for a retry
     /// (`retry`), with its amount in minor units.
     fn refund_finished(&self, outcome: &str, amount_minor: i64);
+    /// A return was asked for (`requested`) or took a step (`approved`, `received`, ...).
+    fn return_step(&self, step: &str);
 }
 
 pub struct OrderService {
@@ -370,6 +378,41 @@ impl OrderService {
                 tracing::warn!(refund_id = %p.refund_id, error = %e, "could not record the refund's outcome; will retry");
             }
         }
+    }
+
+    // ---- returns ------------------------------------------------------------------------------
+
+    /// A customer asks units of their delivered order back.
+    pub async fn request_return(&self, user: Uuid, order: Uuid, req: &ReturnRequest) -> Result<Return, OrderError> {
+        let ret = self.orders.request_return(order, user, req, self.cfg.return_window_days).await?;
+        self.observer.return_step("requested");
+        Ok(ret)
+    }
+
+    /// The customer withdraws a return of theirs before it is received.
+    pub async fn withdraw_return(&self, user: Uuid, order: Uuid, id: Uuid) -> Result<Return, OrderError> {
+        let step = ReturnStep { actor: Some(user), owner: Some(user), order: Some(order), ..Default::default() };
+        Ok(self.orders.return_step(id, ReturnEvent::Withdraw, step).await?.ret)
+    }
+
+    /// The merchant's step of a return: approve, reject (with a note), receive (restocking all
+    /// but `no_restock`), refund (its units, at their price in the order, paid out at once).
+    pub async fn return_step(
+        &self,
+        actor: Uuid,
+        id: Uuid,
+        event: ReturnEvent,
+        step: ReturnStep,
+    ) -> Result<Return, OrderError> {
+        let out = self.orders.return_step(id, event, ReturnStep { actor: Some(actor), owner: None, ..step }).await?;
+        if !out.restocked_products.is_empty() {
+            self.observer.stock_returned(&out.restocked_products).await;
+        }
+        self.observer.return_step(event.verb());
+        if out.refund.is_some() {
+            self.pay_out(Some(out.ret.order_id)).await;
+        }
+        Ok(out.ret)
     }
 
     // ---- customer -----------------------------------------------------------------------------

@@ -39,6 +39,8 @@ pub mod types {
     pub const ORDER_REFUNDED: EventType = EventType { name: "order.refunded", version: 1, aggregate: "order" };
     pub const ORDER_REFUND_SETTLED: EventType =
         EventType { name: "order.refund_settled", version: 1, aggregate: "order" };
+    pub const ORDER_RETURN_UPDATED: EventType =
+        EventType { name: "order.return_updated", version: 1, aggregate: "order" };
     pub const INVENTORY_LOW_STOCK: EventType =
         EventType { name: "inventory.low_stock", version: 1, aggregate: "variant" };
     pub const PROMOTION_REDEEMED: EventType = EventType { name: "promotion.redeemed", version: 1, aggregate: "order" };

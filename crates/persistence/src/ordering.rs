@@ -5,7 +5,8 @@ use ::orders::events as order_events_out;
 use ::orders::{
     Applied, Changes, CheckoutRefusal, Claim, Event, Order, OrderError, OrderFilter, OrderLine, OrderPromotion,
     OrderRepo, OrderStatus, PayOut, PlaceOrder, Refund, RefundAsk, RefundCall, RefundOutcome, RefundPlan, RefundState,
-    RefundStatus, RefundedLine, TransitionData, changes, checkout, refund,
+    RefundStatus, RefundedLine, Return, ReturnEvent, ReturnLine, ReturnOutcome, ReturnRequest, ReturnStatus,
+    ReturnStep, TransitionData, changes, checkout, refund, returns as returning,
 };
 use cart::LineSnapshot;
 use cart::rules::LineFact;
@@ -24,7 +25,8 @@ use crate::carts::LineRow;
 use crate::error::{OrStorage, Settle, TxError};
 use crate::rows::{currency, decoded, encoded, known, object};
 use crate::schema::{
-    cart_lines, carts, idempotency_keys, order_events, order_lines, orders, payment_events, products, refunds, variants,
+    cart_lines, carts, idempotency_keys, order_events, order_lines, orders, payment_events, products, refunds, returns,
+    variants,
 };
 use crate::{Db, promoting};
 
@@ -134,6 +136,7 @@ struct LineDbRow {
     discount_minor: i64,
     refunded_quantity: i32,
     restocked_quantity: i32,
+    returned_quantity: i32,
 }
 
 #[derive(Queryable, Selectable)]
@@ -170,7 +173,37 @@ impl RefundRow {
     }
 }
 
-fn assemble(row: OrderRow, lines: Vec<LineDbRow>, refunds: Vec<RefundRow>) -> QueryResult<Order> {
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = returns, check_for_backend(Pg))]
+struct ReturnRow {
+    id: Uuid,
+    order_id: Uuid,
+    status: String,
+    lines: Value,
+    reason: String,
+    note: Option<String>,
+    refund_id: Option<Uuid>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl ReturnRow {
+    fn into_return(self) -> QueryResult<Return> {
+        Ok(Return {
+            id: self.id,
+            order_id: self.order_id,
+            status: known("return status", &self.status, ReturnStatus::parse)?,
+            lines: decoded("return lines", self.lines)?,
+            reason: self.reason,
+            note: self.note,
+            refund_id: self.refund_id,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+fn assemble(row: OrderRow, lines: Vec<LineDbRow>, refunds: Vec<RefundRow>, rets: Vec<ReturnRow>) -> QueryResult<Order> {
     let cur = currency(&row.currency)?;
     let money = |m| Money::new(m, cur);
     let status = decode_status(&row.status)?;
@@ -193,6 +226,7 @@ fn assemble(row: OrderRow, lines: Vec<LineDbRow>, refunds: Vec<RefundRow>) -> Qu
         refund_state: RefundState::of(row.refunded_minor, row.total_minor),
         shipping_refunded: row.shipping_refunded,
         refunds: refunds.into_iter().map(RefundRow::into_refund).collect::<QueryResult<_>>()?,
+        returns: rets.into_iter().map(ReturnRow::into_return).collect::<QueryResult<_>>()?,
         promotions: decoded("order promotions", row.promotions)?,
         shipping_address: serde_json::from_value(row.shipping_address)
             .map_err(|e| DieselError::DeserializationError(Box::new(e)))?,
@@ -213,6 +247,7 @@ fn assemble(row: OrderRow, lines: Vec<LineDbRow>, refunds: Vec<RefundRow>) -> Qu
                     discount: money(l.discount_minor),
                     refunded_quantity: l.refunded_quantity,
                     restocked_quantity: l.restocked_quantity,
+                    returned_quantity: l.returned_quantity,
                 })
             })
             .collect::<QueryResult<_>>()?,
@@ -244,6 +279,12 @@ async fn load_orders(conn: &mut AsyncPgConnection, rows: Vec<OrderRow>) -> Query
         .select(RefundRow::as_select())
         .load(conn)
         .await?;
+    let mut returned: Vec<ReturnRow> = returns::table
+        .filter(returns::order_id.eq_any(&ids))
+        .order((returns::order_id, returns::created_at, returns::id))
+        .select(ReturnRow::as_select())
+        .load(conn)
+        .await?;
     rows.into_iter()
         .map(|r| {
             let (mine, rest): (Vec<_>, Vec<_>) =
@@ -252,7 +293,10 @@ async fn load_orders(conn: &mut AsyncPgConnection, rows: Vec<OrderRow>) -> Query
             let (its, others): (Vec<_>, Vec<_>) =
                 std::mem::take(&mut refunded).into_iter().partition(|f| f.order_id == r.id);
             refunded = others;
-            assemble(r, mine, its)
+            let (back, rest): (Vec<_>, Vec<_>) =
+                std::mem::take(&mut returned).into_iter().partition(|x| x.order_id == r.id);
+            returned = rest;
+            assemble(r, mine, its, back)
         })
         .collect()
 }
@@ -479,6 +523,45 @@ async fn insert_refund(
     let restock: Vec<(i32, i32)> = plan.lines.iter().map(|l| (l.line_no, l.restocked)).collect();
     let products = restock_in(conn, order.id, &restock, "refund", call.actor).await?;
     Ok((row.into_refund()?, products))
+}
+
+/// Adds (`sign` 1) or gives back (`sign` -1) the units of a return to the lines' returned counts.
+async fn count_returned(conn: &mut AsyncPgConnection, order: Uuid, lines: &[ReturnLine], sign: i32) -> QueryResult<()> {
+    diesel::sql_query(
+        "UPDATE order_lines ol SET returned_quantity = ol.returned_quantity + $4 * r.q \
+         FROM unnest($2::int[], $3::int[]) AS r(line_no, q) WHERE ol.order_id = $1 AND ol.line_no = r.line_no",
+    )
+    .bind::<SqlUuid, _>(order)
+    .bind::<Array<Integer>, _>(lines.iter().map(|l| l.line_no).collect::<Vec<_>>())
+    .bind::<Array<Integer>, _>(lines.iter().map(|l| l.quantity).collect::<Vec<_>>())
+    .bind::<Integer, _>(sign)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Records `plan` as a refund of the locked `order` (in status `from`) and, when it completes
+/// the total, moves the order to `refunded`.
+async fn refund_in(
+    conn: &mut AsyncPgConnection,
+    order: &Order,
+    from: OrderStatus,
+    call: &RefundCall,
+    plan: &RefundPlan,
+    reason: Option<&str>,
+) -> QueryResult<(Refund, Vec<Uuid>)> {
+    let (refund, products) = insert_refund(conn, order, call, plan, reason).await?;
+    if plan.completes && from != OrderStatus::Refunded {
+        let data = TransitionData { actor: call.actor, ..Default::default() };
+        if let Ok(c) = changes(from, Event::Refund, &data, Utc::now()) {
+            record_transition(conn, order.id, from, Event::Refund, &c, &data).await?;
+        }
+    }
+    Ok((refund, products))
+}
+
+fn return_event(order: &Order, ret: &Return) -> outbox::NewEvent {
+    order_events_out::return_updated(order, ret)
 }
 
 /// Adds (`sign` 1) or gives back (`sign` -1) the units of `lines` to the lines' refunded counts.
@@ -831,12 +914,7 @@ impl OrderRepo for PgOrderRepo {
                 if order.payment_id.is_none() {
                     return Err(TxError::Domain(OrderError::Refund(::orders::RefundRefusal::NotRefundable(from))));
                 }
-                let (refund, restocked_products) = insert_refund(conn, &order, &call, &plan, reason).await?;
-                if plan.completes && from != OrderStatus::Refunded {
-                    let data = TransitionData { actor: call.actor, ..Default::default() };
-                    let c = changes(from, Event::Refund, &data, Utc::now()).map_err(|e| TxError::Domain(e.into()))?;
-                    record_transition(conn, id, from, Event::Refund, &c, &data).await?;
-                }
+                let (refund, restocked_products) = refund_in(conn, &order, from, &call, &plan, reason).await?;
                 Ok(RefundOutcome { refund, fresh: true, restocked_products })
             })
             .await;
@@ -925,6 +1003,134 @@ impl OrderRepo for PgOrderRepo {
                 let order = load_order(conn, order_id).await?.ok_or(DieselError::NotFound)?;
                 crate::outbox::enqueue(conn, &[order_events_out::refund_settled(&order, &refund)]).await?;
                 Ok(())
+            })
+            .await;
+        result.settle()
+    }
+
+    async fn request_return(
+        &self,
+        id: Uuid,
+        owner: Uuid,
+        req: &ReturnRequest,
+        window_days: i64,
+    ) -> Result<Return, OrderError> {
+        let mut conn = self.db.conn().await?;
+        let result: Result<Return, TxError<OrderError>> = conn
+            .transaction(async |conn| {
+                let user: Option<Uuid> =
+                    orders::table.find(id).select(orders::user_id).for_update().first(conn).await.optional()?;
+                if user != Some(owner) {
+                    return Err(TxError::Domain(OrderError::NotFound));
+                }
+                let order = load_order(conn, id).await?.ok_or(DieselError::NotFound)?;
+                let lines = returning::plan_return(&order, req, Utc::now(), window_days)
+                    .map_err(|e| TxError::Domain(e.into()))?;
+                let row: ReturnRow = diesel::insert_into(returns::table)
+                    .values((
+                        returns::id.eq(Uuid::now_v7()),
+                        returns::order_id.eq(id),
+                        returns::status.eq(ReturnStatus::Requested.as_str()),
+                        returns::lines.eq(encoded(&lines)?),
+                        returns::reason.eq(&req.reason),
+                    ))
+                    .returning(ReturnRow::as_returning())
+                    .get_result(conn)
+                    .await?;
+                count_returned(conn, id, &lines, 1).await?;
+                let ret = row.into_return()?;
+                crate::outbox::enqueue(conn, &[return_event(&order, &ret)]).await?;
+                Ok(ret)
+            })
+            .await;
+        result.settle()
+    }
+
+    async fn return_step(&self, id: Uuid, event: ReturnEvent, step: ReturnStep) -> Result<ReturnOutcome, OrderError> {
+        let mut conn = self.db.conn().await?;
+        let result: Result<ReturnOutcome, TxError<OrderError>> = conn
+            .transaction(async |conn| {
+                let order_id: Option<Uuid> =
+                    returns::table.find(id).select(returns::order_id).first(conn).await.optional()?;
+                let Some(order_id) = order_id else { return Err(TxError::Domain(OrderError::NotFound)) };
+                // The order first, as every writer of its lines locks it; then the return.
+                let (status, owner): (String, Uuid) = orders::table
+                    .find(order_id)
+                    .select((orders::status, orders::user_id))
+                    .for_update()
+                    .first(conn)
+                    .await?;
+                if step.owner.is_some_and(|u| u != owner) || step.order.is_some_and(|o| o != order_id) {
+                    return Err(TxError::Domain(OrderError::NotFound));
+                }
+                let row: ReturnRow =
+                    returns::table.find(id).select(ReturnRow::as_select()).for_update().first(conn).await?;
+                let mut ret = row.into_return()?;
+                let to = returning::return_transition(ret.status, event).map_err(|e| TxError::Domain(e.into()))?;
+                let mut restocked_products = Vec::new();
+                let mut refund = None;
+                match event {
+                    ReturnEvent::Reject | ReturnEvent::Withdraw => {
+                        count_returned(conn, order_id, &ret.lines, -1).await?
+                    }
+                    ReturnEvent::Receive => {
+                        let order = load_order(conn, order_id).await?.ok_or(DieselError::NotFound)?;
+                        for l in &mut ret.lines {
+                            let line = order.lines.iter().find(|x| x.line_no == l.line_no);
+                            let room = line.map_or(0, |x| x.quantity - x.restocked_quantity);
+                            l.restocked = if step.no_restock.contains(&l.line_no) { 0 } else { l.quantity.min(room) };
+                        }
+                        let units: Vec<(i32, i32)> = ret.lines.iter().map(|l| (l.line_no, l.restocked)).collect();
+                        restocked_products = restock_in(conn, order_id, &units, "return", step.actor).await?;
+                    }
+                    ReturnEvent::Refund => {
+                        // Its units stop counting as returned and are refunded instead.
+                        count_returned(conn, order_id, &ret.lines, -1).await?;
+                        let order = load_order(conn, order_id).await?.ok_or(DieselError::NotFound)?;
+                        let req = ::orders::RefundRequest {
+                            amount_minor: None,
+                            lines: ret
+                                .lines
+                                .iter()
+                                .map(|l| ::orders::RefundLineRequest {
+                                    line_no: l.line_no,
+                                    quantity: l.quantity,
+                                    restock: false,
+                                })
+                                .collect(),
+                            shipping: false,
+                            reason: Some(format!("return {}", ret.id)),
+                        };
+                        let plan = refund::plan(&order, &req).map_err(|e| TxError::Domain(e.into()))?;
+                        let call = RefundCall {
+                            key: format!("return-{}", ret.id),
+                            request_hash: Vec::new(),
+                            ask: RefundAsk::Request(req.clone()),
+                            actor: step.actor,
+                        };
+                        let from = decode_status(&status)?;
+                        let (made, _) = refund_in(conn, &order, from, &call, &plan, req.reason.as_deref()).await?;
+                        ret.refund_id = Some(made.id);
+                        refund = Some(made);
+                    }
+                    ReturnEvent::Approve => {}
+                }
+                ret.status = to;
+                let note = step.note.as_deref().or(ret.note.as_deref()).map(str::to_owned);
+                let row: ReturnRow = diesel::update(returns::table.find(id))
+                    .set((
+                        returns::status.eq(to.as_str()),
+                        returns::lines.eq(encoded(&ret.lines)?),
+                        returns::note.eq(note),
+                        returns::refund_id.eq(ret.refund_id),
+                    ))
+                    .returning(ReturnRow::as_returning())
+                    .get_result(conn)
+                    .await?;
+                let ret = row.into_return()?;
+                let order = load_order(conn, order_id).await?.ok_or(DieselError::NotFound)?;
+                crate::outbox::enqueue(conn, &[return_event(&order, &ret)]).await?;
+                Ok(ReturnOutcome { ret, restocked_products, refund })
             })
             .await;
         result.settle()

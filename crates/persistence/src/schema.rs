@@ -144,6 +144,7 @@ diesel::table! {
         discount_minor -> Int8,
         refunded_quantity -> Int4,
         restocked_quantity -> Int4,
+        returned_quantity -> Int4,
     }
 }
 
@@ -306,6 +307,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    returns (id) {
+        id -> Uuid,
+        order_id -> Uuid,
+        status -> Text,
+        lines -> Jsonb,
+        reason -> Text,
+        note -> Nullable<Text>,
+        refund_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     reviews (id) {
         id -> Uuid,
         product_id -> Uuid,
@@ -384,6 +399,8 @@ diesel::joinable!(promotion_redemptions -> orders (order_id));
 diesel::joinable!(promotion_redemptions -> users (user_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(refunds -> orders (order_id));
+diesel::joinable!(returns -> orders (order_id));
+diesel::joinable!(returns -> refunds (refund_id));
 diesel::joinable!(reviews -> products (product_id));
 diesel::joinable!(reviews -> users (user_id));
 diesel::joinable!(variants -> products (product_id));
@@ -408,6 +425,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     promotions,
     refresh_tokens,
     refunds,
+    returns,
     reviews,
     shipping_methods,
     users,

@@ -39,6 +39,7 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     pub catalog: CatalogConfig,
     pub checkout: CheckoutSettings,
+    pub orders: OrdersSettings,
     pub payments: PaymentsConfig,
     pub tax: TaxConfig,
     pub rate_limit: RateLimitConfig,
@@ -105,6 +106,12 @@ pub struct CheckoutSettings {
     /// time). Checkout always reads it in its transaction; another instance's edits show in
     /// carts within this.
     pub automatic_promotions_cache_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OrdersSettings {
+    /// How long after delivery a customer may ask to return units (days).
+    pub return_window_days: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -378,6 +385,7 @@ impl Config {
                 low_stock_threshold: 5,
                 automatic_promotions_cache_ms: 2_000,
             },
+            orders: OrdersSettings { return_window_days: 30 },
             payments: PaymentsConfig {
                 provider: PaymentProvider::Sandbox,
                 sandbox_timeout_ms: 2_000,

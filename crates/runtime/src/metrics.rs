@@ -14,6 +14,7 @@ pub struct Metrics {
     pub payment_duration: HistogramVec,
     pub refunds: IntCounterVec,
     pub refunded_minor: IntCounterVec,
+    pub returns: IntCounterVec,
     pub outbox_backlog: IntGaugeVec,
     pub outbox_oldest_pending: prometheus::Gauge,
     pub outbox_delivered: IntCounterVec,
@@ -63,6 +64,14 @@ impl Metrics {
         let refunded_minor = IntCounterVec::new(
             Opts::new("refunded_minor_units_total", "Money refunded, in minor units of any currency, by outcome"),
             &["outcome"],
+        )
+        .expect("valid metric");
+        let returns = IntCounterVec::new(
+            Opts::new(
+                "returns_total",
+                "Returns asked for and their steps (requested, approved, rejected, received, refunded, withdrawn)",
+            ),
+            &["step"],
         )
         .expect("valid metric");
         let outbox_backlog = IntGaugeVec::new(
@@ -116,6 +125,7 @@ impl Metrics {
             Box::new(payment_duration.clone()),
             Box::new(refunds.clone()),
             Box::new(refunded_minor.clone()),
+            Box::new(returns.clone()),
             Box::new(outbox_backlog.clone()),
             Box::new(outbox_oldest_pending.clone()),
             Box::new(outbox_delivered.clone()),
@@ -136,6 +146,7 @@ impl Metrics {
             payment_duration,
             refunds,
             refunded_minor,
+            returns,
             outbox_backlog,
             outbox_oldest_pending,
             outbox_delivered,

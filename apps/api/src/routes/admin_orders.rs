@@ -2,7 +2,10 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use orders::{Event, Order, OrderFilter, OrderStatus, Refund, RefundRequest, Shipment};
+use orders::{
+    Event, Order, OrderFilter, OrderStatus, ReceiveReturn, Refund, RefundRequest, RejectReturn, Return, ReturnEvent,
+    ReturnStep, Shipment,
+};
 use primitives::Page;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -220,4 +223,115 @@ pub async fn create_refund(
         .insert_header((header::LOCATION, format!("/api/v1/admin/orders/{}", made.order_id)))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(made))
+}
+
+async fn return_step(
+    state: &AppState,
+    user: &Authorized<perm::ManageOrders>,
+    id: Uuid,
+    event: ReturnEvent,
+    step: ReturnStep,
+) -> ApiResult<web::Json<Return>> {
+    Ok(web::Json(state.orders.return_step(user.id(), id, event, step).await?))
+}
+
+/// Approve a return
+///
+/// Accepts a requested return: the customer sends the parcel. Otherwise 409
+/// `illegal-return-transition`, naming the return's status in `return_status`.
+#[utoipa::path(
+    tag = "admin-orders",
+    operation_id = "adminApproveReturn",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Return id")),
+    responses(
+        (status = 200, description = "The return, approved", body = Return),
+        (status = 409, description = "Not requested (`illegal-return-transition`)", body = Problem)
+    )
+)]
+#[post("/admin/returns/{id}/approve")]
+pub async fn approve_return(
+    state: web::Data<AppState>,
+    user: Authorized<perm::ManageOrders>,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<Return>> {
+    return_step(&state, &user, *id, ReturnEvent::Approve, ReturnStep::default()).await
+}
+
+/// Reject a return
+///
+/// Refuses a requested return with a note for the customer; its units may be asked back again.
+/// Otherwise 409 `illegal-return-transition`.
+#[utoipa::path(
+    tag = "admin-orders",
+    operation_id = "adminRejectReturn",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Return id")),
+    request_body = RejectReturn,
+    responses(
+        (status = 200, description = "The return, rejected", body = Return),
+        (status = 409, description = "Not requested (`illegal-return-transition`)", body = Problem)
+    )
+)]
+#[post("/admin/returns/{id}/reject")]
+pub async fn reject_return(
+    state: web::Data<AppState>,
+    user: Authorized<perm::ManageOrders>,
+    id: web::Path<Uuid>,
+    ValidJson(body): ValidJson<RejectReturn>,
+) -> ApiResult<web::Json<Return>> {
+    let step = ReturnStep { note: Some(body.note), ..Default::default() };
+    return_step(&state, &user, *id, ReturnEvent::Reject, step).await
+}
+
+/// Receive a return
+///
+/// Records that an approved return's parcel arrived: its units go back to stock (ledger reason
+/// `return`), except the lines in `no_restock` (received damaged); a unit is restocked once at
+/// most. Otherwise 409 `illegal-return-transition`.
+#[utoipa::path(
+    tag = "admin-orders",
+    operation_id = "adminReceiveReturn",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Return id")),
+    request_body = ReceiveReturn,
+    responses(
+        (status = 200, description = "The return, received", body = Return),
+        (status = 409, description = "Not approved (`illegal-return-transition`)", body = Problem)
+    )
+)]
+#[post("/admin/returns/{id}/receive")]
+pub async fn receive_return(
+    state: web::Data<AppState>,
+    user: Authorized<perm::ManageOrders>,
+    id: web::Path<Uuid>,
+    ValidJson(body): ValidJson<ReceiveReturn>,
+) -> ApiResult<web::Json<Return>> {
+    let step = ReturnStep { no_restock: body.no_restock, ..Default::default() };
+    return_step(&state, &user, *id, ReturnEvent::Receive, step).await
+}
+
+/// Refund a return
+///
+/// Refunds a received return's units at their price in the order (discounts and tax as in
+/// `adminCreateRefund`), through the refund path: once, with its own provider key; the order
+/// shows the refund and moves to `refunded` when that completes its total. Otherwise 409
+/// `illegal-return-transition`, or `refund-exceeds-payment` when nothing is left to refund.
+#[utoipa::path(
+    tag = "admin-orders",
+    operation_id = "adminRefundReturn",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Return id")),
+    responses(
+        (status = 200, description = "The return, refunded (`refund_id` names the refund)", body = Return),
+        (status = 409, description = "Not received (`illegal-return-transition`), or nothing left to refund", body = Problem)
+    )
+)]
+#[post("/admin/returns/{id}/refund")]
+pub async fn refund_return(
+    state: web::Data<AppState>,
+    user: Authorized<perm::ManageOrders>,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<Return>> {
+    return_step(&state, &user, *id, ReturnEvent::Refund, ReturnStep::default()).await
 }

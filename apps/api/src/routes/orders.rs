@@ -3,7 +3,9 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use orders::{CheckoutOutcome, CheckoutRequest, IdempotencyKey, KeyError, Order, OrderFilter, PayAgain};
+use orders::{
+    CheckoutOutcome, CheckoutRequest, IdempotencyKey, KeyError, Order, OrderFilter, PayAgain, Return, ReturnRequest,
+};
 use primitives::Page;
 use uuid::Uuid;
 
@@ -228,4 +230,59 @@ pub async fn pay_again(
     let mut res = outcome_response(outcome);
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(res)
+}
+
+/// Return units of one of my orders
+///
+/// Asks the merchant to take back units of a delivered order (lines and quantities, and why),
+/// within `orders.return_window_days` of delivery. A unit is in one open return at most and
+/// never once refunded. The merchant approves or rejects it, receives the parcel (the units go
+/// back to stock) and refunds them at their price in the order. 409 `order-not-returnable` (not
+/// delivered), `return-window-closed`, `return-exceeds-line` (with `returnable_quantity`).
+#[utoipa::path(
+    tag = "orders",
+    operation_id = "requestMyOrderReturn",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Order id")),
+    request_body = ReturnRequest,
+    responses(
+        (status = 201, description = "The return, requested", body = Return,
+            headers(("Location" = String, description = "The order, `/api/v1/orders/{id}`, which lists its returns"))),
+        (status = 409, description = "Not delivered, past the window, or more units than can be returned", body = Problem),
+        (status = 422, description = "Invalid fields, or a line the order does not have", body = Problem)
+    )
+)]
+#[post("/orders/{id}/returns")]
+pub async fn request_return(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+    ValidJson(body): ValidJson<ReturnRequest>,
+) -> ApiResult<HttpResponse> {
+    let ret = state.orders.request_return(user.id(), *id, &body).await?;
+    Ok(HttpResponse::Created().insert_header((header::LOCATION, format!("/api/v1/orders/{}", ret.order_id))).json(ret))
+}
+
+/// Withdraw a return of mine
+///
+/// Withdraws a return of the caller's that is requested or approved (not yet received); its
+/// units may be asked back again. Otherwise 409 `illegal-return-transition`.
+#[utoipa::path(
+    tag = "orders",
+    operation_id = "withdrawMyOrderReturn",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Order id"), ("return_id" = Uuid, Path, description = "Return id")),
+    responses(
+        (status = 200, description = "The return, withdrawn", body = Return),
+        (status = 409, description = "Received, refunded or closed already (`illegal-return-transition`)", body = Problem)
+    )
+)]
+#[post("/orders/{id}/returns/{return_id}/withdraw")]
+pub async fn withdraw_return(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<(Uuid, Uuid)>,
+) -> ApiResult<web::Json<Return>> {
+    let (order, ret) = path.into_inner();
+    Ok(web::Json(state.orders.withdraw_return(user.id(), order, ret).await?))
 }

@@ -162,7 +162,7 @@ pub fn admin_permission(path: &str) -> Option<Permission> {
     Some(match area {
         "users" => Permission::ManageUsers,
         "categories" | "products" | "variants" => Permission::ManageCatalog,
-        "orders" | "shipping-methods" => Permission::ManageOrders,
+        "orders" | "returns" | "shipping-methods" => Permission::ManageOrders,
         "reviews" => Permission::ModerateReviews,
         "promotions" | "customer-groups" => Permission::ManagePromotions,
         _ => Permission::OperateSystem,

@@ -25,7 +25,7 @@ pub use repo::{
     ReturnOutcome, ReturnStep, TransitionData, UnavailableLine,
 };
 pub use returns::{
-    IllegalReturnTransition, ReceiveReturn, RejectReturn, Return, ReturnEvent, ReturnLine, ReturnLineRequest,
+    IllegalReturnTransition, LineRef, ReceiveReturn, RejectReturn, Return, ReturnEvent, ReturnLine, ReturnLineRequest,
     ReturnRefusal, ReturnRequest, ReturnStatus,
 };
 pub use service::{CheckoutConfig, CheckoutError, CheckoutOutcome, OrderObserver, OrderService};

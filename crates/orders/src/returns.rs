@@ -137,10 +137,20 @@ pub struct ReturnLineRequest {
 #[serde(deny_unknown_fields)]
 pub struct ReceiveReturn {
     /// Lines received damaged: not put back in stock.
-    #[garde(length(max = 100))]
+    #[garde(length(max = 100), dive)]
     #[cfg_attr(feature = "openapi", schema(max_items = 100))]
     #[serde(default)]
-    pub no_restock: Vec<i32>,
+    pub no_restock: Vec<LineRef>,
+}
+
+/// A line of the order, by number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, garde::Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct LineRef {
+    #[garde(range(min = 1, max = 1000))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000))]
+    pub line_no: i32,
 }
 
 /// `POST /admin/returns/{id}/reject` body.

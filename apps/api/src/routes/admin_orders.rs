@@ -307,7 +307,7 @@ pub async fn receive_return(
     id: web::Path<Uuid>,
     ValidJson(body): ValidJson<ReceiveReturn>,
 ) -> ApiResult<web::Json<Return>> {
-    let step = ReturnStep { no_restock: body.no_restock, ..Default::default() };
+    let step = ReturnStep { no_restock: body.no_restock.iter().map(|l| l.line_no).collect(), ..Default::default() };
     return_step(&state, &user, *id, ReturnEvent::Receive, step).await
 }
 

@@ -296,3 +296,146 @@ async fn a_refund_retried_is_never_paid_twice_by_the_provider() {
     assert!(metrics.contains("refunds_total{outcome=\"succeeded\"} 2"), "{metrics}");
     assert!(metrics.contains("refunds_total{outcome=\"retry\"} 1"));
 }
+
+#[tokio::test]
+async fn a_return_flows_to_refund_and_restock_with_the_ledger_summing_to_stock() {
+    let (app, _db) = spawn_with(|c| {
+        taxed(c);
+        c.orders.return_window_days = 14;
+    })
+    .await;
+    let s = shop(&app, 10, 1000).await;
+    let admin = &s.admin.client;
+    let (c, order) = paid_order(&app, &s, "ret").await;
+    let ask = |body: Value| {
+        let (client, order) = (c.client.clone(), order.clone());
+        async move { client.post(&format!("/api/v1/orders/{order}/returns"), &body).await }
+    };
+    let two = json!({"lines": [{"line_no": 1, "quantity": 2}], "reason": "too small"});
+    // Only a delivered order.
+    let doc = ask(two.clone()).await.assert_problem(409, "order-not-returnable");
+    assert_eq!(doc["order_status"], "paid");
+    admin
+        .post(&format!("/api/v1/admin/orders/{order}/ship"), &json!({"carrier": "DHL", "tracking_number": "T1"}))
+        .await
+        .assert_status(200);
+    admin.post(&format!("/api/v1/admin/orders/{order}/deliver"), &json!({})).await.assert_status(200);
+
+    let asked = ask(two.clone()).await;
+    asked.assert_status(201);
+    let ret = asked.json();
+    let id = ret["id"].as_str().expect("id").to_owned();
+    assert_eq!((ret["status"].as_str(), ret["reason"].as_str()), (Some("requested"), Some("too small")));
+    // Two of three units are in a return: two more cannot be asked, nor refunded by line.
+    let doc = ask(two.clone()).await.assert_problem(409, "return-exceeds-line");
+    assert_eq!(doc["returnable_quantity"], 1);
+    refund(admin, &order, "x", &units(1, 2, false)).await.assert_problem(409, "refund-exceeds-line");
+    let doc = ask(json!({"lines": [{"line_no": 5, "quantity": 1}], "reason": "x"}))
+        .await
+        .assert_problem(422, "validation-failed");
+    assert_eq!(doc["errors"][0]["field"], "lines");
+    ask(json!({"lines": [], "reason": "x"})).await.assert_problem(422, "validation-failed");
+
+    // Every illegal step is 409 with the return's status.
+    let step = |what: &'static str, body: Value| {
+        let (admin, id) = (admin.clone(), id.clone());
+        async move { admin.post(&format!("/api/v1/admin/returns/{id}/{what}"), &body).await }
+    };
+    let doc = step("receive", json!({})).await.assert_problem(409, "illegal-return-transition");
+    assert_eq!(doc["return_status"], "requested");
+    step("refund", json!({})).await.assert_problem(409, "illegal-return-transition");
+    assert_eq!(step("approve", json!({})).await.json()["status"], "approved");
+    step("approve", json!({})).await.assert_problem(409, "illegal-return-transition");
+    step("reject", json!({"note": "late"})).await.assert_problem(409, "illegal-return-transition");
+    let received = step("receive", json!({})).await.json();
+    assert_eq!(received["lines"], json!([{"line_no": 1, "quantity": 2, "restocked": 2}]));
+    assert_eq!(stock_of(&s, &app).await, 9, "two units back");
+    c.client
+        .post(&format!("/api/v1/orders/{order}/returns/{id}/withdraw"), &json!({}))
+        .await
+        .assert_problem(409, "illegal-return-transition");
+    let refunded = step("refund", json!({})).await.json();
+    assert_eq!(refunded["status"], "refunded");
+    step("refund", json!({})).await.assert_problem(409, "illegal-return-transition");
+
+    // Two units at 10.00 with their tax: floor(663 * 2000 / 3490) = 3.79.
+    let o = c.client.get(&format!("/api/v1/orders/{order}")).await.json();
+    let r = o["refunds"]
+        .as_array()
+        .expect("refunds")
+        .iter()
+        .find(|r| r["id"] == refunded["refund_id"])
+        .expect("refund")
+        .clone();
+    assert_eq!((r["amount"]["amount_minor"].as_i64(), r["status"].as_str()), (Some(2379), Some("succeeded")));
+    assert_eq!(
+        (o["refund_state"].as_str(), o["lines"][0]["refunded_quantity"].as_i64()),
+        (Some("partially_refunded"), Some(2))
+    );
+    assert_eq!(o["lines"][0]["returned_quantity"], 0);
+    let (sum, rows) = ledger_sum(&s).await;
+    assert_eq!(sum, 9, "the ledger sums to the stock");
+    assert!(rows.iter().any(|e| e["reason"] == "return" && e["delta"] == 2));
+
+    // The last unit: asked, withdrawn, asked again, rejected.
+    let one = json!({"lines": [{"line_no": 1, "quantity": 1}], "reason": "changed my mind"});
+    let again = ask(one.clone()).await.json();
+    let again_id = again["id"].as_str().expect("id").to_owned();
+    let other = crate::helpers::customer(&app, "other").await;
+    other
+        .client
+        .post(&format!("/api/v1/orders/{order}/returns/{again_id}/withdraw"), &json!({}))
+        .await
+        .assert_problem(404, "not-found");
+    let withdrawn =
+        c.client.post(&format!("/api/v1/orders/{order}/returns/{again_id}/withdraw"), &json!({})).await.json();
+    assert_eq!(withdrawn["status"], "withdrawn");
+    let last = ask(one).await.json();
+    let rejected = admin
+        .post(&format!("/api/v1/admin/returns/{}/reject", last["id"].as_str().expect("id")), &json!({"note": "used"}))
+        .await
+        .json();
+    assert_eq!((rejected["status"].as_str(), rejected["note"].as_str()), (Some("rejected"), Some("used")));
+    let o = c.client.get(&format!("/api/v1/orders/{order}")).await.json();
+    assert_eq!(o["returns"].as_array().map(Vec::len), Some(3));
+    assert_eq!(o["lines"][0]["returned_quantity"], 0);
+    // Another customer cannot ask for a return of this order.
+    other
+        .client
+        .post(
+            &format!("/api/v1/orders/{order}/returns"),
+            &json!({"lines": [{"line_no": 1, "quantity": 1}], "reason": "x"}),
+        )
+        .await
+        .assert_problem(404, "not-found");
+}
+
+#[tokio::test]
+async fn a_return_window_closes() {
+    let (app, _db) = spawn_with(|c| c.orders.return_window_days = 0).await;
+    let s = shop(&app, 10, 1000).await;
+    let (c, order) = paid_order_untaxed(&app, &s).await;
+    s.admin
+        .client
+        .post(&format!("/api/v1/admin/orders/{order}/ship"), &json!({"carrier": "DHL", "tracking_number": "T1"}))
+        .await;
+    s.admin.client.post(&format!("/api/v1/admin/orders/{order}/deliver"), &json!({})).await.assert_status(200);
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let doc = c
+        .client
+        .post(
+            &format!("/api/v1/orders/{order}/returns"),
+            &json!({"lines": [{"line_no": 1, "quantity": 1}], "reason": "x"}),
+        )
+        .await
+        .assert_problem(409, "return-window-closed");
+    assert!(doc["closed_at"].is_string());
+}
+
+async fn paid_order_untaxed(app: &TestApp, s: &Shop) -> (Session, String) {
+    let c = customer(app, "window").await;
+    add(&c.client, &s.variant, 1).await.assert_status(200);
+    let placed = checkout(&c.client, s, "w-1", "tok_visa").await;
+    placed.assert_status(201);
+    (c, placed.json()["id"].as_str().expect("id").to_owned())
+}

@@ -105,6 +105,8 @@ const OPERATIONS: &[(&str, &str, Access)] = &[
     ("POST", "/api/v1/orders/{id}/cancel", Owner),
     ("POST", "/api/v1/orders/{id}/payment/confirm", Owner),
     ("POST", "/api/v1/orders/{id}/payment", Owner),
+    ("POST", "/api/v1/orders/{id}/returns", Owner),
+    ("POST", "/api/v1/orders/{id}/returns/{return_id}/withdraw", Owner),
     // admin: orders and shipping
     ("GET", "/api/v1/admin/orders", Admin(Permission::ManageOrders)),
     ("GET", "/api/v1/admin/orders/{id}", Admin(Permission::ManageOrders)),
@@ -113,6 +115,10 @@ const OPERATIONS: &[(&str, &str, Access)] = &[
     ("POST", "/api/v1/admin/orders/{id}/cancel", Admin(Permission::ManageOrders)),
     ("POST", "/api/v1/admin/orders/{id}/refund", Admin(Permission::ManageOrders)),
     ("POST", "/api/v1/admin/orders/{id}/refunds", Admin(Permission::ManageOrders)),
+    ("POST", "/api/v1/admin/returns/{id}/approve", Admin(Permission::ManageOrders)),
+    ("POST", "/api/v1/admin/returns/{id}/reject", Admin(Permission::ManageOrders)),
+    ("POST", "/api/v1/admin/returns/{id}/receive", Admin(Permission::ManageOrders)),
+    ("POST", "/api/v1/admin/returns/{id}/refund", Admin(Permission::ManageOrders)),
     ("GET", "/api/v1/admin/shipping-methods", Admin(Permission::ManageOrders)),
     ("POST", "/api/v1/admin/shipping-methods", Admin(Permission::ManageOrders)),
     ("PATCH", "/api/v1/admin/shipping-methods/{id}", Admin(Permission::ManageOrders)),
@@ -204,6 +210,9 @@ struct Fixtures {
     waiting_order: String,
     /// Its sandbox payment.
     waiting_payment: String,
+    /// Delivered, three lines; a return of line 1 requested (withdrawn by the matrix).
+    delivered_order: String,
+    ret: String,
     review: String,
     spare_review: String,
     moderated_review: String,
@@ -292,6 +301,25 @@ async fn fixtures(app: &TestApp) -> Fixtures {
         .and_then(|s| s.split("_secret_").next())
         .expect("payment id")
         .to_owned();
+    let delivered = id(&buy(&a, &[&v1, &v2, &v3], &ship, "matrix-4").await);
+    for step in ["ship", "deliver"] {
+        admin
+            .client
+            .post(
+                &format!("/api/v1/admin/orders/{delivered}/{step}"),
+                &json!({"carrier": "DHL", "tracking_number": "M1"}),
+            )
+            .await;
+    }
+    let ret = a
+        .client
+        .post(
+            &format!("/api/v1/orders/{delivered}/returns"),
+            &json!({"lines": [{"line_no": 1, "quantity": 1}], "reason": "matrix"}),
+        )
+        .await;
+    ret.assert_status(201);
+    let ret = id(&ret.json());
     let mut reviews = Vec::new();
     for p in &products[..3] {
         let res = a
@@ -339,6 +367,8 @@ async fn fixtures(app: &TestApp) -> Fixtures {
         spare_order: id(&spare_order),
         waiting_order: id(&waiting),
         waiting_payment,
+        delivered_order: delivered,
+        ret,
         review: reviews[0].clone(),
         spare_review: reviews[1].clone(),
         moderated_review: reviews[2].clone(),
@@ -370,6 +400,8 @@ fn path_value(method: &str, template: &str, collection: &str, param: &str, f: &F
         ("lines", "variant_id") => &f.variant,
         ("orders", "id") if template == "/api/v1/orders/{id}/cancel" => &f.spare_order,
         ("orders", "id") if template == "/api/v1/orders/{id}/payment" => &f.waiting_order,
+        ("orders", "id") if template.starts_with("/api/v1/orders/{id}/returns") => &f.delivered_order,
+        ("returns", "id" | "return_id") => &f.ret,
         ("payments", "payment_id") => &f.waiting_payment,
         ("orders", "id") => &f.order,
         ("shipping-methods", "id") if delete => &f.spare_shipping,
@@ -440,6 +472,11 @@ async fn request_body(app: &TestApp, method: &str, template: &str, f: &Fixtures)
         ("POST", "/api/v1/admin/orders/{id}/ship") => json!({"carrier": "DHL", "tracking_number": "JD0001"}),
         ("POST", "/api/v1/admin/orders/{id}/refunds") => json!({"amount_minor": 1}),
         ("POST", "/api/v1/orders/{id}/payment") => json!({"payment_token": "tok_3ds_abandon"}),
+        ("POST", "/api/v1/orders/{id}/returns") => {
+            json!({"lines": [{"line_no": 2, "quantity": 1}], "reason": "matrix"})
+        }
+        ("POST", "/api/v1/admin/returns/{id}/reject") => json!({"note": "matrix"}),
+        ("POST", "/api/v1/admin/returns/{id}/receive") => json!({}),
         ("POST", "/api/v1/admin/shipping-methods") => json!({"name": "Matrix", "price_minor": 100, "currency": "EUR"}),
         ("PATCH", "/api/v1/admin/shipping-methods/{id}") => json!({"price_minor": 200}),
         ("POST", "/api/v1/webhooks/payments") => {

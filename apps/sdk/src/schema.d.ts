@@ -306,6 +306,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/orders/{id}/timeline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The timeline of an order
+         * @description Everything that happened to any customer's order, oldest first: status changes, refunds,
+         *     returns (as `getMyOrderTimeline`).
+         */
+        get: operations["adminGetOrderTimeline"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/outbox": {
         parameters: {
             query?: never;
@@ -1661,6 +1682,28 @@ export interface paths {
          *     units may be asked back again. Otherwise 409 `illegal-return-transition`.
          */
         post: operations["withdrawMyOrderReturn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orders/{id}/timeline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The timeline of one of my orders
+         * @description Everything that happened to one of the caller's orders, oldest first: each status change
+         *     (placed, sent to authentication, paid, shipped, delivered, cancelled, refunded), each
+         *     refund with its amount and status, each return with its status.
+         */
+        get: operations["getMyOrderTimeline"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -3348,6 +3391,36 @@ export interface components {
          * @enum {string}
          */
         StockReason: "initial" | "restock" | "adjustment" | "sale" | "cancellation" | "refund" | "return";
+        /** @description One thing that happened to an order. */
+        TimelineEntry: {
+            /** Format: date-time */
+            at: string;
+            from?: null | components["schemas"]["OrderStatus"];
+            /** @enum {string} */
+            kind: "status";
+            to: components["schemas"]["OrderStatus"];
+        } | {
+            amount: components["schemas"]["Money"];
+            /** Format: date-time */
+            at: string;
+            /** @enum {string} */
+            kind: "refund";
+            /** Format: uuid */
+            refund_id: string;
+            /** Format: date-time */
+            settled_at?: string | null;
+            status: components["schemas"]["RefundStatus"];
+        } | {
+            /** Format: date-time */
+            at: string;
+            /** @enum {string} */
+            kind: "return";
+            /** Format: uuid */
+            return_id: string;
+            status: components["schemas"]["ReturnStatus"];
+            /** Format: date-time */
+            updated_at: string;
+        };
         /** @description An access token (JWT, short-lived) and a refresh token (opaque, single use). */
         TokenResponse: {
             access_token: string;
@@ -4617,6 +4690,46 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    adminGetOrderTimeline: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                /** @description Order id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The timeline, oldest first */
+            200: {
+                headers: {
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TimelineEntry"][];
+                };
+            };
+            400: components["responses"]["AmbiguousFraming"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
@@ -8731,6 +8844,45 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getMyOrderTimeline: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                /** @description Order id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The timeline, oldest first */
+            200: {
+                headers: {
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TimelineEntry"][];
+                };
+            };
+            400: components["responses"]["AmbiguousFraming"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };

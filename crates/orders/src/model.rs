@@ -149,3 +149,63 @@ pub struct OrderFilter {
 
 /// Where a page of orders starts: after the order with this (created_at, id).
 pub type OrderKey = (CursorTime, Uuid);
+
+/// A status change of an order, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusChange {
+    pub from: Option<OrderStatus>,
+    pub to: OrderStatus,
+    pub actor: Option<Uuid>,
+    pub at: DateTime<Utc>,
+}
+
+/// One thing that happened to an order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TimelineEntry {
+    /// Placed, paid, sent to authentication, shipped, delivered, cancelled, refunded, ...
+    Status { at: DateTime<Utc>, from: Option<OrderStatus>, to: OrderStatus },
+    /// A refund recorded (its current status); `settled_at` once the provider answered.
+    Refund {
+        at: DateTime<Utc>,
+        refund_id: Uuid,
+        amount: Money,
+        status: crate::RefundStatus,
+        settled_at: Option<DateTime<Utc>>,
+    },
+    /// A return asked for (its current status, as of `updated_at`).
+    Return { at: DateTime<Utc>, return_id: Uuid, status: crate::ReturnStatus, updated_at: DateTime<Utc> },
+}
+
+impl TimelineEntry {
+    fn at(&self) -> DateTime<Utc> {
+        match self {
+            TimelineEntry::Status { at, .. } | TimelineEntry::Refund { at, .. } | TimelineEntry::Return { at, .. } => {
+                *at
+            }
+        }
+    }
+}
+
+/// The order's timeline, oldest first: its status changes, refunds and returns (ties keep that
+/// order).
+pub fn timeline(order: &Order, history: &[StatusChange]) -> Vec<TimelineEntry> {
+    let mut out: Vec<TimelineEntry> =
+        history.iter().map(|h| TimelineEntry::Status { at: h.at, from: h.from, to: h.to }).collect();
+    out.extend(order.refunds.iter().map(|r| TimelineEntry::Refund {
+        at: r.created_at,
+        refund_id: r.id,
+        amount: r.amount,
+        status: r.status,
+        settled_at: r.settled_at,
+    }));
+    out.extend(order.returns.iter().map(|r| TimelineEntry::Return {
+        at: r.created_at,
+        return_id: r.id,
+        status: r.status,
+        updated_at: r.updated_at,
+    }));
+    out.sort_by_key(TimelineEntry::at);
+    out
+}

@@ -219,6 +219,8 @@ pub trait OrderRepo: Send + Sync + 'static {
         event: crate::ReturnEvent,
         step: ReturnStep,
     ) -> Result<ReturnOutcome, OrderError>;
+    /// The order's status changes, oldest first.
+    async fn history(&self, id: Uuid) -> Result<Vec<crate::StatusChange>, OrderError>;
     /// Counts one more payment attempt of the owner's order while it waits for payment and has
     /// not expired; its number (each attempt has its own provider key), `None` otherwise.
     async fn next_payment_attempt(&self, id: Uuid, owner: Uuid) -> Result<Option<i32>, OrderError>;

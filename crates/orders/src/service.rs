@@ -380,6 +380,15 @@ impl OrderService {
         }
     }
 
+    /// The timeline of the user's own order (`None`: any order, for the admin view).
+    pub async fn timeline(&self, user: Option<Uuid>, id: Uuid) -> Result<Vec<crate::TimelineEntry>, OrderError> {
+        let order = match user {
+            Some(u) => self.order_for(u, id).await?,
+            None => self.get(id).await?,
+        };
+        Ok(crate::timeline(&order, &self.orders.history(id).await?))
+    }
+
     // ---- returns ------------------------------------------------------------------------------
 
     /// A customer asks units of their delivered order back.

@@ -1136,6 +1136,34 @@ impl OrderRepo for PgOrderRepo {
         result.settle()
     }
 
+    async fn history(&self, id: Uuid) -> Result<Vec<::orders::StatusChange>, OrderError> {
+        let mut conn = self.db.conn().await?;
+        let rows: Vec<(Option<String>, String, Option<Uuid>, DateTime<Utc>)> = order_events::table
+            .filter(order_events::order_id.eq(id))
+            .order(order_events::id)
+            .select((
+                order_events::from_status,
+                order_events::to_status,
+                order_events::actor_id,
+                order_events::created_at,
+            ))
+            .load(&mut conn)
+            .await
+            .storage()?;
+        Ok(rows
+            .into_iter()
+            .map(|(from, to, actor, at)| {
+                Ok(::orders::StatusChange {
+                    from: from.as_deref().map(decode_status).transpose()?,
+                    to: decode_status(&to)?,
+                    actor,
+                    at,
+                })
+            })
+            .collect::<QueryResult<_>>()
+            .storage()?)
+    }
+
     async fn next_payment_attempt(&self, id: Uuid, owner: Uuid) -> Result<Option<i32>, OrderError> {
         let mut conn = self.db.conn().await?;
         Ok(diesel::update(

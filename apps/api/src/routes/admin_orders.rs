@@ -335,3 +335,23 @@ pub async fn refund_return(
 ) -> ApiResult<web::Json<Return>> {
     return_step(&state, &user, *id, ReturnEvent::Refund, ReturnStep::default()).await
 }
+
+/// The timeline of an order
+///
+/// Everything that happened to any customer's order, oldest first: status changes, refunds,
+/// returns (as `getMyOrderTimeline`).
+#[utoipa::path(
+    tag = "admin-orders",
+    operation_id = "adminGetOrderTimeline",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Order id")),
+    responses((status = 200, description = "The timeline, oldest first", body = Vec<orders::TimelineEntry>))
+)]
+#[get("/admin/orders/{id}/timeline")]
+pub async fn timeline(
+    state: web::Data<AppState>,
+    _: Authorized<perm::ManageOrders>,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<Vec<orders::TimelineEntry>>> {
+    Ok(web::Json(state.orders.timeline(None, *id).await?))
+}

@@ -5,6 +5,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use orders::{
     CheckoutOutcome, CheckoutRequest, IdempotencyKey, KeyError, Order, OrderFilter, PayAgain, Return, ReturnRequest,
+    TimelineEntry,
 };
 use primitives::Page;
 use uuid::Uuid;
@@ -285,4 +286,25 @@ pub async fn withdraw_return(
 ) -> ApiResult<web::Json<Return>> {
     let (order, ret) = path.into_inner();
     Ok(web::Json(state.orders.withdraw_return(user.id(), order, ret).await?))
+}
+
+/// The timeline of one of my orders
+///
+/// Everything that happened to one of the caller's orders, oldest first: each status change
+/// (placed, sent to authentication, paid, shipped, delivered, cancelled, refunded), each
+/// refund with its amount and status, each return with its status.
+#[utoipa::path(
+    tag = "orders",
+    operation_id = "getMyOrderTimeline",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Order id")),
+    responses((status = 200, description = "The timeline, oldest first", body = Vec<TimelineEntry>))
+)]
+#[get("/orders/{id}/timeline")]
+pub async fn timeline(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<Vec<TimelineEntry>>> {
+    Ok(web::Json(state.orders.timeline(Some(user.id()), *id).await?))
 }

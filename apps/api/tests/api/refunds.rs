@@ -399,6 +399,32 @@ async fn a_return_flows_to_refund_and_restock_with_the_ledger_summing_to_stock()
     let o = c.client.get(&format!("/api/v1/orders/{order}")).await.json();
     assert_eq!(o["returns"].as_array().map(Vec::len), Some(3));
     assert_eq!(o["lines"][0]["returned_quantity"], 0);
+    // The timeline tells it all, oldest first, to the customer and the admin alike.
+    let timeline = c.client.get(&format!("/api/v1/orders/{order}/timeline")).await.json();
+    let kinds: Vec<String> = timeline
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| {
+            format!("{}:{}", e["kind"].as_str().unwrap_or(""), e["to"].as_str().or(e["status"].as_str()).unwrap_or(""))
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "status:pending_payment",
+            "status:paid",
+            "status:shipped",
+            "status:delivered",
+            "return:refunded",
+            "refund:succeeded",
+            "return:withdrawn",
+            "return:rejected"
+        ],
+        "{timeline}"
+    );
+    assert_eq!(admin.get(&format!("/api/v1/admin/orders/{order}/timeline")).await.json(), timeline);
+    other.client.get(&format!("/api/v1/orders/{order}/timeline")).await.assert_problem(404, "not-found");
     // Another customer cannot ask for a return of this order.
     other
         .client

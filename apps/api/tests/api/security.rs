@@ -106,10 +106,12 @@ const OPERATIONS: &[(&str, &str, Access)] = &[
     ("POST", "/api/v1/orders/{id}/payment/confirm", Owner),
     ("POST", "/api/v1/orders/{id}/payment", Owner),
     ("POST", "/api/v1/orders/{id}/returns", Owner),
+    ("GET", "/api/v1/orders/{id}/timeline", Owner),
     ("POST", "/api/v1/orders/{id}/returns/{return_id}/withdraw", Owner),
     // admin: orders and shipping
     ("GET", "/api/v1/admin/orders", Admin(Permission::ManageOrders)),
     ("GET", "/api/v1/admin/orders/{id}", Admin(Permission::ManageOrders)),
+    ("GET", "/api/v1/admin/orders/{id}/timeline", Admin(Permission::ManageOrders)),
     ("POST", "/api/v1/admin/orders/{id}/ship", Admin(Permission::ManageOrders)),
     ("POST", "/api/v1/admin/orders/{id}/deliver", Admin(Permission::ManageOrders)),
     ("POST", "/api/v1/admin/orders/{id}/cancel", Admin(Permission::ManageOrders)),

@@ -44,13 +44,13 @@ fn tax_rates(config: &Config) -> TaxRates {
     TaxRates { default_bp: config.tax.default_rate_bp, by_country: config.tax.rates.clone() }
 }
 
+/// The payment gateway, and the sandbox when it is the one.
+type Gateways = (Arc<dyn PaymentGateway>, Option<Arc<payments::SandboxGateway>>);
+
 /// The configured payment gateway, and the sandbox itself when it is the one (its
 /// authentication page is a route). The sandbox keeps payments waiting for authentication in
 /// `shared` (Redis without in-process copies), so every instance sees an authentication.
-fn payment_gateway(
-    config: &Config,
-    shared: Arc<dyn Cache>,
-) -> anyhow::Result<(Arc<dyn PaymentGateway>, Option<Arc<payments::SandboxGateway>>)> {
+fn payment_gateway(config: &Config, shared: Arc<dyn Cache>) -> anyhow::Result<Gateways> {
     let p = &config.payments;
     Ok(match p.provider {
         PaymentProvider::Sandbox => {

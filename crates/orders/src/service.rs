@@ -274,15 +274,15 @@ impl OrderService {
                 event: Event::PaymentSucceeded,
             }));
         };
-        if let Some(previous) = order.payment_id.as_deref() {
-            if let Err(e) = self.gateway.cancel(previous, &format!("cancel-{previous}")).await {
-                tracing::info!(order_id = %id, error = %e, "the earlier payment could not be cancelled; asking where it stands");
-                let settled = self.confirm_payment(user, id).await?;
-                if !matches!(settled.status, OrderStatus::PendingPayment | OrderStatus::RequiresAction) {
-                    return Ok(CheckoutOutcome::Placed { order: Box::new(settled) });
-                }
-                return Err(OrderError::Payment(e));
+        if let Some(previous) = order.payment_id.as_deref()
+            && let Err(e) = self.gateway.cancel(previous, &format!("cancel-{previous}")).await
+        {
+            tracing::info!(order_id = %id, error = %e, "the earlier payment could not be cancelled; asking where it stands");
+            let settled = self.confirm_payment(user, id).await?;
+            if !matches!(settled.status, OrderStatus::PendingPayment | OrderStatus::RequiresAction) {
+                return Ok(CheckoutOutcome::Placed { order: Box::new(settled) });
             }
+            return Err(OrderError::Payment(e));
         }
         let order = self.order_for(user, id).await?;
         self.authorize(order, token, attempt).await

@@ -245,7 +245,8 @@ mod tests {
     fn every_transition_allowed_or_forbidden() {
         // (from, event, to, restock, refund, release the promotions' redemptions, restore the
         // cart, cancel the payment at the provider)
-        let allowed: &[(S, E, S, bool, bool, bool, bool, bool)] = &[
+        type Row = (S, E, S, bool, bool, bool, bool, bool);
+        let allowed: &[Row] = &[
             (S::PendingPayment, E::ActionRequired, S::RequiresAction, false, false, false, false, false),
             (S::PendingPayment, E::PaymentSucceeded, S::Paid, false, false, false, false, false),
             (S::PendingPayment, E::PaymentFailed, S::PaymentFailed, true, false, true, true, false),

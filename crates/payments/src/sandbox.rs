@@ -100,10 +100,10 @@ impl SandboxGateway {
     }
 
     async fn load(&self, payment_id: &str) -> Option<String> {
-        if let Some(store) = &self.store {
-            if let Ok(Some(v)) = store.get(&action_key(payment_id)).await {
-                return String::from_utf8(v).ok();
-            }
+        if let Some(store) = &self.store
+            && let Ok(Some(v)) = store.get(&action_key(payment_id)).await
+        {
+            return String::from_utf8(v).ok();
         }
         self.local.lock().unwrap_or_else(|p| p.into_inner()).get(payment_id).cloned()
     }

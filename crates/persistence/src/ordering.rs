@@ -511,7 +511,7 @@ async fn insert_refund(
         .returning(RefundRow::as_returning())
         .get_result(conn)
         .await?;
-    count_refunded(conn, order.id, &plan.lines, 1).await?;
+    count_units(conn, order.id, Units::Refunded, &refunded_units(&plan.lines), 1).await?;
     diesel::update(orders::table.find(order.id))
         .set((
             orders::refunded_minor.eq(orders::refunded_minor + plan.amount.amount_minor),
@@ -523,21 +523,6 @@ async fn insert_refund(
     let restock: Vec<(i32, i32)> = plan.lines.iter().map(|l| (l.line_no, l.restocked)).collect();
     let products = restock_in(conn, order.id, &restock, "refund", call.actor).await?;
     Ok((row.into_refund()?, products))
-}
-
-/// Adds (`sign` 1) or gives back (`sign` -1) the units of a return to the lines' returned counts.
-async fn count_returned(conn: &mut AsyncPgConnection, order: Uuid, lines: &[ReturnLine], sign: i32) -> QueryResult<()> {
-    diesel::sql_query(
-        "UPDATE order_lines ol SET returned_quantity = ol.returned_quantity + $4 * r.q \
-         FROM unnest($2::int[], $3::int[]) AS r(line_no, q) WHERE ol.order_id = $1 AND ol.line_no = r.line_no",
-    )
-    .bind::<SqlUuid, _>(order)
-    .bind::<Array<Integer>, _>(lines.iter().map(|l| l.line_no).collect::<Vec<_>>())
-    .bind::<Array<Integer>, _>(lines.iter().map(|l| l.quantity).collect::<Vec<_>>())
-    .bind::<Integer, _>(sign)
-    .execute(conn)
-    .await?;
-    Ok(())
 }
 
 /// Records `plan` as a refund of the locked `order` (in status `from`) and, when it completes
@@ -564,27 +549,51 @@ fn return_event(order: &Order, ret: &Return) -> outbox::NewEvent {
     order_events_out::return_updated(order, ret)
 }
 
-/// Adds (`sign` 1) or gives back (`sign` -1) the units of `lines` to the lines' refunded counts.
-async fn count_refunded(
+/// Which count of a line's units.
+#[derive(Clone, Copy)]
+enum Units {
+    Refunded,
+    Returned,
+}
+
+/// Adds (`sign` 1) or gives back (`sign` -1) `(line_no, units)` to the lines' refunded or
+/// returned counts (CHECKs keep both within the quantity).
+async fn count_units(
     conn: &mut AsyncPgConnection,
     order: Uuid,
-    lines: &[RefundedLine],
+    which: Units,
+    units: &[(i32, i32)],
     sign: i32,
 ) -> QueryResult<()> {
-    if lines.is_empty() {
+    if units.is_empty() {
         return Ok(());
     }
-    diesel::sql_query(
-        "UPDATE order_lines ol SET refunded_quantity = ol.refunded_quantity + $4 * r.q \
-         FROM unnest($2::int[], $3::int[]) AS r(line_no, q) WHERE ol.order_id = $1 AND ol.line_no = r.line_no",
-    )
-    .bind::<SqlUuid, _>(order)
-    .bind::<Array<Integer>, _>(lines.iter().map(|l| l.line_no).collect::<Vec<_>>())
-    .bind::<Array<Integer>, _>(lines.iter().map(|l| l.quantity).collect::<Vec<_>>())
-    .bind::<Integer, _>(sign)
-    .execute(conn)
-    .await?;
+    let sql = match which {
+        Units::Refunded => {
+            "UPDATE order_lines ol SET refunded_quantity = ol.refunded_quantity + $4 * r.q \
+             FROM unnest($2::int[], $3::int[]) AS r(line_no, q) WHERE ol.order_id = $1 AND ol.line_no = r.line_no"
+        }
+        Units::Returned => {
+            "UPDATE order_lines ol SET returned_quantity = ol.returned_quantity + $4 * r.q \
+             FROM unnest($2::int[], $3::int[]) AS r(line_no, q) WHERE ol.order_id = $1 AND ol.line_no = r.line_no"
+        }
+    };
+    diesel::sql_query(sql)
+        .bind::<SqlUuid, _>(order)
+        .bind::<Array<Integer>, _>(units.iter().map(|u| u.0).collect::<Vec<_>>())
+        .bind::<Array<Integer>, _>(units.iter().map(|u| u.1).collect::<Vec<_>>())
+        .bind::<Integer, _>(sign)
+        .execute(conn)
+        .await?;
     Ok(())
+}
+
+fn refunded_units(lines: &[RefundedLine]) -> Vec<(i32, i32)> {
+    lines.iter().map(|l| (l.line_no, l.quantity)).collect()
+}
+
+fn returned_units(lines: &[ReturnLine]) -> Vec<(i32, i32)> {
+    lines.iter().map(|l| (l.line_no, l.quantity)).collect()
 }
 
 #[async_trait::async_trait]
@@ -988,7 +997,7 @@ impl OrderRepo for PgOrderRepo {
                 let refund = settled.into_refund()?;
                 if status == RefundStatus::Failed {
                     // What it would have refunded counts as not refunded again.
-                    count_refunded(conn, order_id, &refund.lines, -1).await?;
+                    count_units(conn, order_id, Units::Refunded, &refunded_units(&refund.lines), -1).await?;
                     diesel::update(orders::table.find(order_id))
                         .set(orders::refunded_minor.eq(orders::refunded_minor - refund.amount.amount_minor))
                         .execute(conn)
@@ -1037,7 +1046,7 @@ impl OrderRepo for PgOrderRepo {
                     .returning(ReturnRow::as_returning())
                     .get_result(conn)
                     .await?;
-                count_returned(conn, id, &lines, 1).await?;
+                count_units(conn, id, Units::Returned, &returned_units(&lines), 1).await?;
                 let ret = row.into_return()?;
                 crate::outbox::enqueue(conn, &[return_event(&order, &ret)]).await?;
                 Ok(ret)
@@ -1071,7 +1080,7 @@ impl OrderRepo for PgOrderRepo {
                 let mut refund = None;
                 match event {
                     ReturnEvent::Reject | ReturnEvent::Withdraw => {
-                        count_returned(conn, order_id, &ret.lines, -1).await?
+                        count_units(conn, order_id, Units::Returned, &returned_units(&ret.lines), -1).await?
                     }
                     ReturnEvent::Receive => {
                         let order = load_order(conn, order_id).await?.ok_or(DieselError::NotFound)?;
@@ -1085,7 +1094,7 @@ impl OrderRepo for PgOrderRepo {
                     }
                     ReturnEvent::Refund => {
                         // Its units stop counting as returned and are refunded instead.
-                        count_returned(conn, order_id, &ret.lines, -1).await?;
+                        count_units(conn, order_id, Units::Returned, &returned_units(&ret.lines), -1).await?;
                         let order = load_order(conn, order_id).await?.ok_or(DieselError::NotFound)?;
                         let req = ::orders::RefundRequest {
                             amount_minor: None,

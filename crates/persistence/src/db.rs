@@ -217,7 +217,7 @@ fn stats_of(p: &Pool<AsyncPgConnection>) -> PoolStats {
     PoolStats { max_size: s.max_size, size: s.size, available: s.available, waiting: s.waiting }
 }
 
-pub use crate::migrate::{MIGRATIONS, run_migrations};
+pub use crate::migrate::{MIGRATIONS, embedded_names, run_migrations};
 
 /// Splits a PostgreSQL URL into (URL of the `postgres` maintenance database, database name).
 pub fn maintenance_url(url: &str) -> Result<(String, String), DbError> {

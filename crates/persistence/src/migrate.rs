@@ -12,6 +12,14 @@ use crate::DbError;
 /// Every SQL migration of the product, compiled into the binary.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations");
 
+/// The names (`<version>_<name>`) of the migrations compiled into this binary, in order.
+pub fn embedded_names() -> Vec<String> {
+    use diesel::migration::MigrationSource;
+    <EmbeddedMigrations as MigrationSource<diesel::pg::Pg>>::migrations(&MIGRATIONS)
+        .map(|ms| ms.iter().map(|m| m.name().to_string()).collect())
+        .unwrap_or_default()
+}
+
 /// Key of the session-level advisory lock held while migrations run, so that instances starting
 /// together apply each migration exactly once. ("shop-mig" in ASCII.)
 const MIGRATION_LOCK_KEY: i64 = 0x73686f702d6d6967;

@@ -273,18 +273,30 @@ async fn load_orders(conn: &mut AsyncPgConnection, rows: Vec<OrderRow>) -> Query
         .select(LineDbRow::as_select())
         .load(conn)
         .await?;
-    let mut refunded: Vec<RefundRow> = refunds::table
-        .filter(refunds::order_id.eq_any(&ids))
-        .order((refunds::order_id, refunds::created_at, refunds::id))
-        .select(RefundRow::as_select())
-        .load(conn)
-        .await?;
-    let mut returned: Vec<ReturnRow> = returns::table
-        .filter(returns::order_id.eq_any(&ids))
-        .order((returns::order_id, returns::created_at, returns::id))
-        .select(ReturnRow::as_select())
-        .load(conn)
-        .await?;
+    // An order waiting for its payment has neither refunds nor returns (both need a paid or
+    // delivered order first, and no order goes back to waiting): checkout skips two queries.
+    let settled: Vec<Uuid> = rows
+        .iter()
+        .filter(|r| !matches!(r.status.as_str(), "pending_payment" | "requires_action"))
+        .map(|r| r.id)
+        .collect();
+    let (mut refunded, mut returned): (Vec<RefundRow>, Vec<ReturnRow>) = if settled.is_empty() {
+        (Vec::new(), Vec::new())
+    } else {
+        let refunded = refunds::table
+            .filter(refunds::order_id.eq_any(&settled))
+            .order((refunds::order_id, refunds::created_at, refunds::id))
+            .select(RefundRow::as_select())
+            .load(conn)
+            .await?;
+        let returned = returns::table
+            .filter(returns::order_id.eq_any(&settled))
+            .order((returns::order_id, returns::created_at, returns::id))
+            .select(ReturnRow::as_select())
+            .load(conn)
+            .await?;
+        (refunded, returned)
+    };
     rows.into_iter()
         .map(|r| {
             let (mine, rest): (Vec<_>, Vec<_>) =

@@ -38,12 +38,15 @@ fn reachable(server: &str) -> bool {
         .is_some_and(|a| std::net::TcpStream::connect_timeout(&a, Duration::from_millis(500)).is_ok())
 }
 
-/// A hash of every migration file, so a changed migration gets a fresh template.
+/// A hash of every migration file and of the migrations compiled into this binary, so a changed
+/// migration gets a fresh template, and a binary built before a migration was added (still
+/// running while it is written) never builds a template under the new set's name.
 fn migrations_fingerprint() -> u64 {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations");
     let mut files: Vec<_> = walk(&dir);
     files.sort();
     let mut h = std::collections::hash_map::DefaultHasher::new();
+    persistence::db::embedded_names().hash(&mut h);
     for f in files {
         f.to_string_lossy().hash(&mut h);
         std::fs::read(&f).unwrap_or_default().hash(&mut h);

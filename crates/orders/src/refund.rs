@@ -270,7 +270,12 @@ pub fn plan_rest(order: &Order, restock: bool) -> Option<RefundPlan> {
         .map(|l| RefundedLine {
             line_no: l.line_no,
             quantity: l.quantity - l.refunded_quantity - l.returned_quantity,
-            restocked: if restock { l.quantity - l.restocked_quantity } else { 0 },
+            // Never more than the units this refund covers, nor than are not back yet.
+            restocked: if restock {
+                (l.quantity - l.refunded_quantity - l.returned_quantity).min(l.quantity - l.restocked_quantity)
+            } else {
+                0
+            },
         })
         .collect();
     Some(RefundPlan {
@@ -471,6 +476,12 @@ mod tests {
         );
         assert_eq!(rest.amount.amount_minor, 4284 - p.amount.amount_minor);
         assert!(rest.shipping && rest.completes);
+        // A unit refunded without restock is not restocked by the rest either.
+        let mut o = order();
+        let p = plan(&o, &lines(&[(1, 1, false)])).unwrap();
+        record(&mut o, &p);
+        let rest = plan_rest(&o, true).unwrap();
+        assert_eq!(rest.lines[0], RefundedLine { line_no: 1, quantity: 2, restocked: 2 });
         assert_eq!(RefundState::of(0, 10), RefundState::None);
         assert_eq!(RefundState::of(3, 10), RefundState::PartiallyRefunded);
     }

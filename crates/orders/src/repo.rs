@@ -85,7 +85,9 @@ pub struct TransitionData {
     pub tracking_number: Option<String>,
     /// Only apply if the order belongs to this user (customer actions).
     pub owner: Option<Uuid>,
-    /// A webhook event id: recorded in the same transaction; a repeat is a no-op.
+    /// A webhook event id: recorded in the same transaction; a repeat is a no-op, and so is an
+    /// event whose `payment_id` is not the order's payment (an earlier one, cancelled when the
+    /// order was paid again).
     pub webhook_event: Option<(String, String)>,
 }
 

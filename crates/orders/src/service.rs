@@ -465,18 +465,17 @@ impl OrderService {
 
     /// A verified webhook: applied once per event id.
     pub async fn payment_event(&self, notice: PaymentNotice) -> Result<(), OrderError> {
-        let PaymentNotice { event_id, kind, target, approved, reason } = notice;
+        let PaymentNotice { event_id, kind, target, payment_id, approved, reason } = notice;
         let order_id = match &target {
             PaymentRef::Order(id) => *id,
             PaymentRef::Payment(pid) => self.orders.order_id_by_payment(pid).await?.ok_or(OrderError::NotFound)?,
         };
+        // An event about an earlier payment of an order paid again since (that payment was
+        // cancelled) is acknowledged and changes nothing: `apply` compares under the row lock.
         let data = TransitionData {
             webhook_event: Some((event_id, kind)),
             payment_error: reason,
-            payment_id: match target {
-                PaymentRef::Payment(p) => Some(p),
-                PaymentRef::Order(_) => None,
-            },
+            payment_id,
             ..Default::default()
         };
         let event = if approved { Event::PaymentSucceeded } else { Event::PaymentFailed };

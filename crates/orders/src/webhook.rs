@@ -95,6 +95,9 @@ pub struct PaymentNotice {
     pub event_id: String,
     pub kind: String,
     pub target: PaymentRef,
+    /// The payment the event is about, when it names one (also when `target` is the order): an
+    /// event about an earlier payment of an order paid again with another card is stale.
+    pub payment_id: Option<String>,
     /// Authorised (`payment.succeeded`) or declined (`payment.failed`).
     pub approved: bool,
     pub reason: Option<String>,
@@ -123,6 +126,7 @@ pub fn interpret(event: &WebhookEvent) -> Result<Option<PaymentNotice>, NoticeEr
         event_id: event.id.clone(),
         kind: event.kind.clone(),
         target,
+        payment_id: event.data.payment_id.clone(),
         approved,
         reason: event.data.reason.clone(),
     }))
@@ -142,6 +146,7 @@ mod tests {
         let o = uuid::Uuid::from_u128(7);
         let n = interpret(&event("payment.succeeded", Some(o), Some("pi_1"))).unwrap().unwrap();
         assert_eq!((n.target, n.approved), (PaymentRef::Order(o), true), "the order id wins");
+        assert_eq!(n.payment_id.as_deref(), Some("pi_1"), "and the payment is kept");
         let n = interpret(&event("payment.failed", None, Some("pi_1"))).unwrap().unwrap();
         assert_eq!(
             (n.target, n.approved, n.reason.as_deref()),

@@ -807,14 +807,16 @@ impl OrderRepo for PgOrderRepo {
         let mut conn = self.db.conn().await?;
         let result: Result<Applied, TxError<OrderError>> = conn
             .transaction(async |conn| {
-                let row: Option<(String, Uuid)> = orders::table
+                let row: Option<(String, Uuid, Option<String>)> = orders::table
                     .find(id)
-                    .select((orders::status, orders::user_id))
+                    .select((orders::status, orders::user_id, orders::payment_id))
                     .for_update()
                     .first(conn)
                     .await
                     .optional()?;
-                let Some((status, owner)) = row else { return Err(TxError::Domain(OrderError::NotFound)) };
+                let Some((status, owner, current_payment)) = row else {
+                    return Err(TxError::Domain(OrderError::NotFound));
+                };
                 if data.owner.is_some_and(|u| u != owner) {
                     return Err(TxError::Domain(OrderError::NotFound));
                 }
@@ -829,6 +831,12 @@ impl OrderRepo for PgOrderRepo {
                         .execute(conn)
                         .await?;
                     if fresh == 0 {
+                        return Ok(Applied::Duplicate);
+                    }
+                    if let (Some(theirs), Some(ours)) = (&data.payment_id, &current_payment)
+                        && theirs != ours
+                    {
+                        tracing::info!(order_id = %id, payment_id = theirs, "webhook about an earlier payment; ignored");
                         return Ok(Applied::Duplicate);
                     }
                 }
@@ -1194,7 +1202,9 @@ impl OrderRepo for PgOrderRepo {
                 .filter(
                     orders::status.eq_any([OrderStatus::PendingPayment.as_str(), OrderStatus::RequiresAction.as_str()]),
                 )
-                .filter(orders::expires_at.gt(Utc::now())),
+                .filter(orders::expires_at.gt(Utc::now()))
+                // The CHECK's bound: past it an order cannot be paid again (409, never a 500).
+                .filter(orders::payment_attempts.lt(100)),
         )
         .set(orders::payment_attempts.eq(orders::payment_attempts + 1))
         .returning(orders::payment_attempts)

@@ -93,6 +93,22 @@ async fn an_abandoned_authentication_is_paid_with_another_card_or_expires() {
         let (client, id) = (c.client.clone(), id.clone());
         async move { client.post(&format!("/api/v1/orders/{id}/payment"), &json!({"payment_token": token})).await }
     };
+    // Another card that needs authentication too: the order waits again, for the new payment.
+    let again = pay("tok_3ds_abandon").await;
+    again.assert_status(202);
+    assert_eq!(again.json()["status"], "requires_action");
+    // The provider's news of the cancelled first payment is stale: acknowledged, no effect.
+    let first = order["payment_action"]["client_secret"].as_str().and_then(|s| s.split("_secret_").next()).expect("id");
+    let event = json!({"id": "evt_stale", "type": "payment.failed",
+                       "data": {"order_id": id, "payment_id": first, "reason": "canceled"}});
+    let (sig, body) = signed(&app, &event, chrono::Utc::now().timestamp());
+    app.client
+        .with_header("shop-signature", &sig)
+        .post_raw("/api/v1/webhooks/payments", "application/json", body)
+        .await
+        .assert_status(200);
+    assert_eq!(c.client.get(&format!("/api/v1/orders/{id}")).await.json()["status"], "requires_action");
+    assert_eq!(stock_of(&s, &app).await, 4, "still held");
     let paid = pay("tok_visa").await;
     paid.assert_status(201);
     assert_eq!(paid.json()["status"], "paid");

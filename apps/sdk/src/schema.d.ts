@@ -1605,12 +1605,13 @@ export interface paths {
         put?: never;
         /**
          * Pay one of my orders again
-         * @description Pays an order still waiting for its payment (`pending_payment` or `requires_action`: an
-         *     abandoned authentication, an unknown outcome) with another payment method, until the order
-         *     expires. The earlier payment is cancelled at the provider first, so both can never be
-         *     charged; if it completed meanwhile, the order is answered paid. Answers as checkout does:
-         *     201 paid, 202 waiting (again `requires_action` with its `payment_action`), 402 declined.
-         *     An order not waiting for payment, or expired, is 409 `illegal-transition`.
+         * @description Pays an order still waiting for its customer's authentication (`requires_action`: an
+         *     abandoned 3-D Secure) with another payment method, until the order expires. The earlier
+         *     payment is cancelled at the provider first, so both can never be charged; if it completed
+         *     meanwhile, the order is answered paid. Answers as checkout does: 201 paid, 202 waiting
+         *     (again `requires_action` with its `payment_action`), 402 declined. An order not waiting for
+         *     payment, expired, or whose first attempt got no answer from the provider (it may still
+         *     complete: its webhook or the expiry settles it) is 409 `illegal-transition`.
          */
         post: operations["payMyOrderAgain"];
         delete?: never;
@@ -8593,7 +8594,7 @@ export interface operations {
                 };
             };
             404: components["responses"]["NotFound"];
-            /** @description Not waiting for payment, or expired (`illegal-transition`) */
+            /** @description Not waiting for an authentication, or expired (`illegal-transition`) */
             409: {
                 headers: {
                     /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */

@@ -262,12 +262,19 @@ impl OrderService {
         }
     }
 
-    /// Pays a waiting order (an abandoned authentication, an unknown outcome) with another
-    /// payment method until it expires. The earlier payment is cancelled at the provider first,
-    /// so the two can never both be charged; if it completed meanwhile, the order is settled
-    /// from it instead.
+    /// Pays a waiting order (an abandoned authentication) with another payment method until it
+    /// expires. The earlier payment is cancelled at the provider first, so the two can never
+    /// both be charged; if it completed meanwhile, the order is settled from it instead. An
+    /// order whose first attempt has no known payment (the provider did not answer) is refused:
+    /// that attempt may still complete, and only its webhook or the expiry settles it.
     pub async fn pay_again(&self, user: Uuid, id: Uuid, token: &str) -> Result<CheckoutOutcome, OrderError> {
         let order = self.order_for(user, id).await?;
+        if order.payment_id.is_none() {
+            return Err(OrderError::Illegal(crate::state::IllegalTransition {
+                from: order.status,
+                event: Event::PaymentSucceeded,
+            }));
+        }
         let Some(attempt) = self.orders.next_payment_attempt(id, user).await? else {
             return Err(OrderError::Illegal(crate::state::IllegalTransition {
                 from: order.status,

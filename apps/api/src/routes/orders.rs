@@ -197,12 +197,13 @@ pub async fn confirm_payment(
 
 /// Pay one of my orders again
 ///
-/// Pays an order still waiting for its payment (`pending_payment` or `requires_action`: an
-/// abandoned authentication, an unknown outcome) with another payment method, until the order
-/// expires. The earlier payment is cancelled at the provider first, so both can never be
-/// charged; if it completed meanwhile, the order is answered paid. Answers as checkout does:
-/// 201 paid, 202 waiting (again `requires_action` with its `payment_action`), 402 declined.
-/// An order not waiting for payment, or expired, is 409 `illegal-transition`.
+/// Pays an order still waiting for its customer's authentication (`requires_action`: an
+/// abandoned 3-D Secure) with another payment method, until the order expires. The earlier
+/// payment is cancelled at the provider first, so both can never be charged; if it completed
+/// meanwhile, the order is answered paid. Answers as checkout does: 201 paid, 202 waiting
+/// (again `requires_action` with its `payment_action`), 402 declined. An order not waiting for
+/// payment, expired, or whose first attempt got no answer from the provider (it may still
+/// complete: its webhook or the expiry settles it) is 409 `illegal-transition`.
 #[utoipa::path(
     tag = "orders",
     operation_id = "payMyOrderAgain",
@@ -215,7 +216,7 @@ pub async fn confirm_payment(
         (status = 202, description = "Waiting for the payment (authentication, or an unknown outcome)", body = Order,
             headers(("Location" = String, description = "The order, `/api/v1/orders/{id}`"))),
         (status = 402, description = "Payment declined (`payment-declined`)", body = PaymentDeclinedProblem),
-        (status = 409, description = "Not waiting for payment, or expired (`illegal-transition`)", body = IllegalTransitionProblem),
+        (status = 409, description = "Not waiting for an authentication, or expired (`illegal-transition`)", body = IllegalTransitionProblem),
         (status = 503, description = "The earlier payment could not be cancelled (`payment-provider-unavailable`); retry", body = Problem,
             headers(("Retry-After" = u32, description = "Seconds to wait before retrying")))
     )

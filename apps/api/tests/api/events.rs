@@ -364,8 +364,18 @@ async fn smtp_down_is_retried_until_it_comes_back() {
     let c = customer(&app, "patient").await;
     change_password(&c).await;
 
-    // Nothing listens on the port: attempts fail and are rescheduled.
+    // Nothing listens on the port: attempts fail and are rescheduled. An attempt counts when it
+    // starts, so wait for two to have failed (the metric) before the server comes back: a second
+    // attempt still in flight would otherwise meet the server and succeed.
     let event = eventually(20, "two failed attempts", || async {
+        let failed = metric(
+            &app_metrics(&app).await,
+            "outbox_delivery_failures_total",
+            &[("channel", "email"), ("event_type", "user.password_changed")],
+        );
+        if failed < 2 {
+            return None;
+        }
         outbox(&ops, "event_type=user.password_changed")
             .await
             .into_iter()

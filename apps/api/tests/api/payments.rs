@@ -80,6 +80,7 @@ async fn an_abandoned_authentication_is_paid_with_another_card_or_expires() {
     let (app, _db) = spawn_with(|c| {
         c.checkout.pending_ttl_secs = 2;
         c.checkout.sweep_interval_ms = 100;
+        c.payments.sandbox_timeout_ms = 50;
     })
     .await;
     let s = shop(&app, 5, 1000).await;
@@ -139,6 +140,18 @@ async fn an_abandoned_authentication_is_paid_with_another_card_or_expires() {
         .post(&format!("/api/v1/orders/{id}/payment"), &json!({"payment_token": "tok_visa"}))
         .await
         .assert_problem(409, "illegal-transition");
+
+    // An attempt the provider never answered may still complete: it is not paid again.
+    add(&c.client, &s.variant, 1).await;
+    let unknown = checkout(&c.client, &s, "a-3", "tok_timeout").await;
+    unknown.assert_status(202);
+    let unknown = unknown.json()["id"].as_str().expect("id").to_owned();
+    let doc = c
+        .client
+        .post(&format!("/api/v1/orders/{unknown}/payment"), &json!({"payment_token": "tok_visa"}))
+        .await
+        .assert_problem(409, "illegal-transition");
+    assert_eq!(doc["order_status"], "pending_payment");
 }
 
 /// Places `n` orders of one unit needing 3-D Secure and authenticates each.

@@ -2310,6 +2310,18 @@ export interface components {
             /** Format: int32 */
             line_no: number;
         };
+        /** @description Units of one order line that a refund or a return covers. */
+        LineUnits: {
+            /** Format: int32 */
+            line_no: number;
+            /** Format: int32 */
+            quantity: number;
+            /**
+             * Format: int32
+             * @description Of `quantity`, the units put back in stock (by the refund; by a return, when received).
+             */
+            restocked: number;
+        };
         Live: {
             /** @description Always `up` when the process answers. */
             status: string;
@@ -3149,7 +3161,7 @@ export interface components {
             created_at: string;
             /** Format: uuid */
             id: string;
-            lines: components["schemas"]["RefundedLine"][];
+            lines: components["schemas"]["LineUnits"][];
             /** Format: uuid */
             order_id: string;
             /** @description The provider's refund id, once it succeeded. */
@@ -3205,18 +3217,6 @@ export interface components {
         RefundState: "none" | "partially_refunded" | "refunded";
         /** @enum {string} */
         RefundStatus: "pending" | "succeeded" | "failed";
-        /** @description What a refund covers of one line. */
-        RefundedLine: {
-            /** Format: int32 */
-            line_no: number;
-            /** Format: int32 */
-            quantity: number;
-            /**
-             * Format: int32
-             * @description Of `quantity`, the units put back in stock by this refund.
-             */
-            restocked: number;
-        };
         /**
          * @description Why an entered code does not apply. Automatic promotions that do not apply are left out
          *     silently.
@@ -3247,7 +3247,7 @@ export interface components {
             created_at: string;
             /** Format: uuid */
             id: string;
-            lines: components["schemas"]["ReturnLine"][];
+            lines: components["schemas"]["LineUnits"][];
             /** @description The merchant's note (with a rejection). */
             note?: string | null;
             /** Format: uuid */
@@ -3261,17 +3261,6 @@ export interface components {
             status: components["schemas"]["ReturnStatus"];
             /** Format: date-time */
             updated_at: string;
-        };
-        ReturnLine: {
-            /** Format: int32 */
-            line_no: number;
-            /** Format: int32 */
-            quantity: number;
-            /**
-             * Format: int32
-             * @description Of `quantity`, the units put back in stock when received.
-             */
-            restocked: number;
         };
         ReturnLineRequest: {
             /** Format: int32 */

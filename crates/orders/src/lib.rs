@@ -18,14 +18,14 @@ pub use idempotency::{IdempotencyKey, KeyError};
 pub use model::*;
 pub use payment::{Authorization, AuthorizeRequest, PaymentAction, PaymentError, PaymentGateway, PaymentState};
 pub use refund::{
-    Refund, RefundLineRequest, RefundPlan, RefundRefusal, RefundRequest, RefundState, RefundStatus, RefundedLine,
+    LineUnits, Refund, RefundLineRequest, RefundPlan, RefundRefusal, RefundRequest, RefundState, RefundStatus,
 };
 pub use repo::{
     Applied, CheckoutRefusal, Claim, OrderError, OrderRepo, PayOut, PlaceOrder, RefundAsk, RefundCall, RefundOutcome,
     ReturnOutcome, ReturnStep, TransitionData, UnavailableLine,
 };
 pub use returns::{
-    IllegalReturnTransition, LineRef, ReceiveReturn, RejectReturn, Return, ReturnEvent, ReturnLine, ReturnLineRequest,
+    IllegalReturnTransition, LineRef, ReceiveReturn, RejectReturn, Return, ReturnEvent, ReturnLineRequest,
     ReturnRefusal, ReturnRequest, ReturnStatus,
 };
 pub use service::{CheckoutConfig, CheckoutError, CheckoutOutcome, OrderObserver, OrderService};

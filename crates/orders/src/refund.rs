@@ -67,13 +67,13 @@ pub struct RefundLineRequest {
     pub restock: bool,
 }
 
-/// What a refund covers of one line.
+/// Units of one order line that a refund or a return covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct RefundedLine {
+pub struct LineUnits {
     pub line_no: i32,
     pub quantity: i32,
-    /// Of `quantity`, the units put back in stock by this refund.
+    /// Of `quantity`, the units put back in stock (by the refund; by a return, when received).
     pub restocked: i32,
 }
 
@@ -109,7 +109,7 @@ pub struct Refund {
     pub id: Uuid,
     pub order_id: Uuid,
     pub amount: Money,
-    pub lines: Vec<RefundedLine>,
+    pub lines: Vec<LineUnits>,
     pub shipping: bool,
     pub reason: Option<String>,
     pub status: RefundStatus,
@@ -161,7 +161,7 @@ pub enum RefundRefusal {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefundPlan {
     pub amount: Money,
-    pub lines: Vec<RefundedLine>,
+    pub lines: Vec<LineUnits>,
     pub shipping: bool,
     /// After it, everything is refunded: the order moves to `refunded`.
     pub completes: bool,
@@ -221,7 +221,7 @@ pub fn plan(order: &Order, req: &RefundRequest) -> Result<RefundPlan, RefundRefu
     }
     let before: Vec<i32> = order.lines.iter().map(|l| l.refunded_quantity).collect();
     let mut after = before.clone();
-    let mut lines: Vec<RefundedLine> = Vec::new();
+    let mut lines: Vec<LineUnits> = Vec::new();
     for r in &req.lines {
         let Some(i) = order.lines.iter().position(|l| l.line_no == r.line_no) else {
             return Err(RefundRefusal::UnknownLine { line_no: r.line_no });
@@ -240,7 +240,7 @@ pub fn plan(order: &Order, req: &RefundRequest) -> Result<RefundPlan, RefundRefu
         } else {
             0
         };
-        lines.push(RefundedLine { line_no: r.line_no, quantity: r.quantity, restocked });
+        lines.push(LineUnits { line_no: r.line_no, quantity: r.quantity, restocked });
     }
     if req.shipping && order.shipping_refunded {
         return Err(RefundRefusal::ShippingRefunded);
@@ -267,7 +267,7 @@ pub fn plan_rest(order: &Order, restock: bool) -> Option<RefundPlan> {
         .lines
         .iter()
         .filter(|l| l.quantity > l.refunded_quantity + l.returned_quantity)
-        .map(|l| RefundedLine {
+        .map(|l| LineUnits {
             line_no: l.line_no,
             quantity: l.quantity - l.refunded_quantity - l.returned_quantity,
             // Never more than the units this refund covers, nor than are not back yet.
@@ -388,7 +388,7 @@ mod tests {
         // One unit of line 1: 9.00 net, its tax floor(684 * 900 / 3600) = 171.
         let p = plan(&order(), &lines(&[(1, 1, true)])).unwrap();
         assert_eq!((p.amount.amount_minor, p.completes), (1071, false));
-        assert_eq!(p.lines, vec![RefundedLine { line_no: 1, quantity: 1, restocked: 1 }]);
+        assert_eq!(p.lines, vec![LineUnits { line_no: 1, quantity: 1, restocked: 1 }]);
     }
 
     #[test]
@@ -470,8 +470,8 @@ mod tests {
         assert_eq!(
             rest.lines,
             vec![
-                RefundedLine { line_no: 1, quantity: 1, restocked: 1 },
-                RefundedLine { line_no: 2, quantity: 1, restocked: 1 }
+                LineUnits { line_no: 1, quantity: 1, restocked: 1 },
+                LineUnits { line_no: 2, quantity: 1, restocked: 1 }
             ]
         );
         assert_eq!(rest.amount.amount_minor, 4284 - p.amount.amount_minor);
@@ -481,7 +481,7 @@ mod tests {
         let p = plan(&o, &lines(&[(1, 1, false)])).unwrap();
         record(&mut o, &p);
         let rest = plan_rest(&o, true).unwrap();
-        assert_eq!(rest.lines[0], RefundedLine { line_no: 1, quantity: 2, restocked: 2 });
+        assert_eq!(rest.lines[0], LineUnits { line_no: 1, quantity: 2, restocked: 2 });
         assert_eq!(RefundState::of(0, 10), RefundState::None);
         assert_eq!(RefundState::of(3, 10), RefundState::PartiallyRefunded);
     }

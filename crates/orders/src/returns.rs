@@ -15,7 +15,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{Order, OrderStatus};
+use crate::{LineUnits, Order, OrderStatus, RefundLineRequest, RefundRequest};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -163,15 +163,6 @@ pub struct RejectReturn {
     pub note: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct ReturnLine {
-    pub line_no: i32,
-    pub quantity: i32,
-    /// Of `quantity`, the units put back in stock when received.
-    pub restocked: i32,
-}
-
 /// One return of an order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -179,7 +170,7 @@ pub struct Return {
     pub id: Uuid,
     pub order_id: Uuid,
     pub status: ReturnStatus,
-    pub lines: Vec<ReturnLine>,
+    pub lines: Vec<LineUnits>,
     pub reason: String,
     /// The merchant's note (with a rejection).
     pub note: Option<String>,
@@ -209,7 +200,7 @@ pub fn plan_return(
     req: &ReturnRequest,
     now: DateTime<Utc>,
     window_days: i64,
-) -> Result<Vec<ReturnLine>, ReturnRefusal> {
+) -> Result<Vec<LineUnits>, ReturnRefusal> {
     let delivered = match (order.status, order.delivered_at) {
         (OrderStatus::Delivered, Some(at)) => at,
         _ => return Err(ReturnRefusal::NotDelivered(order.status)),
@@ -218,7 +209,7 @@ pub fn plan_return(
     if now > closes {
         return Err(ReturnRefusal::WindowClosed(closes));
     }
-    let mut out: Vec<ReturnLine> = Vec::new();
+    let mut out: Vec<LineUnits> = Vec::new();
     for r in &req.lines {
         let line = order
             .lines
@@ -233,9 +224,38 @@ pub fn plan_return(
                 returnable_quantity: returnable_quantity.max(0),
             });
         }
-        out.push(ReturnLine { line_no: r.line_no, quantity: r.quantity, restocked: 0 });
+        out.push(LineUnits { line_no: r.line_no, quantity: r.quantity, restocked: 0 });
     }
     Ok(out)
+}
+
+/// The lines of a return as received: each line's units back in stock, except the lines in
+/// `damaged`, and never more than are not back yet.
+pub fn receive(order: &Order, lines: &[LineUnits], damaged: &[i32]) -> Vec<LineUnits> {
+    lines
+        .iter()
+        .map(|l| {
+            let room =
+                order.lines.iter().find(|x| x.line_no == l.line_no).map_or(0, |x| x.quantity - x.restocked_quantity);
+            let restocked = if damaged.contains(&l.line_no) { 0 } else { l.quantity.min(room).max(0) };
+            LineUnits { restocked, ..*l }
+        })
+        .collect()
+}
+
+/// The refund that pays a return back: its units at their price in the order, without restock
+/// (receiving did that).
+pub fn refund_request(ret: &Return) -> RefundRequest {
+    RefundRequest {
+        amount_minor: None,
+        lines: ret
+            .lines
+            .iter()
+            .map(|l| RefundLineRequest { line_no: l.line_no, quantity: l.quantity, restock: false })
+            .collect(),
+        shipping: false,
+        reason: Some(format!("return {}", ret.id)),
+    }
 }
 
 #[cfg(test)]
@@ -308,5 +328,35 @@ mod tests {
             Err(ReturnRefusal::LineExceeded { line_no: 1, returnable_quantity: 0 })
         );
         assert!(plan_return(&o, &ask(&[(1, 1)]), now, 30).is_ok());
+    }
+
+    #[test]
+    fn receiving_restocks_all_but_damaged_lines_once() {
+        let mut o = delivered(1);
+        o.lines[0].restocked_quantity = 2; // restocked by an earlier refund
+        let lines =
+            [LineUnits { line_no: 1, quantity: 2, restocked: 0 }, LineUnits { line_no: 2, quantity: 1, restocked: 0 }];
+        assert_eq!(
+            receive(&o, &lines, &[]),
+            vec![
+                LineUnits { line_no: 1, quantity: 2, restocked: 1 },
+                LineUnits { line_no: 2, quantity: 1, restocked: 1 }
+            ]
+        );
+        assert_eq!(receive(&o, &lines, &[2])[1].restocked, 0);
+        let ret = Return {
+            id: Uuid::from_u128(9),
+            order_id: o.id,
+            status: ReturnStatus::Received,
+            lines: lines.to_vec(),
+            reason: "x".into(),
+            note: None,
+            refund_id: None,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        };
+        let r = refund_request(&ret);
+        assert_eq!((r.amount_minor, r.shipping, r.lines.len()), (None, false, 2));
+        assert!(r.lines.iter().all(|l| !l.restock));
     }
 }

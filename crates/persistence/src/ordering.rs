@@ -3,10 +3,10 @@
 
 use ::orders::events as order_events_out;
 use ::orders::{
-    Applied, Changes, CheckoutRefusal, Claim, Event, Order, OrderError, OrderFilter, OrderLine, OrderPromotion,
-    OrderRepo, OrderStatus, PayOut, PlaceOrder, Refund, RefundAsk, RefundCall, RefundOutcome, RefundPlan, RefundState,
-    RefundStatus, RefundedLine, Return, ReturnEvent, ReturnLine, ReturnOutcome, ReturnRequest, ReturnStatus,
-    ReturnStep, TransitionData, changes, checkout, refund, returns as returning,
+    Applied, Changes, CheckoutRefusal, Claim, Event, LineUnits, Order, OrderError, OrderFilter, OrderLine,
+    OrderPromotion, OrderRepo, OrderStatus, PayOut, PlaceOrder, Refund, RefundAsk, RefundCall, RefundOutcome,
+    RefundPlan, RefundState, RefundStatus, Return, ReturnEvent, ReturnOutcome, ReturnRequest, ReturnStatus, ReturnStep,
+    TransitionData, changes, checkout, refund, returns as returning,
 };
 use cart::LineSnapshot;
 use cart::rules::LineFact;
@@ -277,7 +277,9 @@ async fn load_orders(conn: &mut AsyncPgConnection, rows: Vec<OrderRow>) -> Query
     // delivered order first, and no order goes back to waiting): checkout skips two queries.
     let settled: Vec<Uuid> = rows
         .iter()
-        .filter(|r| !matches!(r.status.as_str(), "pending_payment" | "requires_action"))
+        .filter(|r| {
+            ![OrderStatus::PendingPayment.as_str(), OrderStatus::RequiresAction.as_str()].contains(&r.status.as_str())
+        })
         .map(|r| r.id)
         .collect();
     let (mut refunded, mut returned): (Vec<RefundRow>, Vec<ReturnRow>) = if settled.is_empty() {
@@ -299,18 +301,21 @@ async fn load_orders(conn: &mut AsyncPgConnection, rows: Vec<OrderRow>) -> Query
     };
     rows.into_iter()
         .map(|r| {
-            let (mine, rest): (Vec<_>, Vec<_>) =
-                std::mem::take(&mut lines).into_iter().partition(|l| l.order_id == r.id);
-            lines = rest;
-            let (its, others): (Vec<_>, Vec<_>) =
-                std::mem::take(&mut refunded).into_iter().partition(|f| f.order_id == r.id);
-            refunded = others;
-            let (back, rest): (Vec<_>, Vec<_>) =
-                std::mem::take(&mut returned).into_iter().partition(|x| x.order_id == r.id);
-            returned = rest;
+            let (mine, its, back) = (
+                take_where(&mut lines, |l| l.order_id == r.id),
+                take_where(&mut refunded, |f| f.order_id == r.id),
+                take_where(&mut returned, |x| x.order_id == r.id),
+            );
             assemble(r, mine, its, back)
         })
         .collect()
+}
+
+/// Moves the items that match out of `items`, keeping the rest in order.
+fn take_where<T>(items: &mut Vec<T>, matches: impl Fn(&T) -> bool) -> Vec<T> {
+    let (taken, rest) = std::mem::take(items).into_iter().partition(|i| matches(i));
+    *items = rest;
+    taken
 }
 
 /// Every order of a user, newest first, with lines (the data export).
@@ -523,7 +528,7 @@ async fn insert_refund(
         .returning(RefundRow::as_returning())
         .get_result(conn)
         .await?;
-    count_units(conn, order.id, Units::Refunded, &refunded_units(&plan.lines), 1).await?;
+    count_units(conn, order.id, Units::Refunded, &units_of(&plan.lines), 1).await?;
     diesel::update(orders::table.find(order.id))
         .set((
             orders::refunded_minor.eq(orders::refunded_minor + plan.amount.amount_minor),
@@ -555,10 +560,6 @@ async fn refund_in(
         }
     }
     Ok((refund, products))
-}
-
-fn return_event(order: &Order, ret: &Return) -> outbox::NewEvent {
-    order_events_out::return_updated(order, ret)
 }
 
 /// Which count of a line's units.
@@ -600,11 +601,8 @@ async fn count_units(
     Ok(())
 }
 
-fn refunded_units(lines: &[RefundedLine]) -> Vec<(i32, i32)> {
-    lines.iter().map(|l| (l.line_no, l.quantity)).collect()
-}
-
-fn returned_units(lines: &[ReturnLine]) -> Vec<(i32, i32)> {
+/// `(line_no, quantity)` of each line, for [`count_units`].
+fn units_of(lines: &[LineUnits]) -> Vec<(i32, i32)> {
     lines.iter().map(|l| (l.line_no, l.quantity)).collect()
 }
 
@@ -864,19 +862,18 @@ impl OrderRepo for PgOrderRepo {
                     promoting::release_in(conn, id).await?;
                 }
                 let order = record_transition(conn, id, from, event, &c, &data).await?;
-                if c.effects.refund_payment {
-                    // The money left goes back as one refund, paid out after the commit.
-                    if let Some(plan) = refund::plan_rest(&order, false) {
-                        let call = RefundCall {
-                            key: "cancellation".into(),
-                            request_hash: Vec::new(),
-                            ask: RefundAsk::Rest,
-                            actor: data.actor,
-                        };
-                        if order.payment_id.is_some() {
-                            insert_refund(conn, &order, &call, &plan, None).await?;
-                        }
-                    }
+                // The money left goes back as one refund, paid out after the commit.
+                if c.effects.refund_payment
+                    && order.payment_id.is_some()
+                    && let Some(plan) = refund::plan_rest(&order, false)
+                {
+                    let call = RefundCall {
+                        key: "cancellation".into(),
+                        request_hash: Vec::new(),
+                        ask: RefundAsk::Rest,
+                        actor: data.actor,
+                    };
+                    insert_refund(conn, &order, &call, &plan, None).await?;
                 }
                 Ok(Applied::Done { order: Box::new(order), effects: c.effects, restocked_products })
             })
@@ -1017,17 +1014,15 @@ impl OrderRepo for PgOrderRepo {
                 let refund = settled.into_refund()?;
                 if status == RefundStatus::Failed {
                     // What it would have refunded counts as not refunded again.
-                    count_units(conn, order_id, Units::Refunded, &refunded_units(&refund.lines), -1).await?;
+                    count_units(conn, order_id, Units::Refunded, &units_of(&refund.lines), -1).await?;
+                    let shipping_back = (!refund.shipping).into_sql::<diesel::sql_types::Bool>();
                     diesel::update(orders::table.find(order_id))
-                        .set(orders::refunded_minor.eq(orders::refunded_minor - refund.amount.amount_minor))
+                        .set((
+                            orders::refunded_minor.eq(orders::refunded_minor - refund.amount.amount_minor),
+                            orders::shipping_refunded.eq(orders::shipping_refunded.and(shipping_back)),
+                        ))
                         .execute(conn)
                         .await?;
-                    if refund.shipping {
-                        diesel::update(orders::table.find(order_id))
-                            .set(orders::shipping_refunded.eq(false))
-                            .execute(conn)
-                            .await?;
-                    }
                 }
                 let order = load_order(conn, order_id).await?.ok_or(DieselError::NotFound)?;
                 crate::outbox::enqueue(conn, &[order_events_out::refund_settled(&order, &refund)]).await?;
@@ -1066,9 +1061,9 @@ impl OrderRepo for PgOrderRepo {
                     .returning(ReturnRow::as_returning())
                     .get_result(conn)
                     .await?;
-                count_units(conn, id, Units::Returned, &returned_units(&lines), 1).await?;
+                count_units(conn, id, Units::Returned, &units_of(&lines), 1).await?;
                 let ret = row.into_return()?;
-                crate::outbox::enqueue(conn, &[return_event(&order, &ret)]).await?;
+                crate::outbox::enqueue(conn, &[order_events_out::return_updated(&order, &ret)]).await?;
                 Ok(ret)
             })
             .await;
@@ -1100,36 +1095,19 @@ impl OrderRepo for PgOrderRepo {
                 let mut refund = None;
                 match event {
                     ReturnEvent::Reject | ReturnEvent::Withdraw => {
-                        count_units(conn, order_id, Units::Returned, &returned_units(&ret.lines), -1).await?
+                        count_units(conn, order_id, Units::Returned, &units_of(&ret.lines), -1).await?
                     }
                     ReturnEvent::Receive => {
                         let order = load_order(conn, order_id).await?.ok_or(DieselError::NotFound)?;
-                        for l in &mut ret.lines {
-                            let line = order.lines.iter().find(|x| x.line_no == l.line_no);
-                            let room = line.map_or(0, |x| x.quantity - x.restocked_quantity);
-                            l.restocked = if step.no_restock.contains(&l.line_no) { 0 } else { l.quantity.min(room) };
-                        }
+                        ret.lines = returning::receive(&order, &ret.lines, &step.no_restock);
                         let units: Vec<(i32, i32)> = ret.lines.iter().map(|l| (l.line_no, l.restocked)).collect();
                         restocked_products = restock_in(conn, order_id, &units, "return", step.actor).await?;
                     }
                     ReturnEvent::Refund => {
                         // Its units stop counting as returned and are refunded instead.
-                        count_units(conn, order_id, Units::Returned, &returned_units(&ret.lines), -1).await?;
+                        count_units(conn, order_id, Units::Returned, &units_of(&ret.lines), -1).await?;
                         let order = load_order(conn, order_id).await?.ok_or(DieselError::NotFound)?;
-                        let req = ::orders::RefundRequest {
-                            amount_minor: None,
-                            lines: ret
-                                .lines
-                                .iter()
-                                .map(|l| ::orders::RefundLineRequest {
-                                    line_no: l.line_no,
-                                    quantity: l.quantity,
-                                    restock: false,
-                                })
-                                .collect(),
-                            shipping: false,
-                            reason: Some(format!("return {}", ret.id)),
-                        };
+                        let req = returning::refund_request(&ret);
                         let plan = refund::plan(&order, &req).map_err(|e| TxError::Domain(e.into()))?;
                         let call = RefundCall {
                             key: format!("return-{}", ret.id),
@@ -1158,7 +1136,7 @@ impl OrderRepo for PgOrderRepo {
                     .await?;
                 let ret = row.into_return()?;
                 let order = load_order(conn, order_id).await?.ok_or(DieselError::NotFound)?;
-                crate::outbox::enqueue(conn, &[return_event(&order, &ret)]).await?;
+                crate::outbox::enqueue(conn, &[order_events_out::return_updated(&order, &ret)]).await?;
                 Ok(ReturnOutcome { ret, restocked_products, refund })
             })
             .await;

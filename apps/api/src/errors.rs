@@ -256,6 +256,7 @@ impl From<OrderError> for Problem {
                     .extension("order_status", serde_json::json!(t.from.as_str()))
             }
             OrderError::Refund(r) => refund_refused(r),
+            OrderError::Shipment(r) => shipment_refused(r),
             OrderError::KeyReused => Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "idempotency-key-reused",
@@ -310,6 +311,25 @@ fn refund_refused(r: orders::RefundRefusal) -> Problem {
     }
 }
 
+/// A shipment that cannot be made: 409 for more units than are left to ship (naming how many
+/// are), 422 for a line the order does not have, 404 for a shipment it does not have.
+fn shipment_refused(r: orders::ShipmentRefusal) -> Problem {
+    use orders::ShipmentRefusal as R;
+    match r {
+        R::UnknownLine { line_no } => Problem::invalid_field("lines", format!("the order has no line {line_no}")),
+        R::LineExceeded { line_no, shippable_quantity } => {
+            Problem::conflict("shipment-exceeds-line", "More units than are left to ship on a line")
+                .detail(format!("line {line_no} has {shippable_quantity} units left to ship"))
+                .extension("line_no", serde_json::json!(line_no))
+                .extension("shippable_quantity", serde_json::json!(shippable_quantity))
+        }
+        R::UnknownShipment(_) => Problem::not_found(),
+        R::CaptureNotFailed(status) => Problem::conflict("capture-not-failed", "Only a failed capture can be retried")
+            .detail(format!("the shipment's capture is {}", status.as_str()))
+            .extension("capture_status", serde_json::json!(status.as_str())),
+    }
+}
+
 /// A return that cannot be asked for: 409 for what the order's state forbids, 422 for a line
 /// the order does not have.
 fn return_refused(r: orders::ReturnRefusal) -> Problem {
@@ -337,6 +357,7 @@ fn event_verb(e: orders::Event) -> &'static str {
         PaymentSucceeded => "marked paid",
         PaymentFailed => "marked payment-failed",
         Ship => "shipped",
+        ShipPart => "shipped in part",
         Deliver => "delivered",
         Cancel => "cancelled",
         Expire => "expired",

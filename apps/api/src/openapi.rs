@@ -82,6 +82,21 @@ pub struct RefundConflictProblem {
     pub refundable_quantity: Option<i32>,
 }
 
+/// 409 for a shipment: `illegal-transition` (with `order_status`: not paid, or nothing left to
+/// ship) or `shipment-exceeds-line` (with `line_no` and `shippable_quantity`). Nothing was
+/// written.
+#[derive(Serialize, ToSchema)]
+pub struct ShipmentConflictProblem {
+    #[serde(flatten)]
+    pub problem: Problem,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_status: Option<orders::OrderStatus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line_no: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shippable_quantity: Option<i32>,
+}
+
 /// 409 at checkout: `cart-empty`, `insufficient-stock` (with `lines`), `currency-mismatch`,
 /// `promotion-limit-reached` (with `promotion_code`), or `idempotency-in-progress` (with
 /// `Retry-After`). Nothing was written.

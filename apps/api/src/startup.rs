@@ -142,6 +142,15 @@ impl OrderObserver for Observer {
     fn return_step(&self, step: &str) {
         self.metrics.returns.with_label_values(&[step]).inc();
     }
+    fn shipment_step(&self, step: &str) {
+        self.metrics.shipments.with_label_values(&[step]).inc();
+    }
+    fn capture_finished(&self, outcome: &str, amount_minor: i64) {
+        self.metrics.captures.with_label_values(&[outcome]).inc();
+        if outcome != "retry" {
+            self.metrics.captured_minor.with_label_values(&[outcome]).inc_by(amount_minor.unsigned_abs());
+        }
+    }
 }
 
 /// Wires the authentication service from configuration and its ports.
@@ -297,6 +306,7 @@ impl Application {
                 low_stock_threshold: config.checkout.low_stock_threshold,
                 require_verified_email: config.auth.require_verified_email_for_checkout,
                 return_window_days: config.orders.return_window_days,
+                capture: config.payments.capture,
             },
         ));
         let accounts = Arc::new(accounts::AccountService::new(

@@ -96,7 +96,8 @@ pub fn transitioned(order: &Order, from: OrderStatus, event: Event) -> Option<Ne
             )
         }
         OrderStatus::Refunded => (types::ORDER_REFUNDED, base(json!({ "refunded_at": order.refunded_at }))),
-        OrderStatus::PendingPayment | OrderStatus::RequiresAction => return None,
+        // Each shipment has its own event (`shipment_created`).
+        OrderStatus::PendingPayment | OrderStatus::RequiresAction | OrderStatus::PartiallyShipped => return None,
     };
     Some(NewEvent::new(kind, order.id, payload))
 }
@@ -120,6 +121,49 @@ pub fn refund_settled(order: &Order, refund: &crate::Refund) -> NewEvent {
             "total": order.total,
         }),
     )
+}
+
+fn shipment_payload(order: &Order, s: &crate::Shipment) -> Value {
+    json!({
+        "order_id": order.id,
+        "user_id": order.user_id,
+        "shipment_id": s.id,
+        "number": s.number,
+        "carrier": s.carrier,
+        "tracking_number": s.tracking_number,
+        "lines": s.lines.iter().map(|l| {
+            let name = order.lines.iter().find(|o| o.line_no == l.line_no).map(|o| o.name.clone());
+            json!({"line_no": l.line_no, "quantity": l.quantity, "name": name})
+        }).collect::<Vec<_>>(),
+        "status": order.status,
+        "capture": s.capture,
+        "capture_status": s.capture_status,
+        "shipped_at": s.created_at,
+        "delivered_at": s.delivered_at,
+    })
+}
+
+/// `order.shipment_created` (v1): a parcel handed to a carrier (the customer is told, with its
+/// lines and tracking number); `status` is the order's after it (`partially_shipped` or
+/// `shipped`).
+pub fn shipment_created(order: &Order, s: &crate::Shipment) -> NewEvent {
+    NewEvent::new(types::ORDER_SHIPMENT_CREATED, order.id, shipment_payload(order, s))
+}
+
+/// `order.shipment_delivered` (v1): a parcel reached the customer.
+pub fn shipment_delivered(order: &Order, s: &crate::Shipment) -> NewEvent {
+    NewEvent::new(types::ORDER_SHIPMENT_DELIVERED, order.id, shipment_payload(order, s))
+}
+
+/// `order.capture_failed` (v1): the provider refused a shipment's capture; the order is flagged
+/// for an admin (`capture_error` says why).
+pub fn capture_failed(order: &Order, s: &crate::Shipment) -> NewEvent {
+    let mut payload = shipment_payload(order, s);
+    if let Value::Object(m) = &mut payload {
+        m.insert("capture_error".into(), json!(s.capture_error));
+        m.insert("captured".into(), json!(order.captured));
+    }
+    NewEvent::new(types::ORDER_CAPTURE_FAILED, order.id, payload)
 }
 
 /// `order.return_updated` (v1): a return was asked for or took a step (`status`).
@@ -206,6 +250,11 @@ mod tests {
             total: eur(1490),
             refunded: eur(0),
             refund_state: crate::RefundState::None,
+            capture_mode: crate::CaptureMode::Automatic,
+            captured: eur(1490),
+            capture_state: crate::CaptureState::Captured,
+            capture_failed: false,
+            shipments: vec![],
             shipping_refunded: false,
             refunds: vec![],
             returns: vec![],
@@ -237,6 +286,8 @@ mod tests {
         let cases = [
             (PendingPayment, Event::PaymentSucceeded, Paid, Some(("order.paid", None))),
             (Paid, Event::Ship, Shipped, Some(("order.shipped", None))),
+            (PartiallyShipped, Event::Ship, Shipped, Some(("order.shipped", None))),
+            (PartiallyShipped, Event::Cancel, Shipped, Some(("order.shipped", None))),
             (Shipped, Event::Deliver, Delivered, Some(("order.delivered", None))),
             (PendingPayment, Event::Cancel, Cancelled, Some(("order.cancelled", Some("cancelled")))),
             (PendingPayment, Event::Expire, Cancelled, Some(("order.cancelled", Some("expired")))),
@@ -252,6 +303,8 @@ mod tests {
             assert_eq!(e.payload["total"]["amount_minor"], 1490);
         }
         assert_eq!(transitioned(&order(PendingPayment), PendingPayment, Event::Cancel), None);
+        // A part shipped: its shipment's own event says so.
+        assert_eq!(transitioned(&order(PartiallyShipped), Paid, Event::ShipPart), None);
         let shipped = transitioned(&order(Shipped), Paid, Event::Ship).expect("event");
         assert_eq!(shipped.payload["tracking_number"], "JD1");
     }

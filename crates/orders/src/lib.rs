@@ -4,6 +4,7 @@
 
 pub mod checkout;
 pub mod events;
+pub mod fulfilment;
 mod idempotency;
 mod model;
 pub mod payment;
@@ -14,6 +15,10 @@ mod service;
 pub mod state;
 pub mod webhook;
 
+pub use fulfilment::{
+    CaptureMode, CaptureState, CaptureStatus, ShipLine, Shipment, ShipmentPlan, ShipmentRefusal, ShipmentRequest,
+    ShipmentStatus,
+};
 pub use idempotency::{IdempotencyKey, KeyError};
 pub use model::*;
 pub use payment::{Authorization, AuthorizeRequest, PaymentAction, PaymentError, PaymentGateway, PaymentState};
@@ -21,8 +26,8 @@ pub use refund::{
     LineUnits, Refund, RefundLineRequest, RefundPlan, RefundRefusal, RefundRequest, RefundState, RefundStatus,
 };
 pub use repo::{
-    Applied, CheckoutRefusal, Claim, OrderError, OrderRepo, PayOut, PlaceOrder, RefundAsk, RefundCall, RefundOutcome,
-    ReturnOutcome, ReturnStep, TransitionData, UnavailableLine,
+    Applied, CaptureDue, CheckoutRefusal, Claim, OrderError, OrderRepo, PayOut, PlaceOrder, RefundAsk, RefundCall,
+    RefundOutcome, ReturnOutcome, ReturnStep, ShipCall, ShipOutcome, TransitionData, UnavailableLine,
 };
 pub use returns::{
     IllegalReturnTransition, LineRef, ReceiveReturn, RejectReturn, Return, ReturnEvent, ReturnLineRequest,

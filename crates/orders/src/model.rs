@@ -30,6 +30,8 @@ pub struct OrderLine {
     pub restocked_quantity: i32,
     /// Units in returns not rejected or withdrawn.
     pub returned_quantity: i32,
+    /// Units handed to a carrier, in the order's shipments.
+    pub shipped_quantity: i32,
 }
 
 /// A promotion applied to an order, as it was at checkout (refunds and returns use this).
@@ -62,10 +64,22 @@ pub struct Order {
     pub tax: Money,
     /// `subtotal + shipping - discount + tax`.
     pub total: Money,
-    /// Refunded so far: pending and succeeded refunds (never more than `total`).
+    /// Refunded so far: pending and succeeded refunds (never more than `captured`).
     pub refunded: Money,
-    /// `none`, `partially_refunded` or `refunded`, from `refunded` against `total`.
+    /// `none`, `partially_refunded` or `refunded`, from `refunded` against `captured`.
     pub refund_state: crate::RefundState,
+    /// When the payment is taken: at checkout (`automatic`) or per shipment (`on_shipment`).
+    pub capture_mode: crate::CaptureMode,
+    /// Taken from the customer so far (the total once charged at checkout; per shipment
+    /// otherwise).
+    pub captured: Money,
+    /// `none`, `partially_captured` or `captured`, from `captured` against `total`.
+    pub capture_state: crate::CaptureState,
+    /// A shipment's capture was refused by the provider: an admin has to act (retry it, or
+    /// settle with the customer).
+    pub capture_failed: bool,
+    /// Every shipment, in order.
+    pub shipments: Vec<crate::Shipment>,
     pub shipping_refunded: bool,
     /// Every refund, oldest first.
     pub refunds: Vec<crate::Refund>,
@@ -76,6 +90,7 @@ pub struct Order {
     pub shipping_address: AddressInput,
     pub shipping_method: String,
     pub lines: Vec<OrderLine>,
+    /// Of the latest shipment.
     pub carrier: Option<String>,
     pub tracking_number: Option<String>,
     /// With status `requires_action`: what the client needs for the customer's authentication.
@@ -93,7 +108,7 @@ pub struct Order {
     pub payment_id: Option<String>,
 }
 
-fn valid_token(value: &str, _: &()) -> garde::Result {
+pub(crate) fn valid_token(value: &str, _: &()) -> garde::Result {
     if value.bytes().all(|b| b.is_ascii_graphic()) { Ok(()) } else { Err(garde::Error::new("must be printable ASCII")) }
 }
 
@@ -125,24 +140,13 @@ pub struct PayAgain {
     pub payment_token: String,
 }
 
-/// `POST /admin/orders/{id}/ship` body.
-#[derive(Debug, Clone, Deserialize, garde::Validate)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
-pub struct Shipment {
-    #[garde(length(chars, min = 1, max = 50))]
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 50))]
-    pub carrier: String,
-    #[garde(length(min = 1, max = 100), custom(valid_token))]
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
-    pub tracking_number: String,
-}
-
 /// Filters of the admin order list.
 #[derive(Debug, Clone, Default)]
 pub struct OrderFilter {
     pub user_id: Option<Uuid>,
     pub status: Option<OrderStatus>,
+    /// Only orders flagged for an admin (a capture refused).
+    pub capture_failed: Option<bool>,
     /// Newest first; the key is (created_at, id) of the last order of the previous page.
     pub page: PageRequest<OrderKey>,
 }
@@ -176,23 +180,51 @@ pub enum TimelineEntry {
     },
     /// A return asked for (its current status, as of `updated_at`).
     Return { at: DateTime<Utc>, return_id: Uuid, status: crate::ReturnStatus, updated_at: DateTime<Utc> },
+    /// A parcel handed to a carrier, with its capture's status.
+    Shipment {
+        at: DateTime<Utc>,
+        shipment_id: Uuid,
+        number: i32,
+        carrier: String,
+        tracking_number: String,
+        capture: Money,
+        capture_status: crate::CaptureStatus,
+    },
+    /// A parcel delivered.
+    ShipmentDelivered { at: DateTime<Utc>, shipment_id: Uuid, number: i32 },
 }
 
 impl TimelineEntry {
     fn at(&self) -> DateTime<Utc> {
         match self {
-            TimelineEntry::Status { at, .. } | TimelineEntry::Refund { at, .. } | TimelineEntry::Return { at, .. } => {
-                *at
-            }
+            TimelineEntry::Status { at, .. }
+            | TimelineEntry::Refund { at, .. }
+            | TimelineEntry::Return { at, .. }
+            | TimelineEntry::Shipment { at, .. }
+            | TimelineEntry::ShipmentDelivered { at, .. } => *at,
         }
     }
 }
 
-/// The order's timeline, oldest first: its status changes, refunds and returns (ties keep that
-/// order).
+/// The order's timeline, oldest first: its status changes, shipments and their deliveries,
+/// refunds and returns (ties keep that order).
 pub fn timeline(order: &Order, history: &[StatusChange]) -> Vec<TimelineEntry> {
     let mut out: Vec<TimelineEntry> =
         history.iter().map(|h| TimelineEntry::Status { at: h.at, from: h.from, to: h.to }).collect();
+    for s in &order.shipments {
+        out.push(TimelineEntry::Shipment {
+            at: s.created_at,
+            shipment_id: s.id,
+            number: s.number,
+            carrier: s.carrier.clone(),
+            tracking_number: s.tracking_number.clone(),
+            capture: s.capture,
+            capture_status: s.capture_status,
+        });
+        if let Some(at) = s.delivered_at {
+            out.push(TimelineEntry::ShipmentDelivered { at, shipment_id: s.id, number: s.number });
+        }
+    }
     out.extend(order.refunds.iter().map(|r| TimelineEntry::Refund {
         at: r.created_at,
         refund_id: r.id,

@@ -71,13 +71,21 @@ pub enum PaymentError {
 pub trait PaymentGateway: Send + Sync + 'static {
     /// Reserves `amount` on the payment method.
     async fn authorize(&self, req: &AuthorizeRequest) -> Result<Authorization, PaymentError>;
-    /// Captures a previously authorised payment (in full).
-    async fn capture(&self, payment_id: &str, amount: Money, idempotency_key: &str) -> Result<(), PaymentError>;
+    /// Captures `amount` of a payment authorised without capture (one capture per shipment).
+    /// `final_capture`: the last one; the provider releases whatever is not captured.
+    async fn capture(
+        &self,
+        payment_id: &str,
+        amount: Money,
+        final_capture: bool,
+        idempotency_key: &str,
+    ) -> Result<(), PaymentError>;
     /// Refunds `amount` of a captured or authorised payment; returns the provider's refund id.
     async fn refund(&self, payment_id: &str, amount: Money, idempotency_key: &str) -> Result<String, PaymentError>;
     /// Asks the provider where a payment stands (never trusts the client).
     async fn retrieve(&self, payment_id: &str) -> Result<PaymentState, PaymentError>;
     /// Cancels a payment not completed yet (an abandoned authentication), so it can never
-    /// complete; `Rejected` when it has completed meanwhile.
+    /// complete; `Rejected` when it has completed meanwhile. Of a payment authorised without
+    /// capture, it releases what is not captured (the order will not ship whole).
     async fn cancel(&self, payment_id: &str, idempotency_key: &str) -> Result<(), PaymentError>;
 }

@@ -168,7 +168,25 @@ pub struct RefundPlan {
 }
 
 fn refundable_status(s: OrderStatus) -> bool {
-    matches!(s, OrderStatus::Paid | OrderStatus::Shipped | OrderStatus::Delivered | OrderStatus::Refunded)
+    matches!(
+        s,
+        OrderStatus::Paid
+            | OrderStatus::PartiallyShipped
+            | OrderStatus::Shipped
+            | OrderStatus::Delivered
+            | OrderStatus::Refunded
+    )
+}
+
+/// Units of `line` that a refund may still put back in stock: before the order has shipped
+/// whole only unshipped ones (a shipped unit comes back by a return), afterwards any not back
+/// yet.
+fn restockable(order: &Order, line: &crate::OrderLine) -> i32 {
+    if matches!(order.status, OrderStatus::Paid | OrderStatus::PartiallyShipped) {
+        crate::fulfilment::shippable(line)
+    } else {
+        line.quantity - line.restocked_quantity
+    }
 }
 
 /// The value of `units` refunded of each line (in `order.lines` order) and the shipping or not,
@@ -205,7 +223,9 @@ pub fn plan(order: &Order, req: &RefundRequest) -> Result<RefundPlan, RefundRefu
     let invalid = |field: &str, message: &str| RefundRefusal::Invalid { field: field.into(), message: message.into() };
     let by_lines = !req.lines.is_empty() || req.shipping;
     let cur = order.total.currency;
-    let left = order.total.amount_minor - order.refunded.amount_minor;
+    // Never more than was captured (all of it when charged at checkout).
+    let left = order.captured.amount_minor - order.refunded.amount_minor;
+    let completes = |amount: i64| order.refunded.amount_minor + amount >= order.total.amount_minor;
     let exceeded = || RefundRefusal::AmountExceeded { refundable: Money::new(left.max(0), cur) };
     match (req.amount_minor, by_lines) {
         (Some(_), true) => return Err(invalid("amount_minor", "give an amount or lines and shipping, not both")),
@@ -214,8 +234,12 @@ pub fn plan(order: &Order, req: &RefundRequest) -> Result<RefundPlan, RefundRefu
             if amount > left {
                 return Err(exceeded());
             }
-            let completes = amount == left;
-            return Ok(RefundPlan { amount: Money::new(amount, cur), lines: vec![], shipping: false, completes });
+            return Ok(RefundPlan {
+                amount: Money::new(amount, cur),
+                lines: vec![],
+                shipping: false,
+                completes: completes(amount),
+            });
         }
         (None, true) => {}
     }
@@ -227,16 +251,16 @@ pub fn plan(order: &Order, req: &RefundRequest) -> Result<RefundPlan, RefundRefu
             return Err(RefundRefusal::UnknownLine { line_no: r.line_no });
         };
         let line = &order.lines[i];
-        // Units in an open return are refunded by that return.
-        let refundable_quantity = line.quantity - after[i] - line.returned_quantity;
+        // Units in an open return are refunded by that return; units captured at shipment
+        // are refundable once shipped.
+        let refundable_quantity = crate::fulfilment::charged(order, line) - after[i] - line.returned_quantity;
         if r.quantity > refundable_quantity {
             return Err(RefundRefusal::LineExceeded { line_no: r.line_no, refundable_quantity });
         }
         after[i] += r.quantity;
         let restocked = if r.restock {
-            let already = line.restocked_quantity
-                + lines.iter().filter(|x| x.line_no == r.line_no).map(|x| x.restocked).sum::<i32>();
-            r.quantity.min(line.quantity - already).max(0)
+            let already: i32 = lines.iter().filter(|x| x.line_no == r.line_no).map(|x| x.restocked).sum();
+            r.quantity.min(restockable(order, line) - already).max(0)
         } else {
             0
         };
@@ -252,30 +276,26 @@ pub fn plan(order: &Order, req: &RefundRequest) -> Result<RefundPlan, RefundRefu
     if amount <= 0 {
         return Err(exceeded());
     }
-    Ok(RefundPlan { amount: Money::new(amount, cur), lines, shipping: req.shipping, completes: amount == left })
+    Ok(RefundPlan { amount: Money::new(amount, cur), lines, shipping: req.shipping, completes: completes(amount) })
 }
 
-/// Plans refunding everything left: every unit not refunded, the shipping if not refunded, and
-/// the rest of the money; units put back in stock when `restock` (an order that never shipped).
-/// `None` when nothing is left.
+/// Plans refunding everything left of what was captured: every charged unit not refunded, the
+/// shipping if not refunded, and the rest of the money; the unshipped units put back in stock
+/// when `restock` (never more than this refund covers). `None` when nothing is left.
 pub fn plan_rest(order: &Order, restock: bool) -> Option<RefundPlan> {
-    let left = order.total.amount_minor - order.refunded.amount_minor;
+    let left = order.captured.amount_minor - order.refunded.amount_minor;
     if left <= 0 {
         return None;
     }
     let lines = order
         .lines
         .iter()
-        .filter(|l| l.quantity > l.refunded_quantity + l.returned_quantity)
-        .map(|l| LineUnits {
+        .map(|l| (l, crate::fulfilment::charged(order, l) - l.refunded_quantity - l.returned_quantity))
+        .filter(|(_, units)| *units > 0)
+        .map(|(l, units)| LineUnits {
             line_no: l.line_no,
-            quantity: l.quantity - l.refunded_quantity - l.returned_quantity,
-            // Never more than the units this refund covers, nor than are not back yet.
-            restocked: if restock {
-                (l.quantity - l.refunded_quantity - l.returned_quantity).min(l.quantity - l.restocked_quantity)
-            } else {
-                0
-            },
+            quantity: units,
+            restocked: if restock { units.min(crate::fulfilment::shippable(l)) } else { 0 },
         })
         .collect();
     Some(RefundPlan {
@@ -314,6 +334,7 @@ pub(crate) mod tests_support {
             refunded_quantity: 0,
             restocked_quantity: 0,
             returned_quantity: 0,
+            shipped_quantity: 0,
         };
         let now = Utc::now();
         Order {
@@ -327,6 +348,11 @@ pub(crate) mod tests_support {
             total: m(4284),
             refunded: m(0),
             refund_state: RefundState::None,
+            capture_mode: crate::CaptureMode::Automatic,
+            captured: m(4284),
+            capture_state: crate::CaptureState::Captured,
+            capture_failed: false,
+            shipments: vec![],
             shipping_refunded: false,
             refunds: vec![],
             returns: vec![],

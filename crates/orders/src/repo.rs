@@ -46,6 +46,8 @@ pub enum OrderError {
     #[error(transparent)]
     Refund(#[from] crate::RefundRefusal),
     #[error(transparent)]
+    Shipment(#[from] crate::ShipmentRefusal),
+    #[error(transparent)]
     Return(#[from] crate::ReturnRefusal),
     #[error(transparent)]
     IllegalReturn(#[from] crate::IllegalReturnTransition),
@@ -70,6 +72,8 @@ pub struct PlaceOrder {
     pub expires_at: DateTime<Utc>,
     /// A sale that takes a variant's stock to this or below emits `inventory.low_stock`.
     pub low_stock_threshold: i32,
+    /// When the payment is taken (`payments.capture`), kept on the order.
+    pub capture_mode: crate::CaptureMode,
 }
 
 /// Data that travels with a transition.
@@ -100,6 +104,35 @@ pub enum Applied {
     },
     /// The webhook event was processed before.
     Duplicate,
+}
+
+/// A shipment to record.
+#[derive(Debug, Clone)]
+pub struct ShipCall {
+    /// The caller's idempotency key, when given: a second call with it returns the first
+    /// shipment.
+    pub key: Option<String>,
+    pub request_hash: Vec<u8>,
+    pub req: crate::ShipmentRequest,
+    pub actor: Option<Uuid>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ShipOutcome {
+    pub shipment: crate::Shipment,
+    /// False for a replay of the key.
+    pub fresh: bool,
+}
+
+/// A recorded capture the provider has not confirmed: captured with its own key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaptureDue {
+    pub shipment_id: Uuid,
+    pub order_id: Uuid,
+    pub payment_id: String,
+    pub amount: primitives::Money,
+    pub provider_key: String,
+    pub final_capture: bool,
 }
 
 /// What a refund covers.
@@ -202,6 +235,28 @@ pub trait OrderRepo: Send + Sync + 'static {
     /// gives its amount and units back to what is left to refund. A settled refund is left alone.
     async fn settle_refund(&self, refund: Uuid, result: Result<String, String>) -> Result<(), OrderError>;
     async fn order_id_by_payment(&self, payment_id: &str) -> Result<Option<Uuid>, OrderError>;
+    /// Records a shipment under the order's row lock, as planned by
+    /// [`crate::fulfilment::plan_shipment`]: the shipment (its capture pending when the order is
+    /// captured at shipment), the units shipped on the lines (a CHECK as backstop), the move to
+    /// `partially_shipped` or `shipped`, and `order.shipment_created` in the same transaction.
+    async fn ship(&self, id: Uuid, call: ShipCall) -> Result<ShipOutcome, OrderError>;
+    /// Marks shipments delivered (`shipment`: one; `None`: every one not delivered yet), and the
+    /// order `delivered` when it has shipped and every shipment is delivered
+    /// ([`crate::fulfilment::delivers_order`]).
+    async fn deliver(&self, id: Uuid, shipment: Option<Uuid>, actor: Option<Uuid>) -> Result<crate::Order, OrderError>;
+    /// Pending captures (of one order, or of any order when older than `older_than_secs`), in
+    /// shipment order.
+    async fn captures_due(
+        &self,
+        order: Option<Uuid>,
+        older_than_secs: i64,
+        limit: i64,
+    ) -> Result<Vec<CaptureDue>, OrderError>;
+    /// Settles a pending capture once: `Ok` adds it to what the order captured; `Err(why)`
+    /// fails it and flags the order (`capture_failed`, `order.capture_failed`).
+    async fn settle_capture(&self, shipment: Uuid, result: Result<(), String>) -> Result<(), OrderError>;
+    /// Puts a failed capture of the order back to pending (an admin's retry); the shipment.
+    async fn retry_capture(&self, order: Uuid, shipment: Uuid) -> Result<crate::Shipment, OrderError>;
     /// A customer's return of units of their delivered order, decided by
     /// [`crate::returns::plan_return`] under the order's row lock (the units counted as returned
     /// on the lines, a CHECK as backstop).

@@ -217,7 +217,9 @@ pub fn plan_return(
             .find(|l| l.line_no == r.line_no)
             .ok_or(ReturnRefusal::UnknownLine { line_no: r.line_no })?;
         let asked: i32 = out.iter().filter(|o| o.line_no == r.line_no).map(|o| o.quantity).sum();
-        let returnable_quantity = line.quantity - line.refunded_quantity - line.returned_quantity - asked;
+        // Shipped units not refunded (a unit cancelled before it shipped was never received).
+        let returnable_quantity =
+            line.shipped_quantity.min(line.quantity - line.refunded_quantity) - line.returned_quantity - asked;
         if r.quantity > returnable_quantity {
             return Err(ReturnRefusal::LineExceeded {
                 line_no: r.line_no,
@@ -297,6 +299,9 @@ mod tests {
         let mut o = crate::refund::tests_support::order();
         o.status = OrderStatus::Delivered;
         o.delivered_at = Some(Utc::now() - Duration::days(days_ago));
+        for l in &mut o.lines {
+            l.shipped_quantity = l.quantity;
+        }
         o
     }
 

@@ -10,14 +10,14 @@ use uuid::Uuid;
 
 use crate::payment::{Authorization, AuthorizeRequest, PaymentError, PaymentGateway, PaymentState};
 use crate::repo::{
-    Applied, CheckoutRefusal, Claim, OrderError, OrderRepo, PlaceOrder, RefundAsk, RefundCall, ReturnStep,
+    Applied, CheckoutRefusal, Claim, OrderError, OrderRepo, PlaceOrder, RefundAsk, RefundCall, ReturnStep, ShipCall,
     TransitionData,
 };
 use crate::state::Event;
 use crate::webhook::{PaymentNotice, PaymentRef};
 use crate::{
     CheckoutRequest, Order, OrderFilter, OrderStatus, Refund, RefundRequest, RefundStatus, Return, ReturnEvent,
-    ReturnRequest, Shipment,
+    ReturnRequest, Shipment, ShipmentRequest,
 };
 
 #[derive(Debug, Clone, Copy)]
@@ -32,6 +32,8 @@ pub struct CheckoutConfig {
     pub require_verified_email: bool,
     /// Days after delivery a return may be asked for (`orders.return_window_days`).
     pub return_window_days: i64,
+    /// When payments are taken (`payments.capture`): at checkout, or per shipment.
+    pub capture: crate::CaptureMode,
 }
 
 /// The recorded answer of a checkout (what a replay with the same key returns).
@@ -72,6 +74,11 @@ pub trait OrderObserver: Send + Sync + 'static {
     fn refund_finished(&self, outcome: &str, amount_minor: i64);
     /// A return was asked for (`requested`) or took a step (`approved`, `received`, ...).
     fn return_step(&self, step: &str);
+    /// A shipment was created (`created`) or delivered (`delivered`).
+    fn shipment_step(&self, step: &str);
+    /// A shipment's capture: `captured`, refused (`failed`), or left for a retry (`retry`),
+    /// with its amount in minor units.
+    fn capture_finished(&self, outcome: &str, amount_minor: i64);
 }
 
 pub struct OrderService {
@@ -167,6 +174,7 @@ impl OrderService {
             shipping_method: method,
             expires_at: Utc::now() + chrono::Duration::seconds(self.cfg.pending_ttl_secs),
             low_stock_threshold: self.cfg.low_stock_threshold,
+            capture_mode: self.cfg.capture,
         };
         let order = match self.orders.place(&place).await {
             Ok(o) => o,
@@ -192,8 +200,8 @@ impl OrderService {
                 amount: order.total,
                 payment_token: token.to_owned(),
                 idempotency_key,
-                // Paid means charged: refunds give back captured money.
-                capture: true,
+                // Charged now, or only authorised and captured per shipment.
+                capture: order.capture_mode == crate::CaptureMode::Automatic,
             })
             .await;
         let seconds = started.elapsed().as_secs_f64();
@@ -297,8 +305,19 @@ impl OrderService {
 
     /// Applies a transition and reports its stock effects.
     async fn transition(&self, id: Uuid, event: Event, data: TransitionData) -> Result<Order, OrderError> {
-        if event == Event::Refund {
-            return self.refund_rest(id, data.actor).await;
+        match event {
+            Event::Refund => return self.refund_rest(id, data.actor).await,
+            Event::Ship | Event::ShipPart => {
+                let req = ShipmentRequest {
+                    carrier: data.carrier.unwrap_or_default(),
+                    tracking_number: data.tracking_number.unwrap_or_default(),
+                    lines: vec![],
+                };
+                self.create_shipment(data.actor, id, None, req).await?;
+                return self.get(id).await;
+            }
+            Event::Deliver => return self.deliver(data.actor, id, None).await,
+            _ => {}
         }
         match self.orders.apply(id, event, data).await? {
             Applied::Done { order, effects, restocked_products } => {
@@ -310,6 +329,11 @@ impl OrderService {
                 }
                 if effects.cancel_payment {
                     self.cancel_abandoned(&order).await;
+                }
+                if effects.release_authorization && crate::fulfilment::holds_authorization(&order) {
+                    // What shipped is captured first; then the rest is let go.
+                    self.capture(Some(id)).await;
+                    self.release(&order).await;
                 }
                 Ok(self.orders.get(id).await?.unwrap_or(*order))
             }
@@ -324,6 +348,99 @@ impl OrderService {
         if let Err(e) = self.gateway.cancel(payment_id, &format!("cancel-{payment_id}")).await {
             tracing::error!(order_id = %order.id, payment_id, error = %e,
                 "could not cancel the payment of an abandoned order: if it completes, refund it");
+        }
+    }
+
+    /// Releases at the provider what an order captured at shipment holds and will not capture
+    /// (it was cancelled, or its rest was).
+    async fn release(&self, order: &Order) {
+        let Some(payment_id) = order.payment_id.as_deref() else { return };
+        if let Err(e) = self.gateway.cancel(payment_id, &format!("release-{payment_id}")).await {
+            // The authorisation lapses at the provider by itself (Stripe: after 7 days).
+            tracing::warn!(order_id = %order.id, payment_id, error = %e, "could not release the uncaptured authorisation");
+        }
+    }
+
+    // ---- shipments ----------------------------------------------------------------------------
+
+    /// Ships chosen units of a paid or partly shipped order (every unit left when `lines` is
+    /// empty), exactly once per key when one is given; captures the shipment's value when the
+    /// order is captured at shipment. The shipment as it stands afterwards (its capture
+    /// `pending` when the provider did not answer: the sweeper retries it with the same key).
+    pub async fn create_shipment(
+        &self,
+        actor: Option<Uuid>,
+        id: Uuid,
+        key: Option<&str>,
+        req: ShipmentRequest,
+    ) -> Result<Shipment, OrderError> {
+        let request_hash = Sha256::digest(serde_json::to_vec(&req).unwrap_or_default()).to_vec();
+        let call = ShipCall { key: key.map(str::to_owned), request_hash, req, actor };
+        let out = self.orders.ship(id, call).await?;
+        if out.fresh {
+            self.observer.shipment_step("created");
+        }
+        if out.shipment.capture_status == crate::CaptureStatus::Pending {
+            self.capture(Some(id)).await;
+        }
+        self.shipment_of(id, out.shipment.id).await
+    }
+
+    async fn shipment_of(&self, order: Uuid, shipment: Uuid) -> Result<Shipment, OrderError> {
+        self.get(order).await?.shipments.into_iter().find(|s| s.id == shipment).ok_or(OrderError::NotFound)
+    }
+
+    /// Marks a shipment delivered (`None`: every one), and the order once all are.
+    pub async fn deliver(&self, actor: Option<Uuid>, id: Uuid, shipment: Option<Uuid>) -> Result<Order, OrderError> {
+        let before = self.get(id).await?;
+        let order = self.orders.deliver(id, shipment, actor).await?;
+        let delivered = |o: &Order| o.shipments.iter().filter(|s| s.delivered_at.is_some()).count();
+        for _ in delivered(&before)..delivered(&order) {
+            self.observer.shipment_step("delivered");
+        }
+        Ok(order)
+    }
+
+    /// An admin's retry of a capture the provider refused.
+    pub async fn retry_capture(&self, id: Uuid, shipment: Uuid) -> Result<Shipment, OrderError> {
+        self.orders.retry_capture(id, shipment).await?;
+        self.capture(Some(id)).await;
+        self.shipment_of(id, shipment).await
+    }
+
+    /// Captures the pending shipments of one order (or, with `None`, those of any order pending
+    /// for half a minute), in shipment order, each with its own key: a retry never captures
+    /// twice. The provider's refusal fails the capture and flags the order; no answer leaves it
+    /// pending, and the order's later captures wait behind it.
+    async fn capture(&self, order: Option<Uuid>) {
+        let due = match self.orders.captures_due(order, if order.is_some() { 0 } else { 30 }, 20).await {
+            Ok(d) => d,
+            Err(e) => return tracing::warn!(error = %e, "could not read the pending captures"),
+        };
+        let mut waiting: Vec<Uuid> = Vec::new();
+        for c in due {
+            if waiting.contains(&c.order_id) {
+                continue;
+            }
+            let settled = match self.gateway.capture(&c.payment_id, c.amount, c.final_capture, &c.provider_key).await {
+                Ok(()) => Ok(()),
+                Err(PaymentError::Rejected(why)) => Err(why),
+                Err(e) => {
+                    tracing::warn!(order_id = %c.order_id, shipment_id = %c.shipment_id, error = %e, "capture not confirmed; will retry");
+                    self.observer.capture_finished("retry", c.amount.amount_minor);
+                    waiting.push(c.order_id);
+                    continue;
+                }
+            };
+            if let Err(why) = &settled {
+                tracing::error!(order_id = %c.order_id, shipment_id = %c.shipment_id, reason = why.as_str(),
+                    "the provider refused a capture: the order is flagged for an admin");
+            }
+            self.observer.capture_finished(if settled.is_ok() { "captured" } else { "failed" }, c.amount.amount_minor);
+            if let Err(e) = self.orders.settle_capture(c.shipment_id, settled).await {
+                tracing::warn!(shipment_id = %c.shipment_id, error = %e, "could not record the capture's outcome; will retry");
+                waiting.push(c.order_id);
+            }
         }
     }
 
@@ -460,8 +577,12 @@ impl OrderService {
         actor: Uuid,
         id: Uuid,
         event: Event,
-        shipment: Option<Shipment>,
+        shipment: Option<ShipmentRequest>,
     ) -> Result<Order, OrderError> {
+        if let (Event::Ship | Event::ShipPart, Some(req)) = (event, shipment.clone()) {
+            self.create_shipment(Some(actor), id, None, req).await?;
+            return self.get(id).await;
+        }
         let (carrier, tracking_number) =
             shipment.map(|s| (Some(s.carrier), Some(s.tracking_number))).unwrap_or_default();
         let data = TransitionData { actor: Some(actor), carrier, tracking_number, ..Default::default() };
@@ -505,7 +626,8 @@ impl OrderService {
 
     // ---- background -----------------------------------------------------------------------------
 
-    /// Cancels unpaid orders past their deadline (restocking them) and retries failed refunds.
+    /// Cancels unpaid orders past their deadline (restocking them) and retries unconfirmed
+    /// refunds and captures.
     /// Safe to run on every instance at once: each transition re-checks the status under lock.
     pub async fn sweep(&self) -> Result<usize, OrderError> {
         let mut done = 0;
@@ -517,6 +639,7 @@ impl OrderService {
             }
         }
         self.pay_out(None).await;
+        self.capture(None).await;
         let _ = self.orders.purge_expired_keys().await;
         Ok(done)
     }

@@ -5,13 +5,17 @@
 //!                │                    │  (3-D Secure)  ├─fail─► payment_failed
 //!                │                    │                └─cancel/expire─► cancelled
 //! pending_payment ──pay──► paid ──ship──► shipped ──deliver──► delivered
-//!   │  │                    │               │                    │
-//!   │  └─fail─► payment_failed               └──────refund───────┴──► refunded
+//!   │  │                    │ │             ▲  │                    │
+//!   │  │                    │ └─ship part─► partially_shipped       │
+//!   │  │                    │       (ship part)  │ ├─ship the rest──┘ (to shipped)
+//!   │  │                    │                    │ └─cancel the rest─► shipped
+//!   │  └─fail─► payment_failed                   └──────refund────────┴──► refunded
 //!   └─cancel/expire─► cancelled ◄─cancel─ paid ──refund──► refunded
 //! ```
 //!
 //! `requires_action` takes `action required` again when the customer pays with another card
-//! that needs authentication too.
+//! that needs authentication too. Which of `ship` and `ship part` a shipment is, and what
+//! cancelling the rest refunds, is decided by [`crate::fulfilment`].
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -27,6 +31,8 @@ pub enum OrderStatus {
     /// the order expires.
     RequiresAction,
     Paid,
+    /// Some units shipped, others still to ship.
+    PartiallyShipped,
     Shipped,
     Delivered,
     Cancelled,
@@ -35,10 +41,11 @@ pub enum OrderStatus {
 }
 
 impl OrderStatus {
-    pub const ALL: [OrderStatus; 8] = [
+    pub const ALL: [OrderStatus; 9] = [
         OrderStatus::PendingPayment,
         OrderStatus::RequiresAction,
         OrderStatus::Paid,
+        OrderStatus::PartiallyShipped,
         OrderStatus::Shipped,
         OrderStatus::Delivered,
         OrderStatus::Cancelled,
@@ -51,6 +58,7 @@ impl OrderStatus {
             OrderStatus::PendingPayment => "pending_payment",
             OrderStatus::RequiresAction => "requires_action",
             OrderStatus::Paid => "paid",
+            OrderStatus::PartiallyShipped => "partially_shipped",
             OrderStatus::Shipped => "shipped",
             OrderStatus::Delivered => "delivered",
             OrderStatus::Cancelled => "cancelled",
@@ -77,10 +85,13 @@ pub enum Event {
     PaymentSucceeded,
     /// The payment provider declined.
     PaymentFailed,
-    /// Handed to a carrier.
+    /// The last units handed to a carrier (all of them, or the rest).
     Ship,
+    /// Some units handed to a carrier, others left to ship.
+    ShipPart,
     Deliver,
-    /// The customer or an admin cancels before shipping.
+    /// The customer or an admin cancels before shipping (or an admin cancels the unshipped
+    /// rest of a partly shipped order).
     Cancel,
     /// Unpaid past the payment deadline.
     Expire,
@@ -89,11 +100,12 @@ pub enum Event {
 }
 
 impl Event {
-    pub const ALL: [Event; 8] = [
+    pub const ALL: [Event; 9] = [
         Event::ActionRequired,
         Event::PaymentSucceeded,
         Event::PaymentFailed,
         Event::Ship,
+        Event::ShipPart,
         Event::Deliver,
         Event::Cancel,
         Event::Expire,
@@ -104,10 +116,15 @@ impl Event {
 /// What a transition requires besides the status change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Effects {
-    /// Return the reserved stock to inventory.
+    /// Return the reserved stock of the units that never shipped to inventory.
     pub restock: bool,
-    /// Give back through the payment provider whatever is not refunded yet (a refund of the rest).
+    /// Give back through the payment provider what was paid for the units that will not ship:
+    /// everything not refunded yet, or, for the rest of a partly shipped order, its unshipped
+    /// units ([`crate::fulfilment::plan_cancel_rest`]).
     pub refund_payment: bool,
+    /// Release at the provider what is authorised and not captured (an order captured at
+    /// shipment that will not ship whole); nothing for an order charged at checkout.
+    pub release_authorization: bool,
     /// Give the order's promotion redemptions back (it ends cancelled or unpaid): they no
     /// longer count against the promotions' usage limits.
     pub release_promotions: bool,
@@ -133,7 +150,9 @@ pub fn transition(from: OrderStatus, event: Event) -> Result<(OrderStatus, Effec
     let none = Effects::default();
     let restock = Effects { restock: true, release_promotions: true, ..none };
     let declined = Effects { restore_cart: true, ..restock };
-    let cancel_paid = Effects { restock: true, refund_payment: true, release_promotions: true, ..none };
+    let cancel_paid =
+        Effects { restock: true, refund_payment: true, release_promotions: true, release_authorization: true, ..none };
+    let cancel_rest = Effects { restock: true, refund_payment: true, release_authorization: true, ..none };
     let abandoned = Effects { cancel_payment: true, ..restock };
     Ok(match (from, event) {
         (S::PendingPayment | S::RequiresAction, E::ActionRequired) => (S::RequiresAction, none),
@@ -141,12 +160,15 @@ pub fn transition(from: OrderStatus, event: Event) -> Result<(OrderStatus, Effec
         (S::PendingPayment | S::RequiresAction, E::PaymentFailed) => (S::PaymentFailed, declined),
         (S::PendingPayment, E::Cancel | E::Expire) => (S::Cancelled, restock),
         (S::RequiresAction, E::Cancel | E::Expire) => (S::Cancelled, abandoned),
-        (S::Paid, E::Ship) => (S::Shipped, none),
+        (S::Paid | S::PartiallyShipped, E::Ship) => (S::Shipped, none),
+        (S::Paid | S::PartiallyShipped, E::ShipPart) => (S::PartiallyShipped, none),
         (S::Paid, E::Cancel) => (S::Cancelled, cancel_paid),
+        // The unshipped rest is cancelled; what shipped stays shipped.
+        (S::PartiallyShipped, E::Cancel) => (S::Shipped, cancel_rest),
         (S::Shipped, E::Deliver) => (S::Delivered, none),
         // Reached when refunds add up to the total; the money and the units they restock are
         // the refunds' own (`crate::refund`), not effects of the move.
-        (S::Paid | S::Shipped | S::Delivered, E::Refund) => (S::Refunded, none),
+        (S::Paid | S::PartiallyShipped | S::Shipped | S::Delivered, E::Refund) => (S::Refunded, none),
         _ => return Err(IllegalTransition { from, event }),
     })
 }
@@ -163,7 +185,7 @@ pub struct Changes {
     /// Set by cancellation, expiry and a failed payment (the order ends unpaid or unshipped).
     pub cancelled_at: Option<DateTime<Utc>>,
     pub refunded_at: Option<DateTime<Utc>>,
-    /// With `Ship` only.
+    /// With `Ship` and `ShipPart` only.
     pub carrier: Option<String>,
     pub tracking_number: Option<String>,
     /// The provider's payment reference and decline reason, when the event brings them.
@@ -171,6 +193,10 @@ pub struct Changes {
     pub payment_error: Option<String>,
     /// With `ActionRequired` only.
     pub payment_action: Option<crate::PaymentAction>,
+    /// What the order has captured after it, when that changes: set by the caller from
+    /// [`crate::fulfilment::captured_when_paid`] (the order's capture mode is not the state
+    /// machine's concern).
+    pub captured_minor: Option<i64>,
 }
 
 /// What `event` does to an order in `from` at `now`, with `data` from the caller.
@@ -181,8 +207,12 @@ pub fn changes(
     now: DateTime<Utc>,
 ) -> Result<Changes, IllegalTransition> {
     let (to, effects) = transition(from, event)?;
+    // Cancelling the rest of a partly shipped order is the merchant's call.
+    if data.owner.is_some() && from == OrderStatus::PartiallyShipped && event == Event::Cancel {
+        return Err(IllegalTransition { from, event });
+    }
     let at = |s: OrderStatus| (to == s).then_some(now);
-    let shipped = to == OrderStatus::Shipped;
+    let shipped = matches!(event, Event::Ship | Event::ShipPart);
     Ok(Changes {
         to,
         effects,
@@ -196,6 +226,7 @@ pub fn changes(
         payment_id: data.payment_id.clone(),
         payment_error: data.payment_error.clone(),
         payment_action: data.payment_action.clone().filter(|_| to == OrderStatus::RequiresAction),
+        captured_minor: None,
     })
 }
 
@@ -234,7 +265,7 @@ mod tests {
                     assert_eq!(stamp, (c.to == status).then_some(now), "{from:?} + {event:?}: {status:?}");
                 }
                 assert_eq!(c.cancelled_at.is_some(), matches!(c.to, S::Cancelled | S::PaymentFailed));
-                assert_eq!(c.carrier.is_some() && c.tracking_number.is_some(), c.to == S::Shipped);
+                assert_eq!(c.carrier.is_some() && c.tracking_number.is_some(), matches!(event, E::Ship | E::ShipPart));
                 assert_eq!(c.payment_id.as_deref(), Some("pi_1"));
             }
         }
@@ -244,36 +275,48 @@ mod tests {
     #[test]
     fn every_transition_allowed_or_forbidden() {
         // (from, event, to, restock, refund, release the promotions' redemptions, restore the
-        // cart, cancel the payment at the provider)
-        type Row = (S, E, S, bool, bool, bool, bool, bool);
+        // cart, cancel the payment at the provider, release the authorisation)
+        type Row = (S, E, S, bool, bool, bool, bool, bool, bool);
         let allowed: &[Row] = &[
-            (S::PendingPayment, E::ActionRequired, S::RequiresAction, false, false, false, false, false),
-            (S::PendingPayment, E::PaymentSucceeded, S::Paid, false, false, false, false, false),
-            (S::PendingPayment, E::PaymentFailed, S::PaymentFailed, true, false, true, true, false),
-            (S::PendingPayment, E::Cancel, S::Cancelled, true, false, true, false, false),
-            (S::PendingPayment, E::Expire, S::Cancelled, true, false, true, false, false),
-            (S::RequiresAction, E::ActionRequired, S::RequiresAction, false, false, false, false, false),
-            (S::RequiresAction, E::PaymentSucceeded, S::Paid, false, false, false, false, false),
-            (S::RequiresAction, E::PaymentFailed, S::PaymentFailed, true, false, true, true, false),
-            (S::RequiresAction, E::Cancel, S::Cancelled, true, false, true, false, true),
-            (S::RequiresAction, E::Expire, S::Cancelled, true, false, true, false, true),
-            (S::Paid, E::Ship, S::Shipped, false, false, false, false, false),
-            (S::Paid, E::Cancel, S::Cancelled, true, true, true, false, false),
-            (S::Paid, E::Refund, S::Refunded, false, false, false, false, false),
-            (S::Shipped, E::Deliver, S::Delivered, false, false, false, false, false),
-            (S::Shipped, E::Refund, S::Refunded, false, false, false, false, false),
-            (S::Delivered, E::Refund, S::Refunded, false, false, false, false, false),
+            (S::PendingPayment, E::ActionRequired, S::RequiresAction, false, false, false, false, false, false),
+            (S::PendingPayment, E::PaymentSucceeded, S::Paid, false, false, false, false, false, false),
+            (S::PendingPayment, E::PaymentFailed, S::PaymentFailed, true, false, true, true, false, false),
+            (S::PendingPayment, E::Cancel, S::Cancelled, true, false, true, false, false, false),
+            (S::PendingPayment, E::Expire, S::Cancelled, true, false, true, false, false, false),
+            (S::RequiresAction, E::ActionRequired, S::RequiresAction, false, false, false, false, false, false),
+            (S::RequiresAction, E::PaymentSucceeded, S::Paid, false, false, false, false, false, false),
+            (S::RequiresAction, E::PaymentFailed, S::PaymentFailed, true, false, true, true, false, false),
+            (S::RequiresAction, E::Cancel, S::Cancelled, true, false, true, false, true, false),
+            (S::RequiresAction, E::Expire, S::Cancelled, true, false, true, false, true, false),
+            (S::Paid, E::Ship, S::Shipped, false, false, false, false, false, false),
+            (S::Paid, E::Cancel, S::Cancelled, true, true, true, false, false, true),
+            (S::Paid, E::Refund, S::Refunded, false, false, false, false, false, false),
+            (S::Shipped, E::Deliver, S::Delivered, false, false, false, false, false, false),
+            (S::Shipped, E::Refund, S::Refunded, false, false, false, false, false, false),
+            (S::Delivered, E::Refund, S::Refunded, false, false, false, false, false, false),
+            (S::Paid, E::ShipPart, S::PartiallyShipped, false, false, false, false, false, false),
+            (S::PartiallyShipped, E::Ship, S::Shipped, false, false, false, false, false, false),
+            (S::PartiallyShipped, E::ShipPart, S::PartiallyShipped, false, false, false, false, false, false),
+            (S::PartiallyShipped, E::Cancel, S::Shipped, true, true, false, false, false, true),
+            (S::PartiallyShipped, E::Refund, S::Refunded, false, false, false, false, false, false),
         ];
         let mut checked = 0;
         for from in S::ALL {
             for event in E::ALL {
                 let expected = allowed.iter().find(|(f, e, ..)| *f == from && *e == event);
                 match (transition(from, event), expected) {
-                    (Ok((to, fx)), Some((_, _, want, restock, refund, release, restore, cancel))) => {
+                    (Ok((to, fx)), Some((_, _, want, restock, refund, release, restore, cancel, authorization))) => {
                         assert_eq!(to, *want, "{from:?} + {event:?}");
                         assert_eq!(
-                            (fx.restock, fx.refund_payment, fx.release_promotions, fx.restore_cart, fx.cancel_payment),
-                            (*restock, *refund, *release, *restore, *cancel),
+                            (
+                                fx.restock,
+                                fx.refund_payment,
+                                fx.release_promotions,
+                                fx.restore_cart,
+                                fx.cancel_payment,
+                                fx.release_authorization
+                            ),
+                            (*restock, *refund, *release, *restore, *cancel, *authorization),
                             "{from:?} + {event:?}"
                         );
                     }
@@ -283,7 +326,20 @@ mod tests {
                 checked += 1;
             }
         }
-        assert_eq!(checked, 64);
+        assert_eq!(checked, 81);
+    }
+
+    #[test]
+    fn only_the_merchant_cancels_the_rest_of_a_partly_shipped_order() {
+        let now = Utc::now();
+        let customer = TransitionData { owner: Some(uuid::Uuid::nil()), ..Default::default() };
+        assert_eq!(
+            changes(S::PartiallyShipped, E::Cancel, &customer, now),
+            Err(IllegalTransition { from: S::PartiallyShipped, event: E::Cancel })
+        );
+        assert_eq!(changes(S::Paid, E::Cancel, &customer, now).map(|c| c.to), Ok(S::Cancelled));
+        let admin = changes(S::PartiallyShipped, E::Cancel, &TransitionData::default(), now).unwrap();
+        assert_eq!((admin.to, admin.shipped_at), (S::Shipped, Some(now)));
     }
 
     #[test]

@@ -39,6 +39,12 @@ pub mod types {
     pub const ORDER_REFUNDED: EventType = EventType { name: "order.refunded", version: 1, aggregate: "order" };
     pub const ORDER_REFUND_SETTLED: EventType =
         EventType { name: "order.refund_settled", version: 1, aggregate: "order" };
+    pub const ORDER_SHIPMENT_CREATED: EventType =
+        EventType { name: "order.shipment_created", version: 1, aggregate: "order" };
+    pub const ORDER_SHIPMENT_DELIVERED: EventType =
+        EventType { name: "order.shipment_delivered", version: 1, aggregate: "order" };
+    pub const ORDER_CAPTURE_FAILED: EventType =
+        EventType { name: "order.capture_failed", version: 1, aggregate: "order" };
     pub const ORDER_RETURN_UPDATED: EventType =
         EventType { name: "order.return_updated", version: 1, aggregate: "order" };
     pub const INVENTORY_LOW_STOCK: EventType =

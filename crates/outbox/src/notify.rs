@@ -39,7 +39,8 @@ const fn email(event: &'static str, name: &'static str) -> Template {
 
 const TEMPLATES: &[Template] = &[
     email(types::ORDER_PLACED.name, "order_placed"),
-    Template { sms: true, ..email(types::ORDER_SHIPPED.name, "order_shipped") },
+    // One per parcel: an order shipped in parts tells the customer what each one holds.
+    Template { sms: true, ..email(types::ORDER_SHIPMENT_CREATED.name, "order_shipped") },
     email(types::USER_PASSWORD_CHANGED.name, "password_changed"),
     email(types::USER_PASSWORD_RESET_REQUESTED.name, "password_reset"),
     email(types::USER_EMAIL_VERIFICATION_REQUESTED.name, "verify_email"),
@@ -228,12 +229,20 @@ mod tests {
     fn shipping_texts_when_a_phone_is_known() {
         let n = Notifications::new("Shop", "https://shop.example", b"key".to_vec());
         let ev = claimed(
-            types::ORDER_SHIPPED,
+            types::ORDER_SHIPMENT_CREATED,
             json!({"order_id": "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", "user_id": "0190a1b2-c3d4-7e5f-8a9b-000000000001",
-                   "carrier": "DHL", "tracking_number": "JD0001", "shipped_at": "2026-11-26T12:00:00Z"}),
+                   "carrier": "DHL", "tracking_number": "JD0001", "shipped_at": "2026-11-26T12:00:00Z",
+                   "number": 2, "status": "partially_shipped",
+                   "lines": [{"line_no": 1, "quantity": 2, "name": "Tee <M>"}]}),
         );
         let m = n.render(&ev, &contact(Some("+4915112345678"))).expect("renders");
         assert!(m.emails[0].text.contains("JD0001"));
+        assert!(m.emails[0].text.contains("2 × Tee <M>"), "{}", m.emails[0].text);
+        assert!(m.emails[0].text.contains("more to follow"), "{}", m.emails[0].text);
+        assert!(m.emails[0].html.contains("Tee &lt;M&gt;"), "{}", m.emails[0].html);
+        // The order's own `order.shipped` no longer writes: its parcels did.
+        let whole = claimed(types::ORDER_SHIPPED, ev.payload.clone());
+        assert_eq!(n.render(&whole, &contact(None)).expect("renders"), Messages::default());
         assert_eq!(m.sms.len(), 1);
         assert!(m.sms[0].body.contains("DHL") && m.sms[0].body.contains("JD0001"), "{}", m.sms[0].body);
         assert_eq!(n.render(&ev, &contact(None)).expect("renders").sms, vec![]);

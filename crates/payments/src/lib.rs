@@ -2,7 +2,7 @@
 //!
 //! - [`SandboxGateway`]: deterministic and in-process, the default in development and tests.
 //! - [`StripeGateway`]: a Stripe-compatible HTTP client for the PaymentIntents API (authorize
-//!   with manual capture, capture, refund), configured by [`StripeConfig`].
+//!   with automatic or manual capture, captures per shipment, refund), configured by [`StripeConfig`].
 //!
 //! # Sandbox test tokens
 //!
@@ -13,13 +13,15 @@
 //! | `tok_visa`, or any token starting with `tok_ok` | `Approved { payment_id: "pi_sandbox_<uuid>" }` |
 //! | `tok_declined` | `Declined { reason: "card_declined" }` |
 //! | `tok_insufficient_funds` | `Declined { reason: "insufficient_funds" }` |
+//! | `tok_capture_fail` | `Approved`; every later `capture` is `Rejected("capture_declined")` (capture at shipment failing) |
 //! | `tok_3ds_success` | `ActionRequired` (3-D Secure); [`SandboxGateway::authenticate`] then makes it succeed |
 //! | `tok_3ds_fail` | `ActionRequired`; the authentication then fails (`authentication_failed`) |
 //! | `tok_3ds_abandon` | `ActionRequired`; the customer never authenticates (the order expires, the payment is cancelled) |
 //! | `tok_timeout` | waits for the configured timeout (default 2 s, see [`SandboxGateway::with_timeout`]), then `Err(PaymentError::Timeout)` |
 //! | anything else | `Err(PaymentError::Rejected("unknown test token"))` |
 //!
-//! `capture` succeeds and `refund` returns `re_sandbox_<uuid>` for any payment id of the sandbox
+//! A payment approved without capture (`AuthorizeRequest::capture == false`) is remembered as
+//! authorised: `cancel` releases it (then `capture` is refused). `capture` succeeds and `refund` returns `re_sandbox_<uuid>` for any payment id of the sandbox
 //! form `pi_sandbox_<32 hex digits>` (checked by shape, so ids survive a dev-server restart); other
 //! ids are `Rejected("unknown payment id")`. Amounts must be positive.
 //!

@@ -168,7 +168,8 @@ fn action_key(payment_id: &str) -> String {
 
 fn decoded_state(state: &str) -> PaymentState {
     match state {
-        "succeeded" => PaymentState::Succeeded,
+        // Charged, or authorised for captures at shipment (released: its rest let go).
+        "succeeded" | "authorized" | "capture_fail" | "released" => PaymentState::Succeeded,
         "failed" => PaymentState::Failed { reason: "authentication_failed".into() },
         "canceled" => PaymentState::Canceled,
         _ => PaymentState::RequiresAction,
@@ -224,7 +225,15 @@ impl PaymentGateway for SandboxGateway {
         }
         check_amount(req.amount)?;
         let outcome = match req.payment_token.as_str() {
-            "tok_visa" => Authorization::Approved { payment_id: new_id(SANDBOX_PAYMENT_PREFIX) },
+            "tok_visa" | "tok_capture_fail" => {
+                let payment_id = new_id(SANDBOX_PAYMENT_PREFIX);
+                if req.payment_token == "tok_capture_fail" {
+                    self.save(&payment_id, "capture_fail").await;
+                } else if !req.capture {
+                    self.save(&payment_id, "authorized").await;
+                }
+                Authorization::Approved { payment_id }
+            }
             token if token.starts_with("tok_ok") => {
                 Authorization::Approved { payment_id: new_id(SANDBOX_PAYMENT_PREFIX) }
             }
@@ -251,8 +260,14 @@ impl PaymentGateway for SandboxGateway {
         remember(&mut self.state().authorizations, &req.idempotency_key, fingerprint, outcome)
     }
 
-    async fn capture(&self, payment_id: &str, amount: Money, idempotency_key: &str) -> Result<(), PaymentError> {
-        let fingerprint = format!("{payment_id}|{}", money_fingerprint(amount));
+    async fn capture(
+        &self,
+        payment_id: &str,
+        amount: Money,
+        final_capture: bool,
+        idempotency_key: &str,
+    ) -> Result<(), PaymentError> {
+        let fingerprint = format!("{payment_id}|{}|{final_capture}", money_fingerprint(amount));
         if let Some(previous) = replay(&self.state().captures, idempotency_key, &fingerprint) {
             return previous;
         }
@@ -260,6 +275,11 @@ impl PaymentGateway for SandboxGateway {
             return Err(PaymentError::Rejected("unknown payment id".into()));
         }
         check_amount(amount)?;
+        match self.load(payment_id).await.as_deref() {
+            Some("capture_fail") => return Err(PaymentError::Rejected("capture_declined".into())),
+            Some("released" | "canceled") => return Err(PaymentError::Rejected("the payment was released".into())),
+            _ => {}
+        }
         tracing::debug!(payment_id, "sandbox capture");
         remember(&mut self.state().captures, idempotency_key, fingerprint, ())
     }
@@ -295,7 +315,12 @@ impl PaymentGateway for SandboxGateway {
                 self.save(payment_id, "canceled").await;
                 Ok(())
             }
-            Some("canceled" | "failed") => Ok(()),
+            // Authorised for captures at shipment: what is not captured is let go.
+            Some("authorized" | "capture_fail") => {
+                self.save(payment_id, "released").await;
+                Ok(())
+            }
+            Some("canceled" | "failed" | "released") => Ok(()),
             _ => Err(PaymentError::Rejected("the payment has succeeded; refund it instead".into())),
         }
     }

@@ -305,6 +305,11 @@ impl PaymentGateway for StripeGateway {
             ("automatic_payment_methods[enabled]", "true".to_owned()),
             ("metadata[order_id]", req.order_id.to_string()),
         ];
+        if !req.capture {
+            // One capture per shipment (Stripe's multicapture, where the card and account
+            // allow it; otherwise the first capture is the last, docs/orders.md).
+            form.push(("payment_method_options[card][request_multicapture]", "if_available".to_owned()));
+        }
         match &self.return_url {
             Some(url) => form.push(("return_url", url.clone())),
             // Confirming server-side without a return_url: no redirect-based methods (cards
@@ -345,16 +350,26 @@ impl PaymentGateway for StripeGateway {
         }
     }
 
-    async fn capture(&self, payment_id: &str, amount: Money, idempotency_key: &str) -> Result<(), PaymentError> {
+    async fn capture(
+        &self,
+        payment_id: &str,
+        amount: Money,
+        final_capture: bool,
+        idempotency_key: &str,
+    ) -> Result<(), PaymentError> {
         check_id(payment_id)?;
         check_amount(amount)?;
         let path = format!("/v1/payment_intents/{payment_id}/capture");
-        let form = [("amount_to_capture", amount.amount_minor.to_string())];
+        let form = [
+            ("amount_to_capture", amount.amount_minor.to_string()),
+            // Not final: the rest stays authorised for the next shipment.
+            ("final_capture", final_capture.to_string()),
+        ];
         let (status, body) = self.post_form("capture", &path, &form, idempotency_key).await?;
         if !status.is_success() {
             return Err(rejected(status, &body));
         }
-        tracing::info!(payment_id, "payment captured");
+        tracing::info!(payment_id, amount = amount.amount_minor, final_capture, "payment captured");
         Ok(())
     }
 

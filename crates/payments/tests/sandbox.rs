@@ -146,8 +146,8 @@ async fn non_positive_amounts_are_rejected() {
 async fn capture_and_refund_known_payments() {
     let g = gateway();
     let payment_id = approved_id(g.authorize(&request("tok_visa", "auth")).await);
-    assert_eq!(g.capture(&payment_id, eur(1999), "capture").await, Ok(()));
-    assert_eq!(g.capture(&payment_id, eur(1999), "capture").await, Ok(()));
+    assert_eq!(g.capture(&payment_id, eur(1999), true, "capture").await, Ok(()));
+    assert_eq!(g.capture(&payment_id, eur(1999), true, "capture").await, Ok(()));
 
     let refund_id = g.refund(&payment_id, eur(500), "refund-1").await.expect("refund");
     assert!(refund_id.starts_with("re_sandbox_"), "{refund_id}");
@@ -158,7 +158,33 @@ async fn capture_and_refund_known_payments() {
 
     // A sandbox id from another process (or before a restart) is still recognised.
     let foreign = format!("pi_sandbox_{}", Uuid::from_u128(7).simple());
-    assert_eq!(g.capture(&foreign, eur(1), "capture-foreign").await, Ok(()));
+    assert_eq!(g.capture(&foreign, eur(1), true, "capture-foreign").await, Ok(()));
+}
+
+#[tokio::test]
+async fn an_authorisation_is_captured_in_parts_then_released() {
+    let g = gateway();
+    let manual = AuthorizeRequest { capture: false, ..request("tok_visa", "auth-manual") };
+    let payment_id = approved_id(g.authorize(&manual).await);
+    assert_eq!(g.capture(&payment_id, eur(500), false, "capture-1").await, Ok(()));
+    // The same key with another amount or finality is another request: refused.
+    assert!(matches!(g.capture(&payment_id, eur(500), true, "capture-1").await, Err(PaymentError::Rejected(_))));
+    assert_eq!(g.cancel(&payment_id, "release").await, Ok(()));
+    assert_eq!(g.retrieve(&payment_id).await, Ok(PaymentState::Succeeded));
+    assert_eq!(
+        g.capture(&payment_id, eur(500), true, "capture-2").await,
+        Err(PaymentError::Rejected("the payment was released".into()))
+    );
+    // A card whose captures the provider refuses.
+    let failing =
+        approved_id(g.authorize(&AuthorizeRequest { capture: false, ..request("tok_capture_fail", "a2") }).await);
+    assert_eq!(
+        g.capture(&failing, eur(500), true, "capture-3").await,
+        Err(PaymentError::Rejected("capture_declined".into()))
+    );
+    // Charged at checkout: nothing is left to release.
+    let charged = approved_id(g.authorize(&AuthorizeRequest { capture: true, ..request("tok_visa", "a3") }).await);
+    assert!(matches!(g.cancel(&charged, "release-3").await, Err(PaymentError::Rejected(_))));
 }
 
 #[tokio::test]
@@ -166,7 +192,7 @@ async fn capture_and_refund_reject_unknown_payments() {
     let g = gateway();
     for id in ["pi_123", "pi_sandbox_", "pi_sandbox_nothex", ""] {
         assert_eq!(
-            g.capture(id, eur(100), "c").await,
+            g.capture(id, eur(100), true, "c").await,
             Err(PaymentError::Rejected("unknown payment id".into())),
             "{id:?}"
         );

@@ -74,6 +74,8 @@ async fn authorize_approves_and_sends_key_idempotency_key_and_form() {
     assert_eq!(fields["payment_method"], "pm_card_visa");
     assert_eq!(fields["confirm"], "true");
     assert_eq!(fields["capture_method"], "manual");
+    // Captured per shipment: several captures of one authorisation.
+    assert_eq!(fields["payment_method_options[card][request_multicapture]"], "if_available");
     assert_eq!(fields["metadata[order_id]"], Uuid::from_u128(0xabc).to_string());
 }
 
@@ -88,7 +90,9 @@ async fn authorize_with_capture_charges_at_once() {
         .await;
     let outcome = gateway(&server).authorize(&AuthorizeRequest { capture: true, ..request("k-capture") }).await;
     assert_eq!(outcome, Ok(Authorization::Approved { payment_id: "pi_9".into() }));
-    assert_eq!(form(&requests(&server).await[0])["capture_method"], "automatic");
+    let fields = form(&requests(&server).await[0]);
+    assert_eq!(fields["capture_method"], "automatic");
+    assert!(!fields.contains_key("payment_method_options[card][request_multicapture]"));
 }
 
 #[tokio::test]
@@ -225,13 +229,22 @@ async fn capture_posts_the_amount_to_capture() {
         .and(header("authorization", format!("Bearer {KEY}").as_str()))
         .and(header("idempotency-key", "order-abc-capture"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "pi_123", "status": "succeeded"})))
-        .expect(1)
+        .expect(2)
         .mount(&server)
         .await;
 
-    assert_eq!(gateway(&server).capture("pi_123", eur(1999), "order-abc-capture").await, Ok(()));
+    assert_eq!(gateway(&server).capture("pi_123", eur(1999), true, "order-abc-capture").await, Ok(()));
+    // A shipment's part: the rest stays authorised for the next one.
+    assert_eq!(gateway(&server).capture("pi_123", eur(500), false, "order-abc-capture").await, Ok(()));
     let seen = requests(&server).await;
-    assert_eq!(form(&seen[0]), HashMap::from([("amount_to_capture".to_owned(), "1999".to_owned())]));
+    let captured = |amount: &str, last: &str| {
+        HashMap::from([
+            ("amount_to_capture".to_owned(), amount.to_owned()),
+            ("final_capture".to_owned(), last.to_owned()),
+        ])
+    };
+    assert_eq!(form(&seen[0]), captured("1999", "true"));
+    assert_eq!(form(&seen[1]), captured("500", "false"));
 }
 
 #[tokio::test]
@@ -244,10 +257,10 @@ async fn capture_of_an_unknown_payment_is_rejected() {
         .mount(&server)
         .await;
     let g = gateway(&server);
-    assert!(matches!(g.capture("pi_missing", eur(1), "k").await, Err(PaymentError::Rejected(_))));
+    assert!(matches!(g.capture("pi_missing", eur(1), true, "k").await, Err(PaymentError::Rejected(_))));
     assert!(matches!(g.refund("pi_missing", eur(1), "k").await, Err(PaymentError::Rejected(_))));
     // Ids that could escape the URL path never reach the provider.
-    assert!(matches!(g.capture("pi_1/../x", eur(1), "k").await, Err(PaymentError::Rejected(_))));
+    assert!(matches!(g.capture("pi_1/../x", eur(1), true, "k").await, Err(PaymentError::Rejected(_))));
     assert_eq!(requests(&server).await.len(), 2);
 }
 

@@ -7,6 +7,7 @@ mod carts;
 mod catalog;
 pub mod db;
 mod error;
+mod fulfilling;
 mod identity;
 mod migrate;
 mod ordering;

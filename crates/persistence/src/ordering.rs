@@ -6,7 +6,7 @@ use ::orders::{
     Applied, Changes, CheckoutRefusal, Claim, Event, LineUnits, Order, OrderError, OrderFilter, OrderLine,
     OrderPromotion, OrderRepo, OrderStatus, PayOut, PlaceOrder, Refund, RefundAsk, RefundCall, RefundOutcome,
     RefundPlan, RefundState, RefundStatus, Return, ReturnEvent, ReturnOutcome, ReturnRequest, ReturnStatus, ReturnStep,
-    TransitionData, changes, checkout, refund, returns as returning,
+    TransitionData, changes, checkout, fulfilment, refund, returns as returning,
 };
 use cart::LineSnapshot;
 use cart::rules::LineFact;
@@ -67,6 +67,9 @@ struct OrderRow {
     payment_action: Option<Value>,
     refunded_minor: i64,
     shipping_refunded: bool,
+    capture_mode: String,
+    captured_minor: i64,
+    capture_failed: bool,
     carrier: Option<String>,
     tracking_number: Option<String>,
     expires_at: DateTime<Utc>,
@@ -95,6 +98,7 @@ struct Transitioned<'a> {
     payment_id: Option<&'a str>,
     payment_error: Option<&'a str>,
     payment_action: Option<Value>,
+    captured_minor: Option<i64>,
 }
 
 impl<'a> From<&'a Changes> for Transitioned<'a> {
@@ -111,6 +115,7 @@ impl<'a> From<&'a Changes> for Transitioned<'a> {
             payment_id: c.payment_id.as_deref(),
             payment_error: c.payment_error.as_deref(),
             payment_action: c.payment_action.as_ref().and_then(|a| serde_json::to_value(a).ok()),
+            captured_minor: c.captured_minor,
         }
     }
 }
@@ -137,6 +142,7 @@ struct LineDbRow {
     refunded_quantity: i32,
     restocked_quantity: i32,
     returned_quantity: i32,
+    shipped_quantity: i32,
 }
 
 #[derive(Queryable, Selectable)]
@@ -203,7 +209,16 @@ impl ReturnRow {
     }
 }
 
-fn assemble(row: OrderRow, lines: Vec<LineDbRow>, refunds: Vec<RefundRow>, rets: Vec<ReturnRow>) -> QueryResult<Order> {
+/// An order row and what hangs off it, as loaded.
+struct Loaded {
+    row: OrderRow,
+    lines: Vec<LineDbRow>,
+    refunds: Vec<RefundRow>,
+    returns: Vec<ReturnRow>,
+    shipments: Vec<crate::fulfilling::ShipmentRow>,
+}
+
+fn assemble(Loaded { row, lines, refunds, returns: rets, shipments }: Loaded) -> QueryResult<Order> {
     let cur = currency(&row.currency)?;
     let money = |m| Money::new(m, cur);
     let status = decode_status(&row.status)?;
@@ -223,7 +238,15 @@ fn assemble(row: OrderRow, lines: Vec<LineDbRow>, refunds: Vec<RefundRow>, rets:
         tax: money(row.tax_minor),
         total: money(row.total_minor),
         refunded: money(row.refunded_minor),
-        refund_state: RefundState::of(row.refunded_minor, row.total_minor),
+        refund_state: RefundState::of(row.refunded_minor, row.captured_minor),
+        capture_mode: known("capture mode", &row.capture_mode, ::orders::CaptureMode::parse)?,
+        captured: money(row.captured_minor),
+        capture_state: ::orders::CaptureState::of(row.captured_minor, row.total_minor),
+        capture_failed: row.capture_failed,
+        shipments: shipments
+            .into_iter()
+            .map(crate::fulfilling::ShipmentRow::into_shipment)
+            .collect::<QueryResult<_>>()?,
         shipping_refunded: row.shipping_refunded,
         refunds: refunds.into_iter().map(RefundRow::into_refund).collect::<QueryResult<_>>()?,
         returns: rets.into_iter().map(ReturnRow::into_return).collect::<QueryResult<_>>()?,
@@ -248,6 +271,7 @@ fn assemble(row: OrderRow, lines: Vec<LineDbRow>, refunds: Vec<RefundRow>, rets:
                     refunded_quantity: l.refunded_quantity,
                     restocked_quantity: l.restocked_quantity,
                     returned_quantity: l.returned_quantity,
+                    shipped_quantity: l.shipped_quantity,
                 })
             })
             .collect::<QueryResult<_>>()?,
@@ -299,20 +323,37 @@ async fn load_orders(conn: &mut AsyncPgConnection, rows: Vec<OrderRow>) -> Query
             .await?;
         (refunded, returned)
     };
+    // Only an order that has shipped something has shipments.
+    let shipped: Vec<Uuid> = rows
+        .iter()
+        .filter(|r| {
+            [
+                OrderStatus::PartiallyShipped.as_str(),
+                OrderStatus::Shipped.as_str(),
+                OrderStatus::Delivered.as_str(),
+                OrderStatus::Refunded.as_str(),
+            ]
+            .contains(&r.status.as_str())
+        })
+        .map(|r| r.id)
+        .collect();
+    let mut parcels = crate::fulfilling::shipments_of(conn, &shipped).await?;
     rows.into_iter()
-        .map(|r| {
-            let (mine, its, back) = (
-                take_where(&mut lines, |l| l.order_id == r.id),
-                take_where(&mut refunded, |f| f.order_id == r.id),
-                take_where(&mut returned, |x| x.order_id == r.id),
-            );
-            assemble(r, mine, its, back)
+        .map(|row| {
+            let id = row.id;
+            assemble(Loaded {
+                row,
+                lines: take_where(&mut lines, |l| l.order_id == id),
+                refunds: take_where(&mut refunded, |f| f.order_id == id),
+                returns: take_where(&mut returned, |x| x.order_id == id),
+                shipments: take_where(&mut parcels, |x| x.order_id == id),
+            })
         })
         .collect()
 }
 
 /// Moves the items that match out of `items`, keeping the rest in order.
-fn take_where<T>(items: &mut Vec<T>, matches: impl Fn(&T) -> bool) -> Vec<T> {
+pub(crate) fn take_where<T>(items: &mut Vec<T>, matches: impl Fn(&T) -> bool) -> Vec<T> {
     let (taken, rest) = std::mem::take(items).into_iter().partition(|i| matches(i));
     *items = rest;
     taken
@@ -329,7 +370,7 @@ pub(crate) async fn orders_of(conn: &mut AsyncPgConnection, user: Uuid) -> Query
     load_orders(conn, rows).await
 }
 
-async fn load_order(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<Order>> {
+pub(crate) async fn load_order(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<Order>> {
     let row: Option<OrderRow> = orders::table.find(id).select(OrderRow::as_select()).first(conn).await.optional()?;
     match row {
         Some(r) => Ok(load_orders(conn, vec![r]).await?.pop()),
@@ -434,7 +475,7 @@ struct LockedCart {
 
 /// Writes a transition `orders::changes` decided: the order row as one UPDATE, the status
 /// history row, and the transition's outbox event; the order as it is afterwards.
-async fn record_transition(
+pub(crate) async fn record_transition(
     conn: &mut AsyncPgConnection,
     id: Uuid,
     from: OrderStatus,
@@ -693,6 +734,7 @@ impl OrderRepo for PgOrderRepo {
                         orders::shipping_method_id.eq(p.shipping_method.id),
                         orders::shipping_method.eq(&p.shipping_method.name),
                         orders::expires_at.eq(p.expires_at),
+                        orders::capture_mode.eq(p.capture_mode.as_str()),
                     ))
                     .execute(conn)
                     .await?;
@@ -789,6 +831,9 @@ impl OrderRepo for PgOrderRepo {
         if let Some(s) = f.status {
             q = q.filter(orders::status.eq(s.as_str()));
         }
+        if let Some(flagged) = f.capture_failed {
+            q = q.filter(orders::capture_failed.eq(flagged));
+        }
         if let Some((primitives::CursorTime(ts), id)) = f.page.after {
             q = q.filter(orders::created_at.lt(ts).or(orders::created_at.eq(ts).and(orders::id.lt(id))));
         }
@@ -805,14 +850,14 @@ impl OrderRepo for PgOrderRepo {
         let mut conn = self.db.conn().await?;
         let result: Result<Applied, TxError<OrderError>> = conn
             .transaction(async |conn| {
-                let row: Option<(String, Uuid, Option<String>)> = orders::table
+                let row: Option<(String, Uuid, Option<String>, String, i64)> = orders::table
                     .find(id)
-                    .select((orders::status, orders::user_id, orders::payment_id))
+                    .select((orders::status, orders::user_id, orders::payment_id, orders::capture_mode, orders::total_minor))
                     .for_update()
                     .first(conn)
                     .await
                     .optional()?;
-                let Some((status, owner, current_payment)) = row else {
+                let Some((status, owner, current_payment, mode, total)) = row else {
                     return Err(TxError::Domain(OrderError::NotFound));
                 };
                 if data.owner.is_some_and(|u| u != owner) {
@@ -839,7 +884,19 @@ impl OrderRepo for PgOrderRepo {
                     }
                 }
                 let from = decode_status(&status)?;
-                let c = changes(from, event, &data, Utc::now()).map_err(|e| TxError::Domain(e.into()))?;
+                let mut c = changes(from, event, &data, Utc::now()).map_err(|e| TxError::Domain(e.into()))?;
+                if c.paid_at.is_some() {
+                    let mode = known("capture mode", &mode, ::orders::CaptureMode::parse)?;
+                    c.captured_minor = fulfilment::captured_when_paid(mode, total);
+                }
+                // Cancelling the rest of a partly shipped order refunds its unshipped units,
+                // decided before they go back to stock.
+                let rest_refund = if from == OrderStatus::PartiallyShipped && c.effects.refund_payment {
+                    let before = load_order(conn, id).await?.ok_or(DieselError::NotFound)?;
+                    fulfilment::plan_cancel_rest(&before)
+                } else {
+                    None
+                };
 
                 if c.effects.restore_cart {
                     // Before the restock: the cart is locked before the variants, as checkout does.
@@ -847,12 +904,14 @@ impl OrderRepo for PgOrderRepo {
                 }
                 let mut restocked_products = Vec::new();
                 if c.effects.restock {
-                    // The units not back in stock yet (a refund may have restocked some).
+                    // The units that never shipped and are not back in stock yet (a refund may
+                    // have restocked some): `fulfilment::shippable`.
+                    let left = order_lines::quantity - order_lines::shipped_quantity - order_lines::restocked_quantity;
                     let rest: Vec<(i32, i32)> = order_lines::table
                         .filter(order_lines::order_id.eq(id))
-                        .filter(order_lines::restocked_quantity.lt(order_lines::quantity))
+                        .filter(left.gt(0))
                         .order(order_lines::line_no)
-                        .select((order_lines::line_no, order_lines::quantity - order_lines::restocked_quantity))
+                        .select((order_lines::line_no, left))
                         .load(conn)
                         .await?;
                     restocked_products = restock_in(conn, id, &rest, "cancellation", data.actor).await?;
@@ -861,19 +920,30 @@ impl OrderRepo for PgOrderRepo {
                 if c.effects.release_promotions {
                     promoting::release_in(conn, id).await?;
                 }
-                let order = record_transition(conn, id, from, event, &c, &data).await?;
-                // The money left goes back as one refund, paid out after the commit.
-                if c.effects.refund_payment
-                    && order.payment_id.is_some()
-                    && let Some(plan) = refund::plan_rest(&order, false)
-                {
+                let mut order = record_transition(conn, id, from, event, &c, &data).await?;
+                // The money left (or the unshipped rest's) goes back as one refund, paid out
+                // after the commit.
+                let refund_plan = match from {
+                    OrderStatus::PartiallyShipped => rest_refund,
+                    _ if c.effects.refund_payment => refund::plan_rest(&order, false),
+                    _ => None,
+                };
+                if let Some(plan) = refund_plan.filter(|_| order.payment_id.is_some()) {
                     let call = RefundCall {
-                        key: "cancellation".into(),
+                        key: if from == OrderStatus::PartiallyShipped { "cancellation-rest" } else { "cancellation" }
+                            .into(),
                         request_hash: Vec::new(),
                         ask: RefundAsk::Rest,
                         actor: data.actor,
                     };
                     insert_refund(conn, &order, &call, &plan, None).await?;
+                }
+                // The rest cancelled after every parcel arrived: the order is delivered too.
+                if order.status == OrderStatus::Shipped && fulfilment::all_delivered(&order) {
+                    let now_delivered = changes(OrderStatus::Shipped, Event::Deliver, &data, Utc::now())
+                        .map_err(|e| TxError::Domain(e.into()))?;
+                    order = record_transition(conn, id, OrderStatus::Shipped, Event::Deliver, &now_delivered, &data)
+                        .await?;
                 }
                 Ok(Applied::Done { order: Box::new(order), effects: c.effects, restocked_products })
             })
@@ -929,11 +999,11 @@ impl OrderRepo for PgOrderRepo {
                         (refund::plan(&order, req).map_err(|e| TxError::Domain(e.into()))?, req.reason.as_deref())
                     }
                     RefundAsk::Rest => {
-                        let plan = refund::plan_rest(&order, from == OrderStatus::Paid).ok_or(TxError::Domain(
-                            OrderError::Refund(::orders::RefundRefusal::AmountExceeded {
-                                refundable: Money::new(0, order.total.currency),
-                            }),
-                        ))?;
+                        fulfilment::check_refund_rest(&order).map_err(|e| TxError::Domain(e.into()))?;
+                        let unshipped = matches!(from, OrderStatus::Paid | OrderStatus::PartiallyShipped);
+                        let plan = refund::plan_rest(&order, unshipped).ok_or(TxError::Domain(OrderError::Refund(
+                            ::orders::RefundRefusal::AmountExceeded { refundable: Money::new(0, order.total.currency) },
+                        )))?;
                         (plan, None)
                     }
                 };
@@ -1202,6 +1272,31 @@ impl OrderRepo for PgOrderRepo {
             .optional()
             .storage()?;
         Ok(verified.unwrap_or(false))
+    }
+
+    async fn ship(&self, id: Uuid, call: ::orders::ShipCall) -> Result<::orders::ShipOutcome, OrderError> {
+        crate::fulfilling::ship(&self.db, id, call).await
+    }
+
+    async fn deliver(&self, id: Uuid, shipment: Option<Uuid>, actor: Option<Uuid>) -> Result<Order, OrderError> {
+        crate::fulfilling::deliver(&self.db, id, shipment, actor).await
+    }
+
+    async fn captures_due(
+        &self,
+        order: Option<Uuid>,
+        older_than_secs: i64,
+        limit: i64,
+    ) -> Result<Vec<::orders::CaptureDue>, OrderError> {
+        crate::fulfilling::captures_due(&self.db, order, older_than_secs, limit).await
+    }
+
+    async fn settle_capture(&self, shipment: Uuid, result: Result<(), String>) -> Result<(), OrderError> {
+        crate::fulfilling::settle_capture(&self.db, shipment, result).await
+    }
+
+    async fn retry_capture(&self, order: Uuid, shipment: Uuid) -> Result<::orders::Shipment, OrderError> {
+        crate::fulfilling::retry_capture(&self.db, order, shipment).await
     }
 
     async fn order_id_by_payment(&self, payment_id: &str) -> Result<Option<Uuid>, OrderError> {

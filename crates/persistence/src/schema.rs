@@ -145,6 +145,7 @@ diesel::table! {
         refunded_quantity -> Int4,
         restocked_quantity -> Int4,
         returned_quantity -> Int4,
+        shipped_quantity -> Int4,
     }
 }
 
@@ -179,6 +180,9 @@ diesel::table! {
         shipping_refunded -> Bool,
         payment_action -> Nullable<Jsonb>,
         payment_attempts -> Int4,
+        capture_mode -> Text,
+        captured_minor -> Int8,
+        capture_failed -> Bool,
     }
 }
 
@@ -337,6 +341,29 @@ diesel::table! {
 }
 
 diesel::table! {
+    shipments (id) {
+        id -> Uuid,
+        order_id -> Uuid,
+        number -> Int4,
+        idempotency_key -> Nullable<Text>,
+        request_hash -> Nullable<Bytea>,
+        carrier -> Text,
+        tracking_number -> Text,
+        lines -> Jsonb,
+        status -> Text,
+        capture_minor -> Int8,
+        currency -> Text,
+        final_capture -> Bool,
+        capture_status -> Text,
+        capture_error -> Nullable<Text>,
+        actor_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        captured_at -> Nullable<Timestamptz>,
+        delivered_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     shipping_methods (id) {
         id -> Uuid,
         name -> Text,
@@ -403,6 +430,7 @@ diesel::joinable!(returns -> orders (order_id));
 diesel::joinable!(returns -> refunds (refund_id));
 diesel::joinable!(reviews -> products (product_id));
 diesel::joinable!(reviews -> users (user_id));
+diesel::joinable!(shipments -> orders (order_id));
 diesel::joinable!(variants -> products (product_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -427,6 +455,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     refunds,
     returns,
     reviews,
+    shipments,
     shipping_methods,
     users,
     variants,

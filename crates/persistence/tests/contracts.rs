@@ -227,6 +227,7 @@ async fn concurrent_checkouts_never_oversell_and_cancelling_twice_restocks_once(
             tax_rate_bp: 0,
             expires_at: chrono::Utc::now() + chrono::Duration::minutes(15),
             low_stock_threshold: 1,
+            capture_mode: orders::CaptureMode::Automatic,
         };
         async move { orders.place(&p).await }
     });

@@ -124,6 +124,11 @@ pub enum PaymentProvider {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PaymentsConfig {
     pub provider: PaymentProvider,
+    /// When the customer's money is taken: `automatic` (charged at checkout) or `on_shipment`
+    /// (authorised at checkout, each shipment captures the value of its units; docs/orders.md).
+    /// Kept on each order as it was at checkout.
+    #[serde(default)]
+    pub capture: orders::CaptureMode,
     /// How long the sandbox's `tok_timeout` takes before giving up.
     pub sandbox_timeout_ms: u64,
     pub stripe_base_url: String,
@@ -388,6 +393,7 @@ impl Config {
             orders: OrdersSettings { return_window_days: 30 },
             payments: PaymentsConfig {
                 provider: PaymentProvider::Sandbox,
+                capture: orders::CaptureMode::Automatic,
                 sandbox_timeout_ms: 2_000,
                 stripe_base_url: "https://api.stripe.com".into(),
                 stripe_secret_key: String::new(),

@@ -15,6 +15,9 @@ pub struct Metrics {
     pub refunds: IntCounterVec,
     pub refunded_minor: IntCounterVec,
     pub returns: IntCounterVec,
+    pub shipments: IntCounterVec,
+    pub captures: IntCounterVec,
+    pub captured_minor: IntCounterVec,
     pub outbox_backlog: IntGaugeVec,
     pub outbox_oldest_pending: prometheus::Gauge,
     pub outbox_delivered: IntCounterVec,
@@ -74,6 +77,24 @@ impl Metrics {
             &["step"],
         )
         .expect("valid metric");
+        let shipments = IntCounterVec::new(
+            Opts::new("shipments_total", "Shipments created and delivered (created, delivered)"),
+            &["step"],
+        )
+        .expect("valid metric");
+        let captures = IntCounterVec::new(
+            Opts::new(
+                "captures_total",
+                "Captures at shipment by outcome (captured, failed: refused, retry: no answer yet)",
+            ),
+            &["outcome"],
+        )
+        .expect("valid metric");
+        let captured_minor = IntCounterVec::new(
+            Opts::new("captured_minor_units_total", "Money captured at shipment, in minor units of any currency"),
+            &["outcome"],
+        )
+        .expect("valid metric");
         let outbox_backlog = IntGaugeVec::new(
             Opts::new("outbox_events", "Outbox events waiting for delivery (pending) or given up on (dead)"),
             &["status"],
@@ -126,6 +147,9 @@ impl Metrics {
             Box::new(refunds.clone()),
             Box::new(refunded_minor.clone()),
             Box::new(returns.clone()),
+            Box::new(shipments.clone()),
+            Box::new(captures.clone()),
+            Box::new(captured_minor.clone()),
             Box::new(outbox_backlog.clone()),
             Box::new(outbox_oldest_pending.clone()),
             Box::new(outbox_delivered.clone()),
@@ -147,6 +171,9 @@ impl Metrics {
             refunds,
             refunded_minor,
             returns,
+            shipments,
+            captures,
+            captured_minor,
             outbox_backlog,
             outbox_oldest_pending,
             outbox_delivered,

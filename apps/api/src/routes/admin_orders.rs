@@ -4,7 +4,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use orders::{
     Event, Order, OrderFilter, OrderStatus, ReceiveReturn, Refund, RefundRequest, RejectReturn, Return, ReturnEvent,
-    ReturnStep, Shipment,
+    ReturnStep, Shipment, ShipmentRequest,
 };
 use primitives::Page;
 use serde::Deserialize;
@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::auth::{Authorized, perm};
 use crate::extract::ValidJson;
-use crate::openapi::{IllegalTransitionProblem, RefundConflictProblem};
+use crate::openapi::{IllegalTransitionProblem, RefundConflictProblem, ShipmentConflictProblem};
 use crate::pagination::{PageParams, Paged};
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
@@ -29,6 +29,9 @@ pub struct AdminOrderParams {
     /// Only this customer's orders.
     #[garde(skip)]
     pub user_id: Option<Uuid>,
+    /// `true`: only orders flagged for an admin (a shipment's capture the provider refused).
+    #[garde(skip)]
+    pub capture_failed: Option<bool>,
 }
 
 /// List orders
@@ -48,7 +51,8 @@ pub async fn list_orders(
     _: Authorized<perm::ManageOrders>,
     Paged(p, page): Paged<AdminOrderParams>,
 ) -> ApiResult<web::Json<Page<Order>>> {
-    let filter = OrderFilter { user_id: p.user_id, status: p.status, page: page.request()? };
+    let filter =
+        OrderFilter { user_id: p.user_id, status: p.status, capture_failed: p.capture_failed, page: page.request()? };
     Ok(web::Json(state.orders.list(&filter).await?))
 }
 
@@ -77,24 +81,29 @@ async fn act(
     user: &Authorized<perm::ManageOrders>,
     id: Uuid,
     event: Event,
-    shipment: Option<Shipment>,
+    shipment: Option<ShipmentRequest>,
 ) -> ApiResult<web::Json<Order>> {
     Ok(web::Json(state.orders.admin_event(user.id(), id, event, shipment).await?))
 }
 
 /// Ship an order
 ///
-/// Hands a paid order to a carrier, recording the carrier and tracking number. An order in any
-/// other status is 409 `illegal-transition`, naming its status in `order_status`.
+/// Hands every unit left to ship of a paid or partly shipped order to a carrier as one
+/// shipment (or the units in `lines`), recording the carrier and tracking number; the order is
+/// `shipped` once nothing is left to ship, `partially_shipped` before. An order captured at
+/// shipment captures the shipment's value. An order in any other status is 409
+/// `illegal-transition`, naming its status in `order_status`. See `adminCreateShipment` for the
+/// shipment itself.
 #[utoipa::path(
     tag = "admin-orders",
     operation_id = "adminShipOrder",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Order id")),
-    request_body = Shipment,
+    request_body = ShipmentRequest,
     responses(
-        (status = 200, description = "The order, shipped", body = Order),
-        (status = 409, description = "Not paid (`illegal-transition`)", body = IllegalTransitionProblem)
+        (status = 200, description = "The order, shipped (or partly)", body = Order),
+        (status = 409, description = "Not paid, nothing left to ship (`illegal-transition`), or more units than are left (`shipment-exceeds-line`)", body = ShipmentConflictProblem),
+        (status = 422, description = "A line the order does not have", body = Problem)
     )
 )]
 #[post("/admin/orders/{id}/ship")]
@@ -102,15 +111,119 @@ pub async fn ship(
     state: web::Data<AppState>,
     user: Authorized<perm::ManageOrders>,
     id: web::Path<Uuid>,
-    ValidJson(body): ValidJson<Shipment>,
+    ValidJson(body): ValidJson<ShipmentRequest>,
 ) -> ApiResult<web::Json<Order>> {
     act(&state, &user, *id, Event::Ship, Some(body)).await
 }
 
+/// Create a shipment
+///
+/// Records a parcel of chosen units (`lines`; empty: every unit left to ship) of a paid or
+/// partly shipped order with its carrier and tracking number. The order is `partially_shipped`
+/// until every unit has shipped, then `shipped`. The customer is told by email (and text) per
+/// shipment. With `payments.capture = on_shipment` the shipment captures the value of its units
+/// (the first one with the shipping; the last one is final): `capture_status` is `captured`,
+/// `pending` when the provider did not answer (retried with the same provider key), or
+/// `failed` when it refused (the order is flagged `capture_failed`; see
+/// `adminRetryShipmentCapture`). An optional `Idempotency-Key` makes a retry return the same
+/// shipment (the same key with another body is 422 `idempotency-key-reused`).
+#[utoipa::path(
+    tag = "admin-orders",
+    operation_id = "adminCreateShipment",
+    security(("bearer" = [])),
+    params(
+        ("id" = Uuid, Path, description = "Order id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Unique per shipment; reuse it to retry", min_length = 1, max_length = 255)
+    ),
+    request_body = ShipmentRequest,
+    responses(
+        (status = 201, description = "The shipment (also for a retry with the same key)", body = Shipment,
+            headers(("Location" = String, description = "The order, `/api/v1/admin/orders/{id}`"))),
+        (status = 400, description = "Invalid Idempotency-Key (`invalid-parameter`)", body = Problem),
+        (status = 409, description = "Not paid, nothing left to ship (`illegal-transition`), or more units than are left (`shipment-exceeds-line`)", body = ShipmentConflictProblem),
+        (status = 422, description = "A line the order does not have, or the key was used with another body (`idempotency-key-reused`)", body = Problem)
+    )
+)]
+#[post("/admin/orders/{id}/shipments")]
+pub async fn create_shipment(
+    state: web::Data<AppState>,
+    user: Authorized<perm::ManageOrders>,
+    id: web::Path<Uuid>,
+    req: HttpRequest,
+    ValidJson(body): ValidJson<ShipmentRequest>,
+) -> ApiResult<HttpResponse> {
+    let key = match req.headers().get(crate::routes::orders::IDEMPOTENCY_KEY) {
+        Some(_) => Some(crate::routes::orders::idempotency_key(&req)?),
+        None => None,
+    };
+    let made = state.orders.create_shipment(Some(user.id()), *id, key.as_deref(), body).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/api/v1/admin/orders/{}", made.order_id)))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(made))
+}
+
+/// Mark a shipment delivered
+///
+/// Records that one parcel reached the customer; the order is `delivered` with its last parcel
+/// once it has shipped whole. A repeat changes nothing. A parcel of an order that is not
+/// (partly) shipped is 409 `illegal-transition`; an unknown parcel is 404.
+#[utoipa::path(
+    tag = "admin-orders",
+    operation_id = "adminDeliverShipment",
+    security(("bearer" = [])),
+    params(
+        ("id" = Uuid, Path, description = "Order id"),
+        ("shipment_id" = Uuid, Path, description = "Shipment id")
+    ),
+    responses(
+        (status = 200, description = "The order, with the shipment delivered", body = Order),
+        (status = 409, description = "The order is not shipped (`illegal-transition`)", body = IllegalTransitionProblem)
+    )
+)]
+#[post("/admin/orders/{id}/shipments/{shipment_id}/deliver")]
+pub async fn deliver_shipment(
+    state: web::Data<AppState>,
+    user: Authorized<perm::ManageOrders>,
+    path: web::Path<(Uuid, Uuid)>,
+) -> ApiResult<web::Json<Order>> {
+    let (id, shipment) = *path;
+    Ok(web::Json(state.orders.deliver(Some(user.id()), id, Some(shipment)).await?))
+}
+
+/// Retry a shipment's capture
+///
+/// Asks the provider again for a capture it refused (`capture_status` `failed`), with the same
+/// provider key; the order stays flagged `capture_failed` while any capture of it is failed.
+/// A capture in any other status is 409 `capture-not-failed`.
+#[utoipa::path(
+    tag = "admin-orders",
+    operation_id = "adminRetryShipmentCapture",
+    security(("bearer" = [])),
+    params(
+        ("id" = Uuid, Path, description = "Order id"),
+        ("shipment_id" = Uuid, Path, description = "Shipment id")
+    ),
+    responses(
+        (status = 200, description = "The shipment, its capture retried", body = Shipment),
+        (status = 409, description = "The capture is not failed (`capture-not-failed`)", body = Problem)
+    )
+)]
+#[post("/admin/orders/{id}/shipments/{shipment_id}/capture")]
+pub async fn retry_capture(
+    state: web::Data<AppState>,
+    _: Authorized<perm::ManageOrders>,
+    path: web::Path<(Uuid, Uuid)>,
+) -> ApiResult<web::Json<Shipment>> {
+    let (id, shipment) = *path;
+    Ok(web::Json(state.orders.retry_capture(id, shipment).await?))
+}
+
 /// Mark an order delivered
 ///
-/// Records that a shipped order reached the customer. An order in any other status is 409
-/// `illegal-transition`, naming its status in `order_status`.
+/// Records that a shipped order reached the customer: every parcel not delivered yet. A partly
+/// shipped order or one in any other status is 409 `illegal-transition`, naming its status in
+/// `order_status`; see `adminDeliverShipment` for one parcel.
 #[utoipa::path(
     tag = "admin-orders",
     operation_id = "adminDeliverOrder",
@@ -133,8 +246,10 @@ pub async fn deliver(
 /// Cancel an order
 ///
 /// Cancels an order that has not shipped: its items return to stock, and a paid order is
-/// refunded. A shipped, delivered or already closed order is 409 `illegal-transition`, naming its
-/// status in `order_status`.
+/// refunded (or, captured at shipment, its authorisation released). Of a partly shipped order it
+/// cancels the unshipped rest: those units return to stock and are refunded (or released), and
+/// the order is `shipped`. A shipped, delivered or already closed order is 409
+/// `illegal-transition`, naming its status in `order_status`.
 #[utoipa::path(
     tag = "admin-orders",
     operation_id = "adminCancelOrder",
@@ -156,9 +271,10 @@ pub async fn cancel(
 
 /// Refund the rest of an order
 ///
-/// Refunds everything not refunded yet of a paid, shipped or delivered order (every unit left,
-/// the shipping, the money left) and moves it to `refunded`; the units return to stock only if
-/// it had not shipped, and never twice. An order in any other status is 409
+/// Refunds everything not refunded yet of what was captured of a paid, partly shipped, shipped or
+/// delivered order (every unit left, the shipping, the money left) and moves it to `refunded`;
+/// the units that never shipped return to stock, and never twice. An order captured at shipment
+/// with units left to ship is refused: cancel the rest first. An order in any other status is 409
 /// `illegal-transition`, naming its status in `order_status`. For part of an order, see
 /// `adminCreateRefund`.
 #[utoipa::path(

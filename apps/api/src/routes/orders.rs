@@ -123,7 +123,7 @@ pub async fn list_orders(
     user: AuthUser,
     ValidQuery(page): ValidQuery<PageParams>,
 ) -> ApiResult<web::Json<Page<Order>>> {
-    let filter = OrderFilter { user_id: Some(user.id()), status: None, page: page.request()? };
+    let filter = OrderFilter { user_id: Some(user.id()), status: None, capture_failed: None, page: page.request()? };
     Ok(web::Json(state.orders.list(&filter).await?))
 }
 

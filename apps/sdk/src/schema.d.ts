@@ -201,8 +201,10 @@ export interface paths {
         /**
          * Cancel an order
          * @description Cancels an order that has not shipped: its items return to stock, and a paid order is
-         *     refunded. A shipped, delivered or already closed order is 409 `illegal-transition`, naming its
-         *     status in `order_status`.
+         *     refunded (or, captured at shipment, its authorisation released). Of a partly shipped order it
+         *     cancels the unshipped rest: those units return to stock and are refunded (or released), and
+         *     the order is `shipped`. A shipped, delivered or already closed order is 409
+         *     `illegal-transition`, naming its status in `order_status`.
          */
         post: operations["adminCancelOrder"];
         delete?: never;
@@ -222,8 +224,9 @@ export interface paths {
         put?: never;
         /**
          * Mark an order delivered
-         * @description Records that a shipped order reached the customer. An order in any other status is 409
-         *     `illegal-transition`, naming its status in `order_status`.
+         * @description Records that a shipped order reached the customer: every parcel not delivered yet. A partly
+         *     shipped order or one in any other status is 409 `illegal-transition`, naming its status in
+         *     `order_status`; see `adminDeliverShipment` for one parcel.
          */
         post: operations["adminDeliverOrder"];
         delete?: never;
@@ -243,9 +246,10 @@ export interface paths {
         put?: never;
         /**
          * Refund the rest of an order
-         * @description Refunds everything not refunded yet of a paid, shipped or delivered order (every unit left,
-         *     the shipping, the money left) and moves it to `refunded`; the units return to stock only if
-         *     it had not shipped, and never twice. An order in any other status is 409
+         * @description Refunds everything not refunded yet of what was captured of a paid, partly shipped, shipped or
+         *     delivered order (every unit left, the shipping, the money left) and moves it to `refunded`;
+         *     the units that never shipped return to stock, and never twice. An order captured at shipment
+         *     with units left to ship is refused: cancel the rest first. An order in any other status is 409
          *     `illegal-transition`, naming its status in `order_status`. For part of an order, see
          *     `adminCreateRefund`.
          */
@@ -296,10 +300,86 @@ export interface paths {
         put?: never;
         /**
          * Ship an order
-         * @description Hands a paid order to a carrier, recording the carrier and tracking number. An order in any
-         *     other status is 409 `illegal-transition`, naming its status in `order_status`.
+         * @description Hands every unit left to ship of a paid or partly shipped order to a carrier as one
+         *     shipment (or the units in `lines`), recording the carrier and tracking number; the order is
+         *     `shipped` once nothing is left to ship, `partially_shipped` before. An order captured at
+         *     shipment captures the shipment's value. An order in any other status is 409
+         *     `illegal-transition`, naming its status in `order_status`. See `adminCreateShipment` for the
+         *     shipment itself.
          */
         post: operations["adminShipOrder"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/orders/{id}/shipments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create a shipment
+         * @description Records a parcel of chosen units (`lines`; empty: every unit left to ship) of a paid or
+         *     partly shipped order with its carrier and tracking number. The order is `partially_shipped`
+         *     until every unit has shipped, then `shipped`. The customer is told by email (and text) per
+         *     shipment. With `payments.capture = on_shipment` the shipment captures the value of its units
+         *     (the first one with the shipping; the last one is final): `capture_status` is `captured`,
+         *     `pending` when the provider did not answer (retried with the same provider key), or
+         *     `failed` when it refused (the order is flagged `capture_failed`; see
+         *     `adminRetryShipmentCapture`). An optional `Idempotency-Key` makes a retry return the same
+         *     shipment (the same key with another body is 422 `idempotency-key-reused`).
+         */
+        post: operations["adminCreateShipment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/orders/{id}/shipments/{shipment_id}/capture": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retry a shipment's capture
+         * @description Asks the provider again for a capture it refused (`capture_status` `failed`), with the same
+         *     provider key; the order stays flagged `capture_failed` while any capture of it is failed.
+         *     A capture in any other status is 409 `capture-not-failed`.
+         */
+        post: operations["adminRetryShipmentCapture"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/orders/{id}/shipments/{shipment_id}/deliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mark a shipment delivered
+         * @description Records that one parcel reached the customer; the order is `delivered` with its last parcel
+         *     once it has shipped whole. A repeat changes nothing. A parcel of an order that is not
+         *     (partly) shipped is 409 `illegal-transition`; an unknown parcel is 404.
+         */
+        post: operations["adminDeliverShipment"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2064,6 +2144,21 @@ export interface components {
              */
             code: string;
         };
+        /**
+         * @description When the payment is taken (`payments.capture`): kept on each order as it was at checkout.
+         * @enum {string}
+         */
+        CaptureMode: "automatic" | "on_shipment";
+        /**
+         * @description How much of an order's payment is taken, from the sums.
+         * @enum {string}
+         */
+        CaptureState: "none" | "partially_captured" | "captured";
+        /**
+         * @description Where a shipment's capture stands.
+         * @enum {string}
+         */
+        CaptureStatus: "not_needed" | "pending" | "captured" | "failed";
         /** @description A code entered on a cart. */
         CartCode: {
             applied: boolean;
@@ -2437,6 +2532,21 @@ export interface components {
         Order: {
             /** Format: date-time */
             cancelled_at?: string | null;
+            /**
+             * @description A shipment's capture was refused by the provider: an admin has to act (retry it, or
+             *     settle with the customer).
+             */
+            capture_failed: boolean;
+            /** @description When the payment is taken: at checkout (`automatic`) or per shipment (`on_shipment`). */
+            capture_mode: components["schemas"]["CaptureMode"];
+            /** @description `none`, `partially_captured` or `captured`, from `captured` against `total`. */
+            capture_state: components["schemas"]["CaptureState"];
+            /**
+             * @description Taken from the customer so far (the total once charged at checkout; per shipment
+             *     otherwise).
+             */
+            captured: components["schemas"]["Money"];
+            /** @description Of the latest shipment. */
             carrier?: string | null;
             /** Format: date-time */
             created_at: string;
@@ -2457,9 +2567,9 @@ export interface components {
             payment_action?: null | components["schemas"]["PaymentAction"];
             /** @description The promotions applied, in the order they were applied. */
             promotions: components["schemas"]["OrderPromotion"][];
-            /** @description `none`, `partially_refunded` or `refunded`, from `refunded` against `total`. */
+            /** @description `none`, `partially_refunded` or `refunded`, from `refunded` against `captured`. */
             refund_state: components["schemas"]["RefundState"];
-            /** @description Refunded so far: pending and succeeded refunds (never more than `total`). */
+            /** @description Refunded so far: pending and succeeded refunds (never more than `captured`). */
             refunded: components["schemas"]["Money"];
             /** Format: date-time */
             refunded_at?: string | null;
@@ -2467,6 +2577,8 @@ export interface components {
             refunds: components["schemas"]["Refund"][];
             /** @description Every return, oldest first. */
             returns: components["schemas"]["Return"][];
+            /** @description Every shipment, in order. */
+            shipments: components["schemas"]["Shipment"][];
             /** Format: date-time */
             shipped_at?: string | null;
             shipping: components["schemas"]["Money"];
@@ -2517,6 +2629,11 @@ export interface components {
              * @description Units in returns not rejected or withdrawn.
              */
             returned_quantity: number;
+            /**
+             * Format: int32
+             * @description Units handed to a carrier, in the order's shipments.
+             */
+            shipped_quantity: number;
             sku: string;
             unit_price: components["schemas"]["Money"];
             /** Format: uuid */
@@ -2536,7 +2653,7 @@ export interface components {
             shipping: components["schemas"]["Money"];
         };
         /** @enum {string} */
-        OrderStatus: "pending_payment" | "requires_action" | "paid" | "shipped" | "delivered" | "cancelled" | "refunded" | "payment_failed";
+        OrderStatus: "pending_payment" | "requires_action" | "paid" | "partially_shipped" | "shipped" | "delivered" | "cancelled" | "refunded" | "payment_failed";
         /** @description An outbox row as admins see it. */
         OutboxRecord: {
             /** Format: uuid */
@@ -2642,6 +2759,21 @@ export interface components {
             items: {
                 /** Format: date-time */
                 cancelled_at?: string | null;
+                /**
+                 * @description A shipment's capture was refused by the provider: an admin has to act (retry it, or
+                 *     settle with the customer).
+                 */
+                capture_failed: boolean;
+                /** @description When the payment is taken: at checkout (`automatic`) or per shipment (`on_shipment`). */
+                capture_mode: components["schemas"]["CaptureMode"];
+                /** @description `none`, `partially_captured` or `captured`, from `captured` against `total`. */
+                capture_state: components["schemas"]["CaptureState"];
+                /**
+                 * @description Taken from the customer so far (the total once charged at checkout; per shipment
+                 *     otherwise).
+                 */
+                captured: components["schemas"]["Money"];
+                /** @description Of the latest shipment. */
                 carrier?: string | null;
                 /** Format: date-time */
                 created_at: string;
@@ -2662,9 +2794,9 @@ export interface components {
                 payment_action?: null | components["schemas"]["PaymentAction"];
                 /** @description The promotions applied, in the order they were applied. */
                 promotions: components["schemas"]["OrderPromotion"][];
-                /** @description `none`, `partially_refunded` or `refunded`, from `refunded` against `total`. */
+                /** @description `none`, `partially_refunded` or `refunded`, from `refunded` against `captured`. */
                 refund_state: components["schemas"]["RefundState"];
-                /** @description Refunded so far: pending and succeeded refunds (never more than `total`). */
+                /** @description Refunded so far: pending and succeeded refunds (never more than `captured`). */
                 refunded: components["schemas"]["Money"];
                 /** Format: date-time */
                 refunded_at?: string | null;
@@ -2672,6 +2804,8 @@ export interface components {
                 refunds: components["schemas"]["Refund"][];
                 /** @description Every return, oldest first. */
                 returns: components["schemas"]["Return"][];
+                /** @description Every shipment, in order. */
+                shipments: components["schemas"]["Shipment"][];
                 /** Format: date-time */
                 shipped_at?: string | null;
                 shipping: components["schemas"]["Money"];
@@ -3344,11 +3478,63 @@ export interface components {
             /** Format: int32 */
             quantity: number;
         };
-        /** @description `POST /admin/orders/{id}/ship` body. */
+        /** @description Units of one order line in a shipment. */
+        ShipLine: {
+            /** Format: int32 */
+            line_no: number;
+            /** Format: int32 */
+            quantity: number;
+        };
+        /** @description One parcel of an order. */
         Shipment: {
+            /** @description What this shipment captures (zero when the order was charged at checkout). */
+            capture: components["schemas"]["Money"];
+            /** @description The provider's reason, when the capture failed. */
+            capture_error?: string | null;
+            capture_status: components["schemas"]["CaptureStatus"];
+            /** Format: date-time */
+            captured_at?: string | null;
             carrier: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            delivered_at?: string | null;
+            /** @description The order's last capture: the provider releases whatever is not captured. */
+            final_capture: boolean;
+            /** Format: uuid */
+            id: string;
+            lines: components["schemas"]["ShipLine"][];
+            /**
+             * Format: int32
+             * @description 1, 2, ... within the order.
+             */
+            number: number;
+            /** Format: uuid */
+            order_id: string;
+            status: components["schemas"]["ShipmentStatus"];
             tracking_number: string;
         };
+        /**
+         * @description 409 for a shipment: `illegal-transition` (with `order_status`: not paid, or nothing left to
+         *     ship) or `shipment-exceeds-line` (with `line_no` and `shippable_quantity`). Nothing was
+         *     written.
+         */
+        ShipmentConflictProblem: components["schemas"]["Problem"] & {
+            /** Format: int32 */
+            line_no?: number | null;
+            order_status?: null | components["schemas"]["OrderStatus"];
+            /** Format: int32 */
+            shippable_quantity?: number | null;
+        };
+        /** @description `POST /admin/orders/{id}/shipments` (and `/ship`) body. */
+        ShipmentRequest: {
+            carrier: string;
+            /** @description The units in the parcel; empty (the default): every unit left to ship. */
+            lines?: components["schemas"]["ShipLine"][];
+            tracking_number: string;
+        };
+        /** @enum {string} */
+        ShipmentStatus: "shipped" | "delivered";
         ShippingMethod: {
             active: boolean;
             /** @description ISO 3166-1 alpha-2 codes it ships to; empty means everywhere. */
@@ -3410,6 +3596,28 @@ export interface components {
             status: components["schemas"]["ReturnStatus"];
             /** Format: date-time */
             updated_at: string;
+        } | {
+            /** Format: date-time */
+            at: string;
+            capture: components["schemas"]["Money"];
+            capture_status: components["schemas"]["CaptureStatus"];
+            carrier: string;
+            /** @enum {string} */
+            kind: "shipment";
+            /** Format: int32 */
+            number: number;
+            /** Format: uuid */
+            shipment_id: string;
+            tracking_number: string;
+        } | {
+            /** Format: date-time */
+            at: string;
+            /** @enum {string} */
+            kind: "shipment_delivered";
+            /** Format: int32 */
+            number: number;
+            /** Format: uuid */
+            shipment_id: string;
         };
         /** @description An access token (JWT, short-lived) and a refresh token (opaque, single use). */
         TokenResponse: {
@@ -4267,9 +4475,11 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Only orders in this status. */
-                status?: "pending_payment" | "requires_action" | "paid" | "shipped" | "delivered" | "cancelled" | "refunded" | "payment_failed";
+                status?: "pending_payment" | "requires_action" | "paid" | "partially_shipped" | "shipped" | "delivered" | "cancelled" | "refunded" | "payment_failed";
                 /** @description Only this customer's orders. */
                 user_id?: string;
+                /** @description `true`: only orders flagged for an admin (a shipment's capture the provider refused). */
+                capture_failed?: boolean;
                 /** @description `next_cursor` of the previous page (with the same filters and sort). */
                 cursor?: string;
                 /** @description Page size, 1 to 100 (default 20, or as the operation says). */
@@ -4635,11 +4845,11 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["Shipment"];
+                "application/json": components["schemas"]["ShipmentRequest"];
             };
         };
         responses: {
-            /** @description The order, shipped */
+            /** @description The order, shipped (or partly) */
             200: {
                 headers: {
                     /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
@@ -4660,7 +4870,244 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            /** @description Not paid (`illegal-transition`) */
+            /** @description Not paid, nothing left to ship (`illegal-transition`), or more units than are left (`shipment-exceeds-line`) */
+            409: {
+                headers: {
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ShipmentConflictProblem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description A line the order does not have */
+            422: {
+                headers: {
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    adminCreateShipment: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Unique per shipment; reuse it to retry */
+                "Idempotency-Key"?: string | null;
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                /** @description Order id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ShipmentRequest"];
+            };
+        };
+        responses: {
+            /** @description The shipment (also for a retry with the same key) */
+            201: {
+                headers: {
+                    /** @description The order, `/api/v1/admin/orders/{id}` */
+                    Location?: string;
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Shipment"];
+                };
+            };
+            /** @description Invalid Idempotency-Key (`invalid-parameter`) */
+            400: {
+                headers: {
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description Not paid, nothing left to ship (`illegal-transition`), or more units than are left (`shipment-exceeds-line`) */
+            409: {
+                headers: {
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ShipmentConflictProblem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description A line the order does not have, or the key was used with another body (`idempotency-key-reused`) */
+            422: {
+                headers: {
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    adminRetryShipmentCapture: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                /** @description Order id */
+                id: string;
+                /** @description Shipment id */
+                shipment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The shipment, its capture retried */
+            200: {
+                headers: {
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Shipment"];
+                };
+            };
+            400: components["responses"]["AmbiguousFraming"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description The capture is not failed (`capture-not-failed`) */
+            409: {
+                headers: {
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    adminDeliverShipment: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Your id for this request, echoed in the answer and on every log line of it (1 to 128 of `A-Z a-z 0-9 - _ . :`; another value is replaced by a generated one) */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                /** @description Order id */
+                id: string;
+                /** @description Shipment id */
+                shipment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The order, with the shipment delivered */
+            200: {
+                headers: {
+                    /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the full quota is available again */
+                    "RateLimit-Reset"?: number;
+                    /** @description The request's id: the one sent, or a generated UUID */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Order"];
+                };
+            };
+            400: components["responses"]["AmbiguousFraming"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description The order is not shipped (`illegal-transition`) */
             409: {
                 headers: {
                     /** @description Requests allowed per window (rate limiting on; the tighter of the per-client and per-user limits) */
@@ -4677,9 +5124,6 @@ export interface operations {
                     "application/problem+json": components["schemas"]["IllegalTransitionProblem"];
                 };
             };
-            413: components["responses"]["PayloadTooLarge"];
-            415: components["responses"]["UnsupportedMediaType"];
-            422: components["responses"]["ValidationFailed"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };

@@ -17,3 +17,4 @@ mod promotions;
 mod refunds;
 mod reviews;
 mod security;
+mod shipments;

@@ -114,6 +114,9 @@ const OPERATIONS: &[(&str, &str, Access)] = &[
     ("GET", "/api/v1/admin/orders/{id}/timeline", Admin(Permission::ManageOrders)),
     ("POST", "/api/v1/admin/orders/{id}/ship", Admin(Permission::ManageOrders)),
     ("POST", "/api/v1/admin/orders/{id}/deliver", Admin(Permission::ManageOrders)),
+    ("POST", "/api/v1/admin/orders/{id}/shipments", Admin(Permission::ManageOrders)),
+    ("POST", "/api/v1/admin/orders/{id}/shipments/{shipment_id}/deliver", Admin(Permission::ManageOrders)),
+    ("POST", "/api/v1/admin/orders/{id}/shipments/{shipment_id}/capture", Admin(Permission::ManageOrders)),
     ("POST", "/api/v1/admin/orders/{id}/cancel", Admin(Permission::ManageOrders)),
     ("POST", "/api/v1/admin/orders/{id}/refund", Admin(Permission::ManageOrders)),
     ("POST", "/api/v1/admin/orders/{id}/refunds", Admin(Permission::ManageOrders)),
@@ -214,6 +217,8 @@ struct Fixtures {
     waiting_payment: String,
     /// Delivered, three lines; a return of line 1 requested (withdrawn by the matrix).
     delivered_order: String,
+    /// Its one shipment, delivered.
+    shipment: String,
     ret: String,
     review: String,
     spare_review: String,
@@ -313,6 +318,10 @@ async fn fixtures(app: &TestApp) -> Fixtures {
             )
             .await;
     }
+    let shipment = admin.client.get(&format!("/api/v1/admin/orders/{delivered}")).await.json()["shipments"][0]["id"]
+        .as_str()
+        .expect("shipment")
+        .to_owned();
     let ret = a
         .client
         .post(
@@ -370,6 +379,7 @@ async fn fixtures(app: &TestApp) -> Fixtures {
         waiting_order: id(&waiting),
         waiting_payment,
         delivered_order: delivered,
+        shipment,
         ret,
         review: reviews[0].clone(),
         spare_review: reviews[1].clone(),
@@ -404,6 +414,8 @@ fn path_value(method: &str, template: &str, collection: &str, param: &str, f: &F
         ("orders", "id") if template == "/api/v1/orders/{id}/payment" => &f.waiting_order,
         ("orders", "id") if template.starts_with("/api/v1/orders/{id}/returns") => &f.delivered_order,
         ("returns", "id" | "return_id") => &f.ret,
+        ("orders", "id") if template.contains("/shipments/") => &f.delivered_order,
+        ("shipments", "shipment_id") => &f.shipment,
         ("payments", "payment_id") => &f.waiting_payment,
         ("orders", "id") => &f.order,
         ("shipping-methods", "id") if delete => &f.spare_shipping,
@@ -471,7 +483,9 @@ async fn request_body(app: &TestApp, method: &str, template: &str, f: &Fixtures)
         ("POST", "/api/v1/admin/customer-groups") | ("PUT", "/api/v1/admin/customer-groups/{id}") => {
             json!({"name": format!("G-{unique}")})
         }
-        ("POST", "/api/v1/admin/orders/{id}/ship") => json!({"carrier": "DHL", "tracking_number": "JD0001"}),
+        ("POST", "/api/v1/admin/orders/{id}/ship" | "/api/v1/admin/orders/{id}/shipments") => {
+            json!({"carrier": "DHL", "tracking_number": "JD0001"})
+        }
         ("POST", "/api/v1/admin/orders/{id}/refunds") => json!({"amount_minor": 1}),
         ("POST", "/api/v1/orders/{id}/payment") => json!({"payment_token": "tok_3ds_abandon"}),
         ("POST", "/api/v1/orders/{id}/returns") => {

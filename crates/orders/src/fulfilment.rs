@@ -350,6 +350,12 @@ pub fn check_refund_rest(order: &Order) -> Result<(), crate::IllegalTransition> 
     Ok(())
 }
 
+/// A partly shipped order with nothing left to ship (refunds restocked its last unshipped
+/// units): its rest is closed as a cancellation of the rest would (to `shipped`).
+pub fn rest_closed(order: &Order) -> bool {
+    order.status == OrderStatus::PartiallyShipped && !has_unshipped(order)
+}
+
 /// Every shipment of the order is delivered (and it has one).
 pub fn all_delivered(order: &Order) -> bool {
     !order.shipments.is_empty() && order.shipments.iter().all(|s| s.status == ShipmentStatus::Delivered)
@@ -501,6 +507,11 @@ mod tests {
         apply(&mut o, &first);
         assert_eq!(plan_cancel_rest(&o), None);
         assert!(holds_authorization(&o));
+        assert!(!rest_closed(&o));
+        o.lines[0].restocked_quantity = 2;
+        o.lines[1].restocked_quantity = 1;
+        assert!(rest_closed(&o));
+        o.lines[1].restocked_quantity = 0;
         // Nor can the rest be refunded before it is cancelled.
         assert_eq!(
             check_refund_rest(&o),

@@ -160,6 +160,9 @@ pub struct RefundOutcome {
     /// False for a replay of the key.
     pub fresh: bool,
     pub restocked_products: Vec<Uuid>,
+    /// It restocked the last unshipped units of a partly shipped order, which moved to
+    /// `shipped` ([`crate::fulfilment::rest_closed`]).
+    pub closed_rest: bool,
 }
 
 /// A recorded refund the provider has not confirmed: paid out with its own key.

@@ -330,10 +330,8 @@ impl OrderService {
                 if effects.cancel_payment {
                     self.cancel_abandoned(&order).await;
                 }
-                if effects.release_authorization && crate::fulfilment::holds_authorization(&order) {
-                    // What shipped is captured first; then the rest is let go.
-                    self.capture(Some(id)).await;
-                    self.release(&order).await;
+                if effects.release_authorization {
+                    self.release_rest(&order).await;
                 }
                 Ok(self.orders.get(id).await?.unwrap_or(*order))
             }
@@ -352,8 +350,25 @@ impl OrderService {
     }
 
     /// Releases at the provider what an order captured at shipment holds and will not capture
-    /// (it was cancelled, or its rest was).
-    async fn release(&self, order: &Order) {
+    /// (it was cancelled, or its rest was): what shipped is captured first; while a capture is
+    /// still unanswered nothing is released (releasing would void it), and the authorisation
+    /// lapses at the provider instead.
+    async fn release_rest(&self, order: &Order) {
+        if !crate::fulfilment::holds_authorization(order) {
+            return;
+        }
+        self.capture(Some(order.id)).await;
+        let now = match self.orders.get(order.id).await {
+            Ok(Some(o)) => o,
+            Ok(None) => return,
+            Err(e) => {
+                return tracing::warn!(order_id = %order.id, error = %e, "could not read the order to release its authorisation");
+            }
+        };
+        if now.shipments.iter().any(|s| s.capture_status == crate::CaptureStatus::Pending) {
+            tracing::warn!(order_id = %order.id, "a capture is unanswered: the rest of the authorisation is left to lapse");
+            return;
+        }
         let Some(payment_id) = order.payment_id.as_deref() else { return };
         if let Err(e) = self.gateway.cancel(payment_id, &format!("release-{payment_id}")).await {
             // The authorisation lapses at the provider by itself (Stripe: after 7 days).
@@ -467,7 +482,12 @@ impl OrderService {
         if out.refund.status == RefundStatus::Pending {
             self.pay_out(Some(id)).await;
         }
-        let order = self.orders.get(id).await?.ok_or(OrderError::NotFound)?;
+        let mut order = self.orders.get(id).await?.ok_or(OrderError::NotFound)?;
+        if out.closed_rest {
+            // The refund restocked the last unshipped units: nothing more is captured.
+            self.release_rest(&order).await;
+            order = self.orders.get(id).await?.ok_or(OrderError::NotFound)?;
+        }
         Ok(order.refunds.into_iter().find(|r| r.id == out.refund.id).unwrap_or(out.refund))
     }
 

@@ -584,7 +584,8 @@ async fn insert_refund(
 }
 
 /// Records `plan` as a refund of the locked `order` (in status `from`) and, when it completes
-/// the total, moves the order to `refunded`.
+/// the total, moves the order to `refunded`; whether it closed the unshipped rest
+/// ([`settle_fulfilment`]).
 async fn refund_in(
     conn: &mut AsyncPgConnection,
     order: &Order,
@@ -592,15 +593,45 @@ async fn refund_in(
     call: &RefundCall,
     plan: &RefundPlan,
     reason: Option<&str>,
-) -> QueryResult<(Refund, Vec<Uuid>)> {
+) -> QueryResult<(Refund, Vec<Uuid>, bool)> {
     let (refund, products) = insert_refund(conn, order, call, plan, reason).await?;
+    let mut closed_rest = false;
     if plan.completes && from != OrderStatus::Refunded {
         let data = TransitionData { actor: call.actor, ..Default::default() };
         if let Ok(c) = changes(from, Event::Refund, &data, Utc::now()) {
             record_transition(conn, order.id, from, Event::Refund, &c, &data).await?;
         }
+    } else if from == OrderStatus::PartiallyShipped {
+        let now = load_order(conn, order.id).await?.ok_or(DieselError::NotFound)?;
+        closed_rest = settle_fulfilment(conn, now, call.actor).await?.1;
     }
-    Ok((refund, products))
+    Ok((refund, products, closed_rest))
+}
+
+/// Moves an order as its parcels say, decided by `orders::fulfilment`: a partly shipped order
+/// with nothing left to ship (refunds restocked its last unshipped units) is closed as a
+/// cancellation of the rest would (to `shipped`; true); a shipped order whose parcels all
+/// arrived is delivered.
+async fn settle_fulfilment(
+    conn: &mut AsyncPgConnection,
+    mut order: Order,
+    actor: Option<Uuid>,
+) -> QueryResult<(Order, bool)> {
+    let data = TransitionData { actor, ..Default::default() };
+    let mut closed = false;
+    if fulfilment::rest_closed(&order)
+        && let Ok(c) = changes(order.status, Event::Cancel, &data, Utc::now())
+    {
+        order = record_transition(conn, order.id, order.status, Event::Cancel, &c, &data).await?;
+        closed = true;
+    }
+    if order.status == OrderStatus::Shipped
+        && fulfilment::all_delivered(&order)
+        && let Ok(c) = changes(order.status, Event::Deliver, &data, Utc::now())
+    {
+        order = record_transition(conn, order.id, order.status, Event::Deliver, &c, &data).await?;
+    }
+    Ok((order, closed))
 }
 
 /// Which count of a line's units.
@@ -939,11 +970,8 @@ impl OrderRepo for PgOrderRepo {
                     insert_refund(conn, &order, &call, &plan, None).await?;
                 }
                 // The rest cancelled after every parcel arrived: the order is delivered too.
-                if order.status == OrderStatus::Shipped && fulfilment::all_delivered(&order) {
-                    let now_delivered = changes(OrderStatus::Shipped, Event::Deliver, &data, Utc::now())
-                        .map_err(|e| TxError::Domain(e.into()))?;
-                    order = record_transition(conn, id, OrderStatus::Shipped, Event::Deliver, &now_delivered, &data)
-                        .await?;
+                if order.status == OrderStatus::Shipped {
+                    order = settle_fulfilment(conn, order, data.actor).await?.0;
                 }
                 Ok(Applied::Done { order: Box::new(order), effects: c.effects, restocked_products })
             })
@@ -991,6 +1019,7 @@ impl OrderRepo for PgOrderRepo {
                         refund: earlier.into_refund()?,
                         fresh: false,
                         restocked_products: vec![],
+                        closed_rest: false,
                     });
                 }
                 let order = load_order(conn, id).await?.ok_or(DieselError::NotFound)?;
@@ -1010,8 +1039,9 @@ impl OrderRepo for PgOrderRepo {
                 if order.payment_id.is_none() {
                     return Err(TxError::Domain(OrderError::Refund(::orders::RefundRefusal::NotRefundable(from))));
                 }
-                let (refund, restocked_products) = refund_in(conn, &order, from, &call, &plan, reason).await?;
-                Ok(RefundOutcome { refund, fresh: true, restocked_products })
+                let (refund, restocked_products, closed_rest) =
+                    refund_in(conn, &order, from, &call, &plan, reason).await?;
+                Ok(RefundOutcome { refund, fresh: true, restocked_products, closed_rest })
             })
             .await;
         result.settle()
@@ -1186,7 +1216,7 @@ impl OrderRepo for PgOrderRepo {
                             actor: step.actor,
                         };
                         let from = decode_status(&status)?;
-                        let (made, _) = refund_in(conn, &order, from, &call, &plan, req.reason.as_deref()).await?;
+                        let (made, _, _) = refund_in(conn, &order, from, &call, &plan, req.reason.as_deref()).await?;
                         ret.refund_id = Some(made.id);
                         refund = Some(made);
                     }

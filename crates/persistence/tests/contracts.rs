@@ -245,6 +245,25 @@ async fn concurrent_checkouts_never_oversell_and_cancelling_twice_restocks_once(
     assert_eq!(done, 1, "one cancellation wins; the others are illegal transitions");
     assert_eq!(orders.get(order).await.expect("get").expect("order").status, OrderStatus::Cancelled);
     assert_eq!(stock_of(&PgCatalogRepo::new(db.clone()), v).await, 1, "restocked once");
+
+    // Shipping the paid one-unit order four times at once: one shipment, the rest refused.
+    let paid = placed[1].id;
+    let data = orders::TransitionData { payment_id: Some("pi_contract".into()), ..Default::default() };
+    orders.apply(paid, orders::Event::PaymentSucceeded, data).await.expect("paid");
+    let ships = (0..4).map(|n| {
+        let orders = orders.clone();
+        let req = orders::ShipmentRequest { carrier: "DHL".into(), tracking_number: format!("T{n}"), lines: vec![] };
+        let call = orders::ShipCall { key: None, request_hash: vec![], req, actor: None };
+        async move { orders.ship(paid, call).await }
+    });
+    let results = join_all(ships).await;
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "one parcel of the one unit");
+    assert!(results.iter().all(|r| matches!(r, Ok(_) | Err(orders::OrderError::Illegal(_)))));
+    let o = orders.get(paid).await.expect("get").expect("order");
+    assert_eq!((o.status, o.lines[0].shipped_quantity, o.shipments.len()), (OrderStatus::Shipped, 1, 1));
+    assert_eq!(o.captured, o.total, "charged at checkout");
+    let delivered = orders.deliver(paid, Some(o.shipments[0].id), None).await.expect("deliver");
+    assert_eq!(delivered.status, OrderStatus::Delivered);
 }
 
 #[tokio::test]

@@ -431,3 +431,41 @@ async fn an_authorisation_is_voided_or_its_rest_released_when_the_order_will_not
     refused.assert_problem(409, "illegal-transition");
     assert_eq!(refused.json()["order_status"], "partially_shipped");
 }
+
+#[tokio::test]
+async fn a_refund_restocking_the_last_unshipped_units_closes_the_rest() {
+    let (app, _db) = spawn_with(|_| {}).await;
+    let s = shop(&app, 10, 1000).await;
+    let other = second_variant(&s).await;
+    let admin = &s.admin.client;
+    let (_, placed) = two_line_order(&app, &s, &other, "close", "tok_visa").await;
+    let order = placed["id"].as_str().expect("id").to_owned();
+    let parcel = ship(admin, &order, &[(1, 3)]).await.json();
+    // Line 2 cannot be sent: refunded and put back in stock, the order has nothing left to ship.
+    let refund = admin
+        .with_header("idempotency-key", "close-1")
+        .post(
+            &format!("/api/v1/admin/orders/{order}/refunds"),
+            &json!({"lines": [{"line_no": 2, "quantity": 1, "restock": true}]}),
+        )
+        .await;
+    refund.assert_status(201);
+    assert_eq!(refund.json()["lines"], json!([{"line_no": 2, "quantity": 1, "restocked": 1}]));
+    let o = admin.get(&format!("/api/v1/admin/orders/{order}")).await.json();
+    assert_eq!((o["status"].as_str(), o["refund_state"].as_str()), (Some("shipped"), Some("partially_refunded")));
+    // Its one parcel arrives: the order is delivered.
+    let sid = parcel["id"].as_str().expect("id");
+    let d = admin.post(&format!("/api/v1/admin/orders/{order}/shipments/{sid}/deliver"), &json!({})).await.json();
+    assert_eq!(d["status"], "delivered");
+    // A shipped unit cannot be restocked by a refund before the order has shipped whole; after,
+    // it can (it came back outside a return).
+    let back = admin
+        .with_header("idempotency-key", "close-2")
+        .post(
+            &format!("/api/v1/admin/orders/{order}/refunds"),
+            &json!({"lines": [{"line_no": 1, "quantity": 1, "restock": true}]}),
+        )
+        .await
+        .json();
+    assert_eq!(back["lines"][0]["restocked"], 1);
+}

@@ -333,7 +333,13 @@ impl OrderService {
                 if effects.release_authorization {
                     self.release_rest(&order).await;
                 }
-                Ok(self.orders.get(id).await?.unwrap_or(*order))
+                // The order as the transition's transaction left it, unless work after the
+                // commit (a pay-out, a cancellation at the provider, captures) changed it since:
+                // a payment approved at checkout reads nothing more.
+                if effects.refund_payment || effects.cancel_payment || effects.release_authorization {
+                    return Ok(self.orders.get(id).await?.unwrap_or(*order));
+                }
+                Ok(*order)
             }
             Applied::Duplicate => self.orders.get(id).await?.ok_or(OrderError::NotFound),
         }

@@ -65,8 +65,6 @@ UPDATE orders SET status = 'paid', paid_at = now(), payment_id = 'pi_sandbox_' |
 INSERT INTO order_events (order_id, from_status, to_status, actor_id, note) VALUES (:oid, 'pending_payment', 'paid', NULL, NULL);
 SELECT * FROM orders WHERE id = :oid LIMIT 1;
 SELECT * FROM order_lines WHERE order_id = ANY(ARRAY[:oid]::uuid[]) ORDER BY order_id, line_no;
-SELECT * FROM refunds WHERE order_id = ANY(ARRAY[:oid]::uuid[]) ORDER BY order_id, created_at, id;
-SELECT * FROM returns WHERE order_id = ANY(ARRAY[:oid]::uuid[]) ORDER BY order_id, created_at, id;
 INSERT INTO outbox (id, event_type, schema_version, aggregate_type, aggregate_id, payload, occurred_at)
 VALUES (gen_random_uuid(), 'order.paid', 1, 'order', :oid,
         ('{"total": {"currency": "EUR", "amount_minor": 2698}, "status": "paid", "paid_at": "2026-12-04T20:32:27Z", "user_id": "' || :user_id || '", "order_id": "' || :oid || '", "from_status": "pending_payment"}')::jsonb,

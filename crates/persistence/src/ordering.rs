@@ -290,6 +290,16 @@ fn assemble(Loaded { row, lines, refunds, returns: rets, shipments }: Loaded) ->
 }
 
 async fn load_orders(conn: &mut AsyncPgConnection, rows: Vec<OrderRow>) -> QueryResult<Vec<Order>> {
+    load_orders_with(conn, rows, false).await
+}
+
+/// `just_paid`: the orders were waiting for their payment until this transaction, so they have no
+/// refunds yet (checkout's paid transition skips that query).
+async fn load_orders_with(
+    conn: &mut AsyncPgConnection,
+    rows: Vec<OrderRow>,
+    just_paid: bool,
+) -> QueryResult<Vec<Order>> {
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let mut lines: Vec<LineDbRow> = order_lines::table
         .filter(order_lines::order_id.eq_any(&ids))
@@ -302,26 +312,37 @@ async fn load_orders(conn: &mut AsyncPgConnection, rows: Vec<OrderRow>) -> Query
     let settled: Vec<Uuid> = rows
         .iter()
         .filter(|r| {
-            ![OrderStatus::PendingPayment.as_str(), OrderStatus::RequiresAction.as_str()].contains(&r.status.as_str())
+            !just_paid
+                && ![OrderStatus::PendingPayment.as_str(), OrderStatus::RequiresAction.as_str()]
+                    .contains(&r.status.as_str())
         })
         .map(|r| r.id)
         .collect();
-    let (mut refunded, mut returned): (Vec<RefundRow>, Vec<ReturnRow>) = if settled.is_empty() {
-        (Vec::new(), Vec::new())
+    // Returns are of delivered orders only (which stay delivered or become refunded).
+    let delivered: Vec<Uuid> = rows
+        .iter()
+        .filter(|r| [OrderStatus::Delivered.as_str(), OrderStatus::Refunded.as_str()].contains(&r.status.as_str()))
+        .map(|r| r.id)
+        .collect();
+    let mut refunded: Vec<RefundRow> = if settled.is_empty() {
+        Vec::new()
     } else {
-        let refunded = refunds::table
+        refunds::table
             .filter(refunds::order_id.eq_any(&settled))
             .order((refunds::order_id, refunds::created_at, refunds::id))
             .select(RefundRow::as_select())
             .load(conn)
-            .await?;
-        let returned = returns::table
-            .filter(returns::order_id.eq_any(&settled))
+            .await?
+    };
+    let mut returned: Vec<ReturnRow> = if delivered.is_empty() {
+        Vec::new()
+    } else {
+        returns::table
+            .filter(returns::order_id.eq_any(&delivered))
             .order((returns::order_id, returns::created_at, returns::id))
             .select(ReturnRow::as_select())
             .load(conn)
-            .await?;
-        (refunded, returned)
+            .await?
     };
     // Only an order that has shipped something has shipments.
     let shipped: Vec<Uuid> = rows
@@ -494,7 +515,9 @@ pub(crate) async fn record_transition(
         ))
         .execute(conn)
         .await?;
-    let order = load_order(conn, id).await?.ok_or(DieselError::NotFound)?;
+    let row: OrderRow = orders::table.find(id).select(OrderRow::as_select()).first(conn).await?;
+    let waited = matches!(from, OrderStatus::PendingPayment | OrderStatus::RequiresAction);
+    let order = load_orders_with(conn, vec![row], waited).await?.pop().ok_or(DieselError::NotFound)?;
     if let Some(e) = order_events_out::transitioned(&order, from, event) {
         crate::outbox::enqueue(conn, &[e]).await?;
     }

@@ -245,8 +245,13 @@ pub trait OrderRepo: Send + Sync + 'static {
     async fn ship(&self, id: Uuid, call: ShipCall) -> Result<ShipOutcome, OrderError>;
     /// Marks shipments delivered (`shipment`: one; `None`: every one not delivered yet), and the
     /// order `delivered` when it has shipped and every shipment is delivered
-    /// ([`crate::fulfilment::delivers_order`]).
-    async fn deliver(&self, id: Uuid, shipment: Option<Uuid>, actor: Option<Uuid>) -> Result<crate::Order, OrderError>;
+    /// ([`crate::fulfilment::plan_delivery`]); the order, and how many shipments this delivered.
+    async fn deliver(
+        &self,
+        id: Uuid,
+        shipment: Option<Uuid>,
+        actor: Option<Uuid>,
+    ) -> Result<(crate::Order, usize), OrderError>;
     /// Pending captures (of one order, or of any order when older than `older_than_secs`), in
     /// shipment order.
     async fn captures_due(

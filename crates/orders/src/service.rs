@@ -413,10 +413,8 @@ impl OrderService {
 
     /// Marks a shipment delivered (`None`: every one), and the order once all are.
     pub async fn deliver(&self, actor: Option<Uuid>, id: Uuid, shipment: Option<Uuid>) -> Result<Order, OrderError> {
-        let before = self.get(id).await?;
-        let order = self.orders.deliver(id, shipment, actor).await?;
-        let delivered = |o: &Order| o.shipments.iter().filter(|s| s.delivered_at.is_some()).count();
-        for _ in delivered(&before)..delivered(&order) {
+        let (order, delivered) = self.orders.deliver(id, shipment, actor).await?;
+        for _ in 0..delivered {
             self.observer.shipment_step("delivered");
         }
         Ok(order)

@@ -74,6 +74,27 @@ impl OrderStatus {
     pub fn is_terminal(self) -> bool {
         matches!(self, OrderStatus::Cancelled | OrderStatus::Refunded | OrderStatus::PaymentFailed)
     }
+
+    /// An order in this status may have refunds: it was paid once (a waiting order never was,
+    /// and none goes back to waiting).
+    pub fn may_have_refunds(self) -> bool {
+        !matches!(self, OrderStatus::PendingPayment | OrderStatus::RequiresAction)
+    }
+
+    /// An order in this status may have returns: returns are of delivered orders, which stay
+    /// delivered or become refunded.
+    pub fn may_have_returns(self) -> bool {
+        matches!(self, OrderStatus::Delivered | OrderStatus::Refunded)
+    }
+
+    /// An order in this status may have shipments: it shipped something (cancelled and unpaid
+    /// orders never did).
+    pub fn may_have_shipments(self) -> bool {
+        matches!(
+            self,
+            OrderStatus::PartiallyShipped | OrderStatus::Shipped | OrderStatus::Delivered | OrderStatus::Refunded
+        )
+    }
 }
 
 /// Something that happens to an order.
@@ -349,6 +370,32 @@ mod tests {
                 assert!(transition(from, event).is_err(), "{from:?} + {event:?}");
             }
         }
+    }
+
+    /// What each status may hold agrees with the machine: shipments only after a ship event,
+    /// returns only after delivery, refunds only after a payment.
+    #[test]
+    fn what_each_status_may_hold() {
+        for from in S::ALL {
+            for event in E::ALL {
+                let Ok((to, _)) = transition(from, event) else { continue };
+                if matches!(event, E::Ship | E::ShipPart) {
+                    assert!(to.may_have_shipments(), "{from:?} + {event:?}");
+                }
+                if from.may_have_shipments() {
+                    assert!(to.may_have_shipments(), "{from:?} + {event:?}: shipments stay");
+                }
+                if from.may_have_returns() {
+                    assert!(to.may_have_returns(), "{from:?} + {event:?}: returns stay");
+                }
+                if from.may_have_refunds() {
+                    assert!(to.may_have_refunds(), "{from:?} + {event:?}: refunds stay");
+                }
+            }
+        }
+        assert!(!S::Paid.may_have_shipments() && !S::Cancelled.may_have_shipments());
+        assert!(!S::Shipped.may_have_returns() && S::Delivered.may_have_returns());
+        assert!(!S::PendingPayment.may_have_refunds() && S::Paid.may_have_refunds());
     }
 
     #[test]

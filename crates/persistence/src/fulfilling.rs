@@ -178,14 +178,14 @@ pub(crate) async fn deliver(
     id: Uuid,
     shipment: Option<Uuid>,
     actor: Option<Uuid>,
-) -> Result<Order, OrderError> {
+) -> Result<(Order, usize), OrderError> {
     let mut conn = db.conn().await?;
-    let result: Result<Order, TxError<OrderError>> = conn
+    let result: Result<(Order, usize), TxError<OrderError>> = conn
         .transaction(async |conn| {
             let order = lock(conn, id).await?;
             let plan = fulfilment::plan_delivery(&order, shipment).map_err(TxError::Domain)?;
             if plan.shipments.is_empty() {
-                return Ok(order);
+                return Ok((order, 0));
             }
             let now = Utc::now();
             diesel::update(shipments::table.filter(shipments::id.eq_any(&plan.shipments)))
@@ -205,7 +205,7 @@ pub(crate) async fn deliver(
                 let c = changes(order.status, Event::Deliver, &data, now).map_err(domain)?;
                 order = record_transition(conn, id, order.status, Event::Deliver, &c, &data).await?;
             }
-            Ok(order)
+            Ok((order, plan.shipments.len()))
         })
         .await;
     result.settle()

@@ -307,23 +307,13 @@ async fn load_orders_with(
         .select(LineDbRow::as_select())
         .load(conn)
         .await?;
-    // An order waiting for its payment has neither refunds nor returns (both need a paid or
-    // delivered order first, and no order goes back to waiting): checkout skips two queries.
-    let settled: Vec<Uuid> = rows
-        .iter()
-        .filter(|r| {
-            !just_paid
-                && ![OrderStatus::PendingPayment.as_str(), OrderStatus::RequiresAction.as_str()]
-                    .contains(&r.status.as_str())
-        })
-        .map(|r| r.id)
-        .collect();
-    // Returns are of delivered orders only (which stay delivered or become refunded).
-    let delivered: Vec<Uuid> = rows
-        .iter()
-        .filter(|r| [OrderStatus::Delivered.as_str(), OrderStatus::Refunded.as_str()].contains(&r.status.as_str()))
-        .map(|r| r.id)
-        .collect();
+    // Only what an order in its status may hold is read (`OrderStatus::may_have_*`): an order
+    // waiting for its payment, as checkout's, reads lines alone.
+    let ids_where = |holds: fn(OrderStatus) -> bool| -> Vec<Uuid> {
+        rows.iter().filter(|r| OrderStatus::parse(&r.status).is_some_and(holds)).map(|r| r.id).collect()
+    };
+    let settled = if just_paid { Vec::new() } else { ids_where(OrderStatus::may_have_refunds) };
+    let delivered = ids_where(OrderStatus::may_have_returns);
     let mut refunded: Vec<RefundRow> = if settled.is_empty() {
         Vec::new()
     } else {
@@ -344,20 +334,7 @@ async fn load_orders_with(
             .load(conn)
             .await?
     };
-    // Only an order that has shipped something has shipments.
-    let shipped: Vec<Uuid> = rows
-        .iter()
-        .filter(|r| {
-            [
-                OrderStatus::PartiallyShipped.as_str(),
-                OrderStatus::Shipped.as_str(),
-                OrderStatus::Delivered.as_str(),
-                OrderStatus::Refunded.as_str(),
-            ]
-            .contains(&r.status.as_str())
-        })
-        .map(|r| r.id)
-        .collect();
+    let shipped = ids_where(OrderStatus::may_have_shipments);
     let mut parcels = crate::fulfilling::shipments_of(conn, &shipped).await?;
     rows.into_iter()
         .map(|row| {
@@ -1331,7 +1308,12 @@ impl OrderRepo for PgOrderRepo {
         crate::fulfilling::ship(&self.db, id, call).await
     }
 
-    async fn deliver(&self, id: Uuid, shipment: Option<Uuid>, actor: Option<Uuid>) -> Result<Order, OrderError> {
+    async fn deliver(
+        &self,
+        id: Uuid,
+        shipment: Option<Uuid>,
+        actor: Option<Uuid>,
+    ) -> Result<(Order, usize), OrderError> {
         crate::fulfilling::deliver(&self.db, id, shipment, actor).await
     }
 

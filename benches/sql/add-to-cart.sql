@@ -6,20 +6,21 @@
 -- The shopper's and the variant's ids are looked up by number inside the statements (an index
 -- probe each, no extra round trip). Left out: the automatic promotions' read, which the API
 -- makes once per `checkout.automatic_promotions_cache_ms` (2 s) per instance, not per request.
+-- The answer (the cart's lines and codes) is what the transaction read and wrote: no read after
+-- it. The cart's currency is written only when it changes (never here: the carts are in EUR).
 \set u :client_id + 1
 \set v ((:client_id * 3 + random(0, 2)) % :variants) + 1
 BEGIN;
-INSERT INTO carts (id, user_id, token_hash) VALUES (gen_random_uuid(), (SELECT user_id FROM pgb_shoppers WHERE n = :u), NULL) ON CONFLICT DO NOTHING;
-SELECT id FROM carts WHERE user_id = (SELECT user_id FROM pgb_shoppers WHERE n = :u) LIMIT 1 FOR UPDATE;
-SELECT p.currency FROM variants v JOIN products p ON v.product_id = p.id WHERE v.id = (SELECT id FROM pgb_variants WHERE n = :v) LIMIT 1;
-SELECT variant_id, quantity, currency FROM cart_lines WHERE cart_id = (SELECT cart_id FROM pgb_shoppers WHERE n = :u) ORDER BY added_at, variant_id;
-UPDATE carts SET currency = 'EUR' WHERE id = (SELECT cart_id FROM pgb_shoppers WHERE n = :u);
-INSERT INTO cart_lines (cart_id, variant_id, quantity, currency)
-VALUES ((SELECT cart_id FROM pgb_shoppers WHERE n = :u), (SELECT id FROM pgb_variants WHERE n = :v), 1, 'EUR')
+SELECT id, currency, promotion_codes FROM carts WHERE user_id = (SELECT user_id FROM pgb_shoppers WHERE n = :u) LIMIT 1 FOR UPDATE;
+SELECT v.id AS variant_id, COALESCE(cl.quantity, 0) AS quantity, COALESCE(cl.currency, p.currency) AS line_currency,
+       p.id AS product_id, p.category_id, p.slug, p.name, v.sku, v.options, v.price_minor, p.currency, v.stock,
+       v.active AS variant_active, p.status AS product_status
+FROM variants v JOIN products p ON p.id = v.product_id
+LEFT JOIN cart_lines cl ON cl.cart_id = (SELECT cart_id FROM pgb_shoppers WHERE n = :u) AND cl.variant_id = v.id
+WHERE v.id = ANY(ARRAY(SELECT variant_id FROM cart_lines WHERE cart_id = (SELECT cart_id FROM pgb_shoppers WHERE n = :u))
+                 || (SELECT id FROM pgb_variants WHERE n = :v))
+ORDER BY cl.added_at NULLS LAST, v.id;
+INSERT INTO cart_lines (cart_id, variant_id, quantity, currency, added_at)
+VALUES ((SELECT cart_id FROM pgb_shoppers WHERE n = :u), (SELECT id FROM pgb_variants WHERE n = :v), 1, 'EUR', clock_timestamp())
 ON CONFLICT (cart_id, variant_id) DO UPDATE SET quantity = excluded.quantity;
 COMMIT;
--- The cart as answered: its lines priced, its codes.
-SELECT cl.variant_id, cl.quantity, p.id, p.category_id, p.slug, p.name, v.sku, v.options, v.price_minor, p.currency, v.stock, v.active, p.status
-FROM cart_lines cl JOIN variants v ON cl.variant_id = v.id JOIN products p ON v.product_id = p.id
-WHERE cl.cart_id = (SELECT cart_id FROM pgb_shoppers WHERE n = :u) ORDER BY cl.added_at, cl.variant_id;
-SELECT promotion_codes FROM carts WHERE id = (SELECT cart_id FROM pgb_shoppers WHERE n = :u) LIMIT 1;

@@ -11,7 +11,7 @@ pub mod shipping;
 
 pub use model::*;
 pub use pricing::{Totals, TotalsError, apply_discounts, price_lines, promotion_lines, totals};
-pub use repo::{CartError, CartOwner, CartRepo};
+pub use repo::{CartContents, CartError, CartOwner, CartRepo};
 pub use service::{CartService, Shopper, TaxRates};
 pub use shipping::{
     NewShippingMethod, ShippingError, ShippingMethod, ShippingMethodPatch, ShippingRepo, ShippingService,

@@ -3,6 +3,14 @@ use uuid::Uuid;
 
 use crate::LineSnapshot;
 
+/// A cart as one transaction left it: its id, its lines (oldest first) and its codes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CartContents {
+    pub id: Uuid,
+    pub lines: Vec<LineSnapshot>,
+    pub codes: Vec<String>,
+}
+
 /// Whose cart: a signed-in user's, or a guest's (by the hash of its token).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CartOwner {
@@ -38,8 +46,9 @@ pub trait CartRepo: Send + Sync + 'static {
     async fn lines(&self, cart: Uuid) -> Result<Vec<LineSnapshot>, CartError>;
     /// Adds `quantity` of `variant` to the owner's cart (created if the owner has none) as
     /// [`crate::rules::add`] decides, in one transaction under the cart's row lock; returns the
-    /// cart. Nothing is written when it refuses (an unknown variant included).
-    async fn add_line(&self, owner: &CartOwner, variant: Uuid, quantity: i32) -> Result<Uuid, CartError>;
+    /// cart as that transaction left it ([`crate::rules::with_write`]). Nothing is written when
+    /// it refuses (an unknown variant included).
+    async fn add_line(&self, owner: &CartOwner, variant: Uuid, quantity: i32) -> Result<CartContents, CartError>;
     /// Sets a line's quantity as [`crate::rules::set_quantity`] decides, under the cart's lock.
     async fn set_line(&self, cart: Uuid, variant: Uuid, quantity: i32) -> Result<(), CartError>;
     async fn remove(&self, cart: Uuid, variant: Uuid) -> Result<(), CartError>;

@@ -8,7 +8,7 @@
 use primitives::Currency;
 use uuid::Uuid;
 
-use crate::{CartError, MAX_CODES, MAX_LINES, MAX_QUANTITY};
+use crate::{CartError, LineSnapshot, MAX_CODES, MAX_LINES, MAX_QUANTITY};
 
 /// What the rules need to know of a stored line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +44,18 @@ pub fn add(lines: &[LineFact], variant_id: Uuid, currency: Currency, quantity: i
         None => quantity,
     };
     Ok(LineWrite { variant_id, quantity, currency })
+}
+
+/// The lines of a cart holding `held` (oldest first) once `write` of `item`'s variant is
+/// written: the line it changes takes the new quantity, a new line comes last (lines are
+/// written with the time the cart's lock was taken, so a later write sorts after every line
+/// held). What the answer to an add shows without reading the cart again.
+pub fn with_write(mut held: Vec<LineSnapshot>, write: &LineWrite, item: LineSnapshot) -> Vec<LineSnapshot> {
+    match held.iter_mut().find(|l| l.variant_id == write.variant_id) {
+        Some(line) => line.quantity = write.quantity,
+        None => held.push(LineSnapshot { quantity: write.quantity, ..item }),
+    }
+    held
 }
 
 /// Entering `code` (normalised) on a cart holding `codes`: the codes to write, `None` when it
@@ -182,6 +194,43 @@ mod tests {
         assert!(matches!(add(&[], id(1), eur(), i32::MAX), Err(CartError::Invalid { .. })));
         let near_max = [line(1, i32::MAX, eur())];
         assert_eq!(add(&near_max, id(1), eur(), 99).unwrap().quantity, MAX_QUANTITY, "no overflow");
+    }
+
+    fn snapshot(n: u128, quantity: i32) -> LineSnapshot {
+        LineSnapshot {
+            variant_id: id(n),
+            product_id: id(100 + n),
+            category_id: None,
+            product_slug: format!("p{n}"),
+            name: format!("P{n}"),
+            sku: format!("S{n}"),
+            options: Default::default(),
+            unit_price_minor: 100,
+            currency: eur(),
+            quantity,
+            stock: 5,
+            purchasable: true,
+        }
+    }
+
+    #[test]
+    fn with_write_changes_the_held_line_in_place_or_appends_the_new_one() {
+        let held = vec![snapshot(1, 2), snapshot(2, 1)];
+        // More of a held line: its quantity changes, the order stays.
+        let write = add(&[line(1, 2, eur()), line(2, 1, eur())], id(2), eur(), 3).unwrap();
+        let after = with_write(held.clone(), &write, snapshot(2, 0));
+        assert_eq!(after.iter().map(|l| (l.variant_id, l.quantity)).collect::<Vec<_>>(), [(id(1), 2), (id(2), 4)]);
+        // A new line comes last with the written quantity, the item's other fields kept.
+        let write = add(&[line(1, 2, eur()), line(2, 1, eur())], id(3), eur(), 5).unwrap();
+        let after = with_write(held, &write, snapshot(3, 0));
+        assert_eq!(
+            after.iter().map(|l| (l.variant_id, l.quantity)).collect::<Vec<_>>(),
+            [(id(1), 2), (id(2), 1), (id(3), 5)]
+        );
+        assert_eq!(after[2].sku, "S3");
+        // The first line of an empty cart.
+        let write = add(&[], id(7), eur(), 1).unwrap();
+        assert_eq!(with_write(Vec::new(), &write, snapshot(7, 0)), vec![snapshot(7, 1)]);
     }
 
     #[test]

@@ -119,6 +119,18 @@ impl CartService {
             Some(id) => (self.repo.lines(id).await?, self.repo.codes(id).await?),
             None => (Vec::new(), Vec::new()),
         };
+        self.priced(snapshots, codes, token, shipping, customer).await
+    }
+
+    /// The view of these lines and codes, priced now.
+    async fn priced(
+        &self,
+        snapshots: Vec<LineSnapshot>,
+        codes: Vec<String>,
+        token: Option<String>,
+        shipping: Option<(Uuid, &str)>,
+        customer: Option<Uuid>,
+    ) -> Result<CartView, CartError> {
         let mut lines = price_lines(&snapshots);
         let currency = lines.first().map(|l| l.unit_price.currency);
         let method = match shipping {
@@ -236,8 +248,9 @@ impl CartService {
 
     pub async fn add(&self, shopper: &Shopper, line: AddLine) -> Result<CartView, CartError> {
         let (owner, token) = self.owner_for_write(shopper).await?;
+        // The answer is the cart as the add's own transaction left it: no second read.
         let cart = self.repo.add_line(&owner, line.variant_id, line.quantity).await?;
-        self.view_of(Some(cart), token, None, Self::customer(shopper)).await
+        self.priced(cart.lines, cart.codes, token, None, Self::customer(shopper)).await
     }
 
     async fn existing_cart(&self, shopper: &Shopper) -> Result<Uuid, CartError> {

@@ -1,8 +1,10 @@
 //! Adapter for `cart::CartRepo`.
 
 use cart::rules::{self, LineFact, LineWrite};
-use cart::{CartError, CartOwner, CartRepo, LineSnapshot};
+use cart::{CartContents, CartError, CartOwner, CartRepo, LineSnapshot};
+use diesel::dsl::sql;
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Integer, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel::upsert::excluded;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -24,34 +26,52 @@ impl PgCartRepo {
     }
 }
 
-/// A cart line joined with its variant and product, as the cart and checkout read it.
-#[derive(Queryable, Selectable)]
+/// A cart line joined with its variant and product, as the cart and checkout read it: through
+/// the query builder (`Selectable`) or by name from the raw statements that lock lines
+/// (checkout) or read them beside the variant being added (`QueryableByName`).
+#[derive(Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = cart_lines, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct LineRow {
+    #[diesel(sql_type = SqlUuid)]
     pub variant_id: Uuid,
+    /// 0 for the variant being added when the cart does not hold it yet.
+    #[diesel(sql_type = Integer)]
     pub quantity: i32,
-    #[diesel(select_expression = products::id)]
+    /// The line's currency (the cart's); the product's for a variant not held yet.
+    #[diesel(sql_type = Text, select_expression = cart_lines::currency)]
+    pub line_currency: String,
+    #[diesel(sql_type = SqlUuid, select_expression = products::id)]
     pub product_id: Uuid,
-    #[diesel(select_expression = products::category_id)]
+    #[diesel(sql_type = Nullable<SqlUuid>, select_expression = products::category_id)]
     pub category_id: Option<Uuid>,
-    #[diesel(select_expression = products::slug)]
+    #[diesel(sql_type = Text, select_expression = products::slug)]
     pub slug: String,
-    #[diesel(select_expression = products::name)]
+    #[diesel(sql_type = Text, select_expression = products::name)]
     pub name: String,
-    #[diesel(select_expression = variants::sku)]
+    #[diesel(sql_type = Text, select_expression = variants::sku)]
     pub sku: String,
-    #[diesel(select_expression = variants::options)]
+    #[diesel(sql_type = Jsonb, select_expression = variants::options)]
     pub options: Value,
-    #[diesel(select_expression = variants::price_minor)]
+    #[diesel(sql_type = BigInt, select_expression = variants::price_minor)]
     pub price_minor: i64,
-    #[diesel(select_expression = products::currency)]
+    #[diesel(sql_type = Text, select_expression = products::currency)]
     pub currency: String,
-    #[diesel(select_expression = variants::stock)]
+    #[diesel(sql_type = Integer, select_expression = variants::stock)]
     pub stock: i32,
-    #[diesel(select_expression = variants::active)]
+    #[diesel(sql_type = Bool, select_expression = variants::active)]
     pub variant_active: bool,
-    #[diesel(select_expression = products::status)]
+    #[diesel(sql_type = Text, select_expression = products::status)]
     pub product_status: String,
+}
+
+/// The columns of [`LineRow`] in raw statements over `cart_lines cl`, `variants v`, `products p`.
+pub(crate) const LINE_COLUMNS: &str = "p.id AS product_id, p.category_id, p.slug, p.name, v.sku, v.options, \
+     v.price_minor, p.currency, v.stock, v.active AS variant_active, p.status AS product_status";
+
+impl LineRow {
+    fn fact(&self) -> QueryResult<LineFact> {
+        Ok(LineFact { variant_id: self.variant_id, quantity: self.quantity, currency: currency(&self.line_currency)? })
+    }
 }
 
 impl TryFrom<LineRow> for LineSnapshot {
@@ -92,8 +112,30 @@ async fn find(conn: &mut AsyncPgConnection, owner: &CartOwner) -> QueryResult<Op
     }
 }
 
-/// Locks the owner's cart row, creating the cart first if the owner has none; returns its id.
-pub(crate) async fn lock_or_create(conn: &mut AsyncPgConnection, owner: &CartOwner) -> QueryResult<Uuid> {
+/// A cart row read under its lock.
+pub(crate) struct HeldCart {
+    pub id: Uuid,
+    pub currency: Option<String>,
+    pub codes: Vec<String>,
+}
+
+async fn lock_owned(conn: &mut AsyncPgConnection, owner: &CartOwner) -> QueryResult<Option<HeldCart>> {
+    let columns = (carts::id, carts::currency, carts::promotion_codes);
+    let row: Option<(Uuid, Option<String>, Vec<Option<String>>)> = match owner {
+        CartOwner::User(u) => carts::table.filter(carts::user_id.eq(u)).select(columns).for_update().first(conn).await,
+        CartOwner::Guest(h) => {
+            carts::table.filter(carts::token_hash.eq(h)).select(columns).for_update().first(conn).await
+        }
+    }
+    .optional()?;
+    Ok(row.map(|(id, currency, codes)| HeldCart { id, currency, codes: present(codes) }))
+}
+
+/// Locks the owner's cart row, creating the cart first if the owner has none.
+pub(crate) async fn lock_or_create(conn: &mut AsyncPgConnection, owner: &CartOwner) -> QueryResult<HeldCart> {
+    if let Some(held) = lock_owned(conn, owner).await? {
+        return Ok(held);
+    }
     let (user, hash) = match owner {
         CartOwner::User(u) => (Some(*u), None),
         CartOwner::Guest(h) => (None, Some(h.clone())),
@@ -104,14 +146,7 @@ pub(crate) async fn lock_or_create(conn: &mut AsyncPgConnection, owner: &CartOwn
         .on_conflict_do_nothing()
         .execute(conn)
         .await?;
-    match owner {
-        CartOwner::User(u) => {
-            carts::table.filter(carts::user_id.eq(u)).select(carts::id).for_update().first(conn).await
-        }
-        CartOwner::Guest(h) => {
-            carts::table.filter(carts::token_hash.eq(h)).select(carts::id).for_update().first(conn).await
-        }
-    }
+    lock_owned(conn, owner).await?.ok_or(diesel::result::Error::NotFound)
 }
 
 /// Locks a cart's row; false when there is no such cart.
@@ -135,9 +170,17 @@ pub(crate) async fn facts(conn: &mut AsyncPgConnection, cart: Uuid) -> QueryResu
 
 /// Writes what a cart rule decided: the cart takes the lines' currency, then each line is
 /// inserted or given its new quantity.
+///
+/// A line is stamped with the time of its write (`clock_timestamp()`, not the transaction's
+/// start): the cart's lock orders the writes, so lines sort in the order they were added even
+/// when a transaction that began earlier waited for the lock.
 pub(crate) async fn write_lines(conn: &mut AsyncPgConnection, cart: Uuid, writes: &[LineWrite]) -> QueryResult<()> {
     let Some(first) = writes.first() else { return Ok(()) };
     diesel::update(carts::table.find(cart)).set(carts::currency.eq(first.currency.as_str())).execute(conn).await?;
+    insert_lines(conn, cart, writes).await
+}
+
+async fn insert_lines(conn: &mut AsyncPgConnection, cart: Uuid, writes: &[LineWrite]) -> QueryResult<()> {
     let rows: Vec<_> = writes
         .iter()
         .map(|w| {
@@ -146,6 +189,7 @@ pub(crate) async fn write_lines(conn: &mut AsyncPgConnection, cart: Uuid, writes
                 cart_lines::variant_id.eq(w.variant_id),
                 cart_lines::quantity.eq(w.quantity),
                 cart_lines::currency.eq(w.currency.as_str()),
+                cart_lines::added_at.eq(sql::<Timestamptz>("clock_timestamp()")),
             )
         })
         .collect();
@@ -179,23 +223,47 @@ impl CartRepo for PgCartRepo {
         Ok(rows.into_iter().map(LineSnapshot::try_from).collect::<QueryResult<_>>().storage()?)
     }
 
-    async fn add_line(&self, owner: &CartOwner, variant: Uuid, quantity: i32) -> Result<Uuid, CartError> {
+    async fn add_line(&self, owner: &CartOwner, variant: Uuid, quantity: i32) -> Result<CartContents, CartError> {
         let mut conn = self.db.conn().await?;
-        let result: Result<Uuid, TxError<CartError>> = conn
+        let result: Result<CartContents, TxError<CartError>> = conn
             .transaction(async |conn| {
                 let cart = lock_or_create(conn, owner).await?;
-                let code: Option<String> = variants::table
-                    .inner_join(products::table)
-                    .filter(variants::id.eq(variant))
-                    .select(products::currency)
-                    .first(conn)
-                    .await
-                    .optional()?;
-                let currency = currency(&code.ok_or(TxError::Domain(CartError::UnknownVariant))?)?;
-                let facts = facts(conn, cart).await?;
-                let write = rules::add(&facts, variant, currency, quantity).map_err(TxError::Domain)?;
-                write_lines(conn, cart, &[write]).await?;
-                Ok(cart)
+                // The held lines (oldest first) and the variant being added, in one statement.
+                let rows: Vec<LineRow> = diesel::sql_query(format!(
+                    "SELECT v.id AS variant_id, COALESCE(cl.quantity, 0) AS quantity, \
+                            COALESCE(cl.currency, p.currency) AS line_currency, {LINE_COLUMNS} \
+                     FROM variants v JOIN products p ON p.id = v.product_id \
+                     LEFT JOIN cart_lines cl ON cl.cart_id = $1 AND cl.variant_id = v.id \
+                     WHERE v.id = ANY(ARRAY(SELECT variant_id FROM cart_lines WHERE cart_id = $1) || $2) \
+                     ORDER BY cl.added_at NULLS LAST, v.id"
+                ))
+                .bind::<SqlUuid, _>(cart.id)
+                .bind::<SqlUuid, _>(variant)
+                .load(conn)
+                .await?;
+                let facts =
+                    rows.iter().filter(|r| r.quantity > 0).map(LineRow::fact).collect::<QueryResult<Vec<_>>>()?;
+                let mut held = Vec::with_capacity(rows.len());
+                let mut item = None;
+                for row in rows {
+                    let snapshot = LineSnapshot::try_from(row)?;
+                    if snapshot.variant_id == variant {
+                        item = Some(snapshot.clone());
+                    }
+                    if snapshot.quantity > 0 {
+                        held.push(snapshot);
+                    }
+                }
+                let item = item.ok_or(TxError::Domain(CartError::UnknownVariant))?;
+                let write = rules::add(&facts, variant, item.currency, quantity).map_err(TxError::Domain)?;
+                // The cart takes the line's currency when it changes; a guest cart's row is
+                // written on every add all the same (its `updated_at` says when it was last used).
+                if cart.currency.as_deref() != Some(write.currency.as_str()) || matches!(owner, CartOwner::Guest(_)) {
+                    write_lines(conn, cart.id, &[write]).await?;
+                } else {
+                    insert_lines(conn, cart.id, &[write]).await?;
+                }
+                Ok(CartContents { id: cart.id, lines: rules::with_write(held, &write, item), codes: cart.codes })
             })
             .await;
         result.settle()
@@ -291,7 +359,7 @@ impl CartRepo for PgCartRepo {
                 if !lock(conn, from).await? {
                     return Ok(()); // the guest cart went (merged or purged) meanwhile
                 }
-                let into = lock_or_create(conn, into).await?;
+                let into = lock_or_create(conn, into).await?.id;
                 if into == from {
                     return Ok(());
                 }

@@ -21,7 +21,7 @@ use promotions::Redemption;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::carts::LineRow;
+use crate::carts::{LINE_COLUMNS, LineRow};
 use crate::error::{OrStorage, Settle, TxError};
 use crate::rows::{currency, decoded, encoded, known, object};
 use crate::schema::{
@@ -379,7 +379,7 @@ pub(crate) async fn load_order(conn: &mut AsyncPgConnection, id: Uuid) -> QueryR
 /// Puts a declined order's lines and promotion codes back in its customer's cart, as
 /// `cart::rules::restore` and `merge_codes` decide, under the cart's row lock.
 async fn restore_cart(conn: &mut AsyncPgConnection, order: Uuid, owner: Uuid) -> QueryResult<()> {
-    let cart = crate::carts::lock_or_create(conn, &cart::CartOwner::User(owner)).await?;
+    let cart = crate::carts::lock_or_create(conn, &cart::CartOwner::User(owner)).await?.id;
     let held = crate::carts::facts(conn, cart).await?;
     let bought: Vec<(Uuid, i32, String)> = order_lines::table
         .inner_join(variants::table.on(order_lines::variant_id.eq(variants::id.nullable())))
@@ -411,56 +411,6 @@ async fn restore_cart(conn: &mut AsyncPgConnection, order: Uuid, owner: Uuid) ->
             .await?;
     }
     Ok(())
-}
-
-#[derive(QueryableByName)]
-struct LockedLine {
-    #[diesel(sql_type = SqlUuid)]
-    variant_id: Uuid,
-    #[diesel(sql_type = Integer)]
-    quantity: i32,
-    #[diesel(sql_type = SqlUuid)]
-    product_id: Uuid,
-    #[diesel(sql_type = diesel::sql_types::Nullable<SqlUuid>)]
-    category_id: Option<Uuid>,
-    #[diesel(sql_type = Text)]
-    slug: String,
-    #[diesel(sql_type = Text)]
-    name: String,
-    #[diesel(sql_type = Text)]
-    sku: String,
-    #[diesel(sql_type = diesel::sql_types::Jsonb)]
-    options: Value,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    price_minor: i64,
-    #[diesel(sql_type = Text)]
-    currency: String,
-    #[diesel(sql_type = Integer)]
-    stock: i32,
-    #[diesel(sql_type = diesel::sql_types::Bool)]
-    variant_active: bool,
-    #[diesel(sql_type = Text)]
-    product_status: String,
-}
-
-impl From<LockedLine> for LineRow {
-    fn from(l: LockedLine) -> Self {
-        LineRow {
-            variant_id: l.variant_id,
-            quantity: l.quantity,
-            product_id: l.product_id,
-            category_id: l.category_id,
-            slug: l.slug,
-            name: l.name,
-            sku: l.sku,
-            options: l.options,
-            price_minor: l.price_minor,
-            currency: l.currency,
-            stock: l.stock,
-            variant_active: l.variant_active,
-            product_status: l.product_status,
-        }
-    }
 }
 
 #[derive(QueryableByName)]
@@ -702,17 +652,16 @@ impl OrderRepo for PgOrderRepo {
                 };
                 // Lock the variants in id order: concurrent checkouts queue instead of deadlocking,
                 // and the stock read below cannot change before our update.
-                let locked: Vec<LockedLine> = diesel::sql_query(
-                    "SELECT cl.variant_id, cl.quantity, p.id AS product_id, p.category_id, p.slug, p.name, v.sku, v.options, \
-                            v.price_minor, p.currency, v.stock, v.active AS variant_active, p.status AS product_status \
+                let locked: Vec<LineRow> = diesel::sql_query(format!(
+                    "SELECT cl.variant_id, cl.quantity, cl.currency AS line_currency, {LINE_COLUMNS} \
                      FROM cart_lines cl JOIN variants v ON v.id = cl.variant_id JOIN products p ON p.id = v.product_id \
-                     WHERE cl.cart_id = $1 ORDER BY v.id FOR UPDATE OF v",
-                )
+                     WHERE cl.cart_id = $1 ORDER BY v.id FOR UPDATE OF v"
+                ))
                 .bind::<SqlUuid, _>(cart)
                 .load(conn)
                 .await?;
                 let snapshots: Vec<LineSnapshot> =
-                    locked.into_iter().map(|l| LineSnapshot::try_from(LineRow::from(l))).collect::<QueryResult<_>>()?;
+                    locked.into_iter().map(LineSnapshot::try_from).collect::<QueryResult<_>>()?;
                 // The promotions decided again, on the locked lines and the usage locked here
                 // (after the variants: a cancellation takes the same locks in the same order).
                 let codes = crate::carts::present(codes);

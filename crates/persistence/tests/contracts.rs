@@ -94,7 +94,7 @@ async fn cart_rules_hold_under_concurrent_adds_and_merges_are_all_or_nothing() {
 
     // A guest cart that would pass the limit: refused, both carts unchanged.
     let guest = CartOwner::Guest(vec![7; 32]);
-    let g = repo.add_line(&guest, many[0], 2).await.expect("guest add");
+    let g = repo.add_line(&guest, many[0], 2).await.expect("guest add").id;
     repo.add_line(&guest, variants(&db, "EUR", 1, 5).await[0], 1).await.expect("guest add");
     assert!(matches!(repo.merge(g, &owner).await, Err(CartError::TooManyLines(_))));
     assert_eq!(repo.lines(g).await.expect("guest lines").len(), 2);
@@ -106,6 +106,44 @@ async fn cart_rules_hold_under_concurrent_adds_and_merges_are_all_or_nothing() {
     let fresh = CartOwner::Guest(vec![9; 32]);
     assert!(matches!(repo.add_line(&fresh, Uuid::new_v4(), 1).await, Err(CartError::UnknownVariant)));
     assert_eq!(repo.find(&fresh).await.expect("find"), None, "a refused add leaves no cart behind");
+}
+
+#[tokio::test]
+async fn an_add_answers_the_cart_as_a_fresh_read_finds_it() {
+    let t = TestDb::new().await;
+    let db = db(&t);
+    let repo = Arc::new(PgCartRepo::new(db.clone()));
+    for owner in [CartOwner::User(user(&db, "answer").await), CartOwner::Guest(vec![3; 32])] {
+        let v = variants(&db, "EUR", 4, 5).await;
+        // New lines, more of a held one (it keeps its place), then another new one.
+        for (variant, quantity) in [(v[2], 1), (v[0], 2), (v[2], 3), (v[1], 1), (v[3], 99)] {
+            let answer = repo.add_line(&owner, variant, quantity).await.expect("add");
+            let read = repo.lines(answer.id).await.expect("lines");
+            assert_eq!(answer.lines, read, "the add's answer is what a read after it finds");
+            assert_eq!(answer.codes, repo.codes(answer.id).await.expect("codes"));
+        }
+        let cart = repo.find(&owner).await.expect("find").expect("cart");
+        let read = repo.lines(cart).await.expect("lines");
+        assert_eq!(
+            read.iter().map(|l| (l.variant_id, l.quantity)).collect::<Vec<_>>(),
+            [(v[2], 4), (v[0], 2), (v[1], 1), (v[3], 99)]
+        );
+        // Lines added at once to one cart: every answer holds the lines committed before it,
+        // in the order a read finds them.
+        let more = variants(&db, "EUR", 12, 5).await;
+        let adds = more.iter().map(|v| {
+            let (repo, owner) = (repo.clone(), owner.clone());
+            async move { repo.add_line(&owner, *v, 1).await.expect("add") }
+        });
+        let answers = join_all(adds).await;
+        let read = repo.lines(cart).await.expect("lines");
+        assert_eq!(read.len(), 16);
+        let last = answers.iter().max_by_key(|a| a.lines.len()).expect("answers");
+        assert_eq!(last.lines, read, "the last add to commit answers the cart as it is");
+        for a in &answers {
+            assert_eq!(a.lines[..], read[..a.lines.len()], "each answer is a prefix of the final order");
+        }
+    }
 }
 
 #[tokio::test]

@@ -9,5 +9,5 @@ pub mod stock;
 
 pub use model::*;
 pub use query::{Facet, Facets, ListingCursor, ListingQuery, ProductPage, Sort, SortKey};
-pub use repo::{CatalogError, CatalogRepo, CategoryRepo, ListingRepo, ProductRepo, StockRepo};
+pub use repo::{CatalogError, CatalogFeed, CatalogRepo, CategoryRepo, FeedChange, ListingRepo, ProductRepo, StockRepo};
 pub use service::{CatalogService, DetailCacheConfig, ProductDetail, PublicProduct, PublicVariant};

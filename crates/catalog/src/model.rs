@@ -156,6 +156,16 @@ pub struct ProductSummary {
     pub rank: f64,
 }
 
+/// An active product as a search index holds it: what listings show, filter and sort by, and the
+/// text it is found by.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexedProduct {
+    pub summary: ProductSummary,
+    pub description: String,
+    /// For the exact average of the rating sort (the summary's is rounded).
+    pub rating_sum: i32,
+}
+
 /// Why stock changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

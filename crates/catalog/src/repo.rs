@@ -2,8 +2,8 @@ use primitives::PageRequest;
 use uuid::Uuid;
 
 use crate::{
-    Category, CategoryPatch, Facets, LedgerEntry, ListingQuery, NewCategory, NewProduct, NewVariant, Product,
-    ProductPatch, ProductSummary, StockReason, Variant, VariantPatch,
+    Category, CategoryPatch, Facets, IndexedProduct, LedgerEntry, ListingQuery, NewCategory, NewProduct, NewVariant,
+    Product, ProductPatch, ProductSummary, StockReason, Variant, VariantPatch,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -95,4 +95,32 @@ pub trait ListingRepo: Send + Sync + 'static {
     async fn list(&self, q: &ListingQuery) -> Result<Vec<ProductSummary>, CatalogError>;
     /// Counts per category and brand over everything the query matches (cursor ignored).
     async fn facets(&self, q: &ListingQuery) -> Result<Facets, CatalogError>;
+}
+
+/// One entry of the catalog's change feed: a product changed (its current state is read again),
+/// or every index is to be rebuilt from the catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeedChange {
+    /// The entry's number (entries are read more than once; the number tells them apart).
+    pub seq: i64,
+    /// The transaction that wrote it.
+    pub xid: u64,
+    /// `None`: rebuild everything.
+    pub product: Option<Uuid>,
+}
+
+/// The catalog's changes as they commit, for indexes kept outside PostgreSQL (one in each
+/// instance). Positions are transaction horizons: every transaction below one has ended, so a
+/// reader that asks again from the horizon it was given misses nothing (and sees some entries
+/// twice).
+#[async_trait::async_trait]
+pub trait CatalogFeed: Send + Sync + 'static {
+    /// Every active product, and the horizon to follow the changes from.
+    async fn snapshot(&self) -> Result<(Vec<IndexedProduct>, u64), CatalogError>;
+    /// The entries written by transactions at or above `horizon`, and the next horizon.
+    async fn changes(&self, horizon: u64) -> Result<(Vec<FeedChange>, u64), CatalogError>;
+    /// These products as they are now, those that are active (the others are not listed).
+    async fn products(&self, ids: &[Uuid]) -> Result<Vec<IndexedProduct>, CatalogError>;
+    /// Asks every index to rebuild itself from the catalog.
+    async fn request_rebuild(&self) -> Result<(), CatalogError>;
 }

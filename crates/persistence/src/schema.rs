@@ -63,6 +63,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    catalog_changes (seq) {
+        seq -> Int8,
+        xid -> Int8,
+        product_id -> Nullable<Uuid>,
+        at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     categories (id) {
         id -> Uuid,
         parent_id -> Nullable<Uuid>,
@@ -438,6 +447,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     addresses,
     cart_lines,
     carts,
+    catalog_changes,
     categories,
     customer_group_members,
     customer_groups,

@@ -358,3 +358,58 @@ async fn unique_emails_and_shipping_methods_round_trip() {
     assert!(ship.delete(m.id).await.expect("delete"));
     assert!(!ship.delete(m.id).await.expect("delete again"), "a second delete finds nothing");
 }
+
+/// The catalog feed never misses a change: one written by a transaction that was still open
+/// when the feed was read is returned by the next read from the horizon it gave.
+#[tokio::test]
+async fn the_catalog_feed_returns_late_commits_and_stock_crossing_zero() {
+    use catalog::CatalogFeed;
+    use diesel_async::RunQueryDsl;
+    let t = TestDb::new().await;
+    let db = db(&t);
+    let repo = PgCatalogRepo::new(db.clone());
+    let v = variants(&db, "EUR", 2, 1).await;
+    let (products, horizon) = repo.snapshot().await.expect("snapshot");
+    let product = products.iter().find(|p| p.summary.in_stock).expect("the product is listed").summary.id;
+
+    // A stock change that stays above zero writes nothing; one that reaches zero does.
+    repo.adjust_stock(v[0], 5, StockReason::Restock, None, None).await.expect("restock");
+    let (changes, h1) = repo.changes(horizon).await.expect("changes");
+    assert!(changes.iter().all(|c| c.product != Some(product)), "{changes:?}");
+    repo.adjust_stock(v[1], -1, StockReason::Adjustment, None, None).await.expect("to zero");
+    let (changes, h2) = repo.changes(h1).await.expect("changes");
+    assert!(changes.iter().any(|c| c.product == Some(product)), "{changes:?}");
+    assert!(h2 >= h1);
+
+    // A rename in a transaction left open across a read: the read's horizon stays below it, so
+    // the read after the commit returns it.
+    let mut open = db.conn().await.expect("conn");
+    diesel::sql_query("BEGIN").execute(&mut open).await.expect("begin");
+    diesel::sql_query("UPDATE products SET name = 'Renamed' WHERE id = $1")
+        .bind::<diesel::sql_types::Uuid, _>(product)
+        .execute(&mut open)
+        .await
+        .expect("rename");
+    // A later transaction commits meanwhile (the open one is no longer the newest).
+    repo.adjust_stock(v[0], 1, StockReason::Restock, None, None).await.expect("restock");
+    let (during, h3) = repo.changes(h2).await.expect("changes");
+    let seen: Vec<i64> = during.iter().map(|c| c.seq).collect();
+    diesel::sql_query("COMMIT").execute(&mut open).await.expect("commit");
+    let (after, _) = repo.changes(h3).await.expect("changes");
+    let late: Vec<_> = after.iter().filter(|c| !seen.contains(&c.seq)).collect();
+    assert_eq!(late.len(), 1, "the late commit is read once it commits: {after:?}");
+    assert_eq!(late[0].product, Some(product));
+    let now = repo.products(&[product]).await.expect("products");
+    assert_eq!(now[0].summary.name, "Renamed");
+
+    // A rebuild request is an entry without a product; a draft product is not listed.
+    repo.request_rebuild().await.expect("rebuild");
+    let (changes, _) = repo.changes(h3).await.expect("changes");
+    assert!(changes.iter().any(|c| c.product.is_none()));
+    diesel::sql_query("UPDATE products SET status = 'draft' WHERE id = $1")
+        .bind::<diesel::sql_types::Uuid, _>(product)
+        .execute(&mut open)
+        .await
+        .expect("draft");
+    assert_eq!(repo.products(&[product]).await.expect("products"), vec![]);
+}

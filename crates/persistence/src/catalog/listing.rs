@@ -132,7 +132,7 @@ const IN_STOCK: &str = "EXISTS (SELECT 1 FROM variants v WHERE v.product_id = p.
 const RATING_AVG: &str = "(CASE WHEN p.rating_count > 0 THEN p.rating_sum::float8 / p.rating_count ELSE 0 END)";
 
 #[derive(QueryableByName)]
-struct SummaryRow {
+pub(super) struct SummaryRow {
     #[diesel(sql_type = SqlUuid)]
     id: Uuid,
     #[diesel(sql_type = Text)]
@@ -162,6 +162,36 @@ struct SummaryRow {
     #[diesel(sql_type = Double)]
     rank: f64,
 }
+
+impl SummaryRow {
+    pub(super) fn summary(self) -> QueryResult<ProductSummary> {
+        let cur = currency(&self.currency)?;
+        Ok(ProductSummary {
+            id: self.id,
+            slug: self.slug,
+            name: self.name,
+            brand: self.brand,
+            category_id: self.category_id,
+            image: self.image,
+            price_min: Money::new(self.min_price, cur),
+            price_max: Money::new(self.max_price, cur),
+            in_stock: self.in_stock,
+            rating_average: rating_average(self.rating_sum, self.rating_count),
+            rating_count: self.rating_count,
+            created_at: self.created_at,
+            rank: self.rank,
+        })
+    }
+
+    pub(super) fn rating_sum(&self) -> i32 {
+        self.rating_sum
+    }
+}
+
+/// The columns of [`SummaryRow`] over `products p`, but its rank.
+pub(super) const SUMMARY_COLUMNS: &str = "p.id, p.slug, p.name, p.brand, p.category_id, p.images[1] AS image, p.currency, \
+     p.min_price, p.max_price, EXISTS (SELECT 1 FROM variants v WHERE v.product_id = p.id AND v.stock > 0 AND v.active) \
+     AS in_stock, p.rating_count, p.rating_sum, p.created_at";
 
 #[derive(QueryableByName)]
 struct FacetRow {
@@ -248,34 +278,12 @@ impl PgCatalogRepo {
         // One more than the page holds: `Page::cut` learns from it whether a next page exists.
         let limit = b.bind(Bind::BigInt(q.limit.saturating_add(1)));
         b.sql = format!(
-            "SELECT p.id, p.slug, p.name, p.brand, p.category_id, p.images[1] AS image, p.currency, \
-                    p.min_price, p.max_price, {IN_STOCK} AS in_stock, p.rating_count, p.rating_sum, \
-                    p.created_at, {rank} AS rank \
+            "SELECT {SUMMARY_COLUMNS}, {rank} AS rank \
              FROM products p WHERE {filters}{} ORDER BY {order} LIMIT {limit}",
             keyset.map(|k| format!(" AND {k}")).unwrap_or_default()
         );
         let rows: Vec<SummaryRow> = b.run().load(&mut conn).await.map_err(map_err)?;
-        rows.into_iter()
-            .map(|r| {
-                let cur = currency(&r.currency)?;
-                Ok(ProductSummary {
-                    id: r.id,
-                    slug: r.slug,
-                    name: r.name,
-                    brand: r.brand,
-                    category_id: r.category_id,
-                    image: r.image,
-                    price_min: Money::new(r.min_price, cur),
-                    price_max: Money::new(r.max_price, cur),
-                    in_stock: r.in_stock,
-                    rating_average: rating_average(r.rating_sum, r.rating_count),
-                    rating_count: r.rating_count,
-                    created_at: r.created_at,
-                    rank: r.rank,
-                })
-            })
-            .collect::<QueryResult<_>>()
-            .map_err(map_err)
+        rows.into_iter().map(SummaryRow::summary).collect::<QueryResult<_>>().map_err(map_err)
     }
 
     async fn facets_on(&self, q: &ListingQuery, freshness: crate::Freshness) -> Result<Facets, CatalogError> {

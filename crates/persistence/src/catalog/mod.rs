@@ -1,8 +1,9 @@
 //! Adapters for the catalog's ports, one module per aggregate: `categories`, `products` (with
 //! their variants), `stock` (adjustments and the ledger), `listing` (the dynamic listing and
-//! search SQL, facets); `rows` holds the row types they share.
+//! search SQL, facets), `feed` (the change feed search indexes follow); `rows` holds the row types they share.
 
 mod categories;
+mod feed;
 mod listing;
 mod products;
 mod rows;

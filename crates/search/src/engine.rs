@@ -1,0 +1,585 @@
+//! The index: every active product with what listings filter, sort and show, an inverted index
+//! from word stems to products, and the vocabulary as an FST searched with Levenshtein automata.
+//! Pure and synchronous: the adapter ([`crate::IndexedListing`]) holds it behind a lock and feeds
+//! it the catalog's changes.
+//!
+//! A query's words must all match (as PostgreSQL's `websearch_to_tsquery` does). A word matches
+//! a product through its stem, through an indexed word within its typo budget
+//! ([`crate::text::typo_budget`]) and, for the last word only, through an indexed word it begins
+//! (search as you type). A match scores `quality × idf × field weight`, summed over the query's
+//! words: a name counts three times a description, a brand twice; an exact stem counts 1, a
+//! prefix 0.8, a typo 0.6 (one edit) or 0.4 (two).
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::LazyLock;
+
+use catalog::{Facet, Facets, IndexedProduct, ListingQuery, ProductSummary, Sort, SortKey};
+use fst::{IntoStreamer, Streamer};
+use levenshtein_automata::{DFA, Distance, LevenshteinAutomatonBuilder};
+use uuid::Uuid;
+
+use crate::text::{MAX_QUERY_WORDS, stem, typo_budget, words};
+
+/// Which fields of a product a term occurs in (bits), and what each weighs.
+const NAME: u8 = 1;
+const BRAND: u8 = 2;
+const DESCRIPTION: u8 = 4;
+
+fn field_weight(mask: u8) -> f32 {
+    if mask & NAME != 0 {
+        3.0
+    } else if mask & BRAND != 0 {
+        2.0
+    } else {
+        1.0
+    }
+}
+
+/// Expansions of one query word kept at most (a one-letter prefix could name thousands).
+const MAX_EXPANSIONS: usize = 64;
+
+static LEVENSHTEIN: LazyLock<[LevenshteinAutomatonBuilder; 3]> = LazyLock::new(|| {
+    [
+        LevenshteinAutomatonBuilder::new(0, true),
+        LevenshteinAutomatonBuilder::new(1, true),
+        LevenshteinAutomatonBuilder::new(2, true),
+    ]
+});
+
+#[derive(Debug, Default)]
+pub struct Index {
+    docs: Vec<Option<Doc>>,
+    slot_of: HashMap<Uuid, u32>,
+    free: Vec<u32>,
+    /// Stem → term id.
+    terms: HashMap<String, u32>,
+    /// Per term: (slot, fields) sorted by slot.
+    postings: Vec<Vec<(u32, u8)>>,
+    /// Indexed word → its stem's term id; the FST below is built from it.
+    surface: BTreeMap<String, u32>,
+    vocabulary: fst::Map<Vec<u8>>,
+    vocabulary_stale: bool,
+    live: usize,
+}
+
+#[derive(Debug)]
+struct Doc {
+    product: IndexedProduct,
+    /// Term ids this product is listed under (to take it out again).
+    terms: Vec<u32>,
+    /// `rating_sum / rating_count` as PostgreSQL computes it (0 without ratings).
+    rating: f64,
+}
+
+/// A match of the query's words: the product's slot and its score.
+type Hit = (u32, f64);
+
+impl Index {
+    pub fn new() -> Self {
+        Index::default()
+    }
+
+    /// Products held.
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// Distinct indexed words.
+    pub fn vocabulary_len(&self) -> usize {
+        self.surface.len()
+    }
+
+    /// Puts a product in (replacing what the index held of it).
+    pub fn upsert(&mut self, product: IndexedProduct) {
+        self.remove(product.summary.id);
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                self.docs.push(None);
+                (self.docs.len() - 1) as u32
+            }
+        };
+        let mut fields: HashMap<u32, u8> = HashMap::new();
+        let brand = product.summary.brand.clone().unwrap_or_default();
+        for (text, field) in [(&product.summary.name, NAME), (&brand, BRAND), (&product.description, DESCRIPTION)] {
+            for word in words(text) {
+                let term = self.term(&word);
+                *fields.entry(term).or_default() |= field;
+            }
+        }
+        let mut terms: Vec<u32> = fields.keys().copied().collect();
+        terms.sort_unstable();
+        for &term in &terms {
+            let list = &mut self.postings[term as usize];
+            let at = list.partition_point(|(s, _)| *s < slot);
+            list.insert(at, (slot, fields[&term]));
+        }
+        let rating = match product.summary.rating_count {
+            0 => 0.0,
+            n => f64::from(product.rating_sum) / f64::from(n),
+        };
+        self.slot_of.insert(product.summary.id, slot);
+        self.docs[slot as usize] = Some(Doc { product, terms, rating });
+        self.live += 1;
+    }
+
+    /// Takes a product out; false when the index did not hold it.
+    pub fn remove(&mut self, id: Uuid) -> bool {
+        let Some(slot) = self.slot_of.remove(&id) else { return false };
+        if let Some(doc) = self.docs[slot as usize].take() {
+            for term in doc.terms {
+                let list = &mut self.postings[term as usize];
+                if let Ok(at) = list.binary_search_by_key(&slot, |(s, _)| *s) {
+                    list.remove(at);
+                }
+            }
+        }
+        self.free.push(slot);
+        self.live -= 1;
+        true
+    }
+
+    /// The term id of a word's stem, recording the word in the vocabulary.
+    fn term(&mut self, word: &str) -> u32 {
+        if let Some(&t) = self.surface.get(word) {
+            return t;
+        }
+        let stemmed = stem(word);
+        let next = self.postings.len() as u32;
+        let t = *self.terms.entry(stemmed).or_insert(next);
+        if t == next {
+            self.postings.push(Vec::new());
+        }
+        self.surface.insert(word.to_owned(), t);
+        self.vocabulary_stale = true;
+        t
+    }
+
+    /// Rebuilds the vocabulary's FST after words were added (the adapter calls it once per batch
+    /// of changes; queries before it miss only the typos and prefixes of the new words).
+    pub fn refresh_vocabulary(&mut self) {
+        if !self.vocabulary_stale {
+            return;
+        }
+        let pairs = self.surface.iter().map(|(w, t)| (w.as_bytes(), u64::from(*t)));
+        self.vocabulary = fst::Map::from_iter(pairs).expect("a BTreeMap iterates its keys in order, without repeats");
+        self.vocabulary_stale = false;
+    }
+
+    /// The terms a query word matches, with the quality of each match.
+    fn expansions(&self, word: &str, last: bool) -> Vec<(u32, f32)> {
+        let mut best: HashMap<u32, f32> = HashMap::new();
+        let mut keep = |term: u32, quality: f32| {
+            let q = best.entry(term).or_insert(0.0);
+            *q = q.max(quality);
+        };
+        if let Some(&t) = self.terms.get(&stem(word)) {
+            keep(t, 1.0);
+        }
+        let budget = typo_budget(word);
+        if budget > 0 {
+            let dfa = LEVENSHTEIN[budget as usize].build_dfa(word);
+            self.search_vocabulary(&dfa, |term, surface| {
+                let quality = match dfa.eval(surface) {
+                    Distance::Exact(0) => 1.0,
+                    Distance::Exact(1) => 0.6,
+                    _ => 0.4,
+                };
+                keep(term, quality);
+            });
+        }
+        if last {
+            let dfa = LEVENSHTEIN[0].build_prefix_dfa(word);
+            self.search_vocabulary(&dfa, |term, surface| {
+                keep(term, if surface == word.as_bytes() { 1.0 } else { 0.8 })
+            });
+        }
+        let mut out: Vec<(u32, f32)> =
+            best.into_iter().filter(|(t, _)| !self.postings[*t as usize].is_empty()).collect();
+        // The best matches first, then the most common; at most MAX_EXPANSIONS.
+        out.sort_by(|a, b| {
+            b.1.total_cmp(&a.1)
+                .then_with(|| self.postings[b.0 as usize].len().cmp(&self.postings[a.0 as usize].len()))
+                .then(a.0.cmp(&b.0))
+        });
+        out.truncate(MAX_EXPANSIONS);
+        out
+    }
+
+    fn search_vocabulary(&self, dfa: &DFA, mut each: impl FnMut(u32, &[u8])) {
+        let mut stream = self.vocabulary.search(dfa).into_stream();
+        let mut seen = 0;
+        while let Some((surface, term)) = stream.next() {
+            each(term as u32, surface);
+            seen += 1;
+            if seen >= 4 * MAX_EXPANSIONS {
+                break;
+            }
+        }
+    }
+
+    /// Products matching every word of `text`, with their scores; `None` when it has no word.
+    fn matching(&self, text: &str) -> Option<Vec<Hit>> {
+        let mut words = words(text);
+        words.truncate(MAX_QUERY_WORDS);
+        if words.is_empty() {
+            return None;
+        }
+        let n = words.len();
+        let corpus = self.live.max(1) as f32;
+        // Each word's expansions, and the number of postings they cover (the rarest word first).
+        let mut per_word: Vec<(usize, Vec<(u32, f32)>)> = words
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                let ex = self.expansions(w, i + 1 == n);
+                let cost = ex.iter().map(|(t, _)| self.postings[*t as usize].len()).sum();
+                (cost, ex)
+            })
+            .collect();
+        per_word.sort_by_key(|(cost, _)| *cost);
+        let mut hits: Option<HashMap<u32, f64>> = None;
+        for (cost, expansions) in per_word {
+            let weighted = expansions.iter().map(|&(t, q)| {
+                let df = self.postings[t as usize].len() as f32;
+                (t, q * (1.0 + corpus / df).ln())
+            });
+            let next: HashMap<u32, f64> = match &hits {
+                // The first (rarest) word: walk its postings.
+                None => {
+                    let mut m: HashMap<u32, f64> = HashMap::with_capacity(cost);
+                    for (t, w) in weighted {
+                        for &(slot, fields) in &self.postings[t as usize] {
+                            let s = f64::from(w * field_weight(fields));
+                            let e = m.entry(slot).or_insert(0.0);
+                            *e = e.max(s);
+                        }
+                    }
+                    m
+                }
+                // Later words: look the candidates up in each posting list.
+                Some(prev) => {
+                    let lists: Vec<(&Vec<(u32, u8)>, f32)> =
+                        weighted.map(|(t, w)| (&self.postings[t as usize], w)).collect();
+                    prev.iter()
+                        .filter_map(|(&slot, &score)| {
+                            let best = lists
+                                .iter()
+                                .filter_map(|(list, w)| {
+                                    list.binary_search_by_key(&slot, |(s, _)| *s)
+                                        .ok()
+                                        .map(|at| f64::from(w * field_weight(list[at].1)))
+                                })
+                                .reduce(f64::max)?;
+                            Some((slot, score + best))
+                        })
+                        .collect()
+                }
+            };
+            if next.is_empty() {
+                return Some(Vec::new());
+            }
+            hits = Some(next);
+        }
+        Some(hits.unwrap_or_default().into_iter().collect())
+    }
+
+    /// The products a query selects (text and filters, no cursor), with their scores.
+    fn selected(&self, q: &ListingQuery) -> Vec<Hit> {
+        let cats: Option<HashSet<Uuid>> = q.categories.as_ref().map(|c| c.iter().copied().collect());
+        let keep = |slot: u32| {
+            let Some(doc) = &self.docs[slot as usize] else { return false };
+            let p = &doc.product.summary;
+            cats.as_ref().is_none_or(|c| p.category_id.is_some_and(|id| c.contains(&id)))
+                && q.brand.as_ref().is_none_or(|b| p.brand.as_ref() == Some(b))
+                && q.price_min.is_none_or(|m| p.price_min.amount_minor >= m)
+                && q.price_max.is_none_or(|m| p.price_min.amount_minor <= m)
+                && (!q.in_stock || p.in_stock)
+        };
+        match q.q.as_deref().map(|t| self.matching(t)) {
+            Some(Some(hits)) => hits.into_iter().filter(|(slot, _)| keep(*slot)).collect(),
+            // A text of no words (punctuation, stop words) matches nothing, as in PostgreSQL.
+            Some(None) => Vec::new(),
+            None => (0..self.docs.len() as u32).filter(|s| keep(*s)).map(|s| (s, 0.0)).collect(),
+        }
+    }
+
+    /// What sorts a hit: the sort's key, then the id.
+    fn order(&self, sort: Sort, a: &Hit, b: &Hit) -> Ordering {
+        let (da, db) = (self.doc(a.0), self.doc(b.0));
+        let (pa, pb) = (&da.product.summary, &db.product.summary);
+        match sort {
+            Sort::Relevance => b.1.total_cmp(&a.1).then(pb.id.cmp(&pa.id)),
+            Sort::Newest => pb.created_at.cmp(&pa.created_at).then(pb.id.cmp(&pa.id)),
+            Sort::PriceAsc => pa.price_min.amount_minor.cmp(&pb.price_min.amount_minor).then(pa.id.cmp(&pb.id)),
+            Sort::PriceDesc => pb.price_min.amount_minor.cmp(&pa.price_min.amount_minor).then(pb.id.cmp(&pa.id)),
+            Sort::Rating => {
+                db.rating.total_cmp(&da.rating).then(pb.rating_count.cmp(&pa.rating_count)).then(pb.id.cmp(&pa.id))
+            }
+        }
+    }
+
+    /// Whether a hit comes after the cursor in the sort's order.
+    fn after(&self, sort: Sort, hit: &Hit, cursor: &catalog::ListingCursor) -> bool {
+        let doc = self.doc(hit.0);
+        let p = &doc.product.summary;
+        let id = cursor.id;
+        match (sort, &cursor.key) {
+            (Sort::Relevance, SortKey::Relevance(r)) => (hit.1, p.id) < (*r, id),
+            (Sort::Newest, SortKey::Newest(t)) => (p.created_at, p.id) < (t.0, id),
+            (Sort::PriceAsc, SortKey::Price(v)) => (p.price_min.amount_minor, p.id) > (*v, id),
+            (Sort::PriceDesc, SortKey::Price(v)) => (p.price_min.amount_minor, p.id) < (*v, id),
+            (Sort::Rating, SortKey::Rating(avg, n)) => (doc.rating, p.rating_count, p.id) < (*avg, *n, id),
+            // A cursor of another sort is refused before it gets here; it selects nothing.
+            _ => false,
+        }
+    }
+
+    fn doc(&self, slot: u32) -> &Doc {
+        self.docs[slot as usize].as_ref().expect("hits name live slots")
+    }
+
+    /// Up to `q.limit + 1` products in the query's order after its cursor (what
+    /// [`catalog::ListingRepo::list`] answers).
+    pub fn list(&self, q: &ListingQuery) -> Vec<ProductSummary> {
+        let mut hits = self.selected(q);
+        if let Some(cursor) = &q.after {
+            hits.retain(|h| self.after(q.sort, h, cursor));
+        }
+        let take = usize::try_from(q.limit.saturating_add(1)).unwrap_or(usize::MAX).max(1);
+        if hits.len() > take {
+            hits.select_nth_unstable_by(take - 1, |a, b| self.order(q.sort, a, b));
+            hits.truncate(take);
+        }
+        hits.sort_by(|a, b| self.order(q.sort, a, b));
+        hits.into_iter()
+            .map(|(slot, score)| {
+                let doc = self.doc(slot);
+                let rank = match q.sort {
+                    Sort::Relevance => score,
+                    Sort::Rating => doc.rating,
+                    _ => 0.0,
+                };
+                ProductSummary { rank, ..doc.product.summary.clone() }
+            })
+            .collect()
+    }
+
+    /// Counts per category and brand over everything the query selects (what
+    /// [`catalog::ListingRepo::facets`] answers): the 50 largest of each, ties by value.
+    pub fn facets(&self, q: &ListingQuery) -> Facets {
+        let mut categories: HashMap<String, i64> = HashMap::new();
+        let mut brands: HashMap<&str, i64> = HashMap::new();
+        for (slot, _) in self.selected(q) {
+            let p = &self.doc(slot).product.summary;
+            if let Some(c) = p.category_id {
+                *categories.entry(c.to_string()).or_default() += 1;
+            }
+            if let Some(b) = p.brand.as_deref() {
+                *brands.entry(b).or_default() += 1;
+            }
+        }
+        Facets {
+            categories: top(categories.into_iter().map(|(v, count)| Facet { value: v, count })),
+            brands: top(brands.into_iter().map(|(v, count)| Facet { value: v.to_owned(), count })),
+        }
+    }
+}
+
+fn top(facets: impl Iterator<Item = Facet>) -> Vec<Facet> {
+    let mut v: Vec<Facet> = facets.collect();
+    v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+    v.truncate(50);
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use catalog::ListingCursor;
+    use chrono::{DateTime, TimeZone, Utc};
+    use primitives::Money;
+
+    fn id(n: u128) -> Uuid {
+        Uuid::from_u128(n)
+    }
+
+    fn at(minutes: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_767_225_600 + minutes * 60, 0).unwrap()
+    }
+
+    fn product(n: u128, name: &str, description: &str, brand: &str, price: i64) -> IndexedProduct {
+        let eur = "EUR".parse().unwrap();
+        IndexedProduct {
+            summary: ProductSummary {
+                id: id(n),
+                slug: format!("p-{n}"),
+                name: name.into(),
+                brand: Some(brand.into()),
+                category_id: Some(id(1000 + n % 3)),
+                image: None,
+                price_min: Money::new(price, eur),
+                price_max: Money::new(price + 100, eur),
+                in_stock: n.is_multiple_of(2),
+                rating_average: None,
+                rating_count: (n % 4) as i32,
+                created_at: at(n as i64 % 7),
+                rank: 0.0,
+            },
+            description: description.into(),
+            rating_sum: (n % 4 * n % 5) as i32,
+        }
+    }
+
+    fn catalog() -> Index {
+        let mut index = Index::new();
+        for p in [
+            product(1, "Classic Cotton Shirt", "A classic shirt made of cotton.", "Acme", 1999),
+            product(2, "Rugged Leather Jacket", "A rugged jacket made of leather.", "Globex", 14999),
+            product(3, "Oak Lamp", "A lamp made of oak.", "Acme", 4999),
+            product(4, "Wireless Headphones", "Headphones with a long battery.", "Hooli", 8999),
+            product(5, "Wool Scarf", "A soft scarf.", "Wonka", 2999),
+            product(6, "Travel Mug", "A ceramic mug for wool lovers.", "Globex", 1499),
+            product(7, "Leather Wallet", "A slim wallet made of leather.", "Stark", 3999),
+            product(8, "Denim Jackets Set", "Two jackets made of denim.", "Acme", 9999),
+        ] {
+            index.upsert(p);
+        }
+        index.refresh_vocabulary();
+        index
+    }
+
+    fn search(index: &Index, text: &str) -> Vec<u128> {
+        let q = ListingQuery { q: Some(text.into()), sort: Sort::Relevance, limit: 50, ..Default::default() };
+        index.list(&q).iter().map(|p| p.id.as_u128()).collect()
+    }
+
+    fn sorted(mut v: Vec<u128>) -> Vec<u128> {
+        v.sort_unstable();
+        v
+    }
+
+    #[test]
+    fn words_match_by_stem_and_all_must_match() {
+        let index = catalog();
+        assert_eq!(sorted(search(&index, "jacket")), [2, 8], "jackets and jacket are one stem");
+        assert_eq!(search(&index, "leather jacket"), [2]);
+        assert_eq!(search(&index, "leather jacket oak"), Vec::<u128>::new());
+        assert_eq!(search(&index, "the of and"), Vec::<u128>::new(), "stop words alone match nothing");
+        assert_eq!(search(&index, "Hooli"), [4], "brands are searched");
+    }
+
+    #[test]
+    fn typos_within_the_budget_match() {
+        let index = catalog();
+        assert_eq!(sorted(search(&index, "jaket")), [2, 8], "one edit in a word of five letters");
+        assert_eq!(sorted(search(&index, "leahter")), [2, 7], "a swap of neighbours is one edit");
+        assert_eq!(search(&index, "headfones"), [4], "two edits in a word of nine letters");
+        assert_eq!(search(&index, "jxkxt"), Vec::<u128>::new(), "two edits in a word of five: no");
+        assert_eq!(search(&index, "lamo"), Vec::<u128>::new(), "no typos below five letters");
+    }
+
+    #[test]
+    fn the_last_word_matches_as_a_prefix() {
+        let index = catalog();
+        assert_eq!(search(&index, "oak la"), [3]);
+        assert_eq!(search(&index, "headph"), [4]);
+        assert_eq!(search(&index, "la oak"), Vec::<u128>::new(), "only the last word is a prefix");
+    }
+
+    #[test]
+    fn a_name_ranks_above_a_description() {
+        let index = catalog();
+        // "wool" is in the scarf's name and the mug's description.
+        assert_eq!(search(&index, "wool"), [5, 6]);
+        let q = ListingQuery { q: Some("wool".into()), sort: Sort::Relevance, limit: 50, ..Default::default() };
+        let hits = index.list(&q);
+        assert!(hits[0].rank > hits[1].rank);
+    }
+
+    #[test]
+    fn changes_replace_what_the_index_held() {
+        let mut index = catalog();
+        let mut p = product(3, "Oak Lamp", "A lamp made of oak.", "Acme", 4999);
+        p.summary.name = "Brass Lantern".into();
+        p.description = "A lantern.".into();
+        index.upsert(p);
+        index.refresh_vocabulary();
+        assert_eq!(search(&index, "lamp"), Vec::<u128>::new());
+        assert_eq!(search(&index, "lantrn"), [3], "a new word is found with typos once the vocabulary is rebuilt");
+        assert!(index.remove(id(3)));
+        assert!(!index.remove(id(3)));
+        assert_eq!(search(&index, "lantern"), Vec::<u128>::new());
+        assert_eq!(index.len(), 7);
+        index.upsert(product(9, "Cotton Tote", "A bag.", "Acme", 999));
+        index.refresh_vocabulary();
+        assert_eq!(sorted(search(&index, "cotton")), [1, 9], "a freed slot is reused");
+    }
+
+    #[test]
+    fn filters_and_facets_agree() {
+        let index = catalog();
+        let q = ListingQuery { brand: Some("Acme".into()), limit: 50, ..Default::default() };
+        assert_eq!(sorted(index.list(&q).iter().map(|p| p.id.as_u128()).collect()), [1, 3, 8]);
+        let all = ListingQuery { limit: 50, ..Default::default() };
+        let facets = index.facets(&all);
+        assert_eq!(facets.brands[0], Facet { value: "Acme".into(), count: 3 });
+        for f in &facets.brands {
+            let q = ListingQuery { brand: Some(f.value.clone()), limit: 50, ..Default::default() };
+            assert_eq!(index.list(&q).len() as i64, f.count, "brand {}", f.value);
+        }
+        for f in &facets.categories {
+            let q = ListingQuery { categories: Some(vec![f.value.parse().unwrap()]), limit: 50, ..Default::default() };
+            assert_eq!(index.list(&q).len() as i64, f.count, "category {}", f.value);
+        }
+        let q = ListingQuery {
+            price_min: Some(2000),
+            price_max: Some(9999),
+            in_stock: true,
+            limit: 50,
+            ..Default::default()
+        };
+        assert_eq!(sorted(index.list(&q).iter().map(|p| p.id.as_u128()).collect()), [4, 8]);
+    }
+
+    fn page_through(index: &Index, q: &ListingQuery) -> Vec<Uuid> {
+        let mut out = Vec::new();
+        let mut q = q.clone();
+        loop {
+            let items = index.list(&q);
+            let more = items.len() as i64 > q.limit;
+            let page: Vec<&ProductSummary> = items.iter().take(q.limit as usize).collect();
+            out.extend(page.iter().map(|p| p.id));
+            match (more, page.last()) {
+                (true, Some(last)) => q.after = Some(ListingCursor::after(last, q.sort)),
+                _ => return out,
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// Paging with cursors visits every selected product once, in the order of one long page.
+        #[test]
+        fn pages_cover_the_listing_in_order(
+            names in proptest::collection::vec(
+                proptest::sample::select(vec!["oak lamp", "cotton shirt", "oak shirt", "lamp", "cotton"]), 1..40),
+            limit in 1i64..6,
+            sort in proptest::sample::select(vec![Sort::Relevance, Sort::Newest, Sort::PriceAsc, Sort::PriceDesc, Sort::Rating]),
+        ) {
+            let mut index = Index::new();
+            for (i, name) in names.iter().enumerate() {
+                index.upsert(product(i as u128 + 1, name, "", "Acme", 1000 + (i as i64 % 5) * 100));
+            }
+            index.refresh_vocabulary();
+            let text = (sort == Sort::Relevance).then(|| "oak cotton lamp shirt".split(' ').nth(names.len() % 4).unwrap().to_owned());
+            let q = ListingQuery { q: text, sort, limit, ..Default::default() };
+            let whole: Vec<Uuid> = index.list(&ListingQuery { limit: 1000, ..q.clone() }).iter().map(|p| p.id).collect();
+            proptest::prop_assert_eq!(page_through(&index, &q), whole);
+        }
+    }
+}

@@ -38,6 +38,9 @@ enum Command {
 
 #[derive(Subcommand)]
 enum AdminCommand {
+    /// Ask every instance's search index to rebuild itself from PostgreSQL (through the catalog
+    /// feed: each instance reads the request within `catalog.search_feed_interval_ms`).
+    Reindex,
     /// Create an admin account. The password is read from SHOP_ADMIN_PASSWORD or, if unset, from
     /// the first line of standard input.
     Create {
@@ -114,6 +117,13 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
                 }
                 println!("dev admin: {email}, password \"{admin_password}\" (dev profile only)");
             }
+        }
+        Command::Admin { command: AdminCommand::Reindex } => {
+            use catalog::CatalogFeed;
+            let db = persistence::Db::connect(&config.db_config())?;
+            persistence::PgCatalogRepo::new(db.clone()).request_rebuild().await?;
+            db.close();
+            println!("asked every search index to rebuild from the catalog");
         }
         Command::Admin { command: AdminCommand::Create { email, name } } => {
             let password = match std::env::var("SHOP_ADMIN_PASSWORD") {

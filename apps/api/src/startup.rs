@@ -101,6 +101,7 @@ struct Observer {
 impl AggregatesChanged for Observer {
     async fn product_changed(&self, product: uuid::Uuid) {
         self.catalog.invalidate_products(&[product]).await;
+        self.catalog.listing_changed().await;
     }
 }
 
@@ -108,6 +109,7 @@ impl AggregatesChanged for Observer {
 impl accounts::ErasureObserver for Observer {
     async fn reviews_removed(&self, products: &[uuid::Uuid]) {
         self.catalog.invalidate_products(products).await;
+        self.catalog.listing_changed().await;
     }
 }
 
@@ -266,8 +268,9 @@ impl Application {
         let auth = Arc::new(auth);
         bootstrap_admin(&config, &auth).await?;
         let users = Arc::new(UserService::new(user_repo, auth.clone()));
-        let catalog = Arc::new(CatalogService::new(
-            Arc::new(PgCatalogRepo::new(db.clone())),
+        let catalog_repo = Arc::new(PgCatalogRepo::new(db.clone()));
+        let mut catalog = CatalogService::new(
+            catalog_repo.clone(),
             cache.clone(),
             DetailCacheConfig {
                 enabled: config.catalog.cache_enabled,
@@ -275,7 +278,16 @@ impl Application {
                 facets_ttl: Duration::from_secs(config.catalog.facets_ttl_secs),
                 listing_ttl: Duration::from_secs(config.catalog.listing_cache_ttl_secs),
             },
-        ));
+        );
+        let search_index = if config.catalog.search_index {
+            let index = search::IndexedListing::new(catalog_repo.clone(), catalog_repo);
+            index.spawn(Duration::from_millis(config.catalog.search_feed_interval_ms.max(10)));
+            catalog = catalog.with_listing(index.clone());
+            Some(index)
+        } else {
+            None
+        };
+        let catalog = Arc::new(catalog);
 
         let metrics = web::Data::new(Metrics::new());
         let shipping_repo: Arc<dyn cart::ShippingRepo> = Arc::new(PgShippingRepo::new(db.clone()));
@@ -348,6 +360,7 @@ impl Application {
             reviews,
             outbox,
             sandbox,
+            search_index,
         });
 
         let listener = TcpListener::bind((config.server.host.as_str(), config.server.port))

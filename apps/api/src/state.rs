@@ -23,6 +23,8 @@ pub struct AppState {
     pub users: Arc<UserService>,
     pub accounts: Arc<accounts::AccountService>,
     pub catalog: Arc<CatalogService>,
+    /// The in-memory listing and search index, when `catalog.search_index` is on.
+    pub search_index: Option<Arc<search::IndexedListing>>,
     pub carts: Arc<CartService>,
     pub shipping: Arc<ShippingService>,
     pub orders: Arc<OrderService>,

@@ -95,6 +95,14 @@ pub trait ListingRepo: Send + Sync + 'static {
     async fn list(&self, q: &ListingQuery) -> Result<Vec<ProductSummary>, CatalogError>;
     /// Counts per category and brand over everything the query matches (cursor ignored).
     async fn facets(&self, q: &ListingQuery) -> Result<Facets, CatalogError>;
+    /// Whether answers come from memory kept in step with the catalog (an index): cheap and
+    /// fresh, so pages and facets are not cached in front of it.
+    fn live(&self) -> bool {
+        false
+    }
+    /// The catalog changed through this instance (a write committed): an index brings itself
+    /// up to date before the write is answered, so the writer's next listing shows it.
+    async fn changed(&self) {}
 }
 
 /// One entry of the catalog's change feed: a product changed (its current state is read again),
@@ -123,4 +131,6 @@ pub trait CatalogFeed: Send + Sync + 'static {
     async fn products(&self, ids: &[Uuid]) -> Result<Vec<IndexedProduct>, CatalogError>;
     /// Asks every index to rebuild itself from the catalog.
     async fn request_rebuild(&self) -> Result<(), CatalogError>;
+    /// Deletes entries older than `older_than_secs`; returns how many.
+    async fn prune(&self, older_than_secs: i64) -> Result<u64, CatalogError>;
 }

@@ -10,8 +10,8 @@ use uuid::Uuid;
 
 use crate::query::{Facets, ListingCursor, ListingQuery, ProductPage, Sort};
 use crate::{
-    CatalogError, CatalogRepo, Category, CategoryNode, CategoryPatch, CategoryRef, LedgerEntry, NewCategory,
-    NewProduct, NewVariant, Product, ProductPatch, ProductStatus, StockAdjustment, Variant, VariantPatch,
+    CatalogError, CatalogRepo, Category, CategoryNode, CategoryPatch, CategoryRef, LedgerEntry, ListingRepo,
+    NewCategory, NewProduct, NewVariant, Product, ProductPatch, ProductStatus, StockAdjustment, Variant, VariantPatch,
     category_tree, descendants,
 };
 
@@ -137,6 +137,8 @@ fn slug_key(slug: &str) -> String {
 
 pub struct CatalogService {
     repo: Arc<dyn CatalogRepo>,
+    /// Listing and search: the repository's own SQL, or an index in front of it.
+    listing: Arc<dyn ListingRepo>,
     cache: Arc<dyn Cache>,
     cfg: DetailCacheConfig,
     /// Listing pages being refreshed in the background by this instance.
@@ -145,7 +147,14 @@ pub struct CatalogService {
 
 impl CatalogService {
     pub fn new(repo: Arc<dyn CatalogRepo>, cache: Arc<dyn Cache>, cfg: DetailCacheConfig) -> Self {
-        CatalogService { repo, cache, cfg, refreshing: Default::default() }
+        let listing: Arc<dyn ListingRepo> = repo.clone();
+        CatalogService { repo, listing, cache, cfg, refreshing: Default::default() }
+    }
+
+    /// Listing and search answered by `listing` (a search index) instead of the repository.
+    pub fn with_listing(mut self, listing: Arc<dyn ListingRepo>) -> Self {
+        self.listing = listing;
+        self
     }
 
     /// [`primitives::cache::read_through`] of a value stored as JSON.
@@ -183,9 +192,17 @@ impl CatalogService {
         g
     }
 
-    /// After a catalog write: every cached listing page and facet count is out of date.
+    /// After a catalog write: every cached listing page and facet count is out of date, and an
+    /// index in front of the listing catches up before the write is answered.
     async fn listings_changed(&self) {
         self.invalidate(LISTING_VERSION_KEY).await;
+        self.listing.changed().await;
+    }
+
+    /// After a write elsewhere that listings show (a rating): an index catches up before the
+    /// write is answered (cached pages show it within their lifetime).
+    pub async fn listing_changed(&self) {
+        self.listing.changed().await;
     }
 
     // ---- categories -------------------------------------------------------------------------
@@ -393,7 +410,9 @@ impl CatalogService {
         if q.sort == Sort::Relevance && q.q.is_none() {
             return Err(CatalogError::Invalid { field: "sort", message: "relevance needs a search text `q`".into() });
         }
-        if !self.cfg.enabled || self.cfg.listing_ttl.is_zero() || q.latest {
+        // An index answers from memory kept in step with the catalog: a cached page could only
+        // be older than what it would say.
+        if !self.cfg.enabled || self.cfg.listing_ttl.is_zero() || q.latest || self.listing.live() {
             return page_json(&self.page(q, None).await?);
         }
         let version = self.listing_version().await;
@@ -430,12 +449,12 @@ impl CatalogService {
     async fn page(&self, mut q: ListingQuery, version: Option<u64>) -> Result<ProductPage, CatalogError> {
         let first_page = q.after.is_none();
         q.fuzzy = q.after.as_ref().is_some_and(|c| c.fuzzy);
-        let mut items = self.repo.list(&q).await?;
-        if first_page && items.is_empty() && q.q.is_some() {
+        let mut items = self.listing.list(&q).await?;
+        if first_page && items.is_empty() && q.q.is_some() && !self.listing.live() {
             // Nothing matches the words themselves (a typo, a partial word): match names by
             // similarity instead, and keep that mode for every later page.
             q.fuzzy = true;
-            items = self.repo.list(&q).await?;
+            items = self.listing.list(&q).await?;
         }
         let page =
             Page::cut(items, q.limit, |last| ListingCursor { fuzzy: q.fuzzy, ..ListingCursor::after(last, q.sort) });
@@ -444,6 +463,9 @@ impl CatalogService {
     }
 
     async fn facets(&self, q: &ListingQuery, version: Option<u64>) -> Result<Facets, CatalogError> {
+        if self.listing.live() {
+            return self.listing.facets(q).await;
+        }
         let signature = format!(
             "{:?}|{:?}|{:?}|{:?}|{:?}|{}|{}",
             q.q, q.categories, q.brand, q.price_min, q.price_max, q.in_stock, q.fuzzy
@@ -455,7 +477,7 @@ impl CatalogService {
         };
         let key = format!("catalog:facets:v2:{version}:{}", digest(&signature));
         let bytes = self
-            .cached(&key, self.cfg.facets_ttl, || async { self.repo.facets(q).await.map(Some) })
+            .cached(&key, self.cfg.facets_ttl, || async { self.listing.facets(q).await.map(Some) })
             .await?
             .unwrap_or_default();
         Ok(serde_json::from_slice(&bytes).unwrap_or_default())

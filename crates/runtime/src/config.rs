@@ -164,6 +164,12 @@ pub struct CatalogConfig {
     /// Anonymous listing and search pages are reused this long (0: never). Catalog writes show
     /// at once; stock sold and new ratings may take this long to show in listings.
     pub listing_cache_ttl_secs: u64,
+    /// Serve listing and search from an index in this instance's memory (crates/search, kept in
+    /// step with the catalog's change feed); PostgreSQL answers until it has loaded. Off: every
+    /// listing and search runs SQL.
+    pub search_index: bool,
+    /// How often the index reads the catalog's change feed.
+    pub search_feed_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -382,6 +388,8 @@ impl Config {
                 cache_ttl_secs: 300,
                 facets_ttl_secs: 30,
                 listing_cache_ttl_secs: 5,
+                search_index: true,
+                search_feed_interval_ms: 200,
             },
             checkout: CheckoutSettings {
                 pending_ttl_secs: 900,

@@ -25,6 +25,7 @@ pub struct Metrics {
     pub outbox_failures: IntCounterVec,
     pub outbox_dead: IntCounterVec,
     near_cache: IntGaugeVec,
+    search_index: IntGaugeVec,
 }
 
 impl Metrics {
@@ -137,8 +138,17 @@ impl Metrics {
             &["stat"],
         )
         .expect("valid metric");
+        let search_index = IntGaugeVec::new(
+            Opts::new(
+                "search_index",
+                "The in-memory listing and search index: products, words, serving (1: answering; 0: PostgreSQL answers), rebuilds and products changed through the feed since start",
+            ),
+            &["stat"],
+        )
+        .expect("valid metric");
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(search_index.clone()),
             Box::new(http_duration.clone()),
             Box::new(db_pool.clone()),
             Box::new(orders_created.clone()),
@@ -181,6 +191,7 @@ impl Metrics {
             outbox_failures,
             outbox_dead,
             near_cache,
+            search_index,
         }
     }
 
@@ -210,6 +221,16 @@ impl Metrics {
         set("entries", s.entries as i64);
         set("bytes", s.bytes as i64);
         set("live", i64::from(s.live));
+    }
+
+    /// The search index's figures (rebuilds and changes only grow).
+    pub fn observe_search(&self, s: search::IndexStats) {
+        let set = |stat: &str, v: u64| self.search_index.with_label_values(&[stat]).set(v as i64);
+        set("products", s.products as u64);
+        set("words", s.words as u64);
+        set("serving", u64::from(s.serving));
+        set("rebuilds", s.rebuilds);
+        set("changes", s.changes);
     }
 
     pub fn render(&self) -> Vec<u8> {

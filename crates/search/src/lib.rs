@@ -42,8 +42,25 @@ pub struct IndexedListing {
     position: Mutex<Position>,
     feed: Arc<dyn CatalogFeed>,
     fallback: Arc<dyn ListingRepo>,
-    /// Products changed through the feed since start (for metrics and tests).
+    /// Products changed through the feed since start, and rebuilds (for metrics and tests).
     applied: AtomicU64,
+    rebuilds: AtomicU64,
+    /// One round of the feed at a time; the start of the last round that completed.
+    round: tokio::sync::Mutex<Option<Instant>>,
+}
+
+/// The index's figures, for `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexStats {
+    pub products: usize,
+    /// Distinct indexed words.
+    pub words: usize,
+    /// Answering queries (else PostgreSQL does).
+    pub serving: bool,
+    /// Full loads since start (the first included).
+    pub rebuilds: u64,
+    /// Products put in or taken out through the feed since start.
+    pub changes: u64,
 }
 
 /// What one round of following the feed did.
@@ -64,6 +81,8 @@ impl IndexedListing {
             feed,
             fallback,
             applied: AtomicU64::new(0),
+            rebuilds: AtomicU64::new(0),
+            round: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -87,8 +106,15 @@ impl IndexedListing {
         self.len() == 0
     }
 
-    pub fn applied(&self) -> u64 {
-        self.applied.load(Ordering::Relaxed)
+    pub fn stats(&self) -> IndexStats {
+        let index = self.read();
+        IndexStats {
+            products: index.len(),
+            words: index.vocabulary_len(),
+            serving: self.serving(),
+            rebuilds: self.rebuilds.load(Ordering::Relaxed),
+            changes: self.applied.load(Ordering::Relaxed),
+        }
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Index> {
@@ -114,6 +140,7 @@ impl IndexedListing {
         *self.position.lock().unwrap_or_else(|p| p.into_inner()) =
             Position { horizon, seen: HashMap::new(), last_read: Some(Instant::now()) };
         self.loaded.store(true, Ordering::Release);
+        self.rebuilds.fetch_add(1, Ordering::Relaxed);
         tracing::info!(products = n, millis = started.elapsed().as_millis() as u64, "search index built");
         Ok(n)
     }
@@ -121,6 +148,28 @@ impl IndexedListing {
     /// One round of following the feed: the changes since the last round are applied (or the
     /// index is rebuilt when one of them asks for it, or when it has not loaded yet).
     pub async fn catch_up(&self) -> Result<Caught, CatalogError> {
+        let mut round = self.round.lock().await;
+        let started = Instant::now();
+        let caught = self.follow().await?;
+        *round = Some(started);
+        Ok(caught)
+    }
+
+    /// Makes the index hold every change committed before this call: a round of the feed that
+    /// started after it (one running already, or one started here; concurrent callers share it).
+    pub async fn catch_up_now(&self) -> Result<(), CatalogError> {
+        let asked = Instant::now();
+        let mut round = self.round.lock().await;
+        if round.is_some_and(|started| started >= asked) {
+            return Ok(());
+        }
+        let started = Instant::now();
+        self.follow().await?;
+        *round = Some(started);
+        Ok(())
+    }
+
+    async fn follow(&self) -> Result<Caught, CatalogError> {
         let (horizon, last_read) = {
             let p = self.position.lock().unwrap_or_else(|p| p.into_inner());
             (p.horizon, p.last_read)
@@ -179,7 +228,16 @@ impl IndexedListing {
         let this = Arc::clone(self);
         tokio::spawn(async move {
             let mut failures = 0u32;
+            let mut pruned = Instant::now();
             loop {
+                if pruned.elapsed() > FEED_RETENTION / 12 {
+                    pruned = Instant::now();
+                    match this.feed.prune(FEED_RETENTION.as_secs() as i64).await {
+                        Ok(n) if n > 0 => tracing::debug!(entries = n, "catalog feed pruned"),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "pruning the catalog feed failed"),
+                    }
+                }
                 match this.catch_up().await {
                     Ok(_) => failures = 0,
                     Err(e) => {
@@ -195,20 +253,43 @@ impl IndexedListing {
     }
 }
 
+impl IndexedListing {
+    /// Whether the index answers `q`: it is serving, and a caller who must see every commit
+    /// (`latest`: a signed-in caller, an admin checking an edit) is answered after a round of
+    /// the feed that started after the request.
+    async fn answers(&self, q: &ListingQuery) -> bool {
+        if !self.serving() {
+            return false;
+        }
+        !q.latest || self.catch_up_now().await.is_ok()
+    }
+}
+
 #[async_trait::async_trait]
 impl ListingRepo for IndexedListing {
     async fn list(&self, q: &ListingQuery) -> Result<Vec<ProductSummary>, CatalogError> {
-        // Signed-in callers read their own writes: the index may be a few hundred ms behind.
-        if q.latest || !self.serving() {
+        if !self.answers(q).await {
             return self.fallback.list(q).await;
         }
         Ok(self.read().list(q))
     }
 
     async fn facets(&self, q: &ListingQuery) -> Result<Facets, CatalogError> {
-        if q.latest || !self.serving() {
+        if !self.answers(q).await {
             return self.fallback.facets(q).await;
         }
         Ok(self.read().facets(q))
+    }
+
+    fn live(&self) -> bool {
+        self.serving()
+    }
+
+    async fn changed(&self) {
+        if self.loaded.load(Ordering::Acquire)
+            && let Err(e) = self.catch_up_now().await
+        {
+            tracing::warn!(error = %e, "the search index could not catch up after a catalog write");
+        }
     }
 }

@@ -91,5 +91,8 @@ pub async fn metrics(state: web::Data<AppState>, m: web::Data<crate::metrics::Me
     if let Some(s) = state.cache.near_stats() {
         m.observe_near(s);
     }
+    if let Some(index) = &state.search_index {
+        m.observe_search(index.stats());
+    }
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(m.render())
 }

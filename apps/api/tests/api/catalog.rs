@@ -40,11 +40,11 @@ pub async fn product(admin: &Session, body: &Value) -> Value {
     doc
 }
 
-fn names(page: &Value) -> Vec<String> {
+pub fn names(page: &Value) -> Vec<String> {
     page["items"].as_array().expect("items").iter().map(|p| p["name"].as_str().expect("name").to_owned()).collect()
 }
 
-async fn list(app: &TestApp, query: &str) -> Value {
+pub async fn list(app: &TestApp, query: &str) -> Value {
     let res = app.client.get(&format!("/api/v1/products?{query}")).await;
     res.assert_status(200);
     res.json()
@@ -275,7 +275,13 @@ async fn rename_behind_the_api(app: &TestApp, slug: &str, name: &str) {
 
 #[tokio::test]
 async fn anonymous_listing_pages_are_cached_and_catalog_writes_show_at_once() {
-    let (app, _db) = spawn_with(|c| c.catalog.listing_cache_ttl_secs = 60).await;
+    // The page cache in front of the SQL listing (the search index is not cached: it follows
+    // the catalog's feed itself, tested in search.rs).
+    let (app, _db) = spawn_with(|c| {
+        c.catalog.listing_cache_ttl_secs = 60;
+        c.catalog.search_index = false;
+    })
+    .await;
     let a = admin(&app).await;
     product(&a, &product_body("kettle", "Kettle", None, &[("KET", 3000, 5)])).await;
     assert_eq!(names(&list(&app, "q=kettle").await), ["Kettle"]);
@@ -296,7 +302,11 @@ async fn anonymous_listing_pages_are_cached_and_catalog_writes_show_at_once() {
 
 #[tokio::test]
 async fn a_stale_listing_page_is_served_while_it_is_refreshed() {
-    let (app, _db) = spawn_with(|c| c.catalog.listing_cache_ttl_secs = 1).await;
+    let (app, _db) = spawn_with(|c| {
+        c.catalog.listing_cache_ttl_secs = 1;
+        c.catalog.search_index = false;
+    })
+    .await;
     let a = admin(&app).await;
     product(&a, &product_body("teapot", "Teapot", None, &[("TEA", 3000, 5)])).await;
     assert_eq!(names(&list(&app, "q=teapot").await), ["Teapot"]);
@@ -598,7 +608,13 @@ async fn anonymous_listing_reads_the_replica_and_falls_back_to_the_primary() {
     // A stand-in "replica": a second migrated database that never receives the writes, so
     // which one answered is visible in the result.
     let replica = testkit::TestDb::new().await;
-    let (app, db) = crate::helpers::spawn_with(|c| c.database.replica_urls = vec![replica.url.clone()]).await;
+    // The SQL listing's routing (with the search index on, anonymous listings never reach
+    // PostgreSQL once it has loaded).
+    let (app, db) = crate::helpers::spawn_with(|c| {
+        c.database.replica_urls = vec![replica.url.clone()];
+        c.catalog.search_index = false;
+    })
+    .await;
     let a = admin(&app).await;
     product(&a, &product_body("only-on-primary", "Only On Primary", None, &[("OOP", 100, 1)])).await;
 
@@ -614,6 +630,7 @@ async fn anonymous_listing_reads_the_replica_and_falls_back_to_the_primary() {
     let mut config = test_config(&db);
     config.database.replica_urls = vec!["postgres://postgres@127.0.0.1:1/none".into()];
     config.database.connect_timeout_ms = 300;
+    config.catalog.search_index = false;
     let fallback = start(config).await;
     assert_eq!(names(&list(&fallback, "").await), vec!["Only On Primary"]);
 }

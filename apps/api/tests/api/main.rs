@@ -16,5 +16,6 @@ mod payments;
 mod promotions;
 mod refunds;
 mod reviews;
+mod search;
 mod security;
 mod shipments;

@@ -115,12 +115,8 @@ impl CatalogFeed for PgCatalogRepo {
             .map_err(map_err)?;
         Ok(())
     }
-}
 
-impl PgCatalogRepo {
-    /// Deletes feed entries older than `older_than_secs` (readers that fell further behind
-    /// rebuild); returns how many.
-    pub async fn prune_feed(&self, older_than_secs: i64) -> Result<u64, CatalogError> {
+    async fn prune(&self, older_than_secs: i64) -> Result<u64, CatalogError> {
         let mut conn = self.db.conn().await?;
         let cutoff = chrono::Utc::now() - chrono::Duration::seconds(older_than_secs);
         let n = diesel::delete(catalog_changes::table.filter(catalog_changes::at.lt(cutoff)))

@@ -1,0 +1,173 @@
+//! The in-memory listing and search index (crates/search): typos and prefixes through HTTP, facets
+//! that agree with the listing, freshness across instances, a rebuild from PostgreSQL, and
+//! PostgreSQL answering while an index is stale.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::catalog::{list, names, product, product_body};
+use crate::helpers::*;
+
+async fn metric(app: &TestApp, stat: &str) -> i64 {
+    let text = app.client.get("/metrics").await.text();
+    let key = format!("search_index{{stat=\"{stat}\"}} ");
+    text.lines().find_map(|l| l.strip_prefix(&key)).and_then(|v| v.trim().parse().ok()).unwrap_or(-1)
+}
+
+/// Waits until the instance's index answers queries (it loads at start, in the background).
+async fn serving(app: &TestApp) {
+    let start = Instant::now();
+    while metric(app, "serving").await != 1 {
+        assert!(start.elapsed() < Duration::from_secs(10), "the index never served");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// How long until `path` on `app` satisfies `done`, polled every 20 ms for at most 10 s.
+async fn within(app: &TestApp, path: &str, done: impl Fn(&Value) -> bool) -> Duration {
+    let start = Instant::now();
+    loop {
+        let res = app.client.get(path).await;
+        res.assert_status(200);
+        if done(&res.json()) {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "{path} never showed the change: {}", res.text());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn sql(app: &TestApp, statement: &str) {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+    let mut conn = AsyncPgConnection::establish(&app.db_url).await.expect("connection");
+    diesel::sql_query(statement).execute(&mut conn).await.expect(statement);
+}
+
+/// A small catalog: three brands, two categories, typo-prone names.
+async fn fixture(app: &TestApp) -> Session {
+    let a = admin(app).await;
+    let home = a.client.post("/api/v1/admin/categories", &json!({"slug": "home", "name": "Home"})).await.json();
+    let home = home["id"].as_str().expect("id").to_owned();
+    for (slug, name, category, price, stock, brand) in [
+        ("leather-jacket", "Rugged Leather Jacket", None, 14900, 3, "Globex"),
+        ("denim-jackets", "Denim Jackets", None, 8900, 0, "Acme"),
+        ("headphones", "Wireless Headphones", None, 9900, 5, "Hooli"),
+        ("oak-lamp", "Oak Lamp", Some(home.as_str()), 4900, 2, "Acme"),
+        ("steel-kettle", "Steel Kettle", Some(home.as_str()), 3900, 7, "Acme"),
+    ] {
+        let mut body = product_body(slug, name, category, &[(&slug.to_uppercase(), price, stock)]);
+        body["brand"] = json!(brand);
+        product(&a, &body).await;
+    }
+    a
+}
+
+#[tokio::test]
+async fn typos_and_prefixes_find_products_and_facets_agree_with_the_listing() {
+    let (app, _db) = spawn().await;
+    let _a = fixture(&app).await;
+    serving(&app).await;
+    assert_eq!(names(&list(&app, "q=leathr").await), ["Rugged Leather Jacket"], "one edit");
+    assert_eq!(names(&list(&app, "q=hedphonez").await), ["Wireless Headphones"], "two edits in nine letters");
+    assert_eq!(names(&list(&app, "q=kettel").await), ["Steel Kettle"], "a swap");
+    assert_eq!(names(&list(&app, "q=oak%20la").await), ["Oak Lamp"], "the last word as a prefix");
+    assert_eq!(names(&list(&app, "q=wirel").await), ["Wireless Headphones"]);
+    let mut jackets = names(&list(&app, "q=jacket").await);
+    jackets.sort();
+    assert_eq!(jackets, ["Denim Jackets", "Rugged Leather Jacket"], "stems");
+    assert_eq!(list(&app, "q=zzzzqqq").await["items"], json!([]));
+    assert_eq!(list(&app, "q=%27%3B%20DROP%20TABLE%20products%3B--").await["items"], json!([]));
+
+    // Every facet count is what the listing with that filter returns.
+    for query in ["", "q=jacket", "in_stock=true", "category=home", "price_min=4000&price_max=10000"] {
+        let page = list(&app, &format!("{query}&limit=100")).await;
+        let total = page["items"].as_array().expect("items").len() as i64;
+        let brands = page["facets"]["brands"].as_array().expect("brands");
+        assert_eq!(brands.iter().map(|f| f["count"].as_i64().unwrap_or(0)).sum::<i64>(), total, "{query}");
+        for f in brands {
+            let brand = f["value"].as_str().expect("brand");
+            let filtered = list(&app, &format!("{query}&brand={brand}&limit=100")).await;
+            assert_eq!(filtered["items"].as_array().expect("items").len() as i64, f["count"], "{query} brand {brand}");
+        }
+        let categories = page["facets"]["categories"].as_array().expect("categories");
+        for f in categories.iter().filter(|_| !query.starts_with("category=")) {
+            let category = f["value"].as_str().expect("category");
+            let filtered = list(&app, &format!("{query}&category={category}&limit=100")).await;
+            assert_eq!(filtered["items"].as_array().expect("items").len() as i64, f["count"], "{query} {category}");
+        }
+    }
+    assert_eq!(metric(&app, "products").await, 5);
+}
+
+#[tokio::test]
+async fn an_edit_shows_in_every_instance_within_a_second() {
+    let (a_app, db) = spawn().await;
+    let b_app = sibling(&a_app, &db, |_| {}).await;
+    let a = fixture(&a_app).await;
+    serving(&a_app).await;
+    serving(&b_app).await;
+
+    // Through the API on instance A: its own answer shows it at once, B's within a second.
+    let id = list(&a_app, "q=kettle").await["items"][0]["id"].as_str().expect("id").to_owned();
+    a.client.patch(&format!("/api/v1/admin/products/{id}"), &json!({"name": "Copper Kettle"})).await.assert_status(200);
+    assert_eq!(names(&list(&a_app, "q=copper").await), ["Copper Kettle"], "the writer's instance at once");
+    let took = within(&b_app, "/api/v1/products?q=copper", |p| names(p) == ["Copper Kettle"]).await;
+    assert!(took < Duration::from_secs(1), "instance B showed the edit after {took:?}");
+
+    // Behind the API (nothing invalidated, no instance told): both within a second, through the
+    // catalog's change feed.
+    sql(&a_app, "UPDATE products SET name = 'Brass Lamp' WHERE slug = 'oak-lamp'").await;
+    for app in [&a_app, &b_app] {
+        let took = within(app, "/api/v1/products?q=brass", |p| names(p) == ["Brass Lamp"]).await;
+        assert!(took < Duration::from_secs(1), "an instance showed the edit after {took:?}");
+    }
+    // Stock crossing zero changes availability; a deleted product leaves the index.
+    sql(&a_app, "UPDATE variants SET stock = 0 WHERE sku = 'HEADPHONES'").await;
+    for app in [&a_app, &b_app] {
+        within(app, "/api/v1/products?q=headphones&in_stock=true", |p| names(p).is_empty()).await;
+    }
+    a.client.delete(&format!("/api/v1/admin/products/{id}")).await.assert_status(204);
+    within(&b_app, "/api/v1/products?q=kettle", |p| names(p).is_empty()).await;
+}
+
+#[tokio::test]
+async fn a_rebuild_request_reloads_every_instance_from_postgresql() {
+    let (a_app, db) = spawn().await;
+    let b_app = sibling(&a_app, &db, |_| {}).await;
+    let _a = fixture(&a_app).await;
+    serving(&a_app).await;
+    serving(&b_app).await;
+    // A change the feed never hears of (its trigger off): the indexes keep the old name.
+    sql(&a_app, "ALTER TABLE products DISABLE TRIGGER products_feed").await;
+    sql(&a_app, "UPDATE products SET name = 'Walnut Lamp' WHERE slug = 'oak-lamp'").await;
+    sql(&a_app, "ALTER TABLE products ENABLE TRIGGER products_feed").await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(names(&list(&a_app, "q=oak").await), ["Oak Lamp"], "the index did not hear of it");
+    let rebuilds = metric(&b_app, "rebuilds").await;
+    // What `shop-api admin reindex` does.
+    catalog::CatalogFeed::request_rebuild(&persistence::PgCatalogRepo::new(
+        persistence::Db::connect(&a_app.config.db_config()).expect("db"),
+    ))
+    .await
+    .expect("rebuild requested");
+    for app in [&a_app, &b_app] {
+        within(app, "/api/v1/products?q=walnut", |p| names(p) == ["Walnut Lamp"]).await;
+    }
+    assert_eq!(metric(&b_app, "rebuilds").await, rebuilds + 1);
+    assert_eq!(metric(&b_app, "products").await, 5);
+}
+
+#[tokio::test]
+async fn a_stale_index_hands_queries_to_postgresql() {
+    // An index that stops following the feed (its round is an hour away after the first load).
+    let (app, _db) = spawn_with(|c| c.catalog.search_feed_interval_ms = 3_600_000).await;
+    let _a = fixture(&app).await;
+    serving(&app).await;
+    sql(&app, "UPDATE products SET name = 'Pine Lamp' WHERE slug = 'oak-lamp'").await;
+    assert_eq!(names(&list(&app, "q=oak").await), ["Oak Lamp"], "the index answers, a round behind");
+    // Past search::STALE_AFTER without a round, PostgreSQL answers: the rename shows.
+    let took = within(&app, "/api/v1/products?q=pine", |p| names(p) == ["Pine Lamp"]).await;
+    assert!(took >= Duration::from_secs(3), "answered by PostgreSQL only once stale ({took:?})");
+    assert_eq!(metric(&app, "serving").await, 0);
+}

@@ -258,8 +258,10 @@ export SHOP_RATE_LIMIT__DEFAULT_PER_IP="{limit=$RATE_LIMIT,period_secs=86400}"
 export SHOP_REDIS__TIMEOUT_MS=1000
 export SHOP_TELEMETRY__LOG_FILTER=warn
 # Step (c) proves where listing reads go (replica, then the primary while the replica is down);
-# cached pages would answer its repeated listings without reading PostgreSQL at all.
+# cached pages would answer its repeated listings without reading PostgreSQL at all, and so would
+# the search index (its freshness across instances is proven in apps/api/tests/api/search.rs).
 export SHOP_CATALOG__LISTING_CACHE_TTL_SECS=0
+export SHOP_CATALOG__SEARCH_INDEX=false
 
 start_instance() { # N (1-based): starts instance N on API_PORTS[N-1]
   local n=$1

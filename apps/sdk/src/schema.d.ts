@@ -2337,6 +2337,13 @@ export interface components {
         Facets: {
             brands: components["schemas"]["Facet"][];
             categories: components["schemas"]["Facet"][];
+            /**
+             * Format: int64
+             * @description How many matches have a variant in stock (what `in_stock=true` lists).
+             */
+            in_stock: number;
+            /** @description Counts per band of lowest price, every band listed (empty ones with 0), cheapest first. */
+            prices: components["schemas"]["PriceFacet"][];
         };
         /** @description One invalid field of a request. */
         FieldError: {
@@ -3020,6 +3027,24 @@ export interface components {
              * @example card_declined
              */
             reason: string;
+        };
+        /**
+         * @description A band of lowest prices and how many matches fall in it: pass `min` and `max` back as
+         *     `price_min` and `price_max` to list exactly those.
+         */
+        PriceFacet: {
+            /** Format: int64 */
+            count: number;
+            /**
+             * Format: int64
+             * @description Highest price of the band, in minor units (inclusive); null for the last band.
+             */
+            max?: number | null;
+            /**
+             * Format: int64
+             * @description Lowest price of the band, in minor units (inclusive).
+             */
+            min: number;
         };
         PricedLine: {
             /**

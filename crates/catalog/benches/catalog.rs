@@ -94,6 +94,8 @@ fn page() -> ProductPage {
         facets: Some(Facets {
             categories: (0..6).map(|i| facet(Uuid::from_u128(i).to_string(), 100 + i as i64)).collect(),
             brands: ["Northwind", "Contoso", "Fabrikam", "Tailspin"].iter().map(|b| facet(b.to_string(), 40)).collect(),
+            prices: Facets::price_bands([20, 120, 200, 160, 90, 10]),
+            in_stock: 480,
         }),
     }
 }

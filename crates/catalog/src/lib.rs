@@ -8,6 +8,8 @@ mod service;
 pub mod stock;
 
 pub use model::*;
-pub use query::{Facet, Facets, ListingCursor, ListingQuery, ProductPage, Sort, SortKey};
+pub use query::{
+    Facet, Facets, ListingCursor, ListingQuery, PRICE_BANDS, PriceFacet, ProductPage, Sort, SortKey, price_band,
+};
 pub use repo::{CatalogError, CatalogFeed, CatalogRepo, CategoryRepo, FeedChange, ListingRepo, ProductRepo, StockRepo};
 pub use service::{CatalogService, DetailCacheConfig, ProductDetail, PublicProduct, PublicVariant};

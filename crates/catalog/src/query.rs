@@ -99,11 +99,43 @@ pub struct Facet {
     pub count: i64,
 }
 
+/// A band of lowest prices and how many matches fall in it: pass `min` and `max` back as
+/// `price_min` and `price_max` to list exactly those.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PriceFacet {
+    /// Lowest price of the band, in minor units (inclusive).
+    pub min: i64,
+    /// Highest price of the band, in minor units (inclusive); null for the last band.
+    pub max: Option<i64>,
+    pub count: i64,
+}
+
+/// The price bands of the facets (minor units, inclusive); the last one is open.
+pub const PRICE_BANDS: [(i64, Option<i64>); 6] =
+    [(0, Some(999)), (1000, Some(2499)), (2500, Some(4999)), (5000, Some(9999)), (10000, Some(24999)), (25000, None)];
+
+/// The band of a lowest price (prices are never negative; a negative one counts in the first).
+pub fn price_band(price: i64) -> usize {
+    PRICE_BANDS.iter().rposition(|(min, _)| price >= *min).unwrap_or(0)
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Facets {
     pub categories: Vec<Facet>,
     pub brands: Vec<Facet>,
+    /// Counts per band of lowest price, every band listed (empty ones with 0), cheapest first.
+    pub prices: Vec<PriceFacet>,
+    /// How many matches have a variant in stock (what `in_stock=true` lists).
+    pub in_stock: i64,
+}
+
+impl Facets {
+    /// The price facets from counts per band (in the order of [`PRICE_BANDS`]).
+    pub fn price_bands(counts: [i64; PRICE_BANDS.len()]) -> Vec<PriceFacet> {
+        PRICE_BANDS.iter().zip(counts).map(|(&(min, max), count)| PriceFacet { min, max, count }).collect()
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -124,6 +156,19 @@ impl ProductSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn price_bands_cover_every_price_once() {
+        for (i, &(min, max)) in PRICE_BANDS.iter().enumerate() {
+            assert_eq!(price_band(min), i);
+            if let Some(max) = max {
+                assert_eq!(price_band(max), i);
+                assert_eq!(PRICE_BANDS[i + 1].0, max + 1, "bands are contiguous");
+            }
+        }
+        assert_eq!(price_band(-5), 0);
+        assert_eq!(price_band(i64::MAX), PRICE_BANDS.len() - 1);
+    }
 
     #[test]
     fn cursors_are_bound_to_their_sort() {

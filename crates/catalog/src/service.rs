@@ -416,7 +416,7 @@ impl CatalogService {
             return page_json(&self.page(q, None).await?);
         }
         let version = self.listing_version().await;
-        let key = format!("catalog:page:v2:{version}:{}", digest(&format!("{q:?}")));
+        let key = format!("catalog:page:v3:{version}:{}", digest(&format!("{q:?}")));
         if let Ok(Some(hit)) = self.cache.get(&key).await
             && let Some((fresh_until, body)) = split_stamped(&hit)
         {
@@ -475,7 +475,7 @@ impl CatalogService {
             None if self.cfg.enabled => self.listing_version().await,
             None => 0,
         };
-        let key = format!("catalog:facets:v2:{version}:{}", digest(&signature));
+        let key = format!("catalog:facets:v3:{version}:{}", digest(&signature));
         let bytes = self
             .cached(&key, self.cfg.facets_ttl, || async { self.listing.facets(q).await.map(Some) })
             .await?

@@ -155,6 +155,63 @@ async fn lock(conn: &mut AsyncPgConnection, cart: Uuid) -> QueryResult<bool> {
     Ok(found.is_some())
 }
 
+/// A cart's lines with their variants and products, oldest first.
+async fn held_lines(conn: &mut AsyncPgConnection, cart: Uuid) -> QueryResult<Vec<LineRow>> {
+    cart_lines::table
+        .inner_join(variants::table.inner_join(products::table))
+        .filter(cart_lines::cart_id.eq(cart))
+        .order((cart_lines::added_at, cart_lines::variant_id))
+        .select(LineRow::as_select())
+        .load(conn)
+        .await
+}
+
+/// A variant as a cart line would show it (quantity 0), if it exists.
+async fn item(conn: &mut AsyncPgConnection, variant: Uuid) -> QueryResult<Option<LineSnapshot>> {
+    type Item = (Uuid, Option<Uuid>, String, String, String, Value, i64, String, i32, bool, String);
+    let row: Option<Item> = variants::table
+        .inner_join(products::table)
+        .filter(variants::id.eq(variant))
+        .select((
+            products::id,
+            products::category_id,
+            products::slug,
+            products::name,
+            variants::sku,
+            variants::options,
+            variants::price_minor,
+            products::currency,
+            variants::stock,
+            variants::active,
+            products::status,
+        ))
+        .first(conn)
+        .await
+        .optional()?;
+    let Some((product_id, category_id, slug, name, sku, options, price_minor, currency, stock, active, status)) = row
+    else {
+        return Ok(None);
+    };
+    let line_currency = currency.clone();
+    let row = LineRow {
+        variant_id: variant,
+        quantity: 0,
+        line_currency,
+        product_id,
+        category_id,
+        slug,
+        name,
+        sku,
+        options,
+        price_minor,
+        currency,
+        stock,
+        variant_active: active,
+        product_status: status,
+    };
+    LineSnapshot::try_from(row).map(Some)
+}
+
 /// What the cart rules need to know of a cart's lines (read under its lock).
 pub(crate) async fn facts(conn: &mut AsyncPgConnection, cart: Uuid) -> QueryResult<Vec<LineFact>> {
     let rows: Vec<(Uuid, i32, String)> = cart_lines::table
@@ -212,14 +269,7 @@ impl CartRepo for PgCartRepo {
 
     async fn lines(&self, cart: Uuid) -> Result<Vec<LineSnapshot>, CartError> {
         let mut conn = self.db.conn().await?;
-        let rows: Vec<LineRow> = cart_lines::table
-            .inner_join(variants::table.inner_join(products::table))
-            .filter(cart_lines::cart_id.eq(cart))
-            .order((cart_lines::added_at, cart_lines::variant_id))
-            .select(LineRow::as_select())
-            .load(&mut conn)
-            .await
-            .storage()?;
+        let rows = held_lines(&mut conn, cart).await.storage()?;
         Ok(rows.into_iter().map(LineSnapshot::try_from).collect::<QueryResult<_>>().storage()?)
     }
 
@@ -228,32 +278,17 @@ impl CartRepo for PgCartRepo {
         let result: Result<CartContents, TxError<CartError>> = conn
             .transaction(async |conn| {
                 let cart = lock_or_create(conn, owner).await?;
-                // The held lines (oldest first) and the variant being added, in one statement.
-                let rows: Vec<LineRow> = diesel::sql_query(format!(
-                    "SELECT v.id AS variant_id, COALESCE(cl.quantity, 0) AS quantity, \
-                            COALESCE(cl.currency, p.currency) AS line_currency, {LINE_COLUMNS} \
-                     FROM variants v JOIN products p ON p.id = v.product_id \
-                     LEFT JOIN cart_lines cl ON cl.cart_id = $1 AND cl.variant_id = v.id \
-                     WHERE v.id = ANY(ARRAY(SELECT variant_id FROM cart_lines WHERE cart_id = $1) || $2) \
-                     ORDER BY cl.added_at NULLS LAST, v.id"
-                ))
-                .bind::<SqlUuid, _>(cart.id)
-                .bind::<SqlUuid, _>(variant)
-                .load(conn)
-                .await?;
-                let facts =
-                    rows.iter().filter(|r| r.quantity > 0).map(LineRow::fact).collect::<QueryResult<Vec<_>>>()?;
-                let mut held = Vec::with_capacity(rows.len());
-                let mut item = None;
-                for row in rows {
-                    let snapshot = LineSnapshot::try_from(row)?;
-                    if snapshot.variant_id == variant {
-                        item = Some(snapshot.clone());
-                    }
-                    if snapshot.quantity > 0 {
-                        held.push(snapshot);
-                    }
-                }
+                // The held lines (oldest first), then the variant being added unless it is one of
+                // them: query-builder statements, prepared once per connection (a raw statement
+                // joining both was parsed and planned on every add: measured in
+                // docs/performance.md, "Checkout against its floor").
+                let rows = held_lines(conn, cart.id).await?;
+                let facts = rows.iter().map(LineRow::fact).collect::<QueryResult<Vec<_>>>()?;
+                let held = rows.into_iter().map(LineSnapshot::try_from).collect::<QueryResult<Vec<_>>>()?;
+                let item = match held.iter().find(|l| l.variant_id == variant) {
+                    Some(line) => Some(line.clone()),
+                    None => item(conn, variant).await?,
+                };
                 let item = item.ok_or(TxError::Domain(CartError::UnknownVariant))?;
                 let write = rules::add(&facts, variant, item.currency, quantity).map_err(TxError::Domain)?;
                 // The cart takes the line's currency when it changes; a guest cart's row is

@@ -14,7 +14,7 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::LazyLock;
 
-use catalog::{Facet, Facets, IndexedProduct, ListingQuery, ProductSummary, Sort, SortKey};
+use catalog::{Facet, Facets, IndexedProduct, ListingQuery, PRICE_BANDS, ProductSummary, Sort, SortKey, price_band};
 use fst::{IntoStreamer, Streamer};
 use levenshtein_automata::{DFA, Distance, LevenshteinAutomatonBuilder};
 use uuid::Uuid;
@@ -373,20 +373,26 @@ impl Index {
     /// Counts per category and brand over everything the query selects (what
     /// [`catalog::ListingRepo::facets`] answers): the 50 largest of each, ties by value.
     pub fn facets(&self, q: &ListingQuery) -> Facets {
-        let mut categories: HashMap<String, i64> = HashMap::new();
+        let mut categories: HashMap<Uuid, i64> = HashMap::new();
         let mut brands: HashMap<&str, i64> = HashMap::new();
+        let mut prices = [0i64; PRICE_BANDS.len()];
+        let mut in_stock = 0;
         for (slot, _) in self.selected(q) {
             let p = &self.doc(slot).product.summary;
             if let Some(c) = p.category_id {
-                *categories.entry(c.to_string()).or_default() += 1;
+                *categories.entry(c).or_default() += 1;
             }
             if let Some(b) = p.brand.as_deref() {
                 *brands.entry(b).or_default() += 1;
             }
+            prices[price_band(p.price_min.amount_minor)] += 1;
+            in_stock += i64::from(p.in_stock);
         }
         Facets {
-            categories: top(categories.into_iter().map(|(v, count)| Facet { value: v, count })),
+            categories: top(categories.into_iter().map(|(v, count)| Facet { value: v.to_string(), count })),
             brands: top(brands.into_iter().map(|(v, count)| Facet { value: v.to_owned(), count })),
+            prices: Facets::price_bands(prices),
+            in_stock,
         }
     }
 }
@@ -537,6 +543,13 @@ mod tests {
             let q = ListingQuery { categories: Some(vec![f.value.parse().unwrap()]), limit: 50, ..Default::default() };
             assert_eq!(index.list(&q).len() as i64, f.count, "category {}", f.value);
         }
+        for f in &facets.prices {
+            let q = ListingQuery { price_min: Some(f.min), price_max: f.max, limit: 50, ..Default::default() };
+            assert_eq!(index.list(&q).len() as i64, f.count, "prices {f:?}");
+        }
+        assert_eq!(facets.prices.iter().map(|f| f.count).sum::<i64>(), 8);
+        let stocked = ListingQuery { in_stock: true, limit: 50, ..Default::default() };
+        assert_eq!(index.list(&stocked).len() as i64, facets.in_stock);
         let q = ListingQuery {
             price_min: Some(2000),
             price_max: Some(9999),

@@ -65,9 +65,11 @@ async fn fixture(app: &TestApp) -> Session {
 
 #[tokio::test]
 async fn typos_and_prefixes_find_products_and_facets_agree_with_the_listing() {
-    let (app, _db) = spawn().await;
+    let (app, db) = spawn().await;
     let _a = fixture(&app).await;
     serving(&app).await;
+    // The SQL listing on the same data, for the facets.
+    let sql_app = sibling(&app, &db, |c| c.catalog.search_index = false).await;
     assert_eq!(names(&list(&app, "q=leathr").await), ["Rugged Leather Jacket"], "one edit");
     assert_eq!(names(&list(&app, "q=hedphonez").await), ["Wireless Headphones"], "two edits in nine letters");
     assert_eq!(names(&list(&app, "q=kettel").await), ["Steel Kettle"], "a swap");
@@ -79,22 +81,40 @@ async fn typos_and_prefixes_find_products_and_facets_agree_with_the_listing() {
     assert_eq!(list(&app, "q=zzzzqqq").await["items"], json!([]));
     assert_eq!(list(&app, "q=%27%3B%20DROP%20TABLE%20products%3B--").await["items"], json!([]));
 
-    // Every facet count is what the listing with that filter returns.
-    for query in ["", "q=jacket", "in_stock=true", "category=home", "price_min=4000&price_max=10000"] {
-        let page = list(&app, &format!("{query}&limit=100")).await;
+    // Every facet count is what the listing with that filter returns, from the index and from SQL.
+    for (app, query) in ["", "q=jacket", "in_stock=true", "category=home", "price_min=4000&price_max=10000"]
+        .into_iter()
+        .flat_map(|q| [(&app, q), (&sql_app, q)])
+    {
+        let page = list(app, &format!("{query}&limit=100")).await;
         let total = page["items"].as_array().expect("items").len() as i64;
         let brands = page["facets"]["brands"].as_array().expect("brands");
         assert_eq!(brands.iter().map(|f| f["count"].as_i64().unwrap_or(0)).sum::<i64>(), total, "{query}");
         for f in brands {
             let brand = f["value"].as_str().expect("brand");
-            let filtered = list(&app, &format!("{query}&brand={brand}&limit=100")).await;
+            let filtered = list(app, &format!("{query}&brand={brand}&limit=100")).await;
             assert_eq!(filtered["items"].as_array().expect("items").len() as i64, f["count"], "{query} brand {brand}");
         }
         let categories = page["facets"]["categories"].as_array().expect("categories");
         for f in categories.iter().filter(|_| !query.starts_with("category=")) {
             let category = f["value"].as_str().expect("category");
-            let filtered = list(&app, &format!("{query}&category={category}&limit=100")).await;
+            let filtered = list(app, &format!("{query}&category={category}&limit=100")).await;
             assert_eq!(filtered["items"].as_array().expect("items").len() as i64, f["count"], "{query} {category}");
+        }
+        let prices = page["facets"]["prices"].as_array().expect("prices");
+        assert_eq!(prices.len(), catalog::PRICE_BANDS.len(), "every band, empty ones too");
+        assert_eq!(prices.iter().map(|f| f["count"].as_i64().unwrap_or(0)).sum::<i64>(), total, "{query}");
+        for f in prices.iter().filter(|_| !query.contains("price_")) {
+            let band = match f["max"].as_i64() {
+                Some(max) => format!("price_min={}&price_max={max}", f["min"]),
+                None => format!("price_min={}", f["min"]),
+            };
+            let filtered = list(app, &format!("{query}&{band}&limit=100")).await;
+            assert_eq!(filtered["items"].as_array().expect("items").len() as i64, f["count"], "{query} {band}");
+        }
+        if !query.contains("in_stock") {
+            let stocked = list(app, &format!("{query}&in_stock=true&limit=100")).await;
+            assert_eq!(stocked["items"].as_array().expect("items").len() as i64, page["facets"]["in_stock"], "{query}");
         }
     }
     assert_eq!(metric(&app, "products").await, 5);

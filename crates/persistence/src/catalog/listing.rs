@@ -1,6 +1,8 @@
 //! Adapter for `catalog::ListingRepo`: the listing and search SQL (assembled by `SqlBuilder`, every value bound) and facets.
 
-use catalog::{CatalogError, Facet, Facets, ListingQuery, ListingRepo, ProductSummary, Sort, SortKey, rating_average};
+use catalog::{
+    CatalogError, Facet, Facets, ListingQuery, ListingRepo, PRICE_BANDS, ProductSummary, Sort, SortKey, rating_average,
+};
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
@@ -300,6 +302,29 @@ impl PgCatalogRepo {
             let rows: Vec<FacetRow> = b.run().load(&mut conn).await.map_err(map_err)?;
             *target = rows.into_iter().map(|r| Facet { value: r.value, count: r.count }).collect();
         }
+        // Price bands (the band's index as the value) and the matches in stock, in one statement.
+        let mut b = SqlBuilder::new();
+        let filters = b.filters(q, fuzzy);
+        let band = PRICE_BANDS
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(i, (min, _))| format!("WHEN p.min_price >= {} THEN '{i}'", b.bind(Bind::BigInt(*min))))
+            .collect::<Vec<_>>()
+            .join(" ");
+        b.sql = format!(
+            "SELECT CASE {band} ELSE '0' END AS value, count(*) AS count FROM products p WHERE {filters} GROUP BY 1 \
+             UNION ALL SELECT 'in_stock', count(*) FROM products p WHERE {filters} AND {IN_STOCK}"
+        );
+        let rows: Vec<FacetRow> = b.run().load(&mut conn).await.map_err(map_err)?;
+        let mut bands = [0i64; PRICE_BANDS.len()];
+        for r in rows {
+            match r.value.parse::<usize>() {
+                Ok(i) if i < bands.len() => bands[i] = r.count,
+                _ => out.in_stock = r.count,
+            }
+        }
+        out.prices = Facets::price_bands(bands);
         Ok(out)
     }
 }

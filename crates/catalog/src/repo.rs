@@ -95,6 +95,17 @@ pub trait ListingRepo: Send + Sync + 'static {
     async fn list(&self, q: &ListingQuery) -> Result<Vec<ProductSummary>, CatalogError>;
     /// Counts per category and brand over everything the query matches (cursor ignored).
     async fn facets(&self, q: &ListingQuery) -> Result<Facets, CatalogError>;
+    /// A page (as [`ListingRepo::list`]) and, with `facets`, the facets of the same query: one
+    /// selection for both where the adapter can.
+    async fn page(
+        &self,
+        q: &ListingQuery,
+        facets: bool,
+    ) -> Result<(Vec<ProductSummary>, Option<Facets>), CatalogError> {
+        let items = self.list(q).await?;
+        let facets = if facets { Some(self.facets(q).await?) } else { None };
+        Ok((items, facets))
+    }
     /// Whether answers come from memory kept in step with the catalog (an index): cheap and
     /// fresh, so pages and facets are not cached in front of it.
     fn live(&self) -> bool {

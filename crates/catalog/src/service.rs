@@ -448,6 +448,12 @@ impl CatalogService {
     /// One page, read from the repository (facets from the cache, under `version` when given).
     async fn page(&self, mut q: ListingQuery, version: Option<u64>) -> Result<ProductPage, CatalogError> {
         let first_page = q.after.is_none();
+        if self.listing.live() {
+            // An index selects once for the page and its facets, and needs no fuzzy retry.
+            let (items, facets) = self.listing.page(&q, first_page).await?;
+            let page = Page::cut(items, q.limit, |last| ListingCursor::after(last, q.sort));
+            return Ok(ProductPage { page, facets });
+        }
         q.fuzzy = q.after.as_ref().is_some_and(|c| c.fuzzy);
         let mut items = self.listing.list(&q).await?;
         if first_page && items.is_empty() && q.q.is_some() && !self.listing.live() {

@@ -11,7 +11,7 @@
 //! prefix 0.8, a typo 0.6 (one edit) or 0.4 (two).
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
 
 use catalog::{Facet, Facets, IndexedProduct, ListingQuery, PRICE_BANDS, ProductSummary, Sort, SortKey, price_band};
@@ -50,6 +50,15 @@ static LEVENSHTEIN: LazyLock<[LevenshteinAutomatonBuilder; 3]> = LazyLock::new(|
 #[derive(Debug, Default)]
 pub struct Index {
     docs: Vec<Option<Doc>>,
+    /// What filters and sorts read, per slot, compact (a listing scans these, not the documents).
+    cols: Vec<Col>,
+    /// Category ids and brands, interned: a slot's `Col` holds their number + 1 (0: none).
+    categories: Vec<Uuid>,
+    category_code: HashMap<Uuid, u32>,
+    brands: Vec<String>,
+    brand_code: HashMap<String, u32>,
+    /// Per category code: its live slots, sorted (a category filter reads only these).
+    by_category: Vec<Vec<u32>>,
     slot_of: HashMap<Uuid, u32>,
     free: Vec<u32>,
     /// Stem → term id.
@@ -68,8 +77,25 @@ struct Doc {
     product: IndexedProduct,
     /// Term ids this product is listed under (to take it out again).
     terms: Vec<u32>,
+}
+
+/// A slot's filter and sort keys.
+#[derive(Debug, Clone, Copy, Default)]
+struct Col {
+    live: bool,
+    in_stock: bool,
+    /// Category code (0: none).
+    category: u32,
+    /// Brand code (0: none).
+    brand: u32,
+    rating_count: i32,
+    /// Lowest price, minor units.
+    price: i64,
+    /// Creation time, microseconds since the epoch.
+    created: i64,
     /// `rating_sum / rating_count` as PostgreSQL computes it (0 without ratings).
     rating: f64,
+    id: Uuid,
 }
 
 /// A match of the query's words: the product's slot and its score.
@@ -119,12 +145,37 @@ impl Index {
             let at = list.partition_point(|(s, _)| *s < slot);
             list.insert(at, (slot, fields[&term]));
         }
-        let rating = match product.summary.rating_count {
-            0 => 0.0,
-            n => f64::from(product.rating_sum) / f64::from(n),
+        let p = &product.summary;
+        let category = p.category_id.map_or(0, |c| intern(&mut self.categories, &mut self.category_code, c));
+        let brand = p.brand.as_ref().map_or(0, |b| intern(&mut self.brands, &mut self.brand_code, b.clone()));
+        let col = Col {
+            live: true,
+            in_stock: p.in_stock,
+            category,
+            brand,
+            rating_count: p.rating_count,
+            price: p.price_min.amount_minor,
+            created: p.created_at.timestamp_micros(),
+            rating: match p.rating_count {
+                0 => 0.0,
+                n => f64::from(product.rating_sum) / f64::from(n),
+            },
+            id: p.id,
         };
+        if self.cols.len() < self.docs.len() {
+            self.cols.resize(self.docs.len(), Col::default());
+        }
+        self.cols[slot as usize] = col;
+        if category > 0 {
+            if self.by_category.len() <= category as usize {
+                self.by_category.resize(category as usize + 1, Vec::new());
+            }
+            let list = &mut self.by_category[category as usize];
+            let at = list.partition_point(|s| *s < slot);
+            list.insert(at, slot);
+        }
         self.slot_of.insert(product.summary.id, slot);
-        self.docs[slot as usize] = Some(Doc { product, terms, rating });
+        self.docs[slot as usize] = Some(Doc { product, terms });
         self.live += 1;
     }
 
@@ -138,6 +189,12 @@ impl Index {
                     list.remove(at);
                 }
             }
+        }
+        let col = std::mem::take(&mut self.cols[slot as usize]);
+        if let Some(list) = self.by_category.get_mut(col.category as usize).filter(|_| col.category > 0)
+            && let Ok(at) = list.binary_search(&slot)
+        {
+            list.remove(at);
         }
         self.free.push(slot);
         self.live -= 1;
@@ -289,52 +346,70 @@ impl Index {
         Some(hits.unwrap_or_default().into_iter().collect())
     }
 
-    /// The products a query selects (text and filters, no cursor), with their scores.
+    /// The products a query selects (text and filters, no cursor), with their scores. Reads the
+    /// compact columns only; a category filter reads only its categories' slots.
     fn selected(&self, q: &ListingQuery) -> Vec<Hit> {
-        let cats: Option<HashSet<Uuid>> = q.categories.as_ref().map(|c| c.iter().copied().collect());
+        // Category codes wanted (an id the index does not know selects nothing of it).
+        let wanted: Option<Vec<u32>> =
+            q.categories.as_ref().map(|c| c.iter().filter_map(|id| self.category_code.get(id).copied()).collect());
+        let brand = match &q.brand {
+            Some(b) => match self.brand_code.get(b) {
+                Some(code) => Some(*code),
+                None => return Vec::new(),
+            },
+            None => None,
+        };
+        let (min, max) = (q.price_min.unwrap_or(i64::MIN), q.price_max.unwrap_or(i64::MAX));
         let keep = |slot: u32| {
-            let Some(doc) = &self.docs[slot as usize] else { return false };
-            let p = &doc.product.summary;
-            cats.as_ref().is_none_or(|c| p.category_id.is_some_and(|id| c.contains(&id)))
-                && q.brand.as_ref().is_none_or(|b| p.brand.as_ref() == Some(b))
-                && q.price_min.is_none_or(|m| p.price_min.amount_minor >= m)
-                && q.price_max.is_none_or(|m| p.price_min.amount_minor <= m)
-                && (!q.in_stock || p.in_stock)
+            let c = &self.cols[slot as usize];
+            c.live
+                && wanted.as_ref().is_none_or(|w| w.contains(&c.category))
+                && brand.is_none_or(|b| c.brand == b)
+                && c.price >= min
+                && c.price <= max
+                && (!q.in_stock || c.in_stock)
         };
         match q.q.as_deref().map(|t| self.matching(t)) {
             Some(Some(hits)) => hits.into_iter().filter(|(slot, _)| keep(*slot)).collect(),
             // A text of no words (punctuation, stop words) matches nothing, as in PostgreSQL.
             Some(None) => Vec::new(),
-            None => (0..self.docs.len() as u32).filter(|s| keep(*s)).map(|s| (s, 0.0)).collect(),
+            None => match &wanted {
+                Some(codes) => codes
+                    .iter()
+                    .filter_map(|c| self.by_category.get(*c as usize))
+                    .flatten()
+                    .filter(|s| keep(**s))
+                    .map(|s| (*s, 0.0))
+                    .collect(),
+                None => (0..self.cols.len() as u32).filter(|s| keep(*s)).map(|s| (s, 0.0)).collect(),
+            },
         }
     }
 
     /// What sorts a hit: the sort's key, then the id.
     fn order(&self, sort: Sort, a: &Hit, b: &Hit) -> Ordering {
-        let (da, db) = (self.doc(a.0), self.doc(b.0));
-        let (pa, pb) = (&da.product.summary, &db.product.summary);
+        let (ca, cb) = (&self.cols[a.0 as usize], &self.cols[b.0 as usize]);
         match sort {
-            Sort::Relevance => b.1.total_cmp(&a.1).then(pb.id.cmp(&pa.id)),
-            Sort::Newest => pb.created_at.cmp(&pa.created_at).then(pb.id.cmp(&pa.id)),
-            Sort::PriceAsc => pa.price_min.amount_minor.cmp(&pb.price_min.amount_minor).then(pa.id.cmp(&pb.id)),
-            Sort::PriceDesc => pb.price_min.amount_minor.cmp(&pa.price_min.amount_minor).then(pb.id.cmp(&pa.id)),
+            Sort::Relevance => b.1.total_cmp(&a.1).then(cb.id.cmp(&ca.id)),
+            Sort::Newest => cb.created.cmp(&ca.created).then(cb.id.cmp(&ca.id)),
+            Sort::PriceAsc => ca.price.cmp(&cb.price).then(ca.id.cmp(&cb.id)),
+            Sort::PriceDesc => cb.price.cmp(&ca.price).then(cb.id.cmp(&ca.id)),
             Sort::Rating => {
-                db.rating.total_cmp(&da.rating).then(pb.rating_count.cmp(&pa.rating_count)).then(pb.id.cmp(&pa.id))
+                cb.rating.total_cmp(&ca.rating).then(cb.rating_count.cmp(&ca.rating_count)).then(cb.id.cmp(&ca.id))
             }
         }
     }
 
     /// Whether a hit comes after the cursor in the sort's order.
     fn after(&self, sort: Sort, hit: &Hit, cursor: &catalog::ListingCursor) -> bool {
-        let doc = self.doc(hit.0);
-        let p = &doc.product.summary;
+        let c = &self.cols[hit.0 as usize];
         let id = cursor.id;
         match (sort, &cursor.key) {
-            (Sort::Relevance, SortKey::Relevance(r)) => (hit.1, p.id) < (*r, id),
-            (Sort::Newest, SortKey::Newest(t)) => (p.created_at, p.id) < (t.0, id),
-            (Sort::PriceAsc, SortKey::Price(v)) => (p.price_min.amount_minor, p.id) > (*v, id),
-            (Sort::PriceDesc, SortKey::Price(v)) => (p.price_min.amount_minor, p.id) < (*v, id),
-            (Sort::Rating, SortKey::Rating(avg, n)) => (doc.rating, p.rating_count, p.id) < (*avg, *n, id),
+            (Sort::Relevance, SortKey::Relevance(r)) => (hit.1, c.id) < (*r, id),
+            (Sort::Newest, SortKey::Newest(t)) => (c.created, c.id) < (t.0.timestamp_micros(), id),
+            (Sort::PriceAsc, SortKey::Price(v)) => (c.price, c.id) > (*v, id),
+            (Sort::PriceDesc, SortKey::Price(v)) => (c.price, c.id) < (*v, id),
+            (Sort::Rating, SortKey::Rating(avg, n)) => (c.rating, c.rating_count, c.id) < (*avg, *n, id),
             // A cursor of another sort is refused before it gets here; it selects nothing.
             _ => false,
         }
@@ -347,7 +422,18 @@ impl Index {
     /// Up to `q.limit + 1` products in the query's order after its cursor (what
     /// [`catalog::ListingRepo::list`] answers).
     pub fn list(&self, q: &ListingQuery) -> Vec<ProductSummary> {
+        self.page(q, false).0
+    }
+
+    /// Counts over everything the query selects (what [`catalog::ListingRepo::facets`] answers).
+    pub fn facets(&self, q: &ListingQuery) -> Facets {
+        self.count(&self.selected(q))
+    }
+
+    /// A page and, when asked, the facets of the same selection (computed once).
+    pub fn page(&self, q: &ListingQuery, with_facets: bool) -> (Vec<ProductSummary>, Option<Facets>) {
         let mut hits = self.selected(q);
+        let facets = with_facets.then(|| self.count(&hits));
         if let Some(cursor) = &q.after {
             hits.retain(|h| self.after(q.sort, h, cursor));
         }
@@ -357,44 +443,60 @@ impl Index {
             hits.truncate(take);
         }
         hits.sort_by(|a, b| self.order(q.sort, a, b));
-        hits.into_iter()
+        let items = hits
+            .into_iter()
             .map(|(slot, score)| {
-                let doc = self.doc(slot);
                 let rank = match q.sort {
                     Sort::Relevance => score,
-                    Sort::Rating => doc.rating,
+                    Sort::Rating => self.cols[slot as usize].rating,
                     _ => 0.0,
                 };
-                ProductSummary { rank, ..doc.product.summary.clone() }
+                ProductSummary { rank, ..self.doc(slot).product.summary.clone() }
             })
-            .collect()
+            .collect();
+        (items, facets)
     }
 
-    /// Counts per category and brand over everything the query selects (what
-    /// [`catalog::ListingRepo::facets`] answers): the 50 largest of each, ties by value.
-    pub fn facets(&self, q: &ListingQuery) -> Facets {
-        let mut categories: HashMap<Uuid, i64> = HashMap::new();
-        let mut brands: HashMap<&str, i64> = HashMap::new();
+    /// Counts per category and brand (the 50 largest, ties by value), per price band, and in
+    /// stock, over `hits`.
+    fn count(&self, hits: &[Hit]) -> Facets {
+        let mut categories = vec![0i64; self.categories.len() + 1];
+        let mut brands = vec![0i64; self.brands.len() + 1];
         let mut prices = [0i64; PRICE_BANDS.len()];
         let mut in_stock = 0;
-        for (slot, _) in self.selected(q) {
-            let p = &self.doc(slot).product.summary;
-            if let Some(c) = p.category_id {
-                *categories.entry(c).or_default() += 1;
-            }
-            if let Some(b) = p.brand.as_deref() {
-                *brands.entry(b).or_default() += 1;
-            }
-            prices[price_band(p.price_min.amount_minor)] += 1;
-            in_stock += i64::from(p.in_stock);
+        for (slot, _) in hits {
+            let c = &self.cols[*slot as usize];
+            categories[c.category as usize] += 1;
+            brands[c.brand as usize] += 1;
+            prices[price_band(c.price)] += 1;
+            in_stock += i64::from(c.in_stock);
         }
+        let named = |counts: Vec<i64>, name: &dyn Fn(usize) -> String| {
+            top(counts
+                .into_iter()
+                .enumerate()
+                .skip(1)
+                .filter(|(_, n)| *n > 0)
+                .map(|(i, count)| Facet { value: name(i - 1), count }))
+        };
         Facets {
-            categories: top(categories.into_iter().map(|(v, count)| Facet { value: v.to_string(), count })),
-            brands: top(brands.into_iter().map(|(v, count)| Facet { value: v.to_owned(), count })),
+            categories: named(categories, &|i| self.categories[i].to_string()),
+            brands: named(brands, &|i| self.brands[i].clone()),
             prices: Facets::price_bands(prices),
             in_stock,
         }
     }
+}
+
+/// The code (number + 1) of a value, adding it when new.
+fn intern<T: Clone + Eq + std::hash::Hash>(values: &mut Vec<T>, codes: &mut HashMap<T, u32>, value: T) -> u32 {
+    if let Some(code) = codes.get(&value) {
+        return *code;
+    }
+    values.push(value.clone());
+    let code = values.len() as u32;
+    codes.insert(value, code);
+    code
 }
 
 fn top(facets: impl Iterator<Item = Facet>) -> Vec<Facet> {

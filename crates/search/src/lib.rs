@@ -281,6 +281,19 @@ impl ListingRepo for IndexedListing {
         Ok(self.read().facets(q))
     }
 
+    async fn page(
+        &self,
+        q: &ListingQuery,
+        facets: bool,
+    ) -> Result<(Vec<ProductSummary>, Option<Facets>), CatalogError> {
+        if !self.answers(q).await {
+            let items = self.fallback.list(q).await?;
+            let facets = if facets { Some(self.fallback.facets(q).await?) } else { None };
+            return Ok((items, facets));
+        }
+        Ok(self.read().page(q, facets))
+    }
+
     fn live(&self) -> bool {
         self.serving()
     }

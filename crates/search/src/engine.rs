@@ -101,6 +101,27 @@ struct Col {
 /// A match of the query's words: the product's slot and its score.
 type Hit = (u32, f64);
 
+/// Slots hashed by a Fibonacci multiply: a query's candidate maps hold thousands of slots, and
+/// the standard SipHash cost more than the scoring around it.
+#[derive(Default, Clone, Copy)]
+struct SlotHasher(u64);
+
+impl std::hash::Hasher for SlotHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.0 = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type SlotMap<V> = HashMap<u32, V, std::hash::BuildHasherDefault<SlotHasher>>;
+
 impl Index {
     pub fn new() -> Self {
         Index::default()
@@ -300,16 +321,16 @@ impl Index {
             })
             .collect();
         per_word.sort_by_key(|(cost, _)| *cost);
-        let mut hits: Option<HashMap<u32, f64>> = None;
+        let mut hits: Option<SlotMap<f64>> = None;
         for (cost, expansions) in per_word {
             let weighted = expansions.iter().map(|&(t, q)| {
                 let df = self.postings[t as usize].len() as f32;
                 (t, q * (1.0 + corpus / df).ln())
             });
-            let next: HashMap<u32, f64> = match &hits {
+            let next: SlotMap<f64> = match &hits {
                 // The first (rarest) word: walk its postings.
                 None => {
-                    let mut m: HashMap<u32, f64> = HashMap::with_capacity(cost);
+                    let mut m: SlotMap<f64> = SlotMap::with_capacity_and_hasher(cost, Default::default());
                     for (t, w) in weighted {
                         for &(slot, fields) in &self.postings[t as usize] {
                             let s = f64::from(w * field_weight(fields));

@@ -450,11 +450,12 @@ scenario_listing_sql() {
 
 # Run for at least three listing-cache periods (5 s each), whatever --duration says.
 scenario_listing() {
-  local DURATION=$DURATION
+  local DURATION=$DURATION periods=
   if [ "$QUICK" = 0 ] && [ "$DURATION" -lt 15 ]; then DURATION=15; fi
+  if [ "$DURATION" -ge 15 ]; then periods=" (three periods of catalog.listing_cache_ttl_secs)"; fi
   warm "$WORK/listing.urls" || FAILED+=("warm-up of listing")
   oha_scenario listing "listing: category + price + sort" "$CONC" "@$WORK/listing.urls" \
-    "$(wc -l <"$WORK/listing.urls") URLs over ${DURATION} s (three periods of catalog.listing_cache_ttl_secs); answered by the search index, which no page cache stands in front of"
+    "$(wc -l <"$WORK/listing.urls") URLs over ${DURATION} s${periods}; answered by the search index, which no page cache stands in front of"
 }
 
 scenario_pgbench_search() {
@@ -496,7 +497,8 @@ relevance() { # INSTANCE: sets RELEVANCE[INSTANCE] and RELEVANCE_NOTE
 
 scenario_search() {
   warm "$WORK/search.urls" || FAILED+=("warm-up of search")
-  oha_scenario search "search: q (typos included)" "$CONC" "@$WORK/search.urls" "pages cached ${LISTING_TTL_NOTE}"
+  oha_scenario search "search: q (typos included)" "$CONC" "@$WORK/search.urls" \
+    "the instance with caches: answered by the search index all the same (no page cache in front of it)"
 }
 
 # Login bodies: one line per seeded user (oha -Z sends a random line with each request), so the

@@ -287,9 +287,7 @@ impl ListingRepo for IndexedListing {
         facets: bool,
     ) -> Result<(Vec<ProductSummary>, Option<Facets>), CatalogError> {
         if !self.answers(q).await {
-            let items = self.fallback.list(q).await?;
-            let facets = if facets { Some(self.fallback.facets(q).await?) } else { None };
-            return Ok((items, facets));
+            return self.fallback.page(q, facets).await;
         }
         Ok(self.read().page(q, facets))
     }

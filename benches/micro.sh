@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# criterion micro-benchmarks of the hot pure code (crates/{auth,cart,catalog}/benches), then one
+# criterion micro-benchmarks of the hot pure code (crates/{auth,cart,catalog,search}/benches), then one
 # markdown table of the median time per operation, as in docs/performance.md.
 #
 #   benches/micro.sh                 # the release-profile build and a full criterion run
@@ -10,7 +10,7 @@ args=(--noplot)
 if [ "${1:-}" = --quick ]; then args+=(--warm-up-time 1 --measurement-time 3); fi
 TARGET_DIR=${CARGO_TARGET_DIR:-$(cargo metadata --format-version 1 --no-deps | jq -r .target_directory)}
 rm -rf "$TARGET_DIR/criterion"
-cargo bench -p auth -p cart -p catalog --bench auth --bench cart --bench catalog -- "${args[@]}" |
+cargo bench -p auth -p cart -p catalog -p search --bench auth --bench cart --bench catalog --bench search -- "${args[@]}" |
   grep -E '^[a-z_/0-9+]+ *time:|^[a-z_/0-9+]+$|bytes$' >&2
 echo "| benchmark | median |"
 echo "|---|---:|"

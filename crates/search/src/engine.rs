@@ -101,27 +101,6 @@ struct Col {
 /// A match of the query's words: the product's slot and its score.
 type Hit = (u32, f64);
 
-/// Slots hashed by a Fibonacci multiply: a query's candidate maps hold thousands of slots, and
-/// the standard SipHash cost more than the scoring around it.
-#[derive(Default, Clone, Copy)]
-struct SlotHasher(u64);
-
-impl std::hash::Hasher for SlotHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-    fn write_u32(&mut self, n: u32) {
-        self.0 = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
-type SlotMap<V> = HashMap<u32, V, std::hash::BuildHasherDefault<SlotHasher>>;
-
 impl Index {
     pub fn new() -> Self {
         Index::default()
@@ -321,118 +300,78 @@ impl Index {
             })
             .collect();
         per_word.sort_by_key(|(cost, _)| *cost);
-        let mut hits: Option<SlotMap<f64>> = None;
-        for (cost, expansions) in per_word {
-            let weighted = expansions.iter().map(|&(t, q)| {
-                let df = self.postings[t as usize].len() as f32;
-                (t, q * (1.0 + corpus / df).ln())
-            });
-            let next: SlotMap<f64> = match &hits {
-                // The first (rarest) word: walk its postings.
-                None => {
-                    let mut m: SlotMap<f64> = SlotMap::with_capacity_and_hasher(cost, Default::default());
-                    for (t, w) in weighted {
-                        for &(slot, fields) in &self.postings[t as usize] {
-                            let s = f64::from(w * field_weight(fields));
-                            let e = m.entry(slot).or_insert(0.0);
-                            *e = e.max(s);
-                        }
-                    }
-                    m
-                }
-                // Later words: look the candidates up in each posting list.
-                Some(prev) => {
-                    let lists: Vec<(&Vec<(u32, u8)>, f32)> =
-                        weighted.map(|(t, w)| (&self.postings[t as usize], w)).collect();
-                    prev.iter()
-                        .filter_map(|(&slot, &score)| {
-                            let best = lists
-                                .iter()
-                                .filter_map(|(list, w)| {
-                                    list.binary_search_by_key(&slot, |(s, _)| *s)
-                                        .ok()
-                                        .map(|at| f64::from(w * field_weight(list[at].1)))
-                                })
-                                .reduce(f64::max)?;
-                            Some((slot, score + best))
+        // Candidates sorted by slot: the rarest word's postings, merged; each later word keeps
+        // those it matches too (a binary search in each of its posting lists) and adds its score.
+        let mut hits: Vec<Hit> = Vec::new();
+        for (i, (cost, expansions)) in per_word.into_iter().enumerate() {
+            let lists: Vec<(&[(u32, u8)], f32)> = expansions
+                .iter()
+                .map(|&(t, q)| {
+                    let list = &self.postings[t as usize];
+                    (list.as_slice(), q * (1.0 + corpus / list.len() as f32).ln())
+                })
+                .collect();
+            if i == 0 {
+                hits = union(&lists, cost);
+            } else {
+                hits.retain_mut(|(slot, score)| {
+                    let best = lists
+                        .iter()
+                        .filter_map(|(list, w)| {
+                            list.binary_search_by_key(slot, |(s, _)| *s)
+                                .ok()
+                                .map(|at| f64::from(w * field_weight(list[at].1)))
                         })
-                        .collect()
-                }
-            };
-            if next.is_empty() {
-                return Some(Vec::new());
+                        .reduce(f64::max);
+                    best.map(|b| *score += b).is_some()
+                });
             }
-            hits = Some(next);
+            if hits.is_empty() {
+                break;
+            }
         }
-        Some(hits.unwrap_or_default().into_iter().collect())
+        Some(hits)
     }
 
-    /// The products a query selects (text and filters, no cursor), with their scores. Reads the
-    /// compact columns only; a category filter reads only its categories' slots.
-    fn selected(&self, q: &ListingQuery) -> Vec<Hit> {
+    /// Calls `each` with every product a query selects (text and filters, no cursor), its score
+    /// and its columns. Reads the compact columns only; a category filter reads only its
+    /// categories' slots.
+    fn select(&self, q: &ListingQuery, mut each: impl FnMut(u32, f64, &Col)) {
         // Category codes wanted (an id the index does not know selects nothing of it).
         let wanted: Option<Vec<u32>> =
             q.categories.as_ref().map(|c| c.iter().filter_map(|id| self.category_code.get(id).copied()).collect());
         let brand = match &q.brand {
             Some(b) => match self.brand_code.get(b) {
                 Some(code) => Some(*code),
-                None => return Vec::new(),
+                None => return,
             },
             None => None,
         };
         let (min, max) = (q.price_min.unwrap_or(i64::MIN), q.price_max.unwrap_or(i64::MAX));
-        let keep = |slot: u32| {
+        let mut visit = |slot: u32, score: f64| {
             let c = &self.cols[slot as usize];
-            c.live
+            if c.live
                 && wanted.as_ref().is_none_or(|w| w.contains(&c.category))
                 && brand.is_none_or(|b| c.brand == b)
                 && c.price >= min
                 && c.price <= max
                 && (!q.in_stock || c.in_stock)
+            {
+                each(slot, score, c);
+            }
         };
         match q.q.as_deref().map(|t| self.matching(t)) {
-            Some(Some(hits)) => hits.into_iter().filter(|(slot, _)| keep(*slot)).collect(),
+            Some(Some(hits)) => hits.into_iter().for_each(|(slot, score)| visit(slot, score)),
             // A text of no words (punctuation, stop words) matches nothing, as in PostgreSQL.
-            Some(None) => Vec::new(),
+            Some(None) => {}
             None => match &wanted {
                 Some(codes) => codes
                     .iter()
                     .filter_map(|c| self.by_category.get(*c as usize))
                     .flatten()
-                    .filter(|s| keep(**s))
-                    .map(|s| (*s, 0.0))
-                    .collect(),
-                None => (0..self.cols.len() as u32).filter(|s| keep(*s)).map(|s| (s, 0.0)).collect(),
+                    .for_each(|s| visit(*s, 0.0)),
+                None => (0..self.cols.len() as u32).for_each(|s| visit(s, 0.0)),
             },
-        }
-    }
-
-    /// What sorts a hit: the sort's key, then the id.
-    fn order(&self, sort: Sort, a: &Hit, b: &Hit) -> Ordering {
-        let (ca, cb) = (&self.cols[a.0 as usize], &self.cols[b.0 as usize]);
-        match sort {
-            Sort::Relevance => b.1.total_cmp(&a.1).then(cb.id.cmp(&ca.id)),
-            Sort::Newest => cb.created.cmp(&ca.created).then(cb.id.cmp(&ca.id)),
-            Sort::PriceAsc => ca.price.cmp(&cb.price).then(ca.id.cmp(&cb.id)),
-            Sort::PriceDesc => cb.price.cmp(&ca.price).then(cb.id.cmp(&ca.id)),
-            Sort::Rating => {
-                cb.rating.total_cmp(&ca.rating).then(cb.rating_count.cmp(&ca.rating_count)).then(cb.id.cmp(&ca.id))
-            }
-        }
-    }
-
-    /// Whether a hit comes after the cursor in the sort's order.
-    fn after(&self, sort: Sort, hit: &Hit, cursor: &catalog::ListingCursor) -> bool {
-        let c = &self.cols[hit.0 as usize];
-        let id = cursor.id;
-        match (sort, &cursor.key) {
-            (Sort::Relevance, SortKey::Relevance(r)) => (hit.1, c.id) < (*r, id),
-            (Sort::Newest, SortKey::Newest(t)) => (c.created, c.id) < (t.0.timestamp_micros(), id),
-            (Sort::PriceAsc, SortKey::Price(v)) => (c.price, c.id) > (*v, id),
-            (Sort::PriceDesc, SortKey::Price(v)) => (c.price, c.id) < (*v, id),
-            (Sort::Rating, SortKey::Rating(avg, n)) => (c.rating, c.rating_count, c.id) < (*avg, *n, id),
-            // A cursor of another sort is refused before it gets here; it selects nothing.
-            _ => false,
         }
     }
 
@@ -448,50 +387,181 @@ impl Index {
 
     /// Counts over everything the query selects (what [`catalog::ListingRepo::facets`] answers).
     pub fn facets(&self, q: &ListingQuery) -> Facets {
-        self.count(&self.selected(q))
+        let mut counts = Counts::new(self);
+        self.select(q, |_, _, c| counts.add(c));
+        counts.facets(self)
     }
 
-    /// A page and, when asked, the facets of the same selection (computed once).
+    /// A page and, when asked, the facets of the same selection: one pass over the selection
+    /// counts the facets and keeps the first `q.limit + 1` after the cursor ([`TopK`]).
     pub fn page(&self, q: &ListingQuery, with_facets: bool) -> (Vec<ProductSummary>, Option<Facets>) {
-        let mut hits = self.selected(q);
-        let facets = with_facets.then(|| self.count(&hits));
-        if let Some(cursor) = &q.after {
-            hits.retain(|h| self.after(q.sort, h, cursor));
-        }
-        let take = usize::try_from(q.limit.saturating_add(1)).unwrap_or(usize::MAX).max(1);
-        if hits.len() > take {
-            hits.select_nth_unstable_by(take - 1, |a, b| self.order(q.sort, a, b));
-            hits.truncate(take);
-        }
-        hits.sort_by(|a, b| self.order(q.sort, a, b));
-        let items = hits
+        let mut counts = with_facets.then(|| Counts::new(self));
+        // A cursor of another sort is refused before it gets here; it selects nothing.
+        let after = q.after.as_ref().map(|c| Key::of_cursor(q.sort, c).unwrap_or(Key::LAST));
+        let take = usize::try_from(q.limit.saturating_add(1)).unwrap_or(usize::MAX).clamp(1, 10_000);
+        let mut first = TopK::new(take);
+        self.select(q, |slot, score, c| {
+            if let Some(counts) = counts.as_mut() {
+                counts.add(c);
+            }
+            let key = Key::of(q.sort, slot, score, c);
+            if after.is_some_and(|a| key <= a) {
+                return;
+            }
+            first.push(key);
+        });
+        let items = first
+            .into_sorted()
             .into_iter()
-            .map(|(slot, score)| {
+            .map(|key| {
                 let rank = match q.sort {
-                    Sort::Relevance => score,
-                    Sort::Rating => self.cols[slot as usize].rating,
+                    Sort::Relevance => key.score(),
+                    Sort::Rating => self.cols[key.slot as usize].rating,
                     _ => 0.0,
                 };
-                ProductSummary { rank, ..self.doc(slot).product.summary.clone() }
+                ProductSummary { rank, ..self.doc(key.slot).product.summary.clone() }
             })
             .collect();
-        (items, facets)
+        (items, counts.map(|c| c.facets(self)))
+    }
+}
+
+/// Where a product stands in a sort's order, as one comparable value: the listing's order is
+/// ascending `Key` order (descending sorts store their values complemented). The id breaks
+/// ties, as in the SQL listing; the slot comes last so a cursor's key ([`Key::of_cursor`], slot
+/// `u32::MAX`) sorts after its own product's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Key {
+    a: u64,
+    b: u64,
+    id: u128,
+    slot: u32,
+}
+
+/// An `i64` as a `u64` of the same order.
+fn ordered_i64(v: i64) -> u64 {
+    (v as u64) ^ (1 << 63)
+}
+
+/// An `f64` as a `u64` in `f64::total_cmp` order.
+fn ordered_f64(v: f64) -> u64 {
+    let bits = v.to_bits();
+    if bits >> 63 == 1 { !bits } else { bits ^ (1 << 63) }
+}
+
+fn f64_of_ordered(o: u64) -> f64 {
+    f64::from_bits(if o >> 63 == 1 { o ^ (1 << 63) } else { !o })
+}
+
+impl Key {
+    /// Nothing comes after it.
+    const LAST: Key = Key { a: u64::MAX, b: u64::MAX, id: u128::MAX, slot: u32::MAX };
+
+    fn new(sort: Sort, score: f64, price: i64, created: i64, rating: (f64, i32), id: Uuid, slot: u32) -> Key {
+        let id = id.as_u128();
+        match sort {
+            Sort::Relevance => Key { a: !ordered_f64(score), b: 0, id: !id, slot },
+            Sort::Newest => Key { a: !ordered_i64(created), b: 0, id: !id, slot },
+            Sort::PriceAsc => Key { a: ordered_i64(price), b: 0, id, slot },
+            Sort::PriceDesc => Key { a: !ordered_i64(price), b: 0, id: !id, slot },
+            Sort::Rating => Key { a: !ordered_f64(rating.0), b: !ordered_i64(i64::from(rating.1)), id: !id, slot },
+        }
     }
 
-    /// Counts per category and brand (the 50 largest, ties by value), per price band, and in
-    /// stock, over `hits`.
-    fn count(&self, hits: &[Hit]) -> Facets {
-        let mut categories = vec![0i64; self.categories.len() + 1];
-        let mut brands = vec![0i64; self.brands.len() + 1];
-        let mut prices = [0i64; PRICE_BANDS.len()];
-        let mut in_stock = 0;
-        for (slot, _) in hits {
-            let c = &self.cols[*slot as usize];
-            categories[c.category as usize] += 1;
-            brands[c.brand as usize] += 1;
-            prices[price_band(c.price)] += 1;
-            in_stock += i64::from(c.in_stock);
+    fn of(sort: Sort, slot: u32, score: f64, c: &Col) -> Key {
+        Key::new(sort, score, c.price, c.created, (c.rating, c.rating_count), c.id, slot)
+    }
+
+    /// The key just after the cursor's product; `None` for a cursor of another sort.
+    fn of_cursor(sort: Sort, cursor: &catalog::ListingCursor) -> Option<Key> {
+        let (score, price, created, rating) = match (sort, &cursor.key) {
+            (Sort::Relevance, SortKey::Relevance(r)) => (*r, 0, 0, (0.0, 0)),
+            (Sort::Newest, SortKey::Newest(t)) => (0.0, 0, t.0.timestamp_micros(), (0.0, 0)),
+            (Sort::PriceAsc | Sort::PriceDesc, SortKey::Price(v)) => (0.0, *v, 0, (0.0, 0)),
+            (Sort::Rating, SortKey::Rating(avg, n)) => (0.0, 0, 0, (*avg, *n)),
+            _ => return None,
+        };
+        Some(Key::new(sort, score, price, created, rating, cursor.id, u32::MAX))
+    }
+
+    /// The relevance score of a key of [`Sort::Relevance`].
+    fn score(&self) -> f64 {
+        f64_of_ordered(!self.a)
+    }
+}
+
+/// The `take` smallest keys of a stream, in O(n) whatever the stream's order (a listing's
+/// slots often come in its sort's order or against it, where a heap would sift on every key):
+/// keys gather in a buffer; when it is full, the `take` smallest are kept and the largest of
+/// them bounds what may enter from then on.
+struct TopK {
+    take: usize,
+    keys: Vec<Key>,
+    /// Keys at or above this cannot be among the `take` smallest.
+    bound: Key,
+}
+
+impl TopK {
+    fn new(take: usize) -> TopK {
+        TopK { take, keys: Vec::with_capacity(Self::capacity(take)), bound: Key::LAST }
+    }
+
+    fn capacity(take: usize) -> usize {
+        take.saturating_mul(2).max(256)
+    }
+
+    fn push(&mut self, key: Key) {
+        if key >= self.bound {
+            return;
         }
+        self.keys.push(key);
+        if self.keys.len() >= Self::capacity(self.take) {
+            self.cut();
+        }
+    }
+
+    fn cut(&mut self) {
+        if self.keys.len() > self.take {
+            self.keys.select_nth_unstable(self.take - 1);
+            self.keys.truncate(self.take);
+            self.bound = self.keys[self.take - 1];
+        }
+    }
+
+    fn into_sorted(mut self) -> Vec<Key> {
+        self.cut();
+        self.keys.sort_unstable();
+        self.keys
+    }
+}
+
+/// Facet counts over a selection: per category and brand code, per price band, and in stock.
+struct Counts {
+    categories: Vec<i64>,
+    brands: Vec<i64>,
+    prices: [i64; PRICE_BANDS.len()],
+    in_stock: i64,
+}
+
+impl Counts {
+    fn new(index: &Index) -> Counts {
+        Counts {
+            categories: vec![0; index.categories.len() + 1],
+            brands: vec![0; index.brands.len() + 1],
+            prices: [0; PRICE_BANDS.len()],
+            in_stock: 0,
+        }
+    }
+
+    fn add(&mut self, c: &Col) {
+        self.categories[c.category as usize] += 1;
+        self.brands[c.brand as usize] += 1;
+        self.prices[price_band(c.price)] += 1;
+        self.in_stock += i64::from(c.in_stock);
+    }
+
+    /// The categories and brands (the 50 largest, ties by value), price bands and in stock.
+    fn facets(self, index: &Index) -> Facets {
         let named = |counts: Vec<i64>, name: &dyn Fn(usize) -> String| {
             top(counts
                 .into_iter()
@@ -501,12 +571,65 @@ impl Index {
                 .map(|(i, count)| Facet { value: name(i - 1), count }))
         };
         Facets {
-            categories: named(categories, &|i| self.categories[i].to_string()),
-            brands: named(brands, &|i| self.brands[i].clone()),
-            prices: Facets::price_bands(prices),
-            in_stock,
+            categories: named(self.categories, &|i| index.categories[i].to_string()),
+            brands: named(self.brands, &|i| index.brands[i].clone()),
+            prices: Facets::price_bands(self.prices),
+            in_stock: self.in_stock,
         }
     }
+}
+
+/// The slots of several posting lists (each sorted by slot) sorted by slot, each scored by its
+/// best list: `weight × field weight`. Merged two lists at a time, the shortest first.
+fn union(lists: &[(&[(u32, u8)], f32)], capacity: usize) -> Vec<Hit> {
+    let scored = |list: &[(u32, u8)], w: f32| -> Vec<Hit> {
+        list.iter().map(|&(slot, fields)| (slot, f64::from(w * field_weight(fields)))).collect()
+    };
+    let mut order: Vec<usize> = (0..lists.len()).collect();
+    order.sort_by_key(|&i| lists[i].0.len());
+    let mut out: Vec<Hit> = Vec::new();
+    for i in order {
+        let (list, w) = lists[i];
+        if out.is_empty() {
+            out = scored(list, w);
+            continue;
+        }
+        let mut merged = Vec::with_capacity((out.len() + list.len()).min(capacity.max(out.len())));
+        let (mut a, mut b) = (out.iter().peekable(), list.iter().peekable());
+        loop {
+            match (a.peek(), b.peek()) {
+                (Some(&&(sa, xa)), Some(&&(sb, fb))) => {
+                    let xb = f64::from(w * field_weight(fb));
+                    match sa.cmp(&sb) {
+                        Ordering::Less => {
+                            merged.push((sa, xa));
+                            a.next();
+                        }
+                        Ordering::Greater => {
+                            merged.push((sb, xb));
+                            b.next();
+                        }
+                        Ordering::Equal => {
+                            merged.push((sa, xa.max(xb)));
+                            a.next();
+                            b.next();
+                        }
+                    }
+                }
+                (Some(_), None) => {
+                    merged.extend(a);
+                    break;
+                }
+                (None, Some(_)) => {
+                    merged.extend(b.map(|&(slot, fields)| (slot, f64::from(w * field_weight(fields)))));
+                    break;
+                }
+                (None, None) => break,
+            }
+        }
+        out = merged;
+    }
+    out
 }
 
 /// The code (number + 1) of a value, adding it when new.
@@ -714,7 +837,17 @@ mod tests {
             index.refresh_vocabulary();
             let text = (sort == Sort::Relevance).then(|| "oak cotton lamp shirt".split(' ').nth(names.len() % 4).unwrap().to_owned());
             let q = ListingQuery { q: text, sort, limit, ..Default::default() };
-            let whole: Vec<Uuid> = index.list(&ListingQuery { limit: 1000, ..q.clone() }).iter().map(|p| p.id).collect();
+            let long = index.list(&ListingQuery { limit: 1000, ..q.clone() });
+            // The long page is in the sort's order, written out here as the SQL listing's.
+            let order = |a: &ProductSummary, b: &ProductSummary| match sort {
+                Sort::Relevance => b.rank.total_cmp(&a.rank).then(b.id.cmp(&a.id)),
+                Sort::Newest => b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)),
+                Sort::PriceAsc => a.price_min.amount_minor.cmp(&b.price_min.amount_minor).then(a.id.cmp(&b.id)),
+                Sort::PriceDesc => b.price_min.amount_minor.cmp(&a.price_min.amount_minor).then(b.id.cmp(&a.id)),
+                Sort::Rating => b.rank.total_cmp(&a.rank).then(b.rating_count.cmp(&a.rating_count)).then(b.id.cmp(&a.id)),
+            };
+            proptest::prop_assert!(long.windows(2).all(|w| order(&w[0], &w[1]) == Ordering::Less), "out of order: {:?}", long);
+            let whole: Vec<Uuid> = long.iter().map(|p| p.id).collect();
             proptest::prop_assert_eq!(page_through(&index, &q), whole);
         }
     }

@@ -143,12 +143,22 @@ pub struct CatalogService {
     cfg: DetailCacheConfig,
     /// Listing pages being refreshed in the background by this instance.
     refreshing: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// The category list last decoded and the cached JSON it came from: a listing filtered by
+    /// category resolves it on every request, and decoding the same bytes again is most of that.
+    decoded_categories: std::sync::Mutex<Option<(Vec<u8>, Arc<Vec<Category>>)>>,
 }
 
 impl CatalogService {
     pub fn new(repo: Arc<dyn CatalogRepo>, cache: Arc<dyn Cache>, cfg: DetailCacheConfig) -> Self {
         let listing: Arc<dyn ListingRepo> = repo.clone();
-        CatalogService { repo, listing, cache, cfg, refreshing: Default::default() }
+        CatalogService {
+            repo,
+            listing,
+            cache,
+            cfg,
+            refreshing: Default::default(),
+            decoded_categories: Default::default(),
+        }
     }
 
     /// Listing and search answered by `listing` (a search index) instead of the repository.
@@ -208,11 +218,24 @@ impl CatalogService {
     // ---- categories -------------------------------------------------------------------------
 
     pub async fn categories(&self) -> Result<Vec<Category>, CatalogError> {
+        Ok(self.category_list().await?.as_ref().clone())
+    }
+
+    /// The categories as cached (read through), decoded once per version of the cached JSON.
+    async fn category_list(&self) -> Result<Arc<Vec<Category>>, CatalogError> {
         let bytes = self
             .cached(CATEGORIES_KEY, self.cfg.ttl, || async { self.repo.categories().await.map(Some) })
             .await?
             .unwrap_or_default();
-        Ok(serde_json::from_slice(&bytes).unwrap_or_default())
+        let mut memo = self.decoded_categories.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((seen, list)) = memo.as_ref()
+            && *seen == bytes
+        {
+            return Ok(Arc::clone(list));
+        }
+        let list: Arc<Vec<Category>> = Arc::new(serde_json::from_slice(&bytes).unwrap_or_default());
+        *memo = Some((bytes, Arc::clone(&list)));
+        Ok(list)
     }
 
     pub async fn category_tree(&self) -> Result<Vec<CategoryNode>, CatalogError> {
@@ -392,10 +415,11 @@ impl CatalogService {
 
     /// Resolves a category filter (slug or id) to the category and all its descendants.
     pub async fn category_filter(&self, slug_or_id: &str) -> Result<Vec<Uuid>, CatalogError> {
-        let all = self.categories().await?;
+        let all = self.category_list().await?;
+        let id = slug_or_id.parse::<Uuid>().ok();
         let root = all
             .iter()
-            .find(|c| c.slug == slug_or_id || c.id.to_string() == slug_or_id)
+            .find(|c| c.slug == slug_or_id || Some(c.id) == id)
             .ok_or(CatalogError::Invalid { field: "category", message: "no such category".into() })?
             .id;
         Ok(descendants(root, &all))

@@ -133,13 +133,9 @@ fn product(i: u64) -> IndexedProduct {
     }
 }
 
+/// As an instance loads it (`IndexedListing::rebuild`).
 fn catalog(n: u64) -> Index {
-    let mut index = Index::new();
-    for i in (1..=n).filter(|i| !i.is_multiple_of(20)) {
-        index.upsert(product(i));
-    }
-    index.refresh_vocabulary();
-    index
+    Index::of((1..=n).filter(|i| !i.is_multiple_of(20)).map(product).collect())
 }
 
 fn first_page(q: ListingQuery) -> ListingQuery {

@@ -89,8 +89,9 @@ struct Col {
     /// Brand code (0: none).
     brand: u32,
     rating_count: i32,
-    /// Lowest price, minor units.
+    /// Lowest price, minor units, and its band ([`price_band`]).
     price: i64,
+    band: u8,
     /// Creation time, microseconds since the epoch.
     created: i64,
     /// `rating_sum / rating_count` as PostgreSQL computes it (0 without ratings).
@@ -104,6 +105,18 @@ type Hit = (u32, f64);
 impl Index {
     pub fn new() -> Self {
         Index::default()
+    }
+
+    /// An index of `products`, each category's products in neighbouring slots: a category
+    /// listing then reads its columns in memory order rather than one cache line per product.
+    pub fn of(mut products: Vec<IndexedProduct>) -> Index {
+        products.sort_unstable_by_key(|p| p.summary.category_id);
+        let mut index = Index::new();
+        for p in products {
+            index.upsert(p);
+        }
+        index.refresh_vocabulary();
+        index
     }
 
     /// Products held.
@@ -155,6 +168,7 @@ impl Index {
             brand,
             rating_count: p.rating_count,
             price: p.price_min.amount_minor,
+            band: price_band(p.price_min.amount_minor) as u8,
             created: p.created_at.timestamp_micros(),
             rating: match p.rating_count {
                 0 => 0.0,
@@ -541,6 +555,10 @@ struct Counts {
     brands: Vec<i64>,
     prices: [i64; PRICE_BANDS.len()],
     in_stock: i64,
+    /// The category of the products just counted and how many: a category's products sit in
+    /// neighbouring slots ([`Index::of`]), and adding a run at once spares a chain of
+    /// increments of one counter.
+    run: (u32, i64),
 }
 
 impl Counts {
@@ -550,18 +568,24 @@ impl Counts {
             brands: vec![0; index.brands.len() + 1],
             prices: [0; PRICE_BANDS.len()],
             in_stock: 0,
+            run: (0, 0),
         }
     }
 
     fn add(&mut self, c: &Col) {
-        self.categories[c.category as usize] += 1;
+        if c.category != self.run.0 {
+            self.categories[self.run.0 as usize] += self.run.1;
+            self.run = (c.category, 0);
+        }
+        self.run.1 += 1;
         self.brands[c.brand as usize] += 1;
-        self.prices[price_band(c.price)] += 1;
+        self.prices[usize::from(c.band)] += 1;
         self.in_stock += i64::from(c.in_stock);
     }
 
     /// The categories and brands (the 50 largest, ties by value), price bands and in stock.
-    fn facets(self, index: &Index) -> Facets {
+    fn facets(mut self, index: &Index) -> Facets {
+        self.categories[self.run.0 as usize] += self.run.1;
         let named = |counts: Vec<i64>, name: &dyn Fn(usize) -> String| {
             top(counts
                 .into_iter()

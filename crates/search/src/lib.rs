@@ -125,16 +125,9 @@ impl IndexedListing {
     pub async fn rebuild(&self) -> Result<usize, CatalogError> {
         let started = Instant::now();
         let (products, horizon) = self.feed.snapshot().await?;
-        let fresh = tokio::task::spawn_blocking(move || {
-            let mut index = Index::new();
-            for p in products {
-                index.upsert(p);
-            }
-            index.refresh_vocabulary();
-            index
-        })
-        .await
-        .map_err(|e| CatalogError::Storage(primitives::StorageError::other(e)))?;
+        let fresh = tokio::task::spawn_blocking(move || Index::of(products))
+            .await
+            .map_err(|e| CatalogError::Storage(primitives::StorageError::other(e)))?;
         let n = fresh.len();
         *self.index.write().unwrap_or_else(|p| p.into_inner()) = fresh;
         *self.position.lock().unwrap_or_else(|p| p.into_inner()) =

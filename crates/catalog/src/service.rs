@@ -145,8 +145,11 @@ pub struct CatalogService {
     refreshing: std::sync::Mutex<std::collections::HashSet<String>>,
     /// The category list last decoded and the cached JSON it came from: a listing filtered by
     /// category resolves it on every request, and decoding the same bytes again is most of that.
-    decoded_categories: std::sync::Mutex<Option<(Vec<u8>, Arc<Vec<Category>>)>>,
+    decoded_categories: std::sync::Mutex<Option<DecodedCategories>>,
 }
+
+/// The cached JSON of the category list and what it decoded to.
+type DecodedCategories = (Vec<u8>, Arc<Vec<Category>>);
 
 impl CatalogService {
     pub fn new(repo: Arc<dyn CatalogRepo>, cache: Arc<dyn Cache>, cfg: DetailCacheConfig) -> Self {

@@ -43,19 +43,12 @@ done
 
 # The URL sets of benches/run.sh: 576 listings (every category x 4 price ranges x 3 sorts) and
 # its search terms.
+# shellcheck source=benches/urls.sh
+. "$(dirname "$0")/urls.sh"
+slugs=$(psql -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d "$DB" -Atc "SELECT slug FROM categories ORDER BY slug")
 for port in 18581 18582; do
-  : >"$WORK/listing-$port"
-  for slug in $(psql -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d "$DB" -Atc "SELECT slug FROM categories ORDER BY slug"); do
-    for range in "price_min=0&price_max=3000" "price_min=1000&price_max=5000" \
-      "price_min=2000&price_max=8000" "price_min=5000&price_max=15000"; do
-      for sort in newest price_asc price_desc; do
-        echo "http://127.0.0.1:$port/api/v1/products?category=$slug&$range&sort=$sort" >>"$WORK/listing-$port"
-      done
-    done
-  done
-  for term in cotton jaket leathr oak%20lamp kettel wool%20scarf headphones ceramic%20mug; do
-    echo "http://127.0.0.1:$port/api/v1/products?q=$term"
-  done >"$WORK/search-$port"
+  # shellcheck disable=SC2086 # one slug per word
+  write_url_sets "http://127.0.0.1:$port" "$WORK/listing-$port" "$WORK/search-$port" $slugs
 done
 
 measure() { # URL-FILE-OR-URL...

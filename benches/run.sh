@@ -74,8 +74,9 @@ fi
 SEED_PASSWORD=${SHOP_SEED_PASSWORD:-demo password 123}
 DB_URL="postgres://$PGUSER@$PGHOST:$PGPORT/$DB"
 REDIS_PREFIX="bench:$$:"
-# Search terms sent to the API; benches/sql/search.sql holds the same list for pgbench.
-SEARCH_TERMS=(cotton jaket leathr "oak lamp" kettel "wool scarf" headphones "ceramic mug")
+# The listing and search URL sets and SEARCH_TERMS (benches/sql/search.sql holds the same list).
+# shellcheck source=benches/urls.sh
+. "$ROOT/benches/urls.sh"
 
 say() { printf '%s\n' "bench: $*" >&2; }
 die() { say "$*"; exit 1; }
@@ -354,7 +355,6 @@ pgbench_scenario() { # KEY LABEL SCRIPT PROTOCOL [PGBENCH-ARGS...]
 }
 
 # ---- URL sets -----------------------------------------------------------------------------------
-urlencode() { jq -rn --arg s "$1" '$s | @uri'; }
 make_url_files() {
   local base name
   # A fixed sample of active products, the same in every run.
@@ -364,23 +364,10 @@ make_url_files() {
     base=$(api_url "$name")
     sed "s|^|$base/api/v1/products/|" "$WORK/product-ids" >"$WORK/detail-$name.urls"
   done
-  # Listing: every category (a top-level one includes its sub-categories) x price range x sort.
+  # Listing and search (benches/urls.sh).
   base=$(api_url cached)
-  local slug range sort
-  : >"$WORK/listing.urls"
-  for slug in $(sql "SELECT slug FROM categories ORDER BY slug"); do
-    for range in "price_min=0&price_max=3000" "price_min=1000&price_max=5000" \
-      "price_min=2000&price_max=8000" "price_min=5000&price_max=15000"; do
-      for sort in newest price_asc price_desc; do
-        echo "$base/api/v1/products?category=$slug&$range&sort=$sort" >>"$WORK/listing.urls"
-      done
-    done
-  done
-  # Search: a mix of exact words, phrases and typos.
-  : >"$WORK/search.urls"
-  for term in "${SEARCH_TERMS[@]}"; do
-    echo "$base/api/v1/products?q=$(urlencode "$term")" >>"$WORK/search.urls"
-  done
+  # shellcheck disable=SC2046 # one slug per word
+  write_url_sets "$base" "$WORK/listing.urls" "$WORK/search.urls" $(sql "SELECT slug FROM categories ORDER BY slug")
   # The same sets on the instance without caches (answered by its search index) and on the one
   # without the index (every request reads PostgreSQL).
   for name in listing search; do

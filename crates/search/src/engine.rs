@@ -11,7 +11,8 @@
 //! prefix 0.8, a typo 0.6 (one edit) or 0.4 (two).
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Bound;
 use std::sync::LazyLock;
 
 use catalog::{Facet, Facets, IndexedProduct, ListingQuery, PRICE_BANDS, ProductSummary, Sort, SortKey, price_band};
@@ -70,6 +71,25 @@ pub struct Index {
     vocabulary: fst::Map<Vec<u8>>,
     vocabulary_stale: bool,
     live: usize,
+    /// Every live product in the order of each sort but relevance ([`Sorted::of`]), and the
+    /// facet counts of them all: a listing without a text or filter reads its page from these
+    /// instead of passing over the whole catalog.
+    sorted: [BTreeSet<Key>; Sorted::COUNT],
+    totals: Counts,
+    /// The facet counts of the products in stock (the listing with only `in_stock`).
+    totals_in_stock: Counts,
+}
+
+/// The sorts kept in order for the unfiltered listing.
+struct Sorted;
+
+impl Sorted {
+    const SORTS: [Sort; 4] = [Sort::Newest, Sort::PriceAsc, Sort::PriceDesc, Sort::Rating];
+    const COUNT: usize = Self::SORTS.len();
+
+    fn of(sort: Sort) -> Option<usize> {
+        Self::SORTS.iter().position(|s| *s == sort)
+    }
 }
 
 #[derive(Debug)]
@@ -180,6 +200,13 @@ impl Index {
             self.cols.resize(self.docs.len(), Col::default());
         }
         self.cols[slot as usize] = col;
+        for (set, sort) in self.sorted.iter_mut().zip(Sorted::SORTS) {
+            set.insert(Key::of(sort, slot, 0.0, &col));
+        }
+        self.totals.change(&col, 1);
+        if col.in_stock {
+            self.totals_in_stock.change(&col, 1);
+        }
         if category > 0 {
             if self.by_category.len() <= category as usize {
                 self.by_category.resize(category as usize + 1, Vec::new());
@@ -205,6 +232,13 @@ impl Index {
             }
         }
         let col = std::mem::take(&mut self.cols[slot as usize]);
+        for (set, sort) in self.sorted.iter_mut().zip(Sorted::SORTS) {
+            set.remove(&Key::of(sort, slot, 0.0, &col));
+        }
+        self.totals.change(&col, -1);
+        if col.in_stock {
+            self.totals_in_stock.change(&col, -1);
+        }
         if let Some(list) = self.by_category.get_mut(col.category as usize).filter(|_| col.category > 0)
             && let Ok(at) = list.binary_search(&slot)
         {
@@ -409,10 +443,28 @@ impl Index {
     /// A page and, when asked, the facets of the same selection: one pass over the selection
     /// counts the facets and keeps the first `q.limit + 1` after the cursor ([`TopK`]).
     pub fn page(&self, q: &ListingQuery, with_facets: bool) -> (Vec<ProductSummary>, Option<Facets>) {
-        let mut counts = with_facets.then(|| Counts::new(self));
         // A cursor of another sort is refused before it gets here; it selects nothing.
         let after = q.after.as_ref().map(|c| Key::of_cursor(q.sort, c).unwrap_or(Key::LAST));
         let take = usize::try_from(q.limit.saturating_add(1)).unwrap_or(usize::MAX).clamp(1, 10_000);
+        // No text and no filter but `in_stock`: the page is read off the sort's order (skipping
+        // what is out of stock when asked), the facets are the totals.
+        let unfiltered = q.q.is_none()
+            && q.categories.is_none()
+            && q.brand.is_none()
+            && q.price_min.is_none()
+            && q.price_max.is_none();
+        if let Some(set) = Sorted::of(q.sort).filter(|_| unfiltered).map(|i| &self.sorted[i]) {
+            let from = after.map_or(Bound::Unbounded, Bound::Excluded);
+            let keys: Vec<Key> = set
+                .range((from, Bound::Unbounded))
+                .filter(|k| !q.in_stock || self.cols[k.slot as usize].in_stock)
+                .take(take)
+                .copied()
+                .collect();
+            let totals = if q.in_stock { &self.totals_in_stock } else { &self.totals };
+            return (self.summaries(q.sort, keys), with_facets.then(|| totals.clone().facets(self)));
+        }
+        let mut counts = with_facets.then(|| Counts::new(self));
         let mut first = TopK::new(take);
         self.select(q, |slot, score, c| {
             if let Some(counts) = counts.as_mut() {
@@ -424,19 +476,21 @@ impl Index {
             }
             first.push(key);
         });
-        let items = first
-            .into_sorted()
-            .into_iter()
+        (self.summaries(q.sort, first.into_sorted()), counts.map(|c| c.facets(self)))
+    }
+
+    /// The products of `keys`, in their order, ranked as the sort says.
+    fn summaries(&self, sort: Sort, keys: Vec<Key>) -> Vec<ProductSummary> {
+        keys.into_iter()
             .map(|key| {
-                let rank = match q.sort {
+                let rank = match sort {
                     Sort::Relevance => key.score(),
                     Sort::Rating => self.cols[key.slot as usize].rating,
                     _ => 0.0,
                 };
                 ProductSummary { rank, ..self.doc(key.slot).product.summary.clone() }
             })
-            .collect();
-        (items, counts.map(|c| c.facets(self)))
+            .collect()
     }
 }
 
@@ -550,6 +604,7 @@ impl TopK {
 }
 
 /// Facet counts over a selection: per category and brand code, per price band, and in stock.
+#[derive(Debug, Clone, Default)]
 struct Counts {
     categories: Vec<i64>,
     brands: Vec<i64>,
@@ -572,9 +627,24 @@ impl Counts {
         }
     }
 
+    /// Counts a product in (`by` 1) or out (-1) directly, growing the counters as the index
+    /// interns new categories and brands (the index's totals).
+    fn change(&mut self, c: &Col, by: i64) {
+        for (counts, code) in [(&mut self.categories, c.category), (&mut self.brands, c.brand)] {
+            if counts.len() <= code as usize {
+                counts.resize(code as usize + 1, 0);
+            }
+            counts[code as usize] += by;
+        }
+        self.prices[usize::from(c.band)] += by;
+        self.in_stock += by * i64::from(c.in_stock);
+    }
+
     fn add(&mut self, c: &Col) {
         if c.category != self.run.0 {
-            self.categories[self.run.0 as usize] += self.run.1;
+            if self.run.1 > 0 {
+                self.categories[self.run.0 as usize] += self.run.1;
+            }
             self.run = (c.category, 0);
         }
         self.run.1 += 1;
@@ -585,7 +655,9 @@ impl Counts {
 
     /// The categories and brands (the 50 largest, ties by value), price bands and in stock.
     fn facets(mut self, index: &Index) -> Facets {
-        self.categories[self.run.0 as usize] += self.run.1;
+        if self.run.1 > 0 {
+            self.categories[self.run.0 as usize] += self.run.1;
+        }
         let named = |counts: Vec<i64>, name: &dyn Fn(usize) -> String| {
             top(counts
                 .into_iter()
@@ -846,6 +918,37 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// A listing without a text or filter but `in_stock` (read from the orders and totals the
+        /// index keeps up to date) answers what a pass over the whole catalog answers: every
+        /// page, through cursors, and the facets, after products were changed and taken out.
+        #[test]
+        fn the_unfiltered_listing_agrees_with_a_pass_over_the_catalog(
+            prices in proptest::collection::vec(0i64..30_000, 1..40),
+            changed in proptest::collection::vec(0usize..40, 0..20),
+            removed in proptest::collection::vec(0usize..40, 0..10),
+            limit in 1i64..6,
+            sort in proptest::sample::select(vec![Sort::Newest, Sort::PriceAsc, Sort::PriceDesc, Sort::Rating]),
+            in_stock: bool,
+        ) {
+            let mut index = Index::new();
+            let brands = ["Acme", "Globex", "Hooli"];
+            for (i, price) in prices.iter().enumerate() {
+                index.upsert(product(i as u128 + 1, "Oak Lamp", "", brands[i % 3], *price));
+            }
+            for &i in changed.iter().filter(|i| **i < prices.len()) {
+                index.upsert(product(i as u128 + 1, "Oak Lamp", "", brands[(i + 1) % 3], prices[i] / 2 + 7));
+            }
+            for &i in &removed {
+                index.remove(id(i as u128 + 1));
+            }
+            index.refresh_vocabulary();
+            let q = ListingQuery { sort, limit, in_stock, ..Default::default() };
+            // A filter every product passes takes the pass over the catalog.
+            let pass = ListingQuery { price_min: Some(i64::MIN), ..q.clone() };
+            proptest::prop_assert_eq!(index.page(&q, true), index.page(&pass, true));
+            proptest::prop_assert_eq!(page_through(&index, &q), page_through(&index, &pass));
+        }
+
         /// Paging with cursors visits every selected product once, in the order of one long page.
         #[test]
         fn pages_cover_the_listing_in_order(

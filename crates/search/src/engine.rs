@@ -351,7 +351,7 @@ impl Index {
         // Candidates sorted by slot: the rarest word's postings, merged; each later word keeps
         // those it matches too (a binary search in each of its posting lists) and adds its score.
         let mut hits: Vec<Hit> = Vec::new();
-        for (i, (cost, expansions)) in per_word.into_iter().enumerate() {
+        for (i, (_, expansions)) in per_word.into_iter().enumerate() {
             let lists: Vec<(&[(u32, u8)], f32)> = expansions
                 .iter()
                 .map(|&(t, q)| {
@@ -360,7 +360,7 @@ impl Index {
                 })
                 .collect();
             if i == 0 {
-                hits = union(&lists, cost);
+                hits = union(&lists);
             } else {
                 hits.retain_mut(|(slot, score)| {
                     let best = lists
@@ -676,55 +676,34 @@ impl Counts {
 }
 
 /// The slots of several posting lists (each sorted by slot) sorted by slot, each scored by its
-/// best list: `weight × field weight`. Merged two lists at a time, the shortest first.
-fn union(lists: &[(&[(u32, u8)], f32)], capacity: usize) -> Vec<Hit> {
-    let scored = |list: &[(u32, u8)], w: f32| -> Vec<Hit> {
-        list.iter().map(|&(slot, fields)| (slot, f64::from(w * field_weight(fields)))).collect()
-    };
-    let mut order: Vec<usize> = (0..lists.len()).collect();
-    order.sort_by_key(|&i| lists[i].0.len());
-    let mut out: Vec<Hit> = Vec::new();
-    for i in order {
-        let (list, w) = lists[i];
-        if out.is_empty() {
-            out = scored(list, w);
-            continue;
-        }
-        let mut merged = Vec::with_capacity((out.len() + list.len()).min(capacity.max(out.len())));
-        let (mut a, mut b) = (out.iter().peekable(), list.iter().peekable());
-        loop {
-            match (a.peek(), b.peek()) {
-                (Some(&&(sa, xa)), Some(&&(sb, fb))) => {
-                    let xb = f64::from(w * field_weight(fb));
-                    match sa.cmp(&sb) {
-                        Ordering::Less => {
-                            merged.push((sa, xa));
-                            a.next();
-                        }
-                        Ordering::Greater => {
-                            merged.push((sb, xb));
-                            b.next();
-                        }
-                        Ordering::Equal => {
-                            merged.push((sa, xa.max(xb)));
-                            a.next();
-                            b.next();
-                        }
-                    }
-                }
-                (Some(_), None) => {
-                    merged.extend(a);
-                    break;
-                }
-                (None, Some(_)) => {
-                    merged.extend(b.map(|&(slot, fields)| (slot, f64::from(w * field_weight(fields)))));
-                    break;
-                }
-                (None, None) => break,
+/// best list: `weight × field weight`. Merged two at a time, the shortest lists first.
+fn union(lists: &[(&[(u32, u8)], f32)]) -> Vec<Hit> {
+    let mut lists = lists.to_vec();
+    lists.sort_by_key(|(list, _)| list.len());
+    lists
+        .into_iter()
+        .map(|(list, w)| list.iter().map(|&(slot, fields)| (slot, f64::from(w * field_weight(fields)))).collect())
+        .reduce(merge)
+        .unwrap_or_default()
+}
+
+/// Two slot-sorted hit lists as one, a slot in both keeping its higher score.
+fn merge(a: Vec<Hit>, b: Vec<Hit>) -> Vec<Hit> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    while let (Some(&(sa, xa)), Some(&(sb, xb))) = (a.peek(), b.peek()) {
+        match sa.cmp(&sb) {
+            Ordering::Less => out.extend(a.next()),
+            Ordering::Greater => out.extend(b.next()),
+            Ordering::Equal => {
+                out.push((sa, xa.max(xb)));
+                a.next();
+                b.next();
             }
         }
-        out = merged;
     }
+    out.extend(a);
+    out.extend(b);
     out
 }
 

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use crate::catalog::{list, names, product, product_body};
 use crate::helpers::*;
+use testkit::TestDb;
 
 async fn metric(app: &TestApp, stat: &str) -> i64 {
     let text = app.client.get("/metrics").await.text();
@@ -15,13 +16,33 @@ async fn metric(app: &TestApp, stat: &str) -> i64 {
     text.lines().find_map(|l| l.strip_prefix(&key)).and_then(|v| v.trim().parse().ok()).unwrap_or(-1)
 }
 
-/// Waits until the instance's index answers queries (it loads at start, in the background).
-async fn serving(app: &TestApp) {
+/// Waits (at most 10 s) until the instance's index figure `stat` is `value`.
+async fn until_metric(app: &TestApp, stat: &str, value: i64) {
     let start = Instant::now();
-    while metric(app, "serving").await != 1 {
-        assert!(start.elapsed() < Duration::from_secs(10), "the index never served");
+    loop {
+        let now = metric(app, stat).await;
+        if now == value {
+            return;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "search_index {stat} stayed {now}, not {value}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Waits until the instance's index answers queries (it loads at start, in the background).
+async fn serving(app: &TestApp) {
+    until_metric(app, "serving", 1).await;
+}
+
+/// Two instances on one database (dropped with the last element), the fixture catalog in it,
+/// both indexes serving.
+async fn two_instances() -> (TestApp, TestApp, Session, TestDb) {
+    let (a_app, db) = spawn().await;
+    let b_app = sibling(&a_app, &db, |_| {}).await;
+    let admin = fixture(&a_app).await;
+    serving(&a_app).await;
+    serving(&b_app).await;
+    (a_app, b_app, admin, db)
 }
 
 /// How long until `path` on `app` satisfies `done`, polled every 20 ms for at most 10 s.
@@ -122,11 +143,7 @@ async fn typos_and_prefixes_find_products_and_facets_agree_with_the_listing() {
 
 #[tokio::test]
 async fn an_edit_shows_in_every_instance_within_a_second() {
-    let (a_app, db) = spawn().await;
-    let b_app = sibling(&a_app, &db, |_| {}).await;
-    let a = fixture(&a_app).await;
-    serving(&a_app).await;
-    serving(&b_app).await;
+    let (a_app, b_app, a, _db) = two_instances().await;
 
     // Through the API on instance A: its own answer shows it at once, B's within a second.
     let id = list(&a_app, "q=kettle").await["items"][0]["id"].as_str().expect("id").to_owned();
@@ -153,11 +170,7 @@ async fn an_edit_shows_in_every_instance_within_a_second() {
 
 #[tokio::test]
 async fn a_rebuild_request_reloads_every_instance_from_postgresql() {
-    let (a_app, db) = spawn().await;
-    let b_app = sibling(&a_app, &db, |_| {}).await;
-    let _a = fixture(&a_app).await;
-    serving(&a_app).await;
-    serving(&b_app).await;
+    let (a_app, b_app, _a, _db) = two_instances().await;
     // A change the feed never hears of (its trigger off): the indexes keep the old name.
     sql(&a_app, "ALTER TABLE products DISABLE TRIGGER products_feed").await;
     sql(&a_app, "UPDATE products SET name = 'Walnut Lamp' WHERE slug = 'oak-lamp'").await;
@@ -174,11 +187,7 @@ async fn a_rebuild_request_reloads_every_instance_from_postgresql() {
     // Each instance rebuilds once (the count moves after the new index is in place), then
     // answers from it: serving, so the rename does not come from PostgreSQL answering instead.
     for (app, rebuilds) in [&a_app, &b_app].into_iter().zip(before) {
-        let start = Instant::now();
-        while metric(app, "rebuilds").await != rebuilds + 1 {
-            assert!(start.elapsed() < Duration::from_secs(10), "no rebuild: {}", metric(app, "rebuilds").await);
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        until_metric(app, "rebuilds", rebuilds + 1).await;
         serving(app).await;
         assert_eq!(names(&list(app, "q=walnut").await), ["Walnut Lamp"]);
         assert_eq!(metric(app, "products").await, 5);

@@ -306,13 +306,13 @@ impl Application {
         ));
         let observer = Arc::new(Observer { metrics: metrics.clone().into_inner(), catalog: catalog.clone() });
         let (gateway, sandbox) = payment_gateway(&config, Arc::new(RedisCache::new(redis.clone())))?;
-        let orders = Arc::new(OrderService::new(
-            Arc::new(PgOrderRepo::new(db.clone())),
-            shipping_repo,
-            tax_rates(&config),
+        let orders = Arc::new(OrderService {
+            orders: Arc::new(PgOrderRepo::new(db.clone())),
+            shipping: shipping_repo,
+            tax: tax_rates(&config),
             gateway,
             observer,
-            CheckoutConfig {
+            cfg: CheckoutConfig {
                 pending_ttl_secs: config.checkout.pending_ttl_secs,
                 idempotency_ttl_secs: config.checkout.idempotency_ttl_secs,
                 low_stock_threshold: config.checkout.low_stock_threshold,
@@ -320,7 +320,7 @@ impl Application {
                 return_window_days: config.orders.return_window_days,
                 capture: config.payments.capture,
             },
-        ));
+        });
         let accounts = Arc::new(accounts::AccountService::new(
             Arc::new(PgUserRepo::new(db.clone())),
             auth.clone(),

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use shop_api::Application;
-use shop_api::config::{Config, Profile};
+use shop_api::config::Config;
 use testkit::{Client, TestDb};
 
 fn free_port() -> u16 {
@@ -31,15 +31,7 @@ where
 #[tokio::test]
 async fn the_worker_delivers_what_the_api_leaves_and_stops_on_sigterm() {
     let db = TestDb::new().await;
-    let mut config = Config::defaults(Profile::Test);
-    config.server.port = 0;
-    config.server.handle_signals = false;
-    config.database.url = db.url.clone();
-    config.database.create_if_missing = false;
-    config.database.embedded = false;
-    config.database.pool_size = 4;
-    config.redis.url = testkit::redis_url();
-    config.redis.key_prefix = testkit::redis_prefix();
+    let mut config = Config::for_test(&db.url, testkit::redis_url(), testkit::redis_prefix());
     config.outbox.embedded = false; // the API only writes events
     let app = Application::build(config.clone()).await.expect("api starts");
     let api = Client::new(format!("http://127.0.0.1:{}", app.port()));

@@ -231,53 +231,12 @@ pub fn crossed_low_stock(stock_after: i32, sold: i32, threshold: i32) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use chrono::Utc;
-    use primitives::Money;
-
     use super::*;
 
+    /// The refund tests' paid order (total 42.84), in `status`, shipped with DHL as JD1.
     fn order(status: OrderStatus) -> Order {
-        let eur = |m| Money::new(m, "EUR".parse().expect("currency"));
-        let now = Utc::now();
-        Order {
-            id: Uuid::now_v7(),
-            user_id: Uuid::now_v7(),
-            status,
-            subtotal: eur(1000),
-            shipping: eur(490),
-            discount: eur(0),
-            tax: eur(0),
-            total: eur(1490),
-            refunded: eur(0),
-            refund_state: crate::RefundState::None,
-            capture_mode: crate::CaptureMode::Automatic,
-            captured: eur(1490),
-            capture_state: crate::CaptureState::Captured,
-            capture_failed: false,
-            shipments: vec![],
-            shipping_refunded: false,
-            refunds: vec![],
-            returns: vec![],
-            promotions: vec![],
-            shipping_address: serde_json::from_value(json!({
-                "full_name": "Ada", "line1": "1 Main St", "city": "Berlin", "postal_code": "10115", "country": "DE"
-            }))
-            .expect("address"),
-            shipping_method: "Standard".into(),
-            lines: vec![],
-            carrier: Some("DHL".into()),
-            tracking_number: Some("JD1".into()),
-            payment_action: None,
-            expires_at: now,
-            paid_at: None,
-            shipped_at: None,
-            delivered_at: None,
-            cancelled_at: None,
-            refunded_at: None,
-            created_at: now,
-            updated_at: now,
-            payment_id: Some("pi_1".into()),
-        }
+        let order = crate::refund::tests_support::order();
+        Order { status, carrier: Some("DHL".into()), tracking_number: Some("JD1".into()), ..order }
     }
 
     #[test]
@@ -300,7 +259,7 @@ mod tests {
             assert_eq!(got, want, "{from:?} --{event:?}--> {to:?}");
             let e = e.expect("event");
             assert_eq!(e.payload["from_status"], json!(from));
-            assert_eq!(e.payload["total"]["amount_minor"], 1490);
+            assert_eq!(e.payload["total"]["amount_minor"], 4284);
         }
         assert_eq!(transitioned(&order(PendingPayment), PendingPayment, Event::Cancel), None);
         // A part shipped: its shipment's own event says so.

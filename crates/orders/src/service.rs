@@ -81,27 +81,17 @@ pub trait OrderObserver: Send + Sync + 'static {
     fn capture_finished(&self, outcome: &str, amount_minor: i64);
 }
 
+/// Checkout and everything after it. Assembled by the wiring from its ports, field by field.
 pub struct OrderService {
-    orders: Arc<dyn OrderRepo>,
-    shipping: Arc<dyn ShippingRepo>,
-    tax: cart::TaxRates,
-    gateway: Arc<dyn PaymentGateway>,
-    observer: Arc<dyn OrderObserver>,
-    cfg: CheckoutConfig,
+    pub orders: Arc<dyn OrderRepo>,
+    pub shipping: Arc<dyn ShippingRepo>,
+    pub tax: cart::TaxRates,
+    pub gateway: Arc<dyn PaymentGateway>,
+    pub observer: Arc<dyn OrderObserver>,
+    pub cfg: CheckoutConfig,
 }
 
 impl OrderService {
-    pub fn new(
-        orders: Arc<dyn OrderRepo>,
-        shipping: Arc<dyn ShippingRepo>,
-        tax: cart::TaxRates,
-        gateway: Arc<dyn PaymentGateway>,
-        observer: Arc<dyn OrderObserver>,
-        cfg: CheckoutConfig,
-    ) -> Self {
-        OrderService { orders, shipping, tax, gateway, observer, cfg }
-    }
-
     /// Checkout, exactly once per idempotency key.
     pub async fn checkout(
         &self,

@@ -58,33 +58,21 @@ pub struct DispatcherConfig {
 /// Delivers outbox events: notifications to the customer (email, SMS) and, when a broker is
 /// configured, the event itself to the broker. At least once: an event whose delivery is
 /// interrupted before it is settled is delivered again after its lease; channels that took it
-/// are recorded per attempt, so a retry does not repeat them.
+/// are recorded per attempt, so a retry does not repeat them. Assembled by the wiring from its
+/// ports, field by field.
 pub struct Dispatcher {
-    repo: Arc<dyn OutboxRepo>,
-    contacts: Arc<dyn Contacts>,
-    mailer: Arc<dyn EmailSender>,
-    sms: Arc<dyn SmsSender>,
-    publisher: Option<Arc<dyn Publisher>>,
-    notifications: Notifications,
-    observer: Arc<dyn DispatchObserver>,
-    cfg: DispatcherConfig,
+    pub repo: Arc<dyn OutboxRepo>,
+    pub contacts: Arc<dyn Contacts>,
+    pub mailer: Arc<dyn EmailSender>,
+    pub sms: Arc<dyn SmsSender>,
+    /// The broker, when one is configured.
+    pub publisher: Option<Arc<dyn Publisher>>,
+    pub notifications: Notifications,
+    pub observer: Arc<dyn DispatchObserver>,
+    pub cfg: DispatcherConfig,
 }
 
 impl Dispatcher {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        repo: Arc<dyn OutboxRepo>,
-        contacts: Arc<dyn Contacts>,
-        mailer: Arc<dyn EmailSender>,
-        sms: Arc<dyn SmsSender>,
-        publisher: Option<Arc<dyn Publisher>>,
-        notifications: Notifications,
-        observer: Arc<dyn DispatchObserver>,
-        cfg: DispatcherConfig,
-    ) -> Self {
-        Dispatcher { repo, contacts, mailer, sms, publisher, notifications, observer, cfg }
-    }
-
     /// One round: claims a batch and settles every event in it. Returns how many were claimed.
     pub async fn run_once(&self) -> Result<usize, OutboxError> {
         let batch = self.repo.claim(self.cfg.batch_size, self.cfg.lease).await?;

@@ -15,41 +15,38 @@ pub struct EventType {
     pub aggregate: &'static str,
 }
 
+impl EventType {
+    pub const fn new(name: &'static str, version: i32, aggregate: &'static str) -> Self {
+        EventType { name, version, aggregate }
+    }
+}
+
 /// Every event type the shop emits.
 pub mod types {
     use super::EventType;
 
-    pub const USER_REGISTERED: EventType = EventType { name: "user.registered", version: 1, aggregate: "user" };
-    pub const USER_PASSWORD_CHANGED: EventType =
-        EventType { name: "user.password_changed", version: 1, aggregate: "user" };
-    pub const USER_PASSWORD_RESET_REQUESTED: EventType =
-        EventType { name: "user.password_reset_requested", version: 1, aggregate: "user" };
+    pub const USER_REGISTERED: EventType = EventType::new("user.registered", 1, "user");
+    pub const USER_PASSWORD_CHANGED: EventType = EventType::new("user.password_changed", 1, "user");
+    pub const USER_PASSWORD_RESET_REQUESTED: EventType = EventType::new("user.password_reset_requested", 1, "user");
     pub const USER_EMAIL_VERIFICATION_REQUESTED: EventType =
-        EventType { name: "user.email_verification_requested", version: 1, aggregate: "user" };
-    pub const USER_EMAIL_VERIFIED: EventType = EventType { name: "user.email_verified", version: 1, aggregate: "user" };
-    pub const USER_EMAIL_CHANGE_REQUESTED: EventType =
-        EventType { name: "user.email_change_requested", version: 1, aggregate: "user" };
-    pub const USER_EMAIL_CHANGED: EventType = EventType { name: "user.email_changed", version: 1, aggregate: "user" };
-    pub const USER_ERASED: EventType = EventType { name: "user.erased", version: 1, aggregate: "user" };
-    pub const ORDER_PLACED: EventType = EventType { name: "order.placed", version: 1, aggregate: "order" };
-    pub const ORDER_PAID: EventType = EventType { name: "order.paid", version: 1, aggregate: "order" };
-    pub const ORDER_SHIPPED: EventType = EventType { name: "order.shipped", version: 1, aggregate: "order" };
-    pub const ORDER_DELIVERED: EventType = EventType { name: "order.delivered", version: 1, aggregate: "order" };
-    pub const ORDER_CANCELLED: EventType = EventType { name: "order.cancelled", version: 1, aggregate: "order" };
-    pub const ORDER_REFUNDED: EventType = EventType { name: "order.refunded", version: 1, aggregate: "order" };
-    pub const ORDER_REFUND_SETTLED: EventType =
-        EventType { name: "order.refund_settled", version: 1, aggregate: "order" };
-    pub const ORDER_SHIPMENT_CREATED: EventType =
-        EventType { name: "order.shipment_created", version: 1, aggregate: "order" };
-    pub const ORDER_SHIPMENT_DELIVERED: EventType =
-        EventType { name: "order.shipment_delivered", version: 1, aggregate: "order" };
-    pub const ORDER_CAPTURE_FAILED: EventType =
-        EventType { name: "order.capture_failed", version: 1, aggregate: "order" };
-    pub const ORDER_RETURN_UPDATED: EventType =
-        EventType { name: "order.return_updated", version: 1, aggregate: "order" };
-    pub const INVENTORY_LOW_STOCK: EventType =
-        EventType { name: "inventory.low_stock", version: 1, aggregate: "variant" };
-    pub const PROMOTION_REDEEMED: EventType = EventType { name: "promotion.redeemed", version: 1, aggregate: "order" };
+        EventType::new("user.email_verification_requested", 1, "user");
+    pub const USER_EMAIL_VERIFIED: EventType = EventType::new("user.email_verified", 1, "user");
+    pub const USER_EMAIL_CHANGE_REQUESTED: EventType = EventType::new("user.email_change_requested", 1, "user");
+    pub const USER_EMAIL_CHANGED: EventType = EventType::new("user.email_changed", 1, "user");
+    pub const USER_ERASED: EventType = EventType::new("user.erased", 1, "user");
+    pub const ORDER_PLACED: EventType = EventType::new("order.placed", 1, "order");
+    pub const ORDER_PAID: EventType = EventType::new("order.paid", 1, "order");
+    pub const ORDER_SHIPPED: EventType = EventType::new("order.shipped", 1, "order");
+    pub const ORDER_DELIVERED: EventType = EventType::new("order.delivered", 1, "order");
+    pub const ORDER_CANCELLED: EventType = EventType::new("order.cancelled", 1, "order");
+    pub const ORDER_REFUNDED: EventType = EventType::new("order.refunded", 1, "order");
+    pub const ORDER_REFUND_SETTLED: EventType = EventType::new("order.refund_settled", 1, "order");
+    pub const ORDER_SHIPMENT_CREATED: EventType = EventType::new("order.shipment_created", 1, "order");
+    pub const ORDER_SHIPMENT_DELIVERED: EventType = EventType::new("order.shipment_delivered", 1, "order");
+    pub const ORDER_CAPTURE_FAILED: EventType = EventType::new("order.capture_failed", 1, "order");
+    pub const ORDER_RETURN_UPDATED: EventType = EventType::new("order.return_updated", 1, "order");
+    pub const INVENTORY_LOW_STOCK: EventType = EventType::new("inventory.low_stock", 1, "variant");
+    pub const PROMOTION_REDEEMED: EventType = EventType::new("promotion.redeemed", 1, "order");
 }
 
 /// An event about to be written to the outbox, inside the transaction of the change it reports.

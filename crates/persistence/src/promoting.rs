@@ -39,8 +39,9 @@ impl PgPromotionRepo {
     }
 }
 
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = p, check_for_backend(Pg))]
+/// A promotion's columns (all but its redemptions), read and written.
+#[derive(Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = p, check_for_backend(Pg), treat_none_as_null = true)]
 struct PromotionRow {
     id: Uuid,
     name: String,
@@ -237,29 +238,14 @@ async fn hold_group(conn: &mut AsyncPgConnection, x: &Promotion) -> Result<(), T
     Ok(())
 }
 
-/// A promotion's columns, for an insert or a replace (not its id or redemptions).
-#[derive(AsChangeset, Insertable)]
-#[diesel(table_name = p, treat_none_as_null = true)]
-struct Definition<'a> {
-    name: &'a str,
-    code: Option<&'a str>,
-    status: &'a str,
-    starts_at: Option<DateTime<Utc>>,
-    ends_at: Option<DateTime<Utc>>,
-    priority: i32,
-    combinable: bool,
-    conditions: serde_json::Value,
-    action: serde_json::Value,
-    max_discount_minor: Option<i64>,
-    usage_limit: Option<i64>,
-    per_customer_limit: Option<i64>,
-}
-
-fn definition(x: &Promotion) -> QueryResult<Definition<'_>> {
-    Ok(Definition {
-        name: &x.name,
-        code: x.code.as_deref(),
-        status: x.status.as_str(),
+/// A promotion's row as written by an insert or a replace (the update leaves the id, which is
+/// the key, and sets the redemptions itself).
+fn row(x: &Promotion) -> QueryResult<PromotionRow> {
+    Ok(PromotionRow {
+        id: x.id,
+        name: x.name.clone(),
+        code: x.code.clone(),
+        status: x.status.as_str().to_owned(),
         starts_at: x.starts_at,
         ends_at: x.ends_at,
         priority: x.priority,
@@ -289,7 +275,7 @@ impl PromotionRepo for PgPromotionRepo {
             .transaction(async |conn| {
                 hold_group(conn, x).await?;
                 let row: PromotionRow = diesel::insert_into(p::table)
-                    .values((p::id.eq(x.id), definition(x)?))
+                    .values(row(x)?)
                     .returning(PromotionRow::as_returning())
                     .get_result(conn)
                     .await?;
@@ -325,7 +311,7 @@ impl PromotionRepo for PgPromotionRepo {
                     return Err(TxError::Domain(PromotionError::LimitBelowUsage { redemptions: live }));
                 }
                 let row: PromotionRow = diesel::update(p::table.find(x.id))
-                    .set((definition(x)?, p::redemptions.eq(live)))
+                    .set((row(x)?, p::redemptions.eq(live)))
                     .returning(PromotionRow::as_returning())
                     .get_result(conn)
                     .await?;

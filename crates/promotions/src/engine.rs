@@ -273,36 +273,12 @@ pub fn evaluate(
     usage: &HashMap<Uuid, Usage>,
     now: DateTime<Utc>,
 ) -> Evaluation {
+    // The k-th line decided is the given line `order[k]`.
     let mut order: Vec<usize> = (0..lines.len()).collect();
     order.sort_by_key(|&i| (lines[i].variant_id, lines[i].product_id, i));
     let sorted: Vec<CartLine> = order.iter().map(|&i| lines[i].clone()).collect();
-    let mut e = evaluate_sorted(promotions, &sorted, currency, shipping_minor, shopper, usage, now);
-    for a in &mut e.applied {
-        a.lines_minor = unsort(&order, &a.lines_minor);
-    }
-    e.lines = unsort(&order, &e.lines);
-    e
-}
+    let lines = &sorted[..];
 
-/// Puts per-line values decided in `order` (position k held line `order[k]`) back in the order
-/// the lines were given.
-fn unsort<T: Copy>(order: &[usize], values: &[T]) -> Vec<T> {
-    let mut out = values.to_vec();
-    for (k, &i) in order.iter().enumerate() {
-        out[i] = values[k];
-    }
-    out
-}
-
-fn evaluate_sorted(
-    promotions: &[Promotion],
-    lines: &[CartLine],
-    currency: Currency,
-    shipping_minor: i64,
-    shopper: &Shopper,
-    usage: &HashMap<Uuid, Usage>,
-    now: DateTime<Utc>,
-) -> Evaluation {
     let mut refused: HashMap<String, Refusal> = HashMap::new();
     let mut candidates: Vec<&Promotion> = promotions
         .iter()
@@ -375,14 +351,27 @@ fn evaluate_sorted(
         .collect();
     let lines_discount_minor = lines_out.iter().map(|l| l.discount_minor).sum();
     let shipping_discount_minor = shipping_minor.max(0) - shipping_left;
+    for a in &mut applied {
+        a.lines_minor = unsort(&order, &a.lines_minor);
+    }
     Evaluation {
         applied,
-        lines: lines_out,
+        lines: unsort(&order, &lines_out),
         lines_discount_minor,
         shipping_discount_minor,
         discount_minor: lines_discount_minor + shipping_discount_minor,
         refused: shopper.codes.iter().filter_map(|c| refused.get(c).map(|why| (c.clone(), *why))).collect(),
     }
+}
+
+/// Puts per-line values decided in `order` (position k held line `order[k]`) back in the order
+/// the lines were given.
+fn unsort<T: Copy>(order: &[usize], values: &[T]) -> Vec<T> {
+    let mut out = values.to_vec();
+    for (k, &i) in order.iter().enumerate() {
+        out[i] = values[k];
+    }
+    out
 }
 
 /// Whether evaluating `promotions` needs the customer's groups and past orders (a group or a

@@ -449,6 +449,22 @@ impl Config {
         }
     }
 
+    /// The configuration of an instance a test starts in its own process: the test profile on an
+    /// ephemeral port, without signal handling (the harness stops it), over a database the test
+    /// made (not embedded, never created) and the Redis key space it names.
+    pub fn for_test(database_url: &str, redis_url: String, redis_key_prefix: String) -> Self {
+        let mut c = Config::defaults(Profile::Test);
+        c.server.port = 0;
+        c.server.handle_signals = false;
+        c.database.url = database_url.to_owned();
+        c.database.create_if_missing = false;
+        c.database.embedded = false;
+        c.database.pool_size = 5;
+        c.redis.url = redis_url;
+        c.redis.key_prefix = redis_key_prefix;
+        c
+    }
+
     /// Loads the configuration from the process environment (see the module docs).
     pub fn load() -> Result<Self, ConfigError> {
         let profile = match std::env::var("SHOP_PROFILE").as_deref() {

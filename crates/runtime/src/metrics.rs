@@ -1,6 +1,7 @@
 //! Prometheus metrics, exposed at `/metrics`. Routes are labelled by their pattern
 //! (`/api/v1/products/{id}`), never by raw path, so cardinality stays bounded.
 
+use prometheus::core::Collector;
 use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
 
 #[derive(Clone)]
@@ -31,167 +32,130 @@ pub struct Metrics {
 impl Metrics {
     pub fn new() -> Self {
         let registry = Registry::new();
-        let http_requests = IntCounterVec::new(
-            Opts::new("http_requests_total", "HTTP requests by method, route pattern and status"),
-            &["method", "route", "status"],
-        )
-        .expect("valid metric");
-        let http_duration = HistogramVec::new(
-            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency by route pattern")
-                .buckets(vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
-            &["method", "route"],
-        )
-        .expect("valid metric");
-        let db_pool = IntGaugeVec::new(
-            Opts::new("db_pool_connections", "PostgreSQL pool connections by state (max, open, idle, waiting)"),
-            &["pool", "state"],
-        )
-        .expect("valid metric");
-        let orders_created = prometheus::IntCounter::new("orders_created_total", "Orders placed (stock reserved)")
-            .expect("valid metric");
-        let checkout_failures = IntCounterVec::new(
-            Opts::new("checkout_failures_total", "Checkouts that did not end in a paid order, by reason"),
-            &["reason"],
-        )
-        .expect("valid metric");
-        let payment_duration = HistogramVec::new(
-            HistogramOpts::new("payment_duration_seconds", "Payment authorisation latency by outcome")
-                .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
-            &["outcome"],
-        )
-        .expect("valid metric");
-        let refunds = IntCounterVec::new(
-            Opts::new("refunds_total", "Refund pay-outs by outcome (succeeded, failed, retry: no answer yet)"),
-            &["outcome"],
-        )
-        .expect("valid metric");
-        let refunded_minor = IntCounterVec::new(
-            Opts::new("refunded_minor_units_total", "Money refunded, in minor units of any currency, by outcome"),
-            &["outcome"],
-        )
-        .expect("valid metric");
-        let returns = IntCounterVec::new(
-            Opts::new(
+        Metrics {
+            http_requests: counters(
+                &registry,
+                "http_requests_total",
+                "HTTP requests by method, route pattern and status",
+                &["method", "route", "status"],
+            ),
+            http_duration: histograms(
+                &registry,
+                "http_request_duration_seconds",
+                "HTTP request latency by route pattern",
+                &["method", "route"],
+                vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0],
+            ),
+            db_pool: gauges(
+                &registry,
+                "db_pool_connections",
+                "PostgreSQL pool connections by state (max, open, idle, waiting)",
+                &["pool", "state"],
+            ),
+            orders_created: registered(
+                &registry,
+                prometheus::IntCounter::new("orders_created_total", "Orders placed (stock reserved)"),
+            ),
+            checkout_failures: counters(
+                &registry,
+                "checkout_failures_total",
+                "Checkouts that did not end in a paid order, by reason",
+                &["reason"],
+            ),
+            payment_duration: histograms(
+                &registry,
+                "payment_duration_seconds",
+                "Payment authorisation latency by outcome",
+                &["outcome"],
+                vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0],
+            ),
+            refunds: counters(
+                &registry,
+                "refunds_total",
+                "Refund pay-outs by outcome (succeeded, failed, retry: no answer yet)",
+                &["outcome"],
+            ),
+            refunded_minor: counters(
+                &registry,
+                "refunded_minor_units_total",
+                "Money refunded, in minor units of any currency, by outcome",
+                &["outcome"],
+            ),
+            returns: counters(
+                &registry,
                 "returns_total",
                 "Returns asked for and their steps (requested, approved, rejected, received, refunded, withdrawn)",
+                &["step"],
             ),
-            &["step"],
-        )
-        .expect("valid metric");
-        let shipments = IntCounterVec::new(
-            Opts::new("shipments_total", "Shipments created and delivered (created, delivered)"),
-            &["step"],
-        )
-        .expect("valid metric");
-        let captures = IntCounterVec::new(
-            Opts::new(
+            shipments: counters(
+                &registry,
+                "shipments_total",
+                "Shipments created and delivered (created, delivered)",
+                &["step"],
+            ),
+            captures: counters(
+                &registry,
                 "captures_total",
                 "Captures at shipment by outcome (captured, failed: refused, retry: no answer yet)",
+                &["outcome"],
             ),
-            &["outcome"],
-        )
-        .expect("valid metric");
-        let captured_minor = IntCounterVec::new(
-            Opts::new("captured_minor_units_total", "Money captured at shipment, in minor units of any currency"),
-            &["outcome"],
-        )
-        .expect("valid metric");
-        let outbox_backlog = IntGaugeVec::new(
-            Opts::new("outbox_events", "Outbox events waiting for delivery (pending) or given up on (dead)"),
-            &["status"],
-        )
-        .expect("valid metric");
-        let outbox_oldest_pending = prometheus::Gauge::new(
-            "outbox_oldest_pending_seconds",
-            "Age of the oldest outbox event still waiting for delivery",
-        )
-        .expect("valid metric");
-        let outbox_delivered = IntCounterVec::new(
-            Opts::new("outbox_delivered_total", "Outbox events delivered on every channel, by type"),
-            &["event_type"],
-        )
-        .expect("valid metric");
-        let outbox_delivery_latency = HistogramVec::new(
-            HistogramOpts::new(
+            captured_minor: counters(
+                &registry,
+                "captured_minor_units_total",
+                "Money captured at shipment, in minor units of any currency",
+                &["outcome"],
+            ),
+            outbox_backlog: gauges(
+                &registry,
+                "outbox_events",
+                "Outbox events waiting for delivery (pending) or given up on (dead)",
+                &["status"],
+            ),
+            outbox_oldest_pending: registered(
+                &registry,
+                prometheus::Gauge::new(
+                    "outbox_oldest_pending_seconds",
+                    "Age of the oldest outbox event still waiting for delivery",
+                ),
+            ),
+            outbox_delivered: counters(
+                &registry,
+                "outbox_delivered_total",
+                "Outbox events delivered on every channel, by type",
+                &["event_type"],
+            ),
+            outbox_delivery_latency: histograms(
+                &registry,
                 "outbox_delivery_latency_seconds",
                 "Time from an event's commit to its delivery on every channel, by type",
-            )
-            .buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0]),
-            &["event_type"],
-        )
-        .expect("valid metric");
-        let outbox_failures = IntCounterVec::new(
-            Opts::new("outbox_delivery_failures_total", "Failed delivery attempts by event type and channel"),
-            &["event_type", "channel"],
-        )
-        .expect("valid metric");
-        let outbox_dead = IntCounterVec::new(
-            Opts::new("outbox_dead_total", "Outbox events parked as dead after their last attempt, by type"),
-            &["event_type"],
-        )
-        .expect("valid metric");
-        let near_cache = IntGaugeVec::new(
-            Opts::new(
+                &["event_type"],
+                vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0],
+            ),
+            outbox_failures: counters(
+                &registry,
+                "outbox_delivery_failures_total",
+                "Failed delivery attempts by event type and channel",
+                &["event_type", "channel"],
+            ),
+            outbox_dead: counters(
+                &registry,
+                "outbox_dead_total",
+                "Outbox events parked as dead after their last attempt, by type",
+                &["event_type"],
+            ),
+            near_cache: gauges(
+                &registry,
                 "near_cache",
                 "In-process cache copies: hits and misses since start, entries, bytes, live (1: copies served)",
+                &["stat"],
             ),
-            &["stat"],
-        )
-        .expect("valid metric");
-        let search_index = IntGaugeVec::new(
-            Opts::new(
+            search_index: gauges(
+                &registry,
                 "search_index",
                 "The in-memory listing and search index: products, words, serving (1: answering; 0: PostgreSQL answers), rebuilds and products changed through the feed since start",
+                &["stat"],
             ),
-            &["stat"],
-        )
-        .expect("valid metric");
-        for c in [
-            Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
-            Box::new(search_index.clone()),
-            Box::new(http_duration.clone()),
-            Box::new(db_pool.clone()),
-            Box::new(orders_created.clone()),
-            Box::new(checkout_failures.clone()),
-            Box::new(payment_duration.clone()),
-            Box::new(refunds.clone()),
-            Box::new(refunded_minor.clone()),
-            Box::new(returns.clone()),
-            Box::new(shipments.clone()),
-            Box::new(captures.clone()),
-            Box::new(captured_minor.clone()),
-            Box::new(outbox_backlog.clone()),
-            Box::new(outbox_oldest_pending.clone()),
-            Box::new(outbox_delivered.clone()),
-            Box::new(outbox_delivery_latency.clone()),
-            Box::new(outbox_failures.clone()),
-            Box::new(outbox_dead.clone()),
-            Box::new(near_cache.clone()),
-        ] {
-            registry.register(c).expect("metric registered once");
-        }
-        Metrics {
             registry,
-            http_requests,
-            http_duration,
-            db_pool,
-            orders_created,
-            checkout_failures,
-            payment_duration,
-            refunds,
-            refunded_minor,
-            returns,
-            shipments,
-            captures,
-            captured_minor,
-            outbox_backlog,
-            outbox_oldest_pending,
-            outbox_delivered,
-            outbox_delivery_latency,
-            outbox_failures,
-            outbox_dead,
-            near_cache,
-            search_index,
         }
     }
 
@@ -263,4 +227,23 @@ impl Default for Metrics {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// `metric`, registered with `registry`.
+fn registered<M: Collector + Clone + 'static>(registry: &Registry, metric: prometheus::Result<M>) -> M {
+    let metric = metric.expect("valid metric");
+    registry.register(Box::new(metric.clone())).expect("metric registered once");
+    metric
+}
+
+fn counters(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    registered(registry, IntCounterVec::new(Opts::new(name, help), labels))
+}
+
+fn gauges(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    registered(registry, IntGaugeVec::new(Opts::new(name, help), labels))
+}
+
+fn histograms(registry: &Registry, name: &str, help: &str, labels: &[&str], buckets: Vec<f64>) -> HistogramVec {
+    registered(registry, HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels))
 }

@@ -40,19 +40,19 @@ pub fn dispatcher(config: &Config, db: Db, metrics: Arc<Metrics>) -> Result<Disp
             timeout: Duration::from_millis(config.broker.timeout_ms),
         })) as Arc<dyn Publisher>
     });
-    Ok(Dispatcher::new(
-        Arc::new(PgOutboxRepo::new(db.clone())),
-        Arc::new(PgContacts::new(db)),
+    Ok(Dispatcher {
+        repo: Arc::new(PgOutboxRepo::new(db.clone())),
+        contacts: Arc::new(PgContacts::new(db)),
         mailer,
-        Arc::new(LoggingSms),
+        sms: Arc::new(LoggingSms),
         publisher,
-        Notifications::new(
+        notifications: Notifications::new(
             e.shop_name.clone(),
             e.shop_url.clone(),
             primitives::secret::account_token_key(&config.auth.jwt_secret),
         ),
-        metrics,
-        DispatcherConfig {
+        observer: metrics,
+        cfg: DispatcherConfig {
             batch_size: o.batch_size,
             concurrency: o.concurrency,
             lease: Duration::from_secs(o.lease_secs),
@@ -64,7 +64,7 @@ pub fn dispatcher(config: &Config, db: Db, metrics: Arc<Metrics>) -> Result<Disp
             },
             retention: Duration::from_secs(o.retention_days * 24 * 3600),
         },
-    ))
+    })
 }
 
 /// A running dispatcher loop.

@@ -6,7 +6,9 @@ use serde_json::{Value, json};
 use testkit::Client;
 
 use crate::catalog::{product, product_body};
-use crate::helpers::{PASSWORD, Session, TestApp, address, admin, customer, sibling, spawn, spawn_with};
+use crate::helpers::{
+    PASSWORD, Session, TestApp, address, admin, checkouts_at_once, customer, sibling, spawn, spawn_with,
+};
 
 pub struct Shop {
     pub admin: Session,
@@ -238,41 +240,17 @@ async fn oversell_is_impossible_across_two_instances() {
     let shop = shop(&app, 10, 2500).await;
 
     // 200 buyers, each with the variant in the cart.
-    let mut buyers = Vec::new();
-    for chunk in 0..20 {
-        let mut tasks = Vec::new();
-        for i in 0..10 {
-            let client = app.client.clone();
-            let variant = shop.variant.clone();
-            tasks.push(tokio::spawn(async move {
-                let email = crate::helpers::unique_email(&format!("b{chunk}-{i}"));
-                client
-                    .post("/api/v1/auth/register", &json!({"email": email, "password": PASSWORD, "name": "B"}))
-                    .await
-                    .assert_status(201);
-                let body =
-                    client.post("/api/v1/auth/login", &json!({"email": email, "password": PASSWORD})).await.json();
-                let c = client.with_token(body["access_token"].as_str().expect("token"));
-                add(&c, &variant, 1).await.assert_status(200);
-                body["access_token"].as_str().expect("token").to_owned()
-            }));
+    let variant = shop.variant.clone();
+    let buyers = crate::helpers::customers_ready(&app, 200, move |c| {
+        let variant = variant.clone();
+        async move {
+            add(&c, &variant, 1).await.assert_status(200);
         }
-        for t in tasks {
-            buyers.push(t.await.expect("buyer"));
-        }
-    }
+    })
+    .await;
 
-    let mut tasks = Vec::new();
-    for (i, token) in buyers.into_iter().enumerate() {
-        let client = if i % 2 == 0 { app.client.with_token(&token) } else { other.client.with_token(&token) };
-        let body = checkout_body(&shop, "tok_visa");
-        tasks.push(tokio::spawn(async move {
-            client.with_header("idempotency-key", &format!("k-{i}")).post("/api/v1/checkout", &body).await
-        }));
-    }
     let mut statuses: HashMap<u16, usize> = HashMap::new();
-    for t in tasks {
-        let res = t.await.expect("checkout");
+    for res in checkouts_at_once(&app, &other, &buyers, &checkout_body(&shop, "tok_visa")).await {
         if res.status.as_u16() == 409 {
             res.assert_problem(409, "insufficient-stock");
         }
@@ -381,15 +359,7 @@ async fn an_unpaid_order_expires_and_restocks() {
     assert_eq!(res.json()["status"], "pending_payment");
     assert_eq!(stock_of(&shop, &app).await, 3);
 
-    let mut status = String::new();
-    for _ in 0..50 {
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        status = c.client.get(&format!("/api/v1/orders/{id}")).await.json()["status"].as_str().unwrap_or("").to_owned();
-        if status == "cancelled" {
-            break;
-        }
-    }
-    assert_eq!(status, "cancelled");
+    crate::helpers::expired_order(&c.client, &id).await;
     assert_eq!(stock_of(&shop, &app).await, 5);
     assert_eq!(ledger_sum(&shop).await.0, 5);
 }

@@ -2,7 +2,7 @@ use std::sync::Once;
 
 use serde_json::{Value, json};
 use shop_api::Application;
-use shop_api::config::{Config, Profile};
+use shop_api::config::Config;
 use testkit::{Client, TestDb};
 
 static TRACING: Once = Once::new();
@@ -25,17 +25,7 @@ impl Drop for TestApp {
 
 /// The configuration of a test instance over `db`.
 pub fn test_config(db: &TestDb) -> Config {
-    let mut c = Config::defaults(Profile::Test);
-    c.server.port = 0;
-    // Several apps share the test process: the harness stops them, not signals.
-    c.server.handle_signals = false;
-    c.database.url = db.url.clone();
-    c.database.create_if_missing = false;
-    c.database.embedded = false;
-    c.database.pool_size = 5;
-    c.redis.url = testkit::redis_url();
-    c.redis.key_prefix = testkit::redis_prefix();
-    c
+    Config::for_test(&db.url, testkit::redis_url(), testkit::redis_prefix())
 }
 
 pub async fn start(config: Config) -> TestApp {
@@ -119,6 +109,56 @@ pub async fn admin(app: &TestApp) -> Session {
     login(app, &email, PASSWORD).await
 }
 
+/// `n` new customers, registered and signed in ten at a time, each made ready by `ready` (given
+/// a client signed in as them); their access tokens.
+pub async fn customers_ready<F, Fut>(app: &TestApp, n: usize, ready: F) -> Vec<String>
+where
+    F: Fn(Client) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let mut tokens = Vec::with_capacity(n);
+    for chunk in (0..n).collect::<Vec<_>>().chunks(10) {
+        let mut tasks = Vec::new();
+        for &i in chunk {
+            let (client, ready) = (app.client.clone(), ready.clone());
+            tasks.push(tokio::spawn(async move {
+                let email = unique_email(&format!("buyer{i}"));
+                client
+                    .post("/api/v1/auth/register", &json!({"email": email, "password": PASSWORD, "name": "B"}))
+                    .await
+                    .assert_status(201);
+                let body =
+                    client.post("/api/v1/auth/login", &json!({"email": email, "password": PASSWORD})).await.json();
+                let token = body["access_token"].as_str().expect("token").to_owned();
+                ready(client.with_token(&token)).await;
+                token
+            }));
+        }
+        for t in tasks {
+            tokens.push(t.await.expect("customer"));
+        }
+    }
+    tokens
+}
+
+/// Each token's checkout of `body`, all at once, alternately through `a` and `b`, each with an
+/// Idempotency-Key of its own; the answers.
+pub async fn checkouts_at_once(a: &TestApp, b: &TestApp, tokens: &[String], body: &Value) -> Vec<testkit::Response> {
+    let mut tasks = Vec::new();
+    for (i, token) in tokens.iter().enumerate() {
+        let client = if i % 2 == 0 { a.client.with_token(token) } else { b.client.with_token(token) };
+        let body = body.clone();
+        tasks.push(tokio::spawn(async move {
+            client.with_header("idempotency-key", &format!("k-{i}")).post("/api/v1/checkout", &body).await
+        }));
+    }
+    let mut answers = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        answers.push(t.await.expect("checkout"));
+    }
+    answers
+}
+
 pub fn address(name: &str) -> Value {
     json!({
         "full_name": name,
@@ -137,14 +177,33 @@ pub async fn soon(
     path: &str,
     done: impl Fn(&testkit::Response) -> bool,
 ) -> testkit::Response {
+    within(std::time::Duration::from_secs(2), client, path, done).await
+}
+
+/// GETs `path` until `done` holds or `limit` has passed; the last answer.
+pub async fn within(
+    limit: std::time::Duration,
+    client: &testkit::Client,
+    path: &str,
+    done: impl Fn(&testkit::Response) -> bool,
+) -> testkit::Response {
     let start = std::time::Instant::now();
     loop {
         let res = client.get(path).await;
-        if done(&res) || start.elapsed() > std::time::Duration::from_secs(2) {
+        if done(&res) || start.elapsed() > limit {
             return res;
         }
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
+}
+
+/// The caller's order `id` once the sweeper cancelled it (for at most six seconds).
+pub async fn expired_order(client: &testkit::Client, id: &str) -> Value {
+    let path = format!("/api/v1/orders/{id}");
+    let order = within(std::time::Duration::from_secs(6), client, &path, |r| r.json()["status"] == "cancelled").await;
+    let order = order.json();
+    assert_eq!(order["status"], "cancelled");
+    order
 }
 
 /// One integer computed by PostgreSQL over the test's database (for invariants checked behind the

@@ -125,15 +125,7 @@ async fn an_abandoned_authentication_is_paid_with_another_card_or_expires() {
     let order = checkout(&c.client, &s, "a-2", "tok_3ds_abandon").await.json();
     let id = order["id"].as_str().expect("id").to_owned();
     assert_eq!(stock_of(&s, &app).await, 2);
-    let mut status = String::new();
-    for _ in 0..60 {
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        status = c.client.get(&format!("/api/v1/orders/{id}")).await.json()["status"].as_str().unwrap_or("").to_owned();
-        if status == "cancelled" {
-            break;
-        }
-    }
-    assert_eq!(status, "cancelled");
+    crate::helpers::expired_order(&c.client, &id).await;
     assert_eq!(stock_of(&s, &app).await, 4);
     assert_eq!(ledger_sum(&s).await.0, 4, "the ledger sums to the stock");
     c.client

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use testkit::Client;
 
 use crate::catalog::{product, product_body};
-use crate::helpers::{PASSWORD, Session, TestApp, address, admin, customer, db_i64, sibling, spawn_with};
+use crate::helpers::{Session, TestApp, address, admin, checkouts_at_once, customer, db_i64, sibling, spawn_with};
 
 /// An app taxing Germany at 19 %, so tax on the discounted amount shows.
 async fn spawn() -> (TestApp, testkit::TestDb) {
@@ -438,41 +438,17 @@ async fn a_code_with_one_use_gives_exactly_one_discounted_order_over_two_instanc
         json!({"code": "ONCE", "usage_limit": 1, "action": {"type": "percent_off_order", "percent_bp": 5000}}),
     )
     .await;
-    let mut buyers = Vec::new();
-    for chunk in 0..10 {
-        let mut tasks = Vec::new();
-        for i in 0..10 {
-            let (client, variant) = (app.client.clone(), s.a.clone());
-            tasks.push(tokio::spawn(async move {
-                let email = crate::helpers::unique_email(&format!("once{chunk}-{i}"));
-                client
-                    .post("/api/v1/auth/register", &json!({"email": email, "password": PASSWORD, "name": "B"}))
-                    .await
-                    .assert_status(201);
-                let body =
-                    client.post("/api/v1/auth/login", &json!({"email": email, "password": PASSWORD})).await.json();
-                let token = body["access_token"].as_str().expect("token").to_owned();
-                let c = client.with_token(&token);
-                add(&c, &variant, 1).await;
-                apply(&c, "ONCE").await.assert_status(200);
-                token
-            }));
+    let variant = s.a.clone();
+    let buyers = crate::helpers::customers_ready(&app, 100, move |c| {
+        let variant = variant.clone();
+        async move {
+            add(&c, &variant, 1).await;
+            apply(&c, "ONCE").await.assert_status(200);
         }
-        for t in tasks {
-            buyers.push(t.await.expect("buyer"));
-        }
-    }
-    let mut tasks = Vec::new();
-    for (i, token) in buyers.into_iter().enumerate() {
-        let client = if i % 2 == 0 { app.client.with_token(&token) } else { other.client.with_token(&token) };
-        let body = checkout_body(&s, "tok_visa");
-        tasks.push(tokio::spawn(async move {
-            client.with_header("idempotency-key", &format!("once-{i}")).post("/api/v1/checkout", &body).await
-        }));
-    }
+    })
+    .await;
     let mut statuses: HashMap<u16, usize> = HashMap::new();
-    for t in tasks {
-        let res = t.await.expect("checkout");
+    for res in checkouts_at_once(&app, &other, &buyers, &checkout_body(&s, "tok_visa")).await {
         match res.status.as_u16() {
             201 => assert_eq!(minor(&res.json()["discount"]), 500),
             _ => {

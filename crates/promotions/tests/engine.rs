@@ -329,6 +329,14 @@ proptest! {
         let mut reversed = promos.clone();
         reversed.reverse();
         prop_assert_eq!(&run(&reversed, &lines, shipping, &Shopper::default()), &e);
+        // Nor does the order of the lines: each keeps its own result.
+        let backwards: Vec<CartLine> = lines.iter().rev().cloned().collect();
+        let mut b = run(&promos, &backwards, shipping, &Shopper::default());
+        b.lines.reverse();
+        for a in &mut b.applied {
+            a.lines_minor.reverse();
+        }
+        prop_assert_eq!(&b, &e);
     }
 
     #[test]

@@ -358,7 +358,13 @@ pub fn rest_closed(order: &Order) -> bool {
 
 /// Every shipment of the order is delivered (and it has one).
 pub fn all_delivered(order: &Order) -> bool {
-    !order.shipments.is_empty() && order.shipments.iter().all(|s| s.status == ShipmentStatus::Delivered)
+    !order.shipments.is_empty() && delivered_with(order, &[])
+}
+
+/// Every shipment of the order is delivered once `delivering` are: the one rule for "delivered",
+/// before a delivery is written ([`plan_delivery`]) and after ([`all_delivered`]).
+fn delivered_with(order: &Order, delivering: &[Uuid]) -> bool {
+    order.shipments.iter().all(|s| s.status == ShipmentStatus::Delivered || delivering.contains(&s.id))
 }
 
 /// What delivering writes.
@@ -387,8 +393,7 @@ pub fn plan_delivery(order: &Order, id: Option<Uuid>) -> Result<DeliveryPlan, cr
             if open(&s) { vec![id] } else { vec![] }
         }
     };
-    let delivers_order = order.status == OrderStatus::Shipped
-        && order.shipments.iter().all(|s| s.status == ShipmentStatus::Delivered || shipments.contains(&s.id));
+    let delivers_order = order.status == OrderStatus::Shipped && delivered_with(order, &shipments);
     Ok(DeliveryPlan { shipments, delivers_order })
 }
 

@@ -240,12 +240,9 @@ async fn oversell_is_impossible_across_two_instances() {
     let shop = shop(&app, 10, 2500).await;
 
     // 200 buyers, each with the variant in the cart.
-    let variant = shop.variant.clone();
-    let buyers = crate::helpers::customers_ready(&app, 200, move |c| {
-        let variant = variant.clone();
-        async move {
-            add(&c, &variant, 1).await.assert_status(200);
-        }
+    let variant = &shop.variant;
+    let buyers = crate::helpers::customers_ready(&app, 200, |c| async move {
+        add(&c, variant, 1).await.assert_status(200);
     })
     .await;
 

@@ -266,15 +266,10 @@ async fn readiness_is_503_while_postgres_is_unreachable_and_recovers() {
         .await
         .expect("alter");
     // The pool reconnects by itself.
-    let mut ok = false;
-    for _ in 0..50 {
-        if app.client.get("/health/ready").await.status == 200 {
-            ok = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(ok, "readiness did not recover");
+    let ready =
+        crate::helpers::within(std::time::Duration::from_secs(5), &app.client, "/health/ready", |r| r.status == 200)
+            .await;
+    assert_eq!(ready.status, 200, "readiness did not recover");
 }
 
 #[tokio::test]

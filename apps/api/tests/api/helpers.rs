@@ -113,30 +113,20 @@ pub async fn admin(app: &TestApp) -> Session {
 /// a client signed in as them); their access tokens.
 pub async fn customers_ready<F, Fut>(app: &TestApp, n: usize, ready: F) -> Vec<String>
 where
-    F: Fn(Client) -> Fut + Clone + Send + 'static,
-    Fut: std::future::Future<Output = ()> + Send,
+    F: Fn(Client) -> Fut,
+    Fut: std::future::Future<Output = ()>,
 {
     let mut tokens = Vec::with_capacity(n);
     for chunk in (0..n).collect::<Vec<_>>().chunks(10) {
-        let mut tasks = Vec::new();
-        for &i in chunk {
-            let (client, ready) = (app.client.clone(), ready.clone());
-            tasks.push(tokio::spawn(async move {
-                let email = unique_email(&format!("buyer{i}"));
-                client
-                    .post("/api/v1/auth/register", &json!({"email": email, "password": PASSWORD, "name": "B"}))
-                    .await
-                    .assert_status(201);
-                let body =
-                    client.post("/api/v1/auth/login", &json!({"email": email, "password": PASSWORD})).await.json();
-                let token = body["access_token"].as_str().expect("token").to_owned();
-                ready(client.with_token(&token)).await;
-                token
-            }));
-        }
-        for t in tasks {
-            tokens.push(t.await.expect("customer"));
-        }
+        let ready = &ready;
+        tokens.extend(
+            futures_util::future::join_all(chunk.iter().map(|i| async move {
+                let session = customer(app, &format!("buyer{i}")).await;
+                ready(session.client).await;
+                session.access
+            }))
+            .await,
+        );
     }
     tokens
 }

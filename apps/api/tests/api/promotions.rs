@@ -438,13 +438,10 @@ async fn a_code_with_one_use_gives_exactly_one_discounted_order_over_two_instanc
         json!({"code": "ONCE", "usage_limit": 1, "action": {"type": "percent_off_order", "percent_bp": 5000}}),
     )
     .await;
-    let variant = s.a.clone();
-    let buyers = crate::helpers::customers_ready(&app, 100, move |c| {
-        let variant = variant.clone();
-        async move {
-            add(&c, &variant, 1).await;
-            apply(&c, "ONCE").await.assert_status(200);
-        }
+    let variant = &s.a;
+    let buyers = crate::helpers::customers_ready(&app, 100, |c| async move {
+        add(&c, variant, 1).await;
+        apply(&c, "ONCE").await.assert_status(200);
     })
     .await;
     let mut statuses: HashMap<u16, usize> = HashMap::new();

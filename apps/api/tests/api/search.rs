@@ -10,24 +10,24 @@ use crate::catalog::{list, names, product, product_body};
 use crate::helpers::*;
 use testkit::TestDb;
 
-async fn metric(app: &TestApp, stat: &str) -> i64 {
-    let text = app.client.get("/metrics").await.text();
+/// The index figure `stat` in a `/metrics` text (-1 when absent).
+fn stat_in(metrics: &str, stat: &str) -> i64 {
     let key = format!("search_index{{stat=\"{stat}\"}} ");
-    text.lines().find_map(|l| l.strip_prefix(&key)).and_then(|v| v.trim().parse().ok()).unwrap_or(-1)
+    metrics.lines().find_map(|l| l.strip_prefix(&key)).and_then(|v| v.trim().parse().ok()).unwrap_or(-1)
+}
+
+async fn metric(app: &TestApp, stat: &str) -> i64 {
+    stat_in(&app.client.get("/metrics").await.text(), stat)
 }
 
 /// Waits (at most 10 s) until the instance's index figure `stat` is `value`.
 async fn until_metric(app: &TestApp, stat: &str, value: i64) {
-    let start = Instant::now();
-    loop {
-        let now = metric(app, stat).await;
-        if now == value {
-            return;
-        }
-        assert!(start.elapsed() < Duration::from_secs(10), "search_index {stat} stayed {now}, not {value}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let res = crate::helpers::within(TEN_SECONDS, &app.client, "/metrics", |r| stat_in(&r.text(), stat) == value).await;
+    let now = stat_in(&res.text(), stat);
+    assert_eq!(now, value, "search_index {stat} stayed {now}, not {value}");
 }
+
+const TEN_SECONDS: Duration = Duration::from_secs(10);
 
 /// Waits until the instance's index answers queries (it loads at start, in the background).
 async fn serving(app: &TestApp) {
@@ -45,18 +45,16 @@ async fn two_instances() -> (TestApp, TestApp, Session, TestDb) {
     (a_app, b_app, admin, db)
 }
 
-/// How long until `path` on `app` satisfies `done`, polled every 20 ms for at most 10 s.
-async fn within(app: &TestApp, path: &str, done: impl Fn(&Value) -> bool) -> Duration {
+/// How long until `path` on `app` answers 200 with a page that satisfies `done` (at most 10 s).
+async fn time_until(app: &TestApp, path: &str, done: impl Fn(&Value) -> bool) -> Duration {
     let start = Instant::now();
-    loop {
-        let res = app.client.get(path).await;
-        res.assert_status(200);
-        if done(&res.json()) {
-            return start.elapsed();
-        }
-        assert!(start.elapsed() < Duration::from_secs(10), "{path} never showed the change: {}", res.text());
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let res = crate::helpers::within(TEN_SECONDS, &app.client, path, |r| {
+        r.assert_status(200);
+        done(&r.json())
+    })
+    .await;
+    assert!(done(&res.json()), "{path} never showed the change: {}", res.text());
+    start.elapsed()
 }
 
 async fn sql(app: &TestApp, statement: &str) {
@@ -149,23 +147,23 @@ async fn an_edit_shows_in_every_instance_within_a_second() {
     let id = list(&a_app, "q=kettle").await["items"][0]["id"].as_str().expect("id").to_owned();
     a.client.patch(&format!("/api/v1/admin/products/{id}"), &json!({"name": "Copper Kettle"})).await.assert_status(200);
     assert_eq!(names(&list(&a_app, "q=copper").await), ["Copper Kettle"], "the writer's instance at once");
-    let took = within(&b_app, "/api/v1/products?q=copper", |p| names(p) == ["Copper Kettle"]).await;
+    let took = time_until(&b_app, "/api/v1/products?q=copper", |p| names(p) == ["Copper Kettle"]).await;
     assert!(took < Duration::from_secs(1), "instance B showed the edit after {took:?}");
 
     // Behind the API (nothing invalidated, no instance told): both within a second, through the
     // catalog's change feed.
     sql(&a_app, "UPDATE products SET name = 'Brass Lamp' WHERE slug = 'oak-lamp'").await;
     for app in [&a_app, &b_app] {
-        let took = within(app, "/api/v1/products?q=brass", |p| names(p) == ["Brass Lamp"]).await;
+        let took = time_until(app, "/api/v1/products?q=brass", |p| names(p) == ["Brass Lamp"]).await;
         assert!(took < Duration::from_secs(1), "an instance showed the edit after {took:?}");
     }
     // Stock crossing zero changes availability; a deleted product leaves the index.
     sql(&a_app, "UPDATE variants SET stock = 0 WHERE sku = 'HEADPHONES'").await;
     for app in [&a_app, &b_app] {
-        within(app, "/api/v1/products?q=headphones&in_stock=true", |p| names(p).is_empty()).await;
+        time_until(app, "/api/v1/products?q=headphones&in_stock=true", |p| names(p).is_empty()).await;
     }
     a.client.delete(&format!("/api/v1/admin/products/{id}")).await.assert_status(204);
-    within(&b_app, "/api/v1/products?q=kettle", |p| names(p).is_empty()).await;
+    time_until(&b_app, "/api/v1/products?q=kettle", |p| names(p).is_empty()).await;
 }
 
 #[tokio::test]
@@ -204,7 +202,7 @@ async fn a_stale_index_hands_queries_to_postgresql() {
     sql(&app, "UPDATE products SET name = 'Pine Lamp' WHERE slug = 'oak-lamp'").await;
     assert_eq!(names(&list(&app, "q=oak").await), ["Oak Lamp"], "the index answers, a round behind");
     // Past search::STALE_AFTER without a round, PostgreSQL answers: the rename shows.
-    let took = within(&app, "/api/v1/products?q=pine", |p| names(p) == ["Pine Lamp"]).await;
+    let took = time_until(&app, "/api/v1/products?q=pine", |p| names(p) == ["Pine Lamp"]).await;
     assert!(took >= Duration::from_secs(3), "answered by PostgreSQL only once stale ({took:?})");
     assert_eq!(metric(&app, "serving").await, 0);
 }
